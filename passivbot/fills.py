@@ -1,0 +1,104 @@
+"""The fill rule: which resting orders a 1-minute candle fills, in what order, and what a fill
+does to the account. The backtester and the exchange emulator both call these functions (never
+copies of them), which is what makes a backtest and a live run over the same candles agree.
+
+The rule (DESIGN.md, "Candles, fills and time"):
+- the orders that count in a candle are those resting at its open;
+- a resting buy fills when the candle's low trades below its price, a sell when the high
+  trades above it (strictly: touching is not trading through), at the order price, maker fee;
+- closes settle before entries; then long before short; within a group the order nearest the
+  open first (buys by descending price, sells by ascending price);
+- orders created in reaction to a fill rest from the next candle (the caller's job: it only
+  passes the book as it stood at the open).
+
+Leaf module: imports only records and numeric.
+"""
+
+import numpy as np
+from numba import njit
+
+from passivbot.numeric import close_pnl_nb, new_position_nb, reduce_position_nb
+from passivbot.records import (
+    B_KIND, B_PRICE, B_QTY, B_SIDE, KIND_CLOSE, KIND_LIQUIDATION, LONG,
+)
+
+
+@njit(cache=True)
+def is_close_kind_nb(kind: int) -> bool:
+    return kind == KIND_CLOSE or kind == KIND_LIQUIDATION
+
+
+@njit(cache=True)
+def is_buy_nb(side: int, kind: int) -> bool:
+    """Long entries and short closes buy; long closes and short entries sell."""
+    return (side == LONG) != is_close_kind_nb(kind)
+
+
+@njit(cache=True)
+def fills_nb(is_buy: bool, price: float, low: float, high: float) -> bool:
+    """Whether a resting limit order at `price` fills in a candle with this low and high."""
+    if is_buy:
+        return low < price
+    return high > price
+
+
+@njit(cache=True)
+def fill_sequence_nb(book: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Indices of the rows of `book` (resting at the candle's open) that fill, in settlement order.
+
+    book: float64 (n, BOOK_COLS) with qty, price, kind, side.
+    """
+    n = book.shape[0]
+    hit = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        side = int(book[i, B_SIDE])
+        kind = int(book[i, B_KIND])
+        if book[i, B_QTY] > 0.0 and fills_nb(is_buy_nb(side, kind), book[i, B_PRICE], low, high):
+            hit[k] = i
+            k += 1
+    hit = hit[:k]
+    if k <= 1:
+        return hit
+    major = np.empty(k, dtype=np.int64)
+    minor = np.empty(k, dtype=np.float64)
+    for j in range(k):
+        i = hit[j]
+        side = int(book[i, B_SIDE])
+        kind = int(book[i, B_KIND])
+        group = 0 if is_close_kind_nb(kind) else 2
+        major[j] = group + (0 if side == LONG else 1)
+        price = book[i, B_PRICE]
+        minor[j] = -price if is_buy_nb(side, kind) else price
+    order = np.argsort(minor, kind="mergesort")
+    order = order[np.argsort(major[order], kind="mergesort")]
+    return hit[order]
+
+
+@njit(cache=True)
+def apply_fill_nb(
+    side: int,
+    kind: int,
+    qty: float,
+    price: float,
+    fee_rate: float,
+    psize: float,
+    pprice: float,
+    balance: float,
+    qty_step: float,
+) -> tuple:
+    """Settle one fill: (psize, pprice, balance, qty_filled, fee, pnl) after it.
+
+    A close (or liquidation) never takes more than the position (reduce-only); its pnl is
+    realized against the position price. Fees are paid from the wallet balance on every fill.
+    """
+    if is_close_kind_nb(kind):
+        q = min(qty, psize)
+        pnl = close_pnl_nb(side, pprice, price, q)
+        new_size, new_price = reduce_position_nb(psize, pprice, q, qty_step)
+    else:
+        q = qty
+        pnl = 0.0
+        new_size, new_price = new_position_nb(psize, pprice, q, price, qty_step)
+    fee = abs(q * price) * fee_rate
+    return new_size, new_price, balance + pnl - fee, q, fee, pnl

@@ -1,0 +1,99 @@
+"""Record dtypes, array column indices and small int enums, defined once for every kernel.
+
+Conventions shared by all jitted code:
+- prices in quote currency (USDT), quantities in base coin, time in ms since epoch (int64),
+  one candle = one minute;
+- position sizes are magnitudes (>= 0) for both sides; the side is a separate sign
+  (`LONG = 1`, `SHORT = -1`), so one code path serves both sides;
+- orders are float64 arrays of shape (n, ORDER_COLS): qty, price, kind.
+"""
+
+import numpy as np
+
+# Sides (a sign: long buys to enter, short sells to enter).
+LONG = 1
+SHORT = -1
+
+# Order / fill kinds.
+KIND_INITIAL_ENTRY = 0
+KIND_REENTRY = 1
+KIND_CLOSE = 2
+KIND_LIQUIDATION = 3
+KIND_NAMES = ("initial_entry", "reentry", "close", "liquidation")
+
+# Columns of an order array (float64, shape (n, ORDER_COLS)).
+O_QTY = 0
+O_PRICE = 1
+O_KIND = 2
+ORDER_COLS = 3
+
+# Columns of a "book" array: resting orders of both sides, as the fill rule sees them.
+B_QTY = 0
+B_PRICE = 1
+B_KIND = 2
+B_SIDE = 3
+BOOK_COLS = 4
+
+# Per-side strategy parameters (float64 array of length N_PARAMS), built from a config by
+# passivbot.config.side_params(); kernels never see a config dict.
+P_ENABLED = 0
+P_WALLET_EXPOSURE_LIMIT = 1
+P_EMA_SPAN_0 = 2
+P_EMA_SPAN_1 = 3
+P_INITIAL_QTY_PCT = 4
+P_INITIAL_EPRICE_EMA_DIST = 5
+P_DDOWN_FACTOR = 6
+P_RENTRY_PPRICE_DIST = 7
+P_RENTRY_PPRICE_DIST_WE_WEIGHTING = 8
+P_MIN_MARKUP = 9
+P_MARKUP_RANGE = 10
+P_N_CLOSE_ORDERS = 11
+N_PARAMS = 12
+
+# The config keys in parameter order (P_ENABLED .. P_N_CLOSE_ORDERS).
+PARAM_KEYS = (
+    "enabled",
+    "wallet_exposure_limit",
+    "ema_span_0",
+    "ema_span_1",
+    "initial_qty_pct",
+    "initial_eprice_ema_dist",
+    "ddown_factor",
+    "rentry_pprice_dist",
+    "rentry_pprice_dist_wallet_exposure_weighting",
+    "min_markup",
+    "markup_range",
+    "n_close_orders",
+)
+
+# Market specs (float64 array of length N_MARKET).
+M_PRICE_STEP = 0
+M_QTY_STEP = 1
+M_MIN_QTY = 2
+M_MIN_COST = 3
+N_MARKET = 4
+
+# Leverage / risk-limit brackets: float64 array (n_tiers, BRACKET_COLS), sorted by
+# notional cap ascending; the last cap may be inf.
+BR_NOTIONAL_CAP = 0
+BR_MMR = 1  # maintenance margin rate
+BR_MAINT_AMOUNT = 2  # Binance "cum", Bybit "mmDeduction"
+BRACKET_COLS = 3
+
+# Fill records (backtester output; the emulator reports the same fields).
+fill_dt = np.dtype(
+    [
+        ("minute", np.int64),  # index of the candle in which it filled
+        ("timestamp", np.int64),  # that candle's open time, ms
+        ("side", np.int8),  # LONG / SHORT
+        ("kind", np.int8),  # KIND_*
+        ("qty", np.float64),
+        ("price", np.float64),
+        ("fee", np.float64),  # paid, >= 0 (quote)
+        ("pnl", np.float64),  # realized, before fee (quote)
+        ("psize", np.float64),  # position size after the fill
+        ("pprice", np.float64),  # position price after the fill
+        ("balance", np.float64),  # wallet balance after the fill
+    ],
+    align=True,
+)
