@@ -242,7 +242,8 @@ def entry_grid_nb(
     n = 0
     size = psize
     price_now = pprice
-    # Only the first re-entry can meet the market; deeper ones are keyed to the grid itself.
+    # The first re-entry is capped by the market; each deeper one by the level before it, one
+    # price step further away, so levels are distinct even when rounding would merge them.
     cap = last_price
     while n < MAX_ENTRY_ORDERS:
         qty, price = reentry_nb(side, balance, size, price_now, cap, params, market)
@@ -253,7 +254,7 @@ def entry_grid_nb(
         out[n, 2] = KIND_REENTRY
         n += 1
         size, price_now = new_position_nb(size, price_now, qty, price, qty_step)
-        cap = np.inf if side == LONG else 0.0
+        cap = price - side * market[M_PRICE_STEP]
     return out[:n].copy()
 
 
