@@ -1,0 +1,309 @@
+"""The emulator's matching core: one account, one symbol, hedge-mode positions per side.
+
+Pure Python bookkeeping around the shared njit fill rule (`passivbot.fills`): resting orders are
+filled only by `fill_sequence_nb` + `apply_fill_nb`, liquidation only by `passivbot.margin`, so
+the emulator and the backtester cannot disagree. Protocol front-ends (Binance, Bybit) translate
+requests into calls here and the events emitted here into their stream messages.
+
+Units: prices in quote (USDT), quantities in base coin, time in ms. Sides are LONG / SHORT ints.
+Failures are data: `Reject(code, detail)`; each front-end maps `code` to the exchange's error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from passivbot.fills import apply_fill_nb, fill_sequence_nb
+from passivbot.margin import hedged_liq_price_nb, is_liquidated_nb
+from passivbot.markets import MarketSpec
+from passivbot.numeric import is_on_step_nb
+from passivbot.records import (
+    BOOK_COLS, KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_LIQUIDATION, KIND_REENTRY, LONG, SHORT,
+)
+
+# Reject codes (front-ends map them to exchange errors).
+R_MARGIN = "margin"
+R_UNKNOWN_ORDER = "unknown_order"
+R_REDUCE_ONLY = "reduce_only"
+R_POST_ONLY = "post_only"
+R_BAD_SYMBOL = "bad_symbol"
+R_DUPLICATE_CID = "duplicate_cid"
+R_PRICE_STEP = "price_step"
+R_QTY_STEP = "qty_step"
+R_MIN_NOTIONAL = "min_notional"
+R_POSITION_SIDE = "position_side"
+R_REJECTED = "rejected"  # injected fault
+R_BAD_PARAM = "bad_param"
+R_LEVERAGE = "leverage"
+R_NO_CHANGE = "no_change"
+
+
+@dataclass(frozen=True)
+class Reject:
+    code: str
+    detail: str = ""
+
+
+@dataclass
+class Order:
+    id: int
+    client_id: str
+    symbol: str
+    is_buy: bool
+    side: int  # position side: LONG / SHORT
+    close: bool  # reduces the position (close kind) rather than entering
+    qty: float
+    price: float  # limit price (market orders: 0)
+    order_type: str  # "LIMIT" | "MARKET"
+    post_only: bool
+    reduce_only: bool
+    created_ms: int
+    status: str = "NEW"  # NEW | FILLED | CANCELED | EXPIRED
+    filled: float = 0.0
+    avg_price: float = 0.0
+    updated_ms: int = 0
+    explicit_side: bool = True  # positionSide given (hedge-mode order)
+
+
+@dataclass
+class Position:
+    size: float = 0.0
+    price: float = 0.0
+
+
+Listener = Callable[[str, dict], None]
+
+
+@dataclass
+class Account:
+    """State of the emulated account; mutate only through the methods (they emit events)."""
+
+    spec: MarketSpec
+    candles: np.ndarray
+    clock: int
+    balance: float
+    maker_fee: float
+    taker_fee: float
+    leverage: int = 20
+    hedge_mode: bool = False
+    positions: dict = field(default_factory=lambda: {LONG: Position(), SHORT: Position()})
+    open_orders: dict = field(default_factory=dict)  # id -> Order
+    closed_orders: dict = field(default_factory=dict)  # id -> Order (filled, canceled, expired)
+    fills: list = field(default_factory=list)  # dicts with the fill_dt fields + order_id, taker
+    listeners: list = field(default_factory=list)
+    _next_id: int = 8_389_765_000_000_001
+
+    # -- time and prices ---------------------------------------------------------------------
+    def now_ms(self) -> int:
+        """Server time: the open of the candle in progress (extrapolated past the data)."""
+        n = len(self.candles)
+        if self.clock < n:
+            return int(self.candles[self.clock, 0])
+        return int(self.candles[n - 1, 0]) + 60_000 * (self.clock - n + 1)
+
+    @property
+    def last_price(self) -> float:
+        return float(self.candles[max(self.clock - 1, 0), 4])
+
+    def upnl(self, price: float | None = None) -> float:
+        p = self.last_price if price is None else price
+        return sum(s * pos.size * (p - pos.price) for s, pos in self.positions.items())
+
+    def initial_margin(self, extra_qty: float = 0.0, extra_price: float = 0.0) -> float:
+        """Initial margin of positions + open entry orders (+ a candidate entry order)."""
+        notional = sum(p.size * p.price for p in self.positions.values())
+        notional += sum(o.qty * (o.price or self.last_price)
+                        for o in self.open_orders.values() if not o.close)
+        notional += extra_qty * extra_price
+        return notional / self.leverage
+
+    def available(self) -> float:
+        return self.balance + self.upnl() - self.initial_margin()
+
+    # -- events --------------------------------------------------------------------------------
+    def emit(self, kind: str, payload: dict) -> None:
+        for fn in list(self.listeners):
+            fn(kind, payload)
+
+    # -- orders --------------------------------------------------------------------------------
+    def find(self, order_id: int | None = None, client_id: str | None = None) -> Order | None:
+        for book in (self.open_orders, self.closed_orders):
+            if order_id is not None and order_id in book:
+                return book[order_id]
+            if client_id:
+                for o in book.values():
+                    if o.client_id == client_id:
+                        return o
+        return None
+
+    def resolve_side(self, is_buy: bool, position_side: int | None, reduce_only: bool) -> tuple:
+        """(side, close) of an order; one-way mode maps buy/sell to the side it acts on."""
+        if position_side is not None:
+            return position_side, is_buy != (position_side == LONG)
+        if reduce_only:
+            return (SHORT if is_buy else LONG), True
+        opposite = SHORT if is_buy else LONG
+        if self.positions[opposite].size > 0.0:
+            return opposite, True
+        return (LONG if is_buy else SHORT), False
+
+    def place(self, *, is_buy: bool, qty: float, price: float, order_type: str = "LIMIT",
+              position_side: int | None = None, reduce_only: bool = False,
+              post_only: bool = False, client_id: str = "", reject: bool = False,
+              ) -> Order | Reject:
+        """Validate and accept an order; crossing non-post-only orders fill now as taker."""
+        if position_side is not None and not self.hedge_mode:
+            return Reject(R_POSITION_SIDE)
+        if position_side is None and self.hedge_mode:
+            return Reject(R_POSITION_SIDE)
+        if client_id and self.find(client_id=client_id) is not None:
+            return Reject(R_DUPLICATE_CID)
+        if not (qty > 0.0) or (order_type == "LIMIT" and not (price > 0.0)):
+            return Reject(R_BAD_PARAM, "qty and price must be positive")
+        if reject:
+            return Reject(R_REJECTED)
+        spec = self.spec
+        if not is_on_step_nb(qty, spec.qty_step) or qty < spec.min_qty - 1e-12:
+            return Reject(R_QTY_STEP)
+        if order_type == "LIMIT" and not is_on_step_nb(price, spec.price_step):
+            return Reject(R_PRICE_STEP)
+        side, close = self.resolve_side(is_buy, position_side, reduce_only)
+        if (reduce_only or position_side is not None) and close and self.positions[side].size <= 0.0:
+            return Reject(R_REDUCE_ONLY)
+        if reduce_only and not close:
+            return Reject(R_REDUCE_ONLY)
+        last = self.last_price
+        crosses = order_type == "MARKET" or (price > last if is_buy else price < last)
+        if post_only and crosses:
+            return Reject(R_POST_ONLY)
+        ref_price = last if crosses else price
+        if not close and qty * ref_price < spec.min_cost - 1e-9:
+            return Reject(R_MIN_NOTIONAL, str(spec.min_cost))
+        if not close:
+            need = self.initial_margin(qty, ref_price)
+            if need > self.balance + self.upnl() + 1e-9:
+                return Reject(R_MARGIN)
+        now = self.now_ms()
+        order = Order(self._next_id, client_id or f"emu{self._next_id}", spec.symbol, is_buy,
+                      side, close, qty, price if order_type == "LIMIT" else 0.0, order_type,
+                      post_only, reduce_only, now, updated_ms=now,
+                      explicit_side=position_side is not None)
+        self._next_id += 1
+        self.open_orders[order.id] = order
+        self.emit("order", {"order": order, "exec": "NEW", "fill": None})
+        if crosses:
+            self._settle(order, last, self.taker_fee, taker=True)
+            self.emit("account", {"reason": "ORDER"})
+        return order
+
+    def cancel(self, order_id: int | None = None, client_id: str | None = None) -> Order | Reject:
+        order = self.find(order_id, client_id)
+        if order is None or order.id not in self.open_orders:
+            return Reject(R_UNKNOWN_ORDER)
+        self._finish(order, "CANCELED")
+        return order
+
+    def cancel_all(self) -> list:
+        return [self._finish(o, "CANCELED") for o in list(self.open_orders.values())]
+
+    def set_leverage(self, leverage: int) -> int | Reject:
+        if not 1 <= leverage <= self.spec.max_leverage:
+            return Reject(R_LEVERAGE)
+        self.leverage = int(leverage)
+        return self.leverage
+
+    def set_hedge_mode(self, hedge: bool) -> bool | Reject:
+        if hedge == self.hedge_mode:
+            return Reject(R_NO_CHANGE)
+        if self.open_orders or any(p.size > 0.0 for p in self.positions.values()):
+            return Reject(R_BAD_PARAM, "open orders or positions")
+        self.hedge_mode = hedge
+        return hedge
+
+    def _finish(self, order: Order, status: str) -> Order:
+        order.status = status
+        order.updated_ms = self.now_ms()
+        self.open_orders.pop(order.id, None)
+        self.closed_orders[order.id] = order
+        self.emit("order", {"order": order, "exec": status if status != "FILLED" else "TRADE",
+                            "fill": None})
+        return order
+
+    def _settle(self, order: Order, price: float, fee_rate: float, taker: bool,
+                kind: int | None = None) -> dict | None:
+        """Apply one fill of `order` at `price` through the shared fill function."""
+        pos = self.positions[order.side]
+        if kind is None:
+            kind = KIND_CLOSE if order.close else (
+                KIND_REENTRY if pos.size > 0.0 else KIND_INITIAL_ENTRY)
+        size, pprice, balance, q, fee, pnl = apply_fill_nb(
+            order.side, kind, order.qty, price, fee_rate, pos.size, pos.price, self.balance,
+            self.spec.qty_step)
+        now = self.now_ms()
+        order.updated_ms = now
+        self.open_orders.pop(order.id, None)
+        self.closed_orders[order.id] = order
+        if q <= 0.0:
+            order.status = "EXPIRED"
+            self.emit("order", {"order": order, "exec": "EXPIRED", "fill": None})
+            return None
+        pos.size, pos.price, self.balance = size, pprice, balance
+        order.status, order.filled, order.avg_price = "FILLED", q, price
+        fill = {"minute": self.clock, "timestamp": now, "side": order.side, "kind": kind,
+                "qty": q, "price": price, "fee": fee, "pnl": pnl, "psize": size,
+                "pprice": pprice, "balance": balance, "order_id": order.id, "taker": taker}
+        self.fills.append(fill)
+        self.emit("order", {"order": order, "exec": "TRADE", "fill": fill})
+        return fill
+
+    # -- the clock ---------------------------------------------------------------------------
+    def book(self) -> tuple:
+        """(orders, book array) of the resting limit orders as the fill rule takes them."""
+        orders = [o for o in self.open_orders.values() if o.order_type == "LIMIT"]
+        book = np.zeros((len(orders), BOOK_COLS))
+        for r, o in enumerate(orders):
+            book[r] = (o.qty, o.price, KIND_CLOSE if o.close else KIND_REENTRY, o.side)
+        return orders, book
+
+    def step(self) -> list:
+        """Settle candle `clock` (fills, then liquidation); clock += 1. Returns its fills."""
+        i = self.clock
+        if i >= len(self.candles):
+            raise IndexError("out of candles")
+        high, low = float(self.candles[i, 2]), float(self.candles[i, 3])
+        orders, book = self.book()
+        fills = []
+        for r in fill_sequence_nb(book, low, high):
+            f = self._settle(orders[r], float(book[r, 1]), self.maker_fee, taker=False)
+            if f is not None:
+                fills.append(f)
+        if fills:
+            self.emit("account", {"reason": "ORDER"})
+        fills += self._check_liquidation(low, high)
+        self.clock = i + 1
+        self.emit("kline", {"index": i})
+        return fills
+
+    def _check_liquidation(self, low: float, high: float) -> list:
+        lp_, sp_ = self.positions[LONG], self.positions[SHORT]
+        liq, direction = hedged_liq_price_nb(self.balance, lp_.size, lp_.price, sp_.size,
+                                             sp_.price, self.spec.brackets_array(),
+                                             self.spec.mmr_add)
+        if not is_liquidated_nb(liq, direction, low, high):
+            return []
+        self.cancel_all()
+        fills = []
+        for side, pos in self.positions.items():
+            if pos.size > 0.0:
+                o = Order(self._next_id, f"autoclose-{self._next_id}", self.spec.symbol,
+                          side == SHORT, side, True, pos.size, liq, "LIMIT", False, True,
+                          self.now_ms())
+                self._next_id += 1
+                f = self._settle(o, liq, self.taker_fee, taker=True, kind=KIND_LIQUIDATION)
+                if f is not None:
+                    fills.append(f)
+        self.emit("account", {"reason": "LIQUIDATION"})
+        return fills

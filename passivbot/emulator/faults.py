@@ -1,0 +1,78 @@
+"""Fault injection, set per run by a test: what a flaky exchange does to its clients.
+
+The server consults the injector on every HTTP request (errors, delays), every order (rejects)
+and owns the websocket registry it drops. Each fault is counted down, so a test can say
+"the next 3 requests answer 429" and then assert the client's retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+
+@dataclass
+class FaultInjector:
+    """Pending faults. Methods arm them; the server consumes them."""
+
+    http_status: int = 0
+    http_count: int = 0
+    delay_s: float = 0.0
+    delay_count: int = 0
+    reject_count: int = 0
+    # Hooks installed by the server: close every websocket / expire the listen key.
+    _drop: Callable[[], Awaitable[int]] | None = None
+    _expire: Callable[[], Awaitable[int]] | None = None
+    log: list = field(default_factory=list)
+
+    def http_errors(self, status: int = 429, count: int = 1) -> None:
+        """Answer the next `count` HTTP requests with `status` (429, 500, 502, 503)."""
+        if status not in (418, 429, 500, 502, 503, 504):
+            raise ValueError(f"unsupported fault status {status}")
+        self.http_status, self.http_count = status, count
+
+    def delay(self, seconds: float, count: int = 1) -> None:
+        """Delay the next `count` HTTP responses by `seconds`."""
+        self.delay_s, self.delay_count = seconds, count
+
+    def reject_orders(self, n: int = 1) -> None:
+        """Reject the next `n` valid new orders as the exchange's matching engine would."""
+        self.reject_count = n
+
+    def drop_websockets(self) -> asyncio.Task:
+        """Close every open websocket abruptly (as a network drop).
+
+        Callable from sync code; returns a task to await for the count of closed sockets.
+        """
+        self.log.append("drop_websockets")
+        return asyncio.get_running_loop().create_task(_call(self._drop))
+
+    def expire_listen_key(self) -> asyncio.Task:
+        """Binance: send `listenKeyExpired` on user streams, close them, forget the keys."""
+        self.log.append("expire_listen_key")
+        return asyncio.get_running_loop().create_task(_call(self._expire))
+
+    # -- consumed by the server ----------------------------------------------------------
+    def take_http_error(self) -> int:
+        if self.http_count > 0:
+            self.http_count -= 1
+            return self.http_status
+        return 0
+
+    def take_delay(self) -> float:
+        if self.delay_count > 0:
+            self.delay_count -= 1
+            return self.delay_s
+        return 0.0
+
+    def take_reject(self) -> bool:
+        if self.reject_count > 0:
+            self.reject_count -= 1
+            return True
+        return False
+
+
+async def _call(hook: Callable[[], Awaitable[int]] | None) -> int:
+    return await hook() if hook is not None else 0

@@ -1,0 +1,40 @@
+"""Helpers for tests and the bench that drive the emulator: synthetic candles, polling.
+
+Kept in the package (not tests/) so the bench and other areas' tests can use them too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Awaitable, Callable
+
+import numpy as np
+
+T0 = 1_700_000_000_000 - (1_700_000_000_000 % 60_000)
+
+
+def flat_candles(n: int, price: float, spread: float = 0.0, t0: int = T0) -> np.ndarray:
+    """(n, 6) candles at `price`, high/low `spread` away; tests then shape single rows."""
+    c = np.zeros((n, 6))
+    c[:, 0] = t0 + 60_000 * np.arange(n)
+    c[:, 1] = c[:, 4] = price
+    c[:, 2] = price + spread
+    c[:, 3] = price - spread
+    c[:, 5] = 1.0
+    return c
+
+
+async def eventually(pred: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0,
+                     every: float = 0.01) -> None:
+    """Poll `pred` until true; AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = pred()
+        if asyncio.iscoroutine(r):
+            r = await r
+        if r:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met within %.1fs" % timeout)
+        await asyncio.sleep(every)
