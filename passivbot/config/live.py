@@ -156,7 +156,7 @@ def _check_cross(top: dict[str, Any], sides: dict[str, dict[str, Any]], col: Col
     if len(enabled) == 2 and all(w <= lev for w in wels.values()):
         total = wels["long"] + wels["short"]
         if total > lev + 1e-12:
-            col.add("long.wallet_exposure_limit + short.wallet_exposure_limit", total,
+            col.add("long.wallet_exposure_limit + short.wallet_exposure_limit", round(total, 12),
                     f"must be <= leverage ({lev}) when both sides are enabled: in cross margin "
                     f"both positions draw margin from the same wallet")
 
