@@ -1,0 +1,56 @@
+"""retry_async: retries only transient errors, bounded attempts, backoff grows and is capped."""
+
+import ccxt
+import pytest
+
+from passivbot.retry import backoff_delay, retry_async
+
+
+class Flaky:
+    def __init__(self, errors):
+        self.errors, self.calls = list(errors), 0
+
+    async def __call__(self):
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return "ok"
+
+
+async def test_transient_errors_are_retried_until_success():
+    fn, delays, seen = Flaky([ccxt.RateLimitExceeded("429"), ccxt.RequestTimeout("t"),
+                              ccxt.ExchangeNotAvailable("503")]), [], []
+
+    async def sleep(d):
+        delays.append(d)
+
+    out = await retry_async(fn, attempts=5, base_delay=1.0, max_delay=3.0, sleep=sleep,
+                            on_retry=lambda a, e, d: seen.append((a, type(e).__name__)))
+    assert out == "ok" and fn.calls == 4
+    assert seen == [(1, "RateLimitExceeded"), (2, "RequestTimeout"), (3, "ExchangeNotAvailable")]
+    assert 0.5 <= delays[0] <= 1.0 and 1.0 <= delays[1] <= 2.0 and 1.5 <= delays[2] <= 3.0
+
+
+async def test_attempts_are_bounded_and_the_last_error_is_raised():
+    fn = Flaky([ccxt.NetworkError(str(i)) for i in range(10)])
+
+    async def sleep(d):
+        pass
+
+    with pytest.raises(ccxt.NetworkError, match="2"):
+        await retry_async(fn, attempts=3, base_delay=0.01, max_delay=0.01, sleep=sleep)
+    assert fn.calls == 3
+
+
+async def test_non_transient_errors_are_not_retried():
+    fn = Flaky([ccxt.BadSymbol("nope")])
+    with pytest.raises(ccxt.BadSymbol):
+        await retry_async(fn, attempts=5, base_delay=0.01, max_delay=0.01)
+    assert fn.calls == 1
+
+
+def test_backoff_is_exponential_capped_and_jittered():
+    assert backoff_delay(1, 0.5, 10, rand=lambda: 1.0) == 0.5
+    assert backoff_delay(4, 0.5, 10, rand=lambda: 1.0) == 4.0
+    assert backoff_delay(10, 0.5, 10, rand=lambda: 1.0) == 10.0
+    assert backoff_delay(10, 0.5, 10, rand=lambda: 0.0) == 5.0
