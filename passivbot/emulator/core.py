@@ -153,8 +153,12 @@ class Account:
     def place(self, *, is_buy: bool, qty: float, price: float, order_type: str = "LIMIT",
               position_side: int | None = None, reduce_only: bool = False,
               post_only: bool = False, client_id: str = "", reject: bool = False,
-              ) -> Order | Reject:
-        """Validate and accept an order; crossing non-post-only orders fill now as taker."""
+              post_only_cancels: bool = False) -> Order | Reject:
+        """Validate and accept an order; crossing non-post-only orders fill now as taker.
+
+        A crossing post-only order is rejected (Binance) or, with `post_only_cancels`, accepted
+        and cancelled at once (Bybit v5: the REST call succeeds, the stream says Cancelled).
+        """
         if position_side is not None and not self.hedge_mode:
             return Reject(R_POSITION_SIDE)
         if position_side is None and self.hedge_mode:
@@ -177,7 +181,7 @@ class Account:
             return Reject(R_REDUCE_ONLY)
         last = self.last_price
         crosses = order_type == "MARKET" or (price > last if is_buy else price < last)
-        if post_only and crosses:
+        if post_only and crosses and not post_only_cancels:
             return Reject(R_POST_ONLY)
         ref_price = last if crosses else price
         if not close and qty * ref_price < spec.min_cost - 1e-9:
@@ -194,7 +198,9 @@ class Account:
         self._next_id += 1
         self.open_orders[order.id] = order
         self.emit("order", {"order": order, "exec": "NEW", "fill": None})
-        if crosses:
+        if post_only and crosses:
+            self._finish(order, "CANCELED")
+        elif crosses:
             self._settle(order, last, self.taker_fee, taker=True)
             self.emit("account", {"reason": "ORDER"})
         return order

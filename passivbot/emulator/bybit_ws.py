@@ -1,0 +1,121 @@
+"""Bybit v5 websockets: public `/v5/public/linear` and private `/v5/private` (auth, acks).
+
+Public topics: `kline.1.SYMBOL` (closed candle, `confirm: true`), `tickers.SYMBOL`,
+`publicTrade.SYMBOL`. Private topics: `order`, `execution`, `position`, `wallet`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+
+from aiohttp import web
+
+from passivbot.emulator import core
+from passivbot.emulator.binance_rest import s
+from passivbot.records import LONG, SHORT
+
+
+
+class BybitWs:
+    def __init__(self, emu) -> None:
+        self.emu = emu
+        self.acc = emu.account
+        self.trade_id = 0
+
+    def register(self, r: web.UrlDispatcher) -> None:
+        r.add_get(r"/v5/public/{cat:linear|spot|inverse|option}", self.public)
+        r.add_get("/v5/private", self.private)
+
+    async def public(self, req):
+        return await self.emu.serve_ws(req, "public", self.on_message)
+
+    async def private(self, req):
+        return await self.emu.serve_ws(req, "private", self.on_message)
+
+    def on_message(self, conn, data: dict) -> None:
+        op, rid = data.get("op"), data.get("req_id")
+        conn_id = str(id(conn))
+        if op == "ping":
+            if conn.kind == "private":
+                conn.send({"req_id": rid, "op": "pong", "args": [str(self.acc.now_ms())],
+                           "conn_id": conn_id})
+            else:
+                conn.send({"success": True, "ret_msg": "pong", "conn_id": conn_id,
+                           "req_id": rid, "op": "ping"})
+        elif op == "auth":
+            ok = self.check_auth(data.get("args") or [])
+            conn.authed = ok
+            conn.send({"success": ok, "ret_msg": "" if ok else "Invalid sign", "op": "auth",
+                       "conn_id": conn_id, "req_id": rid})
+        elif op in ("subscribe", "unsubscribe"):
+            args = data.get("args") or []
+            ok = conn.kind == "public" or conn.authed
+            if ok and op == "subscribe":
+                conn.topics.update(args)
+            elif ok:
+                conn.topics.difference_update(args)
+            conn.send({"success": ok, "ret_msg": "" if ok else "Request not authorized",
+                       "conn_id": conn_id, "req_id": rid, "op": op})
+
+    def check_auth(self, args: list) -> bool:
+        if self.emu.api_key is None:
+            return True
+        if len(args) != 3 or args[0] != self.emu.api_key:
+            return False
+        want = hmac.new(self.emu.api_secret.encode(), f"GET/realtime{args[1]}".encode(),
+                        hashlib.sha256).hexdigest()
+        return hmac.compare_digest(want, str(args[2]))
+
+    # -- events --------------------------------------------------------------------------
+    def _publish(self, topic: str, msg: dict) -> None:
+        for c in self.emu.conns:
+            if topic in c.topics:
+                c.send(msg)
+
+    def _private(self, topic: str, data: list) -> None:
+        self._publish(topic, {"id": uuid.uuid4().hex, "topic": topic,
+                              "creationTime": self.acc.now_ms(), "data": data})
+
+    def on_event(self, kind: str, payload: dict) -> None:
+        rest = self.emu.rest
+        if kind == "order":
+            o: core.Order = payload["order"]
+            row = rest.order_json(o)
+            if o.status == "CANCELED" and o.post_only and o.filled == 0 and \
+                    o.updated_ms == o.created_ms and o.order_type == "LIMIT" and \
+                    payload["exec"] == "CANCELED" and self._would_take(o):
+                row.update(cancelType="CancelByUser", rejectReason="EC_PostOnlyWillTakeLiquidity")
+            self._private("order", [row])
+            if payload["fill"] is not None:
+                self._private("execution", [rest.execution_json(payload["fill"])])
+        elif kind == "account":
+            self._private("position", [rest.position_json(LONG), rest.position_json(SHORT)]
+                          if self.acc.hedge_mode else rest.positions_list())
+            self._private("wallet", [rest.wallet_json()])
+        elif kind == "kline":
+            self._kline(payload["index"])
+
+    def _would_take(self, o: core.Order) -> bool:
+        last = self.acc.last_price
+        return o.price > last if o.is_buy else o.price < last
+
+    def _kline(self, i: int) -> None:
+        c, sym = self.acc.candles[i], self.acc.spec.symbol
+        now, t = self.acc.now_ms(), int(c[0])
+        self._publish(f"kline.1.{sym}", {"topic": f"kline.1.{sym}", "type": "snapshot", "ts": now,
+                                         "data": [{"start": t, "end": t + 59_999, "interval": "1",
+                                                   "open": s(c[1]), "close": s(c[4]),
+                                                   "high": s(c[2]), "low": s(c[3]),
+                                                   "volume": s(c[5]), "turnover": s(c[5] * c[4]),
+                                                   "confirm": True, "timestamp": now}]})
+        self._publish(f"tickers.{sym}", {"topic": f"tickers.{sym}", "type": "snapshot",
+                                         "data": self.emu.rest.ticker(c), "cs": i, "ts": now})
+        self.trade_id += 1
+        self._publish(f"publicTrade.{sym}", {
+            "topic": f"publicTrade.{sym}", "type": "snapshot", "ts": now,
+            "data": [{"T": now - 1, "s": sym, "S": "Buy", "v": s(c[5]), "p": s(c[4]),
+                      "L": "ZeroPlusTick", "i": str(self.trade_id), "BT": False}]})
+
+
