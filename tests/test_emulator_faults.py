@@ -1,0 +1,94 @@
+"""Each injected fault surfaces in real ccxt as the exception a real exchange would cause."""
+
+import asyncio
+
+import ccxt
+import pytest
+
+from passivbot.emulator import Emulator
+from passivbot.emulator.testing import eventually, flat_candles
+from passivbot.exchanges.ccxt_factory import create_exchange
+
+SYM = "ETH/USDT:USDT"
+W = 10.0
+POS = {"binance": {"positionSide": "LONG"}, "bybit": {"positionIdx": 1}}
+
+
+@pytest.fixture(params=["binance", "bybit"])
+async def env(request):
+    name = request.param
+    emu = Emulator(name, "ETHUSDT", flat_candles(2000, 2000.0, 1.0), start_index=1440)
+    url = await emu.start()
+    ex = create_exchange(name, api_key="key", secret="secret", emulator=url, rate_limit=False)
+    await asyncio.wait_for(ex.load_markets(), W)
+    await asyncio.wait_for(ex.set_position_mode(True, SYM), W)
+    yield name, emu, ex
+    await ex.close()
+    await emu.stop()
+
+
+async def test_429_is_rate_limit_then_recovers(env):
+    name, emu, ex = env
+    emu.faults.http_errors(429, count=1)
+    with pytest.raises(ccxt.DDoSProtection):  # RateLimitExceeded is a DDoSProtection
+        await ex.fetch_balance()
+    assert emu.faults.http_count == 0
+    assert (await ex.fetch_balance())["USDT"]["total"] == 10_000.0
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_5xx_is_exchange_not_available(env, status):
+    name, emu, ex = env
+    emu.faults.http_errors(status, count=1)
+    with pytest.raises(ccxt.ExchangeNotAvailable):
+        await ex.fetch_open_orders(SYM)
+    assert await ex.fetch_open_orders(SYM) == []
+
+
+async def test_delay_beyond_client_timeout_is_request_timeout(env):
+    name, emu, ex = env
+    ex.timeout = 200  # ms
+    emu.faults.delay(1.0, count=1)
+    with pytest.raises(ccxt.RequestTimeout):
+        await ex.fetch_balance()
+    emu.faults.delay(0.1, count=1)
+    assert (await ex.fetch_balance())["USDT"]["total"] == 10_000.0
+
+
+async def test_rejected_orders_are_invalid_order(env):
+    name, emu, ex = env
+    emu.faults.reject_orders(1)
+    with pytest.raises(ccxt.InvalidOrder):
+        await ex.create_order(SYM, "limit", "buy", 0.1, 1990.0, POS[name])
+    o = await ex.create_order(SYM, "limit", "buy", 0.1, 1990.0, POS[name])
+    assert o["id"]
+
+
+async def test_dropped_websocket_is_network_error_on_watch(env):
+    name, emu, ex = env
+    watch = asyncio.ensure_future(ex.watch_ohlcv(SYM, "1m"))
+    await eventually(lambda: any(c.topics for c in emu.conns))
+    assert await emu.faults.drop_websockets() >= 1
+    with pytest.raises(ccxt.NetworkError):
+        await asyncio.wait_for(watch, W)
+    # a new watch reconnects and streams again
+    again = asyncio.ensure_future(ex.watch_ohlcv(SYM, "1m"))
+    await eventually(lambda: any(c.topics for c in emu.conns))
+    await emu.advance(1)
+    assert (await asyncio.wait_for(again, W))[-1][0] == int(emu.candles[1440, 0])
+
+
+async def test_binance_expired_listen_key_sends_event_and_closes(env):
+    name, emu, ex = env
+    if name != "binance":
+        pytest.skip("listenKey is Binance's")
+    watch = asyncio.ensure_future(ex.watch_orders(SYM))
+    await eventually(lambda: any(c.kind == "user" for c in emu.conns))
+    sent = emu.counters["ws_messages"]
+    assert await emu.faults.expire_listen_key() == 1
+    with pytest.raises(ccxt.NetworkError):
+        await asyncio.wait_for(watch, W)
+    assert emu.counters["ws_messages"] == sent + 1  # the listenKeyExpired event
+    assert not any(c.kind == "user" for c in emu.conns)
+    with pytest.raises(ccxt.AuthenticationError):  # -1125 This listenKey does not exist.
+        await ex.fapiPrivatePutListenKey()
