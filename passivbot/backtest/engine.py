@@ -1,0 +1,296 @@
+"""The backtest engine: one `@njit` replay of 1-minute candles through the shared calculator.
+
+Conventions (see `passivbot.records`): candles float64 (n, 6) = timestamp ms, open, high, low,
+close, volume, one row a minute; prices in quote, sizes in base (magnitudes), sides LONG/SHORT.
+
+Seed: both sides' EMAs and the last price = candles[0].close; the orders resting at candle 1's
+open are ideal_orders of that state. Then for each candle i = 1 .. n-1:
+ 1. the book resting at candle i's open (both sides) is filled by `fills.fill_sequence_nb` and
+    settled by `fills.apply_fill_nb` (maker fee), in settlement order;
+ 2. the hedged liquidation price (recomputed only after a fill) is checked against the candle's
+    range; if reached, both positions close at it (taker fee; the price is clipped into the
+    candle's range for the degenerate case of an account already under maintenance) and the
+    run ends;
+ 3. the EMAs update on the close, last price = close;
+ 4. the orders resting at candle i+1's open are `grid.ideal_orders_nb` of the new state, cached
+    by `passivbot.backtest.book` (identical to recomputing every candle, which
+    `recompute_every_candle=True` does; a test compares both modes).
+
+No allocation happens in a candle without fills unless the last price reaches a cached grid.
+"""
+
+import numpy as np
+from numba import njit
+
+from passivbot.backtest.book import (
+    C_ALPHA0, C_ALPHA1, C_EMA0, C_EMA1, C_PPRICE, C_PSIZE, N_STATE_COLS, book_nb,
+    close_buffer_len_nb, precheck_nb, refresh_side_nb, side_of_nb,
+)
+from passivbot.fills import apply_fill_nb, fill_sequence_nb
+from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb
+from passivbot.margin import LIQ_ABOVE, LIQ_BELOW, hedged_liq_price_nb, is_liquidated_nb
+from passivbot.numeric import wallet_exposure_nb
+from passivbot.records import (
+    B_KIND, B_PRICE, B_QTY, B_SIDE, BOOK_COLS, KIND_LIQUIDATION, LONG, M_QTY_STEP, ORDER_COLS,
+    P_EMA_SPAN_0, P_EMA_SPAN_1, fill_dt,
+)
+
+# Columns of the kernel's float64 fill rows (the wrapper turns them into fill_dt records).
+F_MINUTE, F_TS, F_SIDE, F_KIND, F_QTY, F_PRICE, F_FEE, F_PNL, F_PSIZE, F_PPRICE, F_BALANCE = range(11)
+FILL_COLS = 11
+
+# Equity samples: the close of candle 0, of every 60th candle after it, and of the last candle.
+EQ_TS = 0  # the sampled candle's open time, ms
+EQ_BALANCE = 1
+EQ_EQUITY = 2  # balance + unrealized pnl of both sides at the close
+EQ_PRICE = 3  # the close
+EQ_PSIZE_LONG = 4
+EQ_PPRICE_LONG = 5
+EQ_PSIZE_SHORT = 6
+EQ_PPRICE_SHORT = 7
+EQ_LIQ_PRICE = 8  # 0 when there is no liquidation price
+EQ_COLS = 9
+EQUITY_EVERY = 60
+
+# Summary array.
+S_CLOSEST_LIQ = 0  # min over candles in a position of the distance to liquidation, fraction
+S_MAX_WE_LONG = 1  # max wallet exposure after any fill, long
+S_MAX_WE_SHORT = 2
+S_LIQUIDATED = 3  # 1.0 if the run ended in a liquidation
+S_LAST_INDEX = 4  # index of the last candle run
+N_SUMMARY = 5
+
+# Counters the kernel keeps in a small int array (fill rows, equity rows written).
+CNT_FILLS = 0
+CNT_EQUITY = 1
+
+
+@njit(cache=True)
+def _grow_nb(rows: np.ndarray) -> np.ndarray:
+    """Twice the room; an explicit copy (slice assignment would compile numba's shape-error
+    formatting, seconds of cold start)."""
+    out = np.empty((rows.shape[0] * 2, FILL_COLS))
+    for r in range(rows.shape[0]):
+        for c in range(FILL_COLS):
+            out[r, c] = rows[r, c]
+    return out
+
+
+@njit(cache=True)
+def _settle_nb(rows, cnt, summary, st, book, seq, fee_rate, balance, qty_step, i, ts) -> tuple:
+    """Settle the rows `seq` of `book` in that order through the shared fill function and
+    record them: (rows, balance, whether anything filled). cnt[CNT_FILLS] counts the rows."""
+    filled = False
+    for r in seq:
+        side = int(book[r, B_SIDE])
+        kind = int(book[r, B_KIND])
+        j = 0 if side == LONG else 1
+        price = book[r, B_PRICE]
+        psize, pprice, balance, q, fee, pnl = apply_fill_nb(
+            side, kind, book[r, B_QTY], price, fee_rate, st[j, C_PSIZE], st[j, C_PPRICE],
+            balance, qty_step,
+        )
+        if q <= 0.0:
+            continue
+        st[j, C_PSIZE] = psize
+        st[j, C_PPRICE] = pprice
+        filled = True
+        n = cnt[CNT_FILLS]
+        if n == rows.shape[0]:
+            rows = _grow_nb(rows)
+        rows[n, F_MINUTE] = i
+        rows[n, F_TS] = ts
+        rows[n, F_SIDE] = side
+        rows[n, F_KIND] = kind
+        rows[n, F_QTY] = q
+        rows[n, F_PRICE] = price
+        rows[n, F_FEE] = fee
+        rows[n, F_PNL] = pnl
+        rows[n, F_PSIZE] = psize
+        rows[n, F_PPRICE] = pprice
+        rows[n, F_BALANCE] = balance
+        cnt[CNT_FILLS] = n + 1
+        we = wallet_exposure_nb(balance, psize, pprice)
+        summary[S_MAX_WE_LONG + j] = max(summary[S_MAX_WE_LONG + j], we)
+    return rows, balance, filled
+
+
+@njit(cache=True)
+def _liquidation_book_nb(st: np.ndarray, price: float) -> np.ndarray:
+    """Both open positions as liquidation orders at `price` (B_* columns), long first."""
+    book = np.zeros((2, BOOK_COLS))
+    k = 0
+    for j in range(2):
+        if st[j, C_PSIZE] > 0.0:
+            book[k, B_QTY] = st[j, C_PSIZE]
+            book[k, B_PRICE] = price
+            book[k, B_KIND] = KIND_LIQUIDATION
+            book[k, B_SIDE] = side_of_nb(j)
+            k += 1
+    return book[:k]
+
+
+@njit(cache=True)
+def _liq_distance_nb(liq: float, direction: int, low: float, high: float) -> float:
+    """Distance from this candle's extreme to the liquidation price, as a fraction (<= 1)."""
+    if direction == LIQ_BELOW:
+        d = (low - liq) / low
+    elif direction == LIQ_ABOVE:
+        d = (liq - high) / high
+    else:
+        return 1.0
+    return min(1.0, max(0.0, d))
+
+
+@njit(cache=True)
+def _sample_equity_nb(eq, cnt, candle, balance, st, liq) -> None:
+    k = cnt[CNT_EQUITY]
+    cnt[CNT_EQUITY] = k + 1
+    close = candle[4]
+    upnl = 0.0
+    for j in range(2):
+        if st[j, C_PSIZE] > 0.0:
+            upnl += side_of_nb(j) * (close - st[j, C_PPRICE]) * st[j, C_PSIZE]
+    eq[k, EQ_TS] = candle[0]
+    eq[k, EQ_BALANCE] = balance
+    eq[k, EQ_EQUITY] = balance + upnl
+    eq[k, EQ_PRICE] = close
+    eq[k, EQ_PSIZE_LONG] = st[0, C_PSIZE]
+    eq[k, EQ_PPRICE_LONG] = st[0, C_PPRICE]
+    eq[k, EQ_PSIZE_SHORT] = st[1, C_PSIZE]
+    eq[k, EQ_PPRICE_SHORT] = st[1, C_PPRICE]
+    eq[k, EQ_LIQ_PRICE] = liq
+
+
+@njit(cache=True)
+def _refresh_both_nb(st, ent, cls, balance, last, long_params, short_params, market, changed,
+                     every_candle) -> None:
+    for j in range(2):
+        params = long_params if j == 0 else short_params
+        refresh_side_nb(j, st, ent, cls, balance, last, params, market, changed, every_candle)
+
+
+@njit(cache=True)
+def run_backtest_nb(
+    candles: np.ndarray,
+    long_params: np.ndarray,
+    short_params: np.ndarray,
+    market: np.ndarray,
+    brackets: np.ndarray,
+    starting_balance: float,
+    maker_fee: float,
+    taker_fee: float,
+    mmr_add: float = 0.0,
+    recompute_every_candle: bool = False,
+) -> tuple:
+    """(fill rows float64 (k, FILL_COLS), equity (h, EQ_COLS), summary (N_SUMMARY,))."""
+    n = candles.shape[0]
+    qty_step = market[M_QTY_STEP]
+    st = np.zeros((2, N_STATE_COLS))
+    ent = np.zeros((2, MAX_ENTRY_ORDERS, ORDER_COLS))
+    cls = np.zeros((2, close_buffer_len_nb(long_params, short_params), ORDER_COLS))
+    rows = np.empty((256, FILL_COLS))
+    eq = np.empty((n // EQUITY_EVERY + 2, EQ_COLS))
+    cnt = np.zeros(2, dtype=np.int64)
+    summary = np.zeros(N_SUMMARY)
+    summary[S_CLOSEST_LIQ] = 1.0
+    balance = starting_balance
+    liq, liq_dir = 0.0, 0
+    if n == 0:
+        return rows[:0], eq[:0], summary
+    last = candles[0, 4]
+    for j in range(2):
+        params = long_params if j == 0 else short_params
+        st[j, C_EMA0] = last
+        st[j, C_EMA1] = last
+        st[j, C_ALPHA0] = ema_alpha_nb(params[P_EMA_SPAN_0])
+        st[j, C_ALPHA1] = ema_alpha_nb(params[P_EMA_SPAN_1])
+    _refresh_both_nb(st, ent, cls, balance, last, long_params, short_params, market, n > 0,
+                     recompute_every_candle)
+    _sample_equity_nb(eq, cnt, candles[0], balance, st, 0.0)
+    i_end = 0
+    for i in range(1, n):
+        i_end = i
+        high = candles[i, 2]
+        low = candles[i, 3]
+        filled = False
+        # 1. fills of the book resting at this candle's open
+        if precheck_nb(st, low, high):
+            book = book_nb(st, ent, cls, balance, long_params, short_params, market)
+            seq = fill_sequence_nb(book, low, high)
+            rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee, balance,
+                                               qty_step, i, candles[i, 0])
+            if filled:
+                liq, liq_dir = hedged_liq_price_nb(
+                    balance, st[0, C_PSIZE], st[0, C_PPRICE], st[1, C_PSIZE], st[1, C_PPRICE],
+                    brackets, mmr_add,
+                )
+        # 2. liquidation: both positions close at the liquidation price, taker fee; the end
+        if st[0, C_PSIZE] > 0.0 or st[1, C_PSIZE] > 0.0:
+            if is_liquidated_nb(liq, liq_dir, low, high):
+                book = _liquidation_book_nb(st, min(max(liq, low), high))
+                seq = np.arange(book.shape[0])
+                rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, taker_fee,
+                                                   balance, qty_step, i, candles[i, 0])
+                summary[S_CLOSEST_LIQ] = 0.0
+                summary[S_LIQUIDATED] = 1.0
+                liq, liq_dir = 0.0, 0
+                break
+            dist = _liq_distance_nb(liq, liq_dir, low, high)
+            if dist < summary[S_CLOSEST_LIQ]:
+                summary[S_CLOSEST_LIQ] = dist
+        # 3. EMAs and last price on the close
+        last = candles[i, 4]
+        for j in range(2):
+            st[j, C_EMA0] = ema_update_nb(st[j, C_EMA0], last, st[j, C_ALPHA0])
+            st[j, C_EMA1] = ema_update_nb(st[j, C_EMA1], last, st[j, C_ALPHA1])
+        # 4. the orders resting at the next candle's open
+        _refresh_both_nb(st, ent, cls, balance, last, long_params, short_params, market, filled,
+                         recompute_every_candle)
+        if i % EQUITY_EVERY == 0 and i != n - 1:
+            _sample_equity_nb(eq, cnt, candles[i], balance, st, liq)
+    if i_end > 0:
+        _sample_equity_nb(eq, cnt, candles[i_end], balance, st, liq)
+    summary[S_LAST_INDEX] = i_end
+    return rows[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], summary
+
+
+def fills_to_records(rows: np.ndarray) -> np.ndarray:
+    """Kernel fill rows -> structured `fill_dt` records."""
+    out = np.zeros(rows.shape[0], dtype=fill_dt)
+    for name, col in (("minute", F_MINUTE), ("timestamp", F_TS), ("side", F_SIDE), ("kind", F_KIND)):
+        out[name] = rows[:, col].astype(out.dtype[name])
+    for name, col in (("qty", F_QTY), ("price", F_PRICE), ("fee", F_FEE), ("pnl", F_PNL),
+                      ("psize", F_PSIZE), ("pprice", F_PPRICE), ("balance", F_BALANCE)):
+        out[name] = rows[:, col]
+    return out
+
+
+def run_backtest(
+    candles: np.ndarray,
+    long_params: np.ndarray,
+    short_params: np.ndarray,
+    market: np.ndarray,
+    brackets: np.ndarray,
+    starting_balance: float,
+    maker_fee: float,
+    taker_fee: float,
+    mmr_add: float = 0.0,
+    recompute_every_candle: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,)) of one replay.
+
+    Thin wrapper over `run_backtest_nb`: makes the arrays contiguous float64 and converts the
+    fill rows to records.
+    """
+    f64 = np.float64
+    rows, equity, summary = run_backtest_nb(
+        np.ascontiguousarray(candles, dtype=f64),
+        np.ascontiguousarray(long_params, dtype=f64),
+        np.ascontiguousarray(short_params, dtype=f64),
+        np.ascontiguousarray(market, dtype=f64),
+        np.ascontiguousarray(brackets, dtype=f64),
+        float(starting_balance), float(maker_fee), float(taker_fee), float(mmr_add),
+        bool(recompute_every_candle),
+    )
+    return fills_to_records(rows), equity, summary
