@@ -1,0 +1,128 @@
+"""Fills of the emulator, driven through real ccxt, equal the shared fill rule applied directly.
+
+A simple client (through ccxt binanceusdm) cancels and re-places a small hedged grid every
+minute of real bundled candles; the same books are then replayed with fill_sequence_nb +
+apply_fill_nb alone. Every fill (minute, side, kind, qty, price, fee, pnl, balance) must match.
+"""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+import ccxt
+from passivbot.data.bundled import load_bundled
+from passivbot.emulator import Emulator
+from passivbot.exchanges.ccxt_factory import create_exchange
+from passivbot.fills import apply_fill_nb, fill_sequence_nb
+from passivbot.markets import DEFAULT_FEES, market_spec
+from passivbot.records import KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, SHORT
+
+SYM = "ETH/USDT:USDT"
+MINUTES = 240
+START = 1440
+
+
+def book_rows(ex, last: float, pos: dict) -> list:
+    """The client's orders for this minute: (side, is_close, qty, price)."""
+    rows = []
+    for side in (LONG, SHORT):
+        size, pprice = pos[side]
+        entry = last * (1 - side * 0.001 * (1 + 2 * (size > 0)))
+        rows.append((side, False, 0.05, float(ex.price_to_precision(SYM, entry))))
+        if size > 0:
+            close = pprice * (1 + side * 0.0015)
+            rows.append((side, True, size, float(ex.price_to_precision(SYM, close))))
+    return rows
+
+
+async def drive(emu, ex) -> list:
+    books = []
+    for _ in range(MINUTES):
+        ps = await ex.fetch_positions([SYM])
+        pos = {LONG: (0.0, 0.0), SHORT: (0.0, 0.0)}
+        for p in ps:
+            if p["contracts"]:
+                pos[LONG if p["side"] == "long" else SHORT] = (p["contracts"], p["entryPrice"])
+        await ex.cancel_all_orders(SYM)
+        placed = []
+        last = emu.account.last_price
+        for side, close, qty, price in book_rows(ex, last, pos):
+            is_buy = (side == LONG) != close
+            try:
+                await ex.create_order(SYM, "limit", "buy" if is_buy else "sell", qty, price,
+                                      {"positionSide": "LONG" if side == LONG else "SHORT",
+                                       "timeInForce": "GTX"})
+                placed.append((qty, price, KIND_CLOSE if close else KIND_REENTRY, side))
+            except ccxt.OrderNotFillable:
+                pass
+        books.append(np.array(placed, dtype=np.float64).reshape(-1, 4))
+        await emu.advance(1)
+    return books
+
+
+def replay(candles: np.ndarray, books: list, balance: float, fee: float, qty_step: float):
+    pos = {LONG: [0.0, 0.0], SHORT: [0.0, 0.0]}
+    out = []
+    for j, book in enumerate(books):
+        i = START + j
+        for r in fill_sequence_nb(book, candles[i, 3], candles[i, 2]):
+            side, kind = int(book[r, 3]), int(book[r, 2])
+            if kind != KIND_CLOSE:
+                kind = KIND_REENTRY if pos[side][0] > 0 else KIND_INITIAL_ENTRY
+            size, pprice, balance, q, f, pnl = apply_fill_nb(
+                side, kind, book[r, 0], book[r, 1], fee, pos[side][0], pos[side][1], balance,
+                qty_step)
+            if q <= 0:
+                continue
+            pos[side] = [size, pprice]
+            out.append((i, side, kind, q, book[r, 1], f, pnl, balance))
+    return out
+
+
+async def test_emulator_fills_equal_the_fill_rule_applied_directly():
+    candles = np.array(load_bundled("ETHUSDT")[: START + MINUTES + 10])
+    emu = Emulator("binance", "ETHUSDT", candles, start_index=START)
+    url = await emu.start()
+    ex = create_exchange("binance", api_key="k", secret="s", emulator=url, rate_limit=False)
+    try:
+        await asyncio.wait_for(ex.load_markets(), 10)
+        await ex.set_position_mode(True)
+        books = await asyncio.wait_for(drive(emu, ex), 60)
+    finally:
+        await ex.close()
+        await emu.stop()
+    spec = market_spec("binance", "ETHUSDT")
+    want = replay(candles, books, 10_000.0, DEFAULT_FEES["binance"]["maker_fee"], spec.qty_step)
+    got = [(f["minute"], f["side"], f["kind"], f["qty"], f["price"], f["fee"], f["pnl"],
+            f["balance"]) for f in emu.account.fills]
+    assert len(want) >= 10, "the scenario must exercise fills"
+    assert any(w[2] == KIND_CLOSE for w in want)
+    assert got == want
+    assert not any(f["taker"] for f in emu.account.fills)
+
+
+def test_liquidation_closes_both_sides_at_the_liquidation_price_with_taker_fee():
+    """Core level: a leveraged long whose candle low reaches the liquidation price."""
+    from passivbot.emulator.testing import flat_candles
+    from passivbot.margin import hedged_liq_price_nb
+    from passivbot.records import KIND_LIQUIDATION
+
+    c = flat_candles(10, 2000.0, 1.0)
+    emu = Emulator("binance", "ETHUSDT", c, start_index=2, starting_balance=100.0)
+    acc = emu.account
+    acc.hedge_mode = True
+    acc.set_leverage(100)
+    assert acc.place(is_buy=True, qty=4.0, price=1999.5, position_side=LONG).status == "NEW"
+    acc.step()  # the entry fills (low 1999 < 1999.5)
+    acc.place(is_buy=True, qty=0.01, price=1000.0, position_side=LONG)  # rests, far below
+    size, pprice = acc.positions[LONG].size, acc.positions[LONG].price
+    liq, _ = hedged_liq_price_nb(acc.balance, size, pprice, 0.0, 0.0,
+                                 acc.spec.brackets_array(), acc.spec.mmr_add)
+    c[3, 3] = liq - 5.0
+    balance = acc.balance
+    fills = acc.step()
+    assert fills[-1]["kind"] == KIND_LIQUIDATION and fills[-1]["price"] == liq
+    assert fills[-1]["fee"] == pytest.approx(size * liq * DEFAULT_FEES["binance"]["taker_fee"])
+    assert acc.balance == pytest.approx(balance + size * (liq - pprice) - fills[-1]["fee"])
+    assert acc.positions[LONG].size == 0.0 and not acc.open_orders
