@@ -185,7 +185,7 @@ class Account:
             return Reject(R_POST_ONLY)
         ref_price = last if crosses else price
         if not close and qty * ref_price < spec.min_cost - 1e-9:
-            return Reject(R_MIN_NOTIONAL, str(spec.min_cost))
+            return Reject(R_MIN_NOTIONAL, f"{spec.min_cost:g}")
         if not close:
             need = self.initial_margin(qty, ref_price)
             if need > self.balance + self.upnl() + 1e-9:
