@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+from passivbot.data.errors import DataError
+
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 MINUTES_PER_DAY = 1440
@@ -14,7 +16,7 @@ _EPOCH = date(1970, 1, 1)
 
 
 def parse_day(value: str | date | datetime) -> date:
-    """`YYYY-MM-DD` (or a date/datetime) -> date; ValueError naming the value otherwise."""
+    """`YYYY-MM-DD` (or a date/datetime) -> date; DataError (a ValueError) naming the value."""
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).date() if value.tzinfo else value.date()
     if isinstance(value, date):
@@ -22,7 +24,7 @@ def parse_day(value: str | date | datetime) -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise ValueError(f"not a date (expected YYYY-MM-DD): {value!r}") from None
+        raise DataError(f"not a date (expected YYYY-MM-DD): {value!r}") from None
 
 
 def day_start_ms(day: date) -> int:
