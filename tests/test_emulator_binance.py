@@ -73,9 +73,12 @@ async def test_orders_rest_then_fill_at_their_price_when_candle_trades_through(e
     assert len(pos) == 1 and pos[0]["side"] == "long" and pos[0]["entryPrice"] == 1990.0
     fee = 0.1 * 1990.0 * 0.0002
     assert emu.account.balance == pytest.approx(10_000.0 - fee)
-    # reduce-only close at a profit
+    # reduce-only close at a profit; Binance refuses reduceOnly beside a hedge-mode positionSide
+    with pytest.raises(ccxt.BadRequest):
+        await ex.create_order(SYM, "limit", "sell", 0.1, 2005.0,
+                              {"positionSide": "LONG", "reduceOnly": "true"})
     close = await ex.create_order(SYM, "limit", "sell", 0.1, 2005.0,
-                                  {"positionSide": "LONG", "timeInForce": "GTX"})
+                                  {"hedged": True, "reduceOnly": True, "postOnly": True})
     emu.candles[1441, 2] = 2006.0
     await emu.advance(1)
     assert (await ex.fetch_order(close["id"], SYM))["status"] == "closed"

@@ -94,3 +94,25 @@ async def test_binance_expired_listen_key_sends_event_and_closes(env):
     assert not any(c.kind == "user" for c in emu.conns)
     with pytest.raises(ccxt.AuthenticationError):  # -1125 This listenKey does not exist.
         await ex.fapiPrivatePutListenKey()
+
+
+@pytest.mark.parametrize("name", ["binance", "bybit"])
+async def test_key_pair_is_checked_when_configured(name):
+    emu = Emulator(name, "ETHUSDT", flat_candles(2000, 2000.0, 1.0), start_index=1440,
+                   api_key="key", api_secret="right")
+    url = await emu.start()
+    good = create_exchange(name, api_key="key", secret="right", emulator=url, rate_limit=False)
+    bad = create_exchange(name, api_key="key", secret="wrong", emulator=url, rate_limit=False)
+    try:
+        await asyncio.wait_for(good.load_markets(), W)
+        assert (await good.fetch_balance())["USDT"]["total"] == 10_000.0
+        await good.set_position_mode(True, SYM)
+        assert (await good.create_order(SYM, "limit", "buy", 0.1, 1990.0, POS[name]))["id"]
+        bad.markets, bad.markets_by_id, bad.symbols = good.markets, good.markets_by_id, good.symbols
+        bad.options.update(enableUnifiedAccount=True, enableUnifiedMargin=False)
+        with pytest.raises(ccxt.AuthenticationError):
+            await bad.fetch_balance()
+    finally:
+        await good.close()
+        await bad.close()
+        await emu.stop()

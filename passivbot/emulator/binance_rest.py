@@ -98,6 +98,24 @@ class BinanceRest:
         return web.Response(status=status, text="<html>Service Unavailable</html>",
                             content_type="text/html")
 
+    async def authorize(self, req: web.Request) -> web.Response | None:
+        """With a key pair configured, check the HMAC of signed requests (-1022 if bad)."""
+        if self.emu.api_key is None or "X-MBX-APIKEY" not in req.headers:
+            return None
+        if req.headers["X-MBX-APIKEY"] != self.emu.api_key:
+            return web.json_response({"code": -2015, "msg": "Invalid API-key, IP, or "
+                                      "permissions for action."}, status=401)
+        raw = (req.query_string + "&" + await req.text()).strip("&")
+        if "signature=" not in raw:  # API-key only endpoints (listenKey)
+            return None
+        payload, _, sig = raw.rpartition("&signature=")
+        want = hmac.new(self.emu.api_secret.encode(), payload.encode(),
+                        hashlib.sha256).hexdigest()
+        if sig.split("&")[0] == want:
+            return None
+        return web.json_response({"code": -1022, "msg": "Signature for this request is not "
+                                  "valid."}, status=400)
+
     # -- helpers -----------------------------------------------------------------------------
     async def params(self, req: web.Request) -> tuple[dict, web.Response | None]:
         body = await req.text()
@@ -106,16 +124,6 @@ class BinanceRest:
         sym = p.get("symbol")
         if sym is not None and sym != self.emu.symbol:
             return p, error(core.R_BAD_SYMBOL)
-        if self.emu.api_key is not None and "signature" in p:
-            raw = (req.query_string + "&" + body).strip("&")
-            payload = raw.split("&signature=")[0]
-            want = hmac.new(self.emu.api_secret.encode(), payload.encode(),
-                            hashlib.sha256).hexdigest()
-            if (req.headers.get("X-MBX-APIKEY") != self.emu.api_key
-                    or p["signature"] != want):
-                return p, web.json_response(
-                    {"code": -1022, "msg": "Signature for this request is not valid."},
-                    status=400)
         return p, None
 
     def order_json(self, o: core.Order) -> dict:
@@ -356,6 +364,9 @@ class BinanceRest:
             if otype not in ("LIMIT", "MARKET"):
                 return error(core.R_BAD_PARAM)
             ps = p.get("positionSide", "BOTH").upper()
+            if ps != "BOTH" and "reduceOnly" in p:  # hedge mode: the side says it all
+                return web.json_response({"code": -1106, "msg": "Parameter 'reduceOnly' sent "
+                                          "when not required."}, status=400)
             r = self.acc.place(
                 is_buy=p["side"].upper() == "BUY", qty=float(p["quantity"]),
                 price=float(p.get("price", 0.0)), order_type=otype, position_side=SIDE_OF[ps],

@@ -218,7 +218,8 @@ class Emulator:
             status = self.faults.take_http_error()
             if status:
                 return self.rest.http_error(status)
-            return await handler(request)
+            denied = await self.rest.authorize(request)
+            return denied if denied is not None else await handler(request)
         finally:
             self._inflight -= 1
             self._last_activity = time.monotonic()
