@@ -46,11 +46,11 @@ def _run(coro):
 
 def load_candles(exchange: str, symbol: str, start: str | date, end: str | date, *,
                  cache_dir: str = "caches", download: bool = True, emulator: str | None = None,
-                 progress: bool = False) -> np.ndarray:
+                 progress: bool = False, attempts: int = 6) -> np.ndarray:
     """Cached 1m candles for the days [start, end) as one contiguous array.
 
     Days not complete in the cache are downloaded first when `download` (from `emulator`
-    "HOST:PORT" if given). The last day may be partial (the day in progress); any other day
+    "HOST:PORT" if given; `attempts` per request, see passivbot.retry). The last day may be partial (the day in progress); any other day
     missing afterwards raises DataError naming the days and the downloader command.
     One preallocated array filled day by day: no per-row Python (a year loads in ~0.1 s).
     """
@@ -68,7 +68,7 @@ def load_candles(exchange: str, symbol: str, start: str | date, end: str | date,
         try:
             summary = _run(download_range(exchange, symbol, todo[0], todo[-1] + timedelta(days=1),
                                           cache_dir=cache_dir, emulator=emulator,
-                                          progress=progress))
+                                          progress=progress, attempts=attempts))
             why_missing = next(iter(summary.failures.values()), "")
         except (ccxt.BaseError, OSError) as e:
             why_missing = f"{type(e).__name__}: {str(e)[:200]}"
