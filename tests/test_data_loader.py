@@ -1,0 +1,87 @@
+"""load_candles from the cache (speed, errors) and load_source for bundled and synthetic data."""
+
+import statistics
+import time
+from datetime import date
+
+import numpy as np
+import pytest
+
+from passivbot.data import DataError, load_candles, load_source
+from passivbot.data.cache import CandleCache
+from passivbot.data.days import day_start_ms, days_between
+from passivbot.data.synthetic import synthetic_candles
+
+
+def fill_cache(root, start: date, n_days: int, seed: int = 1) -> np.ndarray:
+    arr = synthetic_candles(n_days * 1440, seed=seed, start_ts=day_start_ms(start))
+    cache = CandleCache(root, "binance", "ETHUSDT")
+    for i, d in enumerate(days_between(start, date.fromordinal(start.toordinal() + n_days))):
+        cache.write(d, arr[i * 1440:(i + 1) * 1440])
+    return arr
+
+
+def test_one_year_loads_exactly_in_under_0_3_s(tmp_path):
+    arr = fill_cache(tmp_path, date(2023, 1, 1), 365)
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        got = load_candles("binance", "ETHUSDT", "2023-01-01", "2024-01-01", cache_dir=tmp_path,
+                           download=False)
+        times.append(time.perf_counter() - t)
+    assert np.array_equal(got, arr) and got.flags.writeable
+    assert statistics.median(times) < 0.3
+
+
+def test_missing_and_corrupt_days_are_named_as_ranges_with_the_command(tmp_path):
+    fill_cache(tmp_path, date(2024, 1, 1), 10)
+    cache = CandleCache(tmp_path, "binance", "ETHUSDT")
+    cache.path(date(2024, 1, 5)).write_bytes(b"junk")
+    with pytest.raises(DataError) as e:
+        load_candles("binance", "ETHUSDT", "2023-12-30", "2024-01-13", cache_dir=str(tmp_path),
+                     download=False)
+    msg = str(e.value)
+    assert "5 day(s): 2023-12-30..2023-12-31, 2024-01-05, 2024-01-11..2024-01-12" in msg
+    assert ("python3 downloader.py --exchange binance --symbol ETHUSDT --start-date 2023-12-30 "
+            f"--end-date 2024-01-13 --cache-dir {tmp_path}") in msg
+
+
+def test_a_partial_day_is_accepted_only_at_the_end(tmp_path):
+    arr = fill_cache(tmp_path, date(2024, 1, 1), 3)
+    cache = CandleCache(tmp_path, "binance", "ETHUSDT")
+    cache.write(date(2024, 1, 3), arr[2880:2880 + 100])
+    got = load_candles("binance", "ETHUSDT", "2024-01-01", "2024-01-04", cache_dir=tmp_path,
+                       download=False)
+    assert np.array_equal(got, arr[:2980])
+    cache.write(date(2024, 1, 2), arr[1440:1440 + 100])
+    with pytest.raises(DataError, match="2024-01-02"):
+        load_candles("binance", "ETHUSDT", "2024-01-01", "2024-01-04", cache_dir=tmp_path,
+                     download=False)
+
+
+def test_bad_dates_are_data_errors():
+    with pytest.raises(DataError, match="after start"):
+        load_candles("binance", "ETHUSDT", "2024-01-02", "2024-01-01", download=False)
+    with pytest.raises(DataError, match="YYYY-MM-DD"):
+        load_candles("binance", "ETHUSDT", "yesterday", "2024-01-01", download=False)
+
+
+def test_bundled_source_slices_by_day_and_states_its_range():
+    a = load_source("bundled", "binance", "ETHUSDT", "2025-05-10", "2025-05-12")
+    assert a.shape == (2880, 6) and a[0, 0] == day_start_ms(date(2025, 5, 10))
+    assert np.all(np.diff(a[:, 0]) == 60_000)
+    whole = load_source("bundled", "binance", "ETHUSDT", None, None)
+    assert len(whole) == 73_140
+    with pytest.raises(DataError, match=r"2025-05-04 15:33 .. 2025-06-24 10:32 UTC"):
+        load_source("bundled", "binance", "ETHUSDT", "2024-01-01", "2024-02-01")
+    with pytest.raises(DataError, match="bundled: ETHUSDT, BTCUSDT"):
+        load_source("bundled", "binance", "SOLUSDT", None, None)
+
+
+def test_synthetic_source_is_deterministic_for_the_date_range():
+    a = load_source("synthetic", "binance", "ETHUSDT", "2024-01-01", "2024-01-03", seed=4)
+    b = load_source("synthetic", "binance", "ETHUSDT", "2024-01-01", "2024-01-03", seed=4)
+    assert a.shape == (2880, 6) and np.array_equal(a, b)
+    assert a[0, 0] == day_start_ms(date(2024, 1, 1))
+    with pytest.raises(DataError, match="unknown data_source"):
+        load_source("csv", "binance", "ETHUSDT", "2024-01-01", "2024-01-03")
