@@ -12,10 +12,11 @@ Why the cache is exact (same orders as ideal_orders_nb of the current state):
 - open side: the grids depend on balance, psize and pprice (constant until a fill on either
   side) and on the last price L only through the passive caps:
   * entries: `entry_grid_nb` caps only its first level by L; deeper levels follow from the
-    first level's (qty, price). So the grid is unchanged while `reentry_nb` at L returns the
-    cached first level. Fast proof without the call: with p_u the uncapped first price, if L
-    and the L the grid was made at are both strictly on the market side of p_u, both are
-    uncapped (rounding is monotone and p_u is on step). Otherwise `reentry_nb` is called.
+    first level's (qty, price). The first level's raw price `cap` (`_entry_cap_nb`, the same
+    expressions as `reentry_nb`) is untouched by the cap while side * (L - cap) >= 0, so the
+    grid is unchanged while that holds for L and for the L it was made at; cap = -side * inf
+    when no re-entry is possible at any L. Otherwise `reentry_nb` at L is compared with the
+    cached first level (exact), and the grid recomputed if they differ.
   * closes: every raw close price lies in [min(lo, hi), max(lo, hi)] of `close_grid_nb`; a
     long's cap max(raw, L) is a no-op while L <= min(lo, hi) (short: L >= max(lo, hi)), so
     the grid is unchanged while that holds for both L and the L it was made at.
@@ -26,12 +27,13 @@ from numba import njit
 
 from passivbot.fills import fills_nb
 from passivbot.grid import (
-    MAX_ENTRY_ORDERS, close_grid_nb, entry_grid_nb, ideal_orders_nb, initial_entry_price_nb,
+    EXPOSURE_TOL, MAX_ENTRY_ORDERS, close_grid_nb, entry_grid_nb, ideal_orders_nb, initial_entry_price_nb,
     initial_entry_qty_nb, reentry_nb,
 )
 from passivbot.records import (
-    BOOK_COLS, KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, ORDER_COLS, P_ENABLED,
-    P_MARKUP_RANGE, P_MIN_MARKUP, P_N_CLOSE_ORDERS, SHORT,
+    BOOK_COLS, M_MIN_COST, KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, ORDER_COLS, P_ENABLED,
+    P_MARKUP_RANGE, P_MIN_MARKUP, P_N_CLOSE_ORDERS, P_RENTRY_PPRICE_DIST,
+    P_RENTRY_PPRICE_DIST_WE_WEIGHTING, P_WALLET_EXPOSURE_LIMIT, SHORT,
 )
 
 # Columns of the per-side state matrix.
@@ -43,14 +45,16 @@ C_ALPHA0 = 4
 C_ALPHA1 = 5
 C_L_ENT = 6  # last price the cached entry grid was computed at
 C_L_CLS = 7  # last price the cached close grid was computed at
-C_PU = 8  # uncapped first re-entry price (0: none)
+C_ENT_CAP = 8  # the entry grid is uncapped while side * (last - cap) >= 0
 C_NEAR_ENT = 9  # nearest cached entry price (nan: none)
 C_NEAR_CLS = 10  # nearest cached close price (nan: none)
 C_INIT_PRICE = 11  # flat side: initial entry price (nan: no order)
 C_INIT_QTY = 12  # flat side: its qty when known, -1 when sized lazily
 C_N_ENT = 13
 C_N_CLS = 14
-N_STATE_COLS = 15
+C_CLS_LIMIT = 15  # the close grid is uncapped while side * (last - limit) <= 0
+C_ENABLED = 16
+N_STATE_COLS = 17
 
 
 @njit(cache=True)
@@ -100,13 +104,56 @@ def _set_closes_nb(j: int, st: np.ndarray, cls: np.ndarray, orders: np.ndarray, 
 
 
 @njit(cache=True)
-def _close_uncapped_nb(side: int, pprice: float, last: float, params: np.ndarray) -> bool:
-    """Whether the last price caps no close of the grid (same lo/hi expressions as the grid)."""
+def _close_limit_nb(side: int, pprice: float, params: np.ndarray) -> float:
+    """The nearest raw close price (same lo/hi expressions as grid.close_grid_nb): the last price
+    caps no close while side * (last - limit) <= 0."""
     lo = pprice * (1.0 + side * params[P_MIN_MARKUP])
     hi = pprice * (1.0 + side * (params[P_MIN_MARKUP] + params[P_MARKUP_RANGE]))
     if side == LONG:
-        return last <= min(lo, hi)
-    return last >= max(lo, hi)
+        return min(lo, hi)
+    return max(lo, hi)
+
+
+@njit(cache=True)
+def _refresh_closes_nb(j, st, cls, last, params, market) -> None:
+    side = side_of_nb(j)
+    psize, pprice = st[j, C_PSIZE], st[j, C_PPRICE]
+    _set_closes_nb(j, st, cls, close_grid_nb(side, psize, pprice, last, params, market), last)
+    st[j, C_CLS_LIMIT] = _close_limit_nb(side, pprice, params)
+
+
+@njit(cache=True)
+def cache_current_nb(side: int, l_ent: float, ent_cap: float, l_cls: float, cls_limit: float,
+                     last: float) -> bool:
+    """Fast, scalar-only proof that an open side's cached grids are still ideal at `last`
+    (False means: ask refresh_side_nb, which may still find them current)."""
+    if last != l_cls and not (side * (l_cls - cls_limit) <= 0.0 and side * (last - cls_limit) <= 0.0):
+        return False
+    return last == l_ent or (side * (l_ent - ent_cap) >= 0.0 and side * (last - ent_cap) >= 0.0)
+
+
+@njit(cache=True)
+def _entry_cap_nb(
+    side: int, balance: float, psize: float, pprice: float, params: np.ndarray, market: np.ndarray
+) -> float:
+    """The raw first re-entry price of grid.reentry_nb (same expressions): the last price caps
+    it only when side * (last - cap) < 0. -side * inf when reentry_nb places nothing whatever
+    the last price: no balance, exposure at the limit, or room under the limit below the min
+    cost (any order is >= min cost, so the cut is dropped at every price; 1e-4 margin for the
+    qty rounding tolerance). Mirrors reentry_nb's first lines; the engine's two-mode equality
+    test fails if they ever drift apart."""
+    wel = params[P_WALLET_EXPOSURE_LIMIT]
+    if balance <= 0.0 or psize <= 0.0 or wel <= 0.0:
+        return -side * np.inf
+    exposure = psize * pprice / balance
+    if exposure >= wel * (1.0 - EXPOSURE_TOL):
+        return -side * np.inf
+    if wel * balance - psize * pprice < market[M_MIN_COST] * (1.0 - 1e-4):
+        return -side * np.inf
+    spacing = params[P_RENTRY_PPRICE_DIST] * (
+        1.0 + exposure / wel * params[P_RENTRY_PPRICE_DIST_WE_WEIGHTING]
+    )
+    return pprice * (1.0 - side * spacing)
 
 
 @njit(cache=True)
@@ -114,8 +161,7 @@ def _refresh_entries_nb(j, st, ent, balance, last, params, market) -> None:
     side = side_of_nb(j)
     psize, pprice = st[j, C_PSIZE], st[j, C_PPRICE]
     _set_entries_nb(j, st, ent, entry_grid_nb(side, balance, psize, pprice, last, params, market), last)
-    far = np.inf if side == LONG else 0.0
-    st[j, C_PU] = reentry_nb(side, balance, psize, pprice, far, params, market)[1]
+    st[j, C_ENT_CAP] = _entry_cap_nb(side, balance, psize, pprice, params, market)
 
 
 @njit(cache=True)
@@ -125,8 +171,8 @@ def _entries_valid_nb(j, st, ent, balance, last, params, market) -> bool:
     if last == l0:
         return True
     side = side_of_nb(j)
-    pu = st[j, C_PU]
-    if pu > 0.0 and side * (l0 - pu) > 0.0 and side * (last - pu) > 0.0:
+    cap = st[j, C_ENT_CAP]
+    if side * (l0 - cap) >= 0.0 and side * (last - cap) >= 0.0:
         return True
     q, p = reentry_nb(side, balance, st[j, C_PSIZE], st[j, C_PPRICE], last, params, market)
     if st[j, C_N_ENT] == 0:
@@ -185,18 +231,16 @@ def refresh_side_nb(
     st[j, C_INIT_PRICE] = np.nan
     was_flat = st[j, C_N_CLS] == 0
     if changed or was_flat:
-        _set_closes_nb(j, st, cls, close_grid_nb(side, psize, pprice, last, params, market), last)
+        _refresh_closes_nb(j, st, cls, last, params, market)
         if params[P_ENABLED] != 0.0:
             _refresh_entries_nb(j, st, ent, balance, last, params, market)
         else:
             st[j, C_N_ENT] = 0
             st[j, C_NEAR_ENT] = np.nan
         return
-    l0 = st[j, C_L_CLS]
-    if last != l0 and not (
-        _close_uncapped_nb(side, pprice, l0, params) and _close_uncapped_nb(side, pprice, last, params)
-    ):
-        _set_closes_nb(j, st, cls, close_grid_nb(side, psize, pprice, last, params, market), last)
+    l0, limit = st[j, C_L_CLS], st[j, C_CLS_LIMIT]
+    if last != l0 and not (side * (l0 - limit) <= 0.0 and side * (last - limit) <= 0.0):
+        _refresh_closes_nb(j, st, cls, last, params, market)
     if params[P_ENABLED] != 0.0 and not _entries_valid_nb(j, st, ent, balance, last, params, market):
         _refresh_entries_nb(j, st, ent, balance, last, params, market)
 

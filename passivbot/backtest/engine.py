@@ -23,16 +23,17 @@ import numpy as np
 from numba import njit
 
 from passivbot.backtest.book import (
-    C_ALPHA0, C_ALPHA1, C_EMA0, C_EMA1, C_PPRICE, C_PSIZE, N_STATE_COLS, book_nb,
-    close_buffer_len_nb, precheck_nb, refresh_side_nb, side_of_nb,
+    C_ALPHA0, C_ALPHA1, C_CLS_LIMIT, C_EMA0, C_EMA1, C_ENABLED, C_INIT_PRICE, C_L_CLS, C_L_ENT,
+    C_PPRICE, C_PSIZE, C_ENT_CAP, N_STATE_COLS, book_nb, cache_current_nb, close_buffer_len_nb,
+    precheck_nb, refresh_side_nb, side_of_nb,
 )
 from passivbot.fills import apply_fill_nb, fill_sequence_nb
-from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb
+from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, initial_entry_price_nb
 from passivbot.margin import LIQ_ABOVE, LIQ_BELOW, hedged_liq_price_nb, is_liquidated_nb
 from passivbot.numeric import wallet_exposure_nb
 from passivbot.records import (
     B_KIND, B_PRICE, B_QTY, B_SIDE, BOOK_COLS, KIND_LIQUIDATION, LONG, M_QTY_STEP, ORDER_COLS,
-    P_EMA_SPAN_0, P_EMA_SPAN_1, fill_dt,
+    P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, fill_dt,
 )
 
 # Columns of the kernel's float64 fill rows (the wrapper turns them into fill_dt records).
@@ -205,6 +206,7 @@ def run_backtest_nb(
         st[j, C_EMA1] = last
         st[j, C_ALPHA0] = ema_alpha_nb(params[P_EMA_SPAN_0])
         st[j, C_ALPHA1] = ema_alpha_nb(params[P_EMA_SPAN_1])
+        st[j, C_ENABLED] = params[P_ENABLED]
     _refresh_both_nb(st, ent, cls, balance, last, long_params, short_params, market, n > 0,
                      recompute_every_candle)
     _sample_equity_nb(eq, cnt, candles[0], balance, st, 0.0)
@@ -245,8 +247,25 @@ def run_backtest_nb(
             st[j, C_EMA0] = ema_update_nb(st[j, C_EMA0], last, st[j, C_ALPHA0])
             st[j, C_EMA1] = ema_update_nb(st[j, C_EMA1], last, st[j, C_ALPHA1])
         # 4. the orders resting at the next candle's open
-        _refresh_both_nb(st, ent, cls, balance, last, long_params, short_params, market, filled,
-                         recompute_every_candle)
+        for j in range(2):
+            side = 1 - 2 * j  # LONG, SHORT
+            if filled or recompute_every_candle:
+                stale = True
+            elif st[j, C_PSIZE] > 0.0:
+                stale = not cache_current_nb(side, st[j, C_L_ENT], st[j, C_ENT_CAP], st[j, C_L_CLS],
+                                             st[j, C_CLS_LIMIT], last)
+            else:
+                # flat: the initial entry's price follows the EMAs every candle (sized lazily)
+                stale = False
+                if st[j, C_ENABLED] != 0.0:
+                    st[j, C_INIT_PRICE] = initial_entry_price_nb(
+                        side, min(st[j, C_EMA0], st[j, C_EMA1]), max(st[j, C_EMA0], st[j, C_EMA1]),
+                        last, long_params if j == 0 else short_params, market,
+                    )
+            if stale:
+                refresh_side_nb(j, st, ent, cls, balance, last,
+                                long_params if j == 0 else short_params, market, filled,
+                                recompute_every_candle)
         if i % EQUITY_EVERY == 0 and i != n - 1:
             _sample_equity_nb(eq, cnt, candles[i], balance, st, liq)
     if i_end > 0:
