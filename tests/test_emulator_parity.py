@@ -1,6 +1,6 @@
 """Fills of the emulator, driven through real ccxt, equal the shared fill rule applied directly.
 
-A simple client (through ccxt binanceusdm) cancels and re-places a small hedged grid every
+A simple client (through ccxt binanceusdm or bybit) cancels and re-places a small hedged grid every
 minute of real bundled candles; the same books are then replayed with fill_sequence_nb +
 apply_fill_nb alone. Every fill (minute, side, kind, qty, price, fee, pnl, balance) must match.
 """
@@ -24,16 +24,24 @@ START = 1440
 
 
 def book_rows(ex, last: float, pos: dict) -> list:
-    """The client's orders for this minute: (side, is_close, qty, price)."""
+    """The client's orders for this minute: (side, is_close, qty, price), none crossing."""
     rows = []
+    tick = ex.market(SYM)["precision"]["price"]
     for side in (LONG, SHORT):
         size, pprice = pos[side]
         entry = last * (1 - side * 0.001 * (1 + 2 * (size > 0)))
         rows.append((side, False, 0.05, float(ex.price_to_precision(SYM, entry))))
         if size > 0:
             close = pprice * (1 + side * 0.0015)
+            close = max(close, last + tick) if side == LONG else min(close, last - tick)
             rows.append((side, True, size, float(ex.price_to_precision(SYM, close))))
     return rows
+
+
+def side_params(exchange: str, side: int) -> dict:
+    if exchange == "binance":
+        return {"positionSide": "LONG" if side == LONG else "SHORT", "timeInForce": "GTX"}
+    return {"positionIdx": 1 if side == LONG else 2, "postOnly": True}
 
 
 async def drive(emu, ex) -> list:
@@ -51,8 +59,7 @@ async def drive(emu, ex) -> list:
             is_buy = (side == LONG) != close
             try:
                 await ex.create_order(SYM, "limit", "buy" if is_buy else "sell", qty, price,
-                                      {"positionSide": "LONG" if side == LONG else "SHORT",
-                                       "timeInForce": "GTX"})
+                                      side_params(emu.exchange, side))
                 placed.append((qty, price, KIND_CLOSE if close else KIND_REENTRY, side))
             except ccxt.OrderNotFillable:
                 pass
@@ -80,20 +87,21 @@ def replay(candles: np.ndarray, books: list, balance: float, fee: float, qty_ste
     return out
 
 
-async def test_emulator_fills_equal_the_fill_rule_applied_directly():
+@pytest.mark.parametrize("exchange", ["binance", "bybit"])
+async def test_emulator_fills_equal_the_fill_rule_applied_directly(exchange):
     candles = np.array(load_bundled("ETHUSDT")[: START + MINUTES + 10])
-    emu = Emulator("binance", "ETHUSDT", candles, start_index=START)
+    emu = Emulator(exchange, "ETHUSDT", candles, start_index=START)
     url = await emu.start()
-    ex = create_exchange("binance", api_key="k", secret="s", emulator=url, rate_limit=False)
+    ex = create_exchange(exchange, api_key="k", secret="s", emulator=url, rate_limit=False)
     try:
         await asyncio.wait_for(ex.load_markets(), 10)
-        await ex.set_position_mode(True)
+        await ex.set_position_mode(True, SYM)
         books = await asyncio.wait_for(drive(emu, ex), 60)
     finally:
         await ex.close()
         await emu.stop()
-    spec = market_spec("binance", "ETHUSDT")
-    want = replay(candles, books, 10_000.0, DEFAULT_FEES["binance"]["maker_fee"], spec.qty_step)
+    spec = market_spec(exchange, "ETHUSDT")
+    want = replay(candles, books, 10_000.0, DEFAULT_FEES[exchange]["maker_fee"], spec.qty_step)
     got = [(f["minute"], f["side"], f["kind"], f["qty"], f["price"], f["fee"], f["pnl"],
             f["balance"]) for f in emu.account.fills]
     assert len(want) >= 10, "the scenario must exercise fills"
