@@ -90,7 +90,8 @@ async def main() -> None:
         ev = await events_per_second(emu, url)
     finally:
         await emu.stop()
-    print(f"orders_per_s_sequential: {seq:.0f} orders/s (create+cancel through ccxt; target >= 200)")
+    print(f"orders_per_s_sequential: {seq:.0f} orders/s "
+          "(create+cancel through ccxt; target >= 200)")
     print(f"orders_per_s_concurrent: {conc:.0f} orders/s (20 in flight; target >= 300)")
     print(f"events_per_s: {ev:.0f} events/s (user stream to one client; target >= 5000)")
 

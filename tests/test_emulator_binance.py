@@ -3,7 +3,6 @@
 import asyncio
 
 import ccxt
-import numpy as np
 import pytest
 
 from passivbot.emulator import Emulator

@@ -130,7 +130,8 @@ class BinanceRest:
         return {
             "orderId": o.id, "symbol": o.symbol, "status": o.status, "clientOrderId": o.client_id,
             "price": s(o.price), "avgPrice": s(o.avg_price), "origQty": s(o.qty),
-            "executedQty": s(o.filled), "cumQty": s(o.filled), "cumQuote": s(o.filled * o.avg_price),
+            "executedQty": s(o.filled), "cumQty": s(o.filled),
+            "cumQuote": s(o.filled * o.avg_price),
             "timeInForce": "GTX" if o.post_only else "GTC", "type": o.order_type,
             "reduceOnly": o.reduce_only, "closePosition": False,
             "side": "BUY" if o.is_buy else "SELL",
@@ -247,7 +248,8 @@ class BinanceRest:
         a = self.asset_json()
         return web.json_response({
             "totalInitialMargin": a["initialMargin"], "totalMaintMargin": "0",
-            "totalWalletBalance": a["walletBalance"], "totalUnrealizedProfit": a["unrealizedProfit"],
+            "totalWalletBalance": a["walletBalance"],
+            "totalUnrealizedProfit": a["unrealizedProfit"],
             "totalMarginBalance": a["marginBalance"], "totalPositionInitialMargin":
             a["initialMargin"], "totalOpenOrderInitialMargin": "0", "totalCrossWalletBalance":
             a["walletBalance"], "totalCrossUnPnl": a["unrealizedProfit"], "availableBalance":

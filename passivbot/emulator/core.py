@@ -175,7 +175,8 @@ class Account:
         if order_type == "LIMIT" and not is_on_step_nb(price, spec.price_step):
             return Reject(R_PRICE_STEP)
         side, close = self.resolve_side(is_buy, position_side, reduce_only)
-        if (reduce_only or position_side is not None) and close and self.positions[side].size <= 0.0:
+        no_position = self.positions[side].size <= 0.0
+        if (reduce_only or position_side is not None) and close and no_position:
             return Reject(R_REDUCE_ONLY)
         if reduce_only and not close:
             return Reject(R_REDUCE_ONLY)
