@@ -1,5 +1,6 @@
 """The synthetic generator: candle invariants, determinism per seed, nesting of ranges, speed."""
 
+import os
 import time
 
 import numpy as np
@@ -60,6 +61,7 @@ def test_start_ts_and_price_respected_and_validated():
     assert synthetic_candles(0, seed=0).shape == (0, 6)
 
 
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="speed needs the JIT")
 def test_three_years_generate_in_under_a_second_after_compile():
     synthetic_candles(100, seed=1)
     times = []
