@@ -27,6 +27,11 @@ class PassivbotError(Exception):
     """Base of every error this package raises on purpose."""
 
 
+class InputError(PassivbotError):
+    """A human must fix an input (a config, a key file, a date range the data does not cover);
+    retrying is pointless. CLI scripts print the message and exit 2, never a traceback."""
+
+
 @dataclass(frozen=True)
 class ConfigIssue:
     """One problem in one config file: where (file, key path), what was given, what is allowed.
@@ -59,7 +64,7 @@ def show_value(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-class ConfigError(PassivbotError, ValueError):
+class ConfigError(InputError, ValueError):
     """A config is invalid: fix the file. Holds every issue found, not just the first."""
 
     def __init__(self, issues: list[ConfigIssue] | tuple[ConfigIssue, ...]):

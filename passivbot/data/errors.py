@@ -7,8 +7,8 @@ that fixes it; CLI scripts print it and exit 2, as for config errors.
 
 from __future__ import annotations
 
-from passivbot.errors import PassivbotError
+from passivbot.errors import InputError
 
 
-class DataError(PassivbotError, ValueError):
+class DataError(InputError, ValueError):
     """Requested candles are unavailable or invalid; the message says how to get them."""
