@@ -70,9 +70,17 @@ def fill_sequence_nb(book: np.ndarray, low: float, high: float) -> np.ndarray:
         major[j] = group + (0 if side == LONG else 1)
         price = book[i, B_PRICE]
         minor[j] = -price if is_buy_nb(side, kind) else price
-    order = np.argsort(minor, kind="mergesort")
-    order = order[np.argsort(major[order], kind="mergesort")]
-    return hit[order]
+    # Stable insertion sort by (major, minor): the same order as a stable sort by minor then a
+    # stable sort by major, for the handful of orders a candle fills, without compiling numba's
+    # mergesort (seconds of cold start for every process that uses the fill rule).
+    for a in range(1, k):
+        h, ma, mi = hit[a], major[a], minor[a]
+        b = a - 1
+        while b >= 0 and (major[b] > ma or (major[b] == ma and minor[b] > mi)):
+            hit[b + 1], major[b + 1], minor[b + 1] = hit[b], major[b], minor[b]
+            b -= 1
+        hit[b + 1], major[b + 1], minor[b + 1] = h, ma, mi
+    return hit
 
 
 @njit(cache=True)

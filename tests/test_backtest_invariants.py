@@ -78,10 +78,12 @@ def test_replay_invariants(seed, amp, lp, sp, balance0):
         if kind != KIND_LIQUIDATION:
             assert (low < price) if is_buy_nb(side, kind) else (high > price)
         params = lp if side == LONG else sp
-        # exposure within the limit (+ one qty step, + the fees of this candle's fills)
+        # exposure within the limit (+ one qty step) against the balance the orders were
+        # computed from (the candle's open: a loss settled earlier in the candle may lower it)
         if f["psize"] > 0.0 and kind != KIND_LIQUIDATION:
             cost = f["psize"] * f["pprice"]
-            assert cost <= params[P_WALLET_EXPOSURE_LIMIT] * f["balance"] * (1 + 1e-3) \
+            balance_open = state_before(fills, i, side, balance0)[0]
+            assert cost <= params[P_WALLET_EXPOSURE_LIMIT] * balance_open * (1 + 1e-9) \
                 + qty_step * price * 1.0001
         # no order fills in the candle in which it was created: the fill is one of the orders
         # ideal_orders_nb gives for the state at this candle's open (after candle i-1)

@@ -276,7 +276,7 @@ def book_nb(
     n = 0
     for j in range(2):
         n += int(st[j, C_N_ENT]) + int(st[j, C_N_CLS]) + (0 if np.isnan(st[j, C_INIT_PRICE]) else 1)
-    book = np.zeros((n, BOOK_COLS))
+    book = np.empty((n, BOOK_COLS))  # every cell is written below
     r = 0
     for j in range(2):
         side = side_of_nb(j)

@@ -119,7 +119,7 @@ def _settle_nb(rows, cnt, summary, st, book, seq, fee_rate, balance, qty_step, i
 @njit(cache=True)
 def _liquidation_book_nb(st: np.ndarray, price: float) -> np.ndarray:
     """Both open positions as liquidation orders at `price` (B_* columns), long first."""
-    book = np.zeros((2, BOOK_COLS))
+    book = np.empty((2, BOOK_COLS))
     k = 0
     for j in range(2):
         if st[j, C_PSIZE] > 0.0:
@@ -164,14 +164,6 @@ def _sample_equity_nb(eq, cnt, candle, balance, st, liq) -> None:
 
 
 @njit(cache=True)
-def _refresh_both_nb(st, ent, cls, balance, last, long_params, short_params, market, changed,
-                     every_candle) -> None:
-    for j in range(2):
-        params = long_params if j == 0 else short_params
-        refresh_side_nb(j, st, ent, cls, balance, last, params, market, changed, every_candle)
-
-
-@njit(cache=True)
 def run_backtest_nb(
     candles: np.ndarray,
     long_params: np.ndarray,
@@ -187,13 +179,21 @@ def run_backtest_nb(
     """(fill rows float64 (k, FILL_COLS), equity (h, EQ_COLS), summary (N_SUMMARY,))."""
     n = candles.shape[0]
     qty_step = market[M_QTY_STEP]
-    st = np.zeros((2, N_STATE_COLS))
-    ent = np.zeros((2, MAX_ENTRY_ORDERS, ORDER_COLS))
-    cls = np.zeros((2, close_buffer_len_nb(long_params, short_params), ORDER_COLS))
+    # np.empty + explicit zeroing everywhere: np.zeros / np.arange would each add compile time
+    st = np.empty((2, N_STATE_COLS))
+    for j in range(2):
+        for c in range(N_STATE_COLS):
+            st[j, c] = 0.0
+    ent = np.empty((2, MAX_ENTRY_ORDERS, ORDER_COLS))
+    cls = np.empty((2, close_buffer_len_nb(long_params, short_params), ORDER_COLS))
     rows = np.empty((256, FILL_COLS))
     eq = np.empty((n // EQUITY_EVERY + 2, EQ_COLS))
-    cnt = np.zeros(2, dtype=np.int64)
-    summary = np.zeros(N_SUMMARY)
+    cnt = np.empty(2, dtype=np.int64)
+    cnt[CNT_FILLS] = 0
+    cnt[CNT_EQUITY] = 0
+    summary = np.empty(N_SUMMARY)
+    for c in range(N_SUMMARY):
+        summary[c] = 0.0
     summary[S_CLOSEST_LIQ] = 1.0
     balance = starting_balance
     liq, liq_dir = 0.0, 0
@@ -207,8 +207,9 @@ def run_backtest_nb(
         st[j, C_ALPHA0] = ema_alpha_nb(params[P_EMA_SPAN_0])
         st[j, C_ALPHA1] = ema_alpha_nb(params[P_EMA_SPAN_1])
         st[j, C_ENABLED] = params[P_ENABLED]
-    _refresh_both_nb(st, ent, cls, balance, last, long_params, short_params, market, n > 0,
-                     recompute_every_candle)
+    for j in range(2):
+        refresh_side_nb(j, st, ent, cls, balance, last, long_params if j == 0 else short_params,
+                        market, n > 0, recompute_every_candle)
     _sample_equity_nb(eq, cnt, candles[0], balance, st, 0.0)
     i_end = 0
     for i in range(1, n):
@@ -231,7 +232,9 @@ def run_backtest_nb(
         if st[0, C_PSIZE] > 0.0 or st[1, C_PSIZE] > 0.0:
             if is_liquidated_nb(liq, liq_dir, low, high):
                 book = _liquidation_book_nb(st, min(max(liq, low), high))
-                seq = np.arange(book.shape[0])
+                seq = np.empty(book.shape[0], dtype=np.int64)
+                for r in range(book.shape[0]):
+                    seq[r] = r
                 rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, taker_fee,
                                                    balance, qty_step, i, candles[i, 0])
                 summary[S_CLOSEST_LIQ] = 0.0
