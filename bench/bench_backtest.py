@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Backtester speed: candles per second over 30 days, 1 year and 3 years of synthetic 1m candles
+(long and short enabled; median of several runs after compile), peak memory, and cold (fresh
+numba cache: compile) and warm (cache filled) start times in fresh processes.
+
+    python3 bench/bench_backtest.py [--candles PATH.npy] [--live-config PATH] [--runs N]
+
+`--candles` times one (n, 6) float64 array (timestamp ms, open, high, low, close, volume) instead
+of the synthetic spans, so the same work can be timed side by side with other backtesters.
+The last lines are `name: value unit (target ...)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+MIN_PER_DAY = 1440
+SPANS = (("30d", 30), ("1y", 365), ("3y", 3 * 365))
+TARGET_CPS = 10_000_000
+
+# Run in a fresh interpreter: import + compile (or load from cache) + one tiny backtest.
+START_SNIPPET = """
+import time; t0 = time.perf_counter()
+import numpy as np
+from passivbot.backtest.engine import run_backtest
+from passivbot.markets import market_spec
+from passivbot.config import load_live_config, side_params
+cfg = load_live_config({cfg!r}); spec = market_spec("binance", cfg.symbol)
+c = np.zeros((200, 6)); c[:, 0] = np.arange(200) * 60000.0; c[:, 1:5] = 2000.0
+c[::7, 3] = 1900.0; c[::11, 2] = 2100.0
+run_backtest(c, side_params(cfg.long), side_params(cfg.short), spec.market_array(),
+             spec.brackets_array(), 1000.0, 0.0002, 0.0005, spec.mmr_add)
+print(time.perf_counter() - t0)
+"""
+
+
+MEMORY_SNIPPET = """
+import resource, numpy as np
+from passivbot.backtest.engine import run_backtest
+from passivbot.markets import market_spec
+from passivbot.config import load_live_config, side_params
+cfg = load_live_config({cfg!r}); spec = market_spec("binance", cfg.symbol)
+args = (side_params(cfg.long), side_params(cfg.short), spec.market_array(), spec.brackets_array(),
+        1000.0, 0.0002, 0.0005, spec.mmr_add)
+run_backtest(np.load({path!r})[:500], *args)
+candles = np.load({path!r})
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+run_backtest(candles, *args)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(after / 1024, (after - before) / 1024)
+"""
+
+
+def peak_memory(cfg: str, candles: np.ndarray) -> tuple[float, float]:
+    """(peak RSS MB of a process that loads `candles` and backtests them, MB the backtest added
+    over the loaded candles), in a fresh process so candle generation does not count."""
+    with tempfile.TemporaryDirectory(prefix="bench-mem-") as d:
+        path = str(Path(d) / "candles.npy")
+        np.save(path, candles)
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        out = subprocess.run([sys.executable, "-c", MEMORY_SNIPPET.format(cfg=cfg, path=path)],
+                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                             check=True)
+    peak, added = (float(x) for x in out.stdout.split())
+    return peak, added
+
+
+def start_time(cfg: str, cache_dir: str) -> float:
+    """Seconds from interpreter start of the snippet to its first backtest result."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=str(ROOT))
+    env.pop("NUMBA_DISABLE_JIT", None)
+    out = subprocess.run([sys.executable, "-c", START_SNIPPET.format(cfg=cfg)], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=600, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def time_runs(candles: np.ndarray, args: tuple, runs: int) -> tuple[float, int]:
+    from passivbot.backtest.engine import run_backtest_nb
+
+    times = []
+    n_fills = 0
+    for _ in range(runs):
+        t = time.perf_counter()
+        fills, _, _ = run_backtest_nb(candles, *args)
+        times.append(time.perf_counter() - t)
+        n_fills = len(fills)
+    return statistics.median(times), n_fills
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--candles", help=".npy candle array to time instead of synthetic spans")
+    p.add_argument("--live-config", default=str(ROOT / "live_settings/ETH-J1.json"))
+    p.add_argument("--runs", type=int, default=5, help="runs per span (median)")
+    p.add_argument("--no-start-times", action="store_true", help="skip cold/warm start")
+    a = p.parse_args()
+
+    from passivbot.config import load_live_config, side_params
+    from passivbot.data.synthetic import synthetic_candles
+    from passivbot.markets import market_spec
+
+    cfg = load_live_config(a.live_config)
+    lp, sp = side_params(cfg.long), side_params(cfg.short)
+    if not (cfg.long.enabled and cfg.short.enabled):
+        print(f"warning: {a.live_config} does not enable both sides", file=sys.stderr)
+    spec = market_spec("binance", cfg.symbol)
+    args = (lp, sp, spec.market_array(), spec.brackets_array(), 1000.0, 0.0002, 0.0005,
+            spec.mmr_add, False)
+
+    lines = []
+    if not a.no_start_times:
+        with tempfile.TemporaryDirectory(prefix="numba-cold-") as cache:
+            cold = start_time(a.live_config, cache)
+            warm = statistics.median(start_time(a.live_config, cache) for _ in range(3))
+        print(f"start: cold {cold:.2f} s (fresh NUMBA_CACHE_DIR), warm {warm:.2f} s")
+
+    from passivbot.backtest.engine import run_backtest_nb
+    run_backtest_nb(np.ascontiguousarray(synthetic_candles(500, 0)), *args)  # compile / load
+
+    if a.candles:
+        spans = [(Path(a.candles).name, np.ascontiguousarray(np.load(a.candles), dtype=np.float64))]
+    else:
+        spans = [(name, synthetic_candles(days * MIN_PER_DAY, seed=1)) for name, days in SPANS]
+    cps = {}
+    for name, candles in spans:
+        runs = a.runs if len(candles) < 1_000_000 else max(3, a.runs // 2)
+        dt, n_fills = time_runs(candles, args, runs)
+        cps[name] = len(candles) / dt
+        print(f"{name:>8}: {len(candles):>10,} candles  {dt * 1000:9.1f} ms  "
+              f"{cps[name] / 1e6:7.1f} M candles/s  {n_fills:,} fills")
+    name, big = spans[-1]
+    peak_mb, added_mb = peak_memory(a.live_config, big)
+    print(f"memory: {name} ({big.nbytes / 2**20:.0f} MB of candles): peak RSS {peak_mb:.0f} MB, "
+          f"the backtest added {added_mb:.1f} MB")
+    if not a.candles:
+        c30, c3 = cps["30d"], cps["3y"]
+        lines.append(f"backtest_candles_per_s_30d: {c30:.0f} candles/s (target >= {TARGET_CPS})")
+        lines.append(f"backtest_candles_per_s_1y: {cps['1y']:.0f} candles/s (target >= {TARGET_CPS})")
+        lines.append(f"backtest_candles_per_s_3y: {c3:.0f} candles/s (target >= {TARGET_CPS})")
+        lines.append(f"backtest_linearity_3y_vs_30d: {c3 / c30:.2f} ratio (target ~1.0: cost linear in candles)")
+    else:
+        name = spans[0][0]
+        lines.append(f"backtest_candles_per_s: {cps[name]:.0f} candles/s (target >= {TARGET_CPS})")
+    lines.append(f"backtest_peak_rss_{name}: {peak_mb:.0f} MB (target: interpreter + candles "
+                 f"{big.nbytes / 2**20:.0f} MB + small)")
+    lines.append(f"backtest_added_memory_{name}: {added_mb:.1f} MB (target: O(fills + hours), "
+                 f"<< candles)")
+    if not a.no_start_times:
+        lines.append(f"backtest_cold_start: {cold:.2f} s (target < 10)")
+        lines.append(f"backtest_warm_start: {warm:.2f} s (target < 1)")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
