@@ -1,0 +1,9 @@
+"""The optimizer: Optuna ask/tell over the backtest config's bounds, candidates backtested in
+batches on local processes or a Dask cluster, resumable from an append-only trial log, ending
+with best.json (a live config). See docs/optimize.md."""
+
+from passivbot.optimize.cli import main
+from passivbot.optimize.objective import EvalContext, score, violations
+from passivbot.optimize.run import OptimizeResult, optimize
+
+__all__ = ["EvalContext", "OptimizeResult", "main", "optimize", "score", "violations"]

@@ -1,0 +1,163 @@
+"""The objective: average daily gain, penalized when a risk constraint is broken, optionally
+over k contiguous time folds; and the worker-side evaluation of a batch of candidates.
+
+Workers hold one `EvalContext` (candles, market arrays, fees, constraints) installed once per
+worker (process pool initializer, or one Dask scatter), so a task carries only a few small
+candidate dicts, never the candles.
+
+Score of one backtest: `average_daily_gain` when every constraint holds; otherwise
+`average_daily_gain - PENALTY_OFFSET - sum(relative violations)`. The offset puts any broken
+candidate below any valid one that has not lost most of its equity (gain > -1 always), and the
+relative violation (how far past the threshold, as a fraction of it) still tells the sampler
+which broken candidate is nearer to valid. A liquidation is a violation of size 1 on top.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from passivbot.config import Constraints, live_config_from_dict, side_params
+from passivbot.errors import ConfigError
+
+PENALTY_OFFSET = 1.0
+INVALID_SCORE = -10.0  # a candidate that is not a valid live config (e.g. exposure > leverage)
+DEFAULT_EVALUATOR = "passivbot.optimize.objective:backtest_stats"
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """Everything a worker needs besides the candidates; sent once per worker."""
+
+    candles: np.ndarray
+    market: np.ndarray
+    brackets: np.ndarray
+    mmr_add: float
+    starting_balance: float
+    maker_fee: float
+    taker_fee: float
+    constraints: Constraints
+    n_folds: int = 1
+    fold_score: str = "worst"
+    multi_objective: bool = False
+    evaluator: str = DEFAULT_EVALUATOR  # "module:function(ctx, long, short, candles) -> stats"
+    warmup: dict | None = None  # a live config dict run once at worker start (JIT cache load)
+
+
+def backtest_stats(ctx: EvalContext, long_p: np.ndarray, short_p: np.ndarray,
+                   candles: np.ndarray) -> dict[str, float]:
+    """The real evaluator: engine + stats from the backtester (imported in the worker)."""
+    from passivbot.backtest.engine import run_backtest
+    from passivbot.backtest.stats import compute_stats
+
+    fills, equity, summary = run_backtest(
+        candles, long_p, short_p, ctx.market, ctx.brackets, ctx.starting_balance,
+        ctx.maker_fee, ctx.taker_fee, mmr_add=ctx.mmr_add)
+    return compute_stats(fills, equity, summary, candles, ctx.starting_balance)
+
+
+def violations(stats: dict[str, float], c: Constraints) -> dict[str, float]:
+    """Broken constraints and by how much, relative to the threshold (> 0 means broken)."""
+    out: dict[str, float] = {}
+
+    def below(name: str, value: float, lo: float) -> None:
+        if value < lo:
+            out[name] = (lo - value) / max(lo, 1e-12)
+
+    def above(name: str, value: float, hi: float) -> None:
+        if value > hi:
+            out[name] = (value - hi) / max(hi, 1e-12)
+
+    below("min_liquidation_distance", stats["closest_liquidation_distance"],
+          c.min_liquidation_distance)
+    above("max_hours_stuck", stats["max_hours_stuck"], c.max_hours_stuck)
+    above("max_drawdown", stats["max_drawdown"], c.max_drawdown)
+    below("min_daily_fills", stats["fills_per_day"], c.min_daily_fills)
+    if stats.get("liquidated", 0.0) > 0:
+        out["liquidated"] = 1.0
+    return out
+
+
+def score(stats: dict[str, float], c: Constraints) -> float:
+    """Average daily gain, minus the penalty when a constraint is broken (module docstring)."""
+    v = violations(stats, c)
+    adg = float(stats["average_daily_gain"])
+    return adg if not v else adg - PENALTY_OFFSET - sum(v.values())
+
+
+def fold_slices(n: int, k: int) -> list[slice]:
+    """k contiguous, nearly equal slices covering range(n)."""
+    edges = np.linspace(0, n, k + 1).astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def combine(fold_stats: list[dict[str, float]], fold_scores: list[float], how: str
+            ) -> tuple[float, dict[str, float]]:
+    """(score, stats) over folds: worst -> the worst fold's score and stats; mean -> means."""
+    if len(fold_stats) == 1:
+        return fold_scores[0], fold_stats[0]
+    if how == "worst":
+        i = int(np.argmin(fold_scores))
+        return fold_scores[i], fold_stats[i]
+    keys = fold_stats[0].keys()
+    return float(np.mean(fold_scores)), {k: float(np.mean([s[k] for s in fold_stats]))
+                                         for k in keys}
+
+
+def resolve(evaluator: str) -> Callable[..., dict[str, float]]:
+    mod, fn = evaluator.split(":")
+    return getattr(importlib.import_module(mod), fn)
+
+
+def evaluate(ctx: EvalContext, candidate: dict[str, Any]) -> dict[str, Any]:
+    """Backtest one candidate live config dict on every fold; a dict with score, values (one
+    per objective), stats, fold_scores, error (str, invalid config) and seconds."""
+    t0 = time.perf_counter()
+    try:
+        cfg = live_config_from_dict(candidate, "candidate")
+    except ConfigError as e:
+        values = [INVALID_SCORE, -1.0] if ctx.multi_objective else [INVALID_SCORE]
+        return {"score": INVALID_SCORE, "values": values, "stats": {}, "fold_scores": [],
+                "error": "; ".join(i.line() for i in e.issues),
+                "seconds": time.perf_counter() - t0}
+    fn = resolve(ctx.evaluator)
+    lp, sp = side_params(cfg.long), side_params(cfg.short)
+    fold_stats, fold_scores = [], []
+    for sl in fold_slices(len(ctx.candles), ctx.n_folds):
+        st = fn(ctx, lp, sp, ctx.candles[sl])
+        fold_stats.append(st)
+        fold_scores.append(score(st, ctx.constraints))
+    sc, stats = combine(fold_stats, fold_scores, ctx.fold_score)
+    values = [sc]
+    if ctx.multi_objective:
+        values.append(-max(s["max_drawdown"] for s in fold_stats))
+    return {"score": sc, "values": values, "stats": stats, "fold_scores": fold_scores,
+            "error": None, "seconds": time.perf_counter() - t0}
+
+
+# ---- worker side: one context per worker process ------------------------------------------
+_CTX: EvalContext | None = None
+
+
+def init_worker(ctx: EvalContext) -> None:
+    """Process pool initializer: keep the context, run the warm-up (loads the JIT cache) so
+    the first real task is not slow."""
+    global _CTX
+    _CTX = ctx
+    if ctx.warmup is not None:
+        short = EvalContext(**{**ctx.__dict__, "candles": ctx.candles[:2000], "n_folds": 1})
+        evaluate(short, ctx.warmup)
+
+
+def evaluate_batch(batch: list[tuple[int, dict[str, Any]]], ctx: EvalContext | None = None
+                   ) -> list[tuple[int, dict[str, Any]]]:
+    """Evaluate several candidates in one task: [(number, candidate dict)] -> [(number,
+    result)]. `ctx` None = the worker's installed context (local pool); Dask passes the
+    scattered context, which lives on the worker and is not re-sent."""
+    c = ctx if ctx is not None else _CTX
+    assert c is not None, "worker has no EvalContext (init_worker not run)"
+    return [(n, evaluate(c, cand)) for n, cand in batch]

@@ -1,0 +1,130 @@
+"""The search loop: Optuna ask/tell with the study in memory, candidates evaluated in tasks of
+several configs on a BatchExecutor, results logged per task.
+
+Steady state rather than generations: `tasks_in_flight` tasks of `chunk` candidates are kept
+queued on the executor; when one finishes, its trials are told, logged (one fsync per task) and
+a new task is asked and submitted at once, so workers never wait for the slowest candidate of a
+generation. CMA-ES and NSGA-II group trials into generations themselves from the told results.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import optuna
+
+from passivbot.optimize.executor import BatchExecutor
+from passivbot.optimize.resume import TrialLog
+from passivbot.optimize.space import SearchSpace
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def make_sampler(name: str, seed: int, x0: dict[str, Any] | None = None
+                 ) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler for the config's `sampler` choice. CMA-ES starts its mean at the
+    first starting config (x0) rather than the middle of the box."""
+    if name == "cmaes":
+        with warnings.catch_warnings():  # x0 is deprecated after Optuna 4.9 (still in 5.0)
+            warnings.simplefilter("ignore", FutureWarning)
+            return optuna.samplers.CmaEsSampler(x0=x0, seed=seed,
+                                                warn_independent_sampling=False)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    raise ValueError(f"unknown sampler {name!r}")
+
+
+def make_study(sampler: optuna.samplers.BaseSampler, multi_objective: bool) -> optuna.Study:
+    """In-memory study: maximize the score (and, multi-objective, -max_drawdown)."""
+    directions = ["maximize", "maximize"] if multi_objective else ["maximize"]
+    return optuna.create_study(directions=directions, sampler=sampler)
+
+
+@dataclass
+class SearchStats:
+    """Where the main process spent its time (the optimizer's own overhead)."""
+
+    trials: int = 0
+    busy_s: float = 0.0  # ask + tell + log + bookkeeping in the main process
+    eval_s: float = 0.0  # sum of the workers' evaluation times
+    wall_s: float = 0.0
+
+    @property
+    def overhead_fraction(self) -> float:
+        """Main-process time per trial / evaluation time per trial."""
+        return self.busy_s / self.eval_s if self.eval_s > 0 else 0.0
+
+
+@dataclass
+class Search:
+    """One optimization's state in the main process."""
+
+    study: optuna.Study
+    space: SearchSpace
+    executor: BatchExecutor
+    log: TrialLog
+    next_number: int = 0
+    starts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (origin, params)
+    stats: SearchStats = field(default_factory=SearchStats)
+
+    def _ask(self) -> tuple[int, optuna.trial.Trial, str, dict[str, Any]]:
+        if self.starts:
+            origin, params = self.starts.pop(0)
+            self.study.enqueue_trial(params)
+        else:
+            origin = "search"
+        trial = self.study.ask(self.space.distributions)
+        n = self.next_number
+        self.next_number += 1
+        # Samplers keep their state in trial system attrs (CMA-ES: its pickled optimizer);
+        # logging them lets a resumed study continue the same search.
+        sys_attrs = dict(trial.storage.get_trial_system_attrs(trial._trial_id))
+        return n, trial, origin, sys_attrs
+
+    def run(self, n_trials: int, chunk: int, tasks_in_flight: int,
+            on_done: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
+        """Evaluate `n_trials` more candidates; `on_done` gets each task's log records."""
+        to_ask = n_trials
+        pending: dict[cf.Future, list[tuple[int, Any, str, dict]]] = {}
+        t_wall = time.perf_counter()
+        try:
+            while to_ask > 0 or pending:
+                t0 = time.perf_counter()
+                while to_ask > 0 and len(pending) < tasks_in_flight:
+                    k = min(chunk, to_ask)
+                    metas = [self._ask() for _ in range(k)]
+                    to_ask -= k
+                    batch = [(n, self.space.candidate(t.params)) for n, t, _, _ in metas]
+                    pending[self.executor.submit(batch)] = metas
+                self.stats.busy_s += time.perf_counter() - t0
+                done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                t0 = time.perf_counter()
+                records = []
+                for fut in done:
+                    metas = pending.pop(fut)
+                    results = dict(fut.result())
+                    for n, trial, origin, sys_attrs in metas:
+                        res = results[n]
+                        self.study.tell(trial, res["values"])
+                        self.stats.eval_s += res["seconds"]
+                        records.append({"number": n, "origin": origin, "params": trial.params,
+                                        **res, "system_attrs": sys_attrs})
+                for r in records:
+                    self.log.write(r)
+                self.log.commit()
+                self.stats.trials += len(records)
+                if on_done is not None:
+                    on_done(records)
+                self.stats.busy_s += time.perf_counter() - t0
+        finally:
+            for fut in pending:
+                fut.cancel()
+            self.stats.wall_s += time.perf_counter() - t_wall

@@ -1,0 +1,19 @@
+"""A stand-in evaluator for optimizer tests that must not depend on the engine's speed or
+behaviour: a smooth function of the long side's params with a known optimum, shaped like the
+backtester's stats dict. Importable by spawned workers (tests/ is on their sys.path)."""
+
+import numpy as np
+
+from passivbot.records import P_DDOWN_FACTOR, P_MIN_MARKUP, P_WALLET_EXPOSURE_LIMIT
+
+TARGET = {P_WALLET_EXPOSURE_LIMIT: 0.8, P_DDOWN_FACTOR: 1.5, P_MIN_MARKUP: 0.008}
+SCALE = {P_WALLET_EXPOSURE_LIMIT: 1.0, P_DDOWN_FACTOR: 2.0, P_MIN_MARKUP: 0.01}
+
+
+def stats(ctx, long_p, short_p, candles):
+    """Quadratic bowl around TARGET; drawdown grows with exposure (for the Pareto front)."""
+    d = sum(((long_p[k] - t) / SCALE[k]) ** 2 for k, t in TARGET.items())
+    _ = float(np.sum(candles[:, 4]))  # touch the candles the worker holds
+    return {"average_daily_gain": 0.01 - 0.01 * d, "max_drawdown": 0.5 * long_p[P_WALLET_EXPOSURE_LIMIT],
+            "closest_liquidation_distance": 1.0, "max_hours_stuck": 1.0, "fills_per_day": 10.0,
+            "liquidated": 0.0, "gain": 0.0, "n_fills": float(len(candles))}
