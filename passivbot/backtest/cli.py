@@ -13,13 +13,24 @@ from passivbot.config import (
 from passivbot.config.live import PROJECT_ROOT
 
 
+def _optimizer_cli():
+    """The optimizer's CLI module (it owns the no-`--live-config` path: `add_arguments(parser)`
+    and `optimize_from_backtest_cli(bt_cfg, args)`), or None while it is unavailable."""
+    try:
+        from passivbot.optimize import cli as optimize_cli
+    except ImportError:
+        return None
+    needed = ("add_arguments", "optimize_from_backtest_cli")
+    return optimize_cli if all(hasattr(optimize_cli, n) for n in needed) else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="backtest.py",
-        description="Backtest a live config over 1m candles; writes backtests/... with stats, "
-                    "fills and plots.",
+        description="Backtest a live config over 1m candles (--live-config), writing backtests/... "
+                    "with stats, fills and plots; without --live-config, optimize one.",
     )
-    p.add_argument("backtest_config", help="backtest_configs/NAME.json or NAME")
+    p.add_argument("backtest_config", nargs="?", help="backtest_configs/NAME.json or NAME")
     p.add_argument("--live-config", "-c", help="live config to backtest (live_settings/NAME.json "
                    "or NAME); without it the optimizer runs (see docs/optimize.md)")
     p.add_argument("--start-date", help="override start_date (YYYY-MM-DD, inclusive)")
@@ -28,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--starting-balance", type=float, help="override starting_balance (quote)")
     p.add_argument("--results", default="backtests", help="root folder of result folders")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    opt = _optimizer_cli()
+    if opt is not None:
+        opt.add_arguments(p)
     return p
 
 
@@ -52,16 +66,19 @@ def main(argv: list[str]) -> int:
     from passivbot.data import DataError
 
     args = build_parser().parse_args(argv)
-    bt_cfg = apply_overrides(load_backtest_config(args.backtest_config), args)
+    bt_cfg = None
+    if args.backtest_config:
+        bt_cfg = apply_overrides(load_backtest_config(args.backtest_config), args)
     if args.live_config is None:
-        # HOOK (optimizer): without --live-config backtest.py runs the optimizer. Until that path
-        # is wired here, backtest the backtest config's first starting config.
-        try:
-            from passivbot.optimize.cli import optimize_from_backtest_cli  # type: ignore
-        except ImportError:
-            optimize_from_backtest_cli = None
-        if optimize_from_backtest_cli is not None:
-            return optimize_from_backtest_cli(bt_cfg, args)
+        # HOOK (optimizer): without --live-config backtest.py runs the optimizer, whose CLI owns
+        # this path (bt_cfg is None with --resume RUN_DIR). Without the optimizer, backtest the
+        # backtest config's first starting config.
+        opt = _optimizer_cli()
+        if opt is not None:
+            return opt.optimize_from_backtest_cli(bt_cfg, args)
+    if bt_cfg is None:
+        raise SystemExit("backtest.py: a backtest config is required (see --help)")
+    if args.live_config is None:
         live_cfg = bt_cfg.starting_configs[0]
     else:
         live_cfg = load_live_config(args.live_config)
