@@ -14,7 +14,7 @@ from passivbot.fills import is_buy_nb
 from passivbot.grid import emas_from_closes_nb, ideal_orders_nb
 from passivbot.records import (
     KIND_LIQUIDATION, LONG, M_QTY_STEP, P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED,
-    P_WALLET_EXPOSURE_LIMIT, SHORT,
+    P_WALLET_EXPOSURE_LIMIT,
 )
 from tests.backtest_helpers import ETH, ETH_BRACKETS, make_params
 
@@ -123,4 +123,3 @@ def test_some_random_configs_get_liquidated():
                                          1000.0, MAKER, TAKER)
         hits += int(summary[S_LIQUIDATED])
     assert hits >= 1
-    _ = SHORT

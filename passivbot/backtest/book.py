@@ -27,7 +27,7 @@ from numba import njit
 
 from passivbot.fills import fills_nb
 from passivbot.grid import (
-    EXPOSURE_TOL, MAX_ENTRY_ORDERS, close_grid_nb, entry_grid_nb, ideal_orders_nb, initial_entry_price_nb,
+    EXPOSURE_TOL, close_grid_nb, entry_grid_nb, ideal_orders_nb, initial_entry_price_nb,
     initial_entry_qty_nb, reentry_nb,
 )
 from passivbot.records import (
