@@ -1,0 +1,177 @@
+"""A thin adapter over a ccxt.pro client: the exchange's quirks as data, one code path.
+
+Each exchange module (`binance.py`, `bybit.py`) declares a `Capabilities` row and a few pure
+extraction functions (wallet balance out of a balance payload, which position side an order
+or a position belongs to); `ExchangeAdapter` does everything else identically. The bot talks
+only to the adapter, so it never writes `if exchange == ...`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from passivbot.records import (
+    BRACKET_COLS, LONG, M_MIN_COST, M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP, N_MARKET, SHORT,
+)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What differs between exchanges, as data (freqtrade `_ft_has` style)."""
+
+    name: str
+    # Order params that put an order on a hedge-mode position side.
+    position_param: str  # "positionSide" | "positionIdx"
+    position_values: tuple  # (value for LONG, value for SHORT)
+    # Whether reduceOnly may be sent with a hedge-mode close (Binance rejects it: -1106).
+    reduce_only_in_hedge_mode: bool
+    # Leverage-tier info keys: notional cap, maintenance amount (Binance cum, Bybit mmDeduction).
+    tier_cap_key: str
+    tier_maint_key: str
+    # Whether the close fee is counted in the maintenance rate (Bybit) for liquidation.
+    liq_adds_taker_fee: bool
+    # Order-rate budget the executor keeps under (orders per second, burst).
+    orders_per_s: float
+    order_burst: int
+    # Candles per fetch_ohlcv page.
+    ohlcv_page: int
+    # Longest client order id the exchange accepts.
+    max_client_id: int = 36
+
+
+@dataclass(frozen=True)
+class Extractors:
+    """Pure functions over ccxt payloads that depend on the exchange's raw `info` shape."""
+
+    wallet_balance: Callable[[dict, str], float | None]  # ccxt balance -> wallet balance
+    position_side: Callable[[dict], int | None]  # ccxt position -> LONG / SHORT / None
+    order_position_side: Callable[[dict], int | None]  # ccxt order -> LONG / SHORT / None
+
+
+def _f(x) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+class ExchangeAdapter:
+    """One exchange, one symbol: setup calls, order params and payload parsing."""
+
+    def __init__(self, ex, caps: Capabilities, extract: Extractors, symbol_id: str,
+                 quote: str = "USDT") -> None:
+        self.ex, self.caps, self.extract = ex, caps, extract
+        self.symbol_id = symbol_id  # exchange id, e.g. "ETHUSDT"
+        self.quote = quote
+        self.symbol = ""  # ccxt unified symbol, after load_markets
+        self.market: dict = {}
+
+    # -- symbols and markets -------------------------------------------------------------
+    async def load_market(self) -> dict:
+        """load_markets, then map the exchange id (ETHUSDT) to the linear swap market."""
+        await self.ex.load_markets()
+        for m in self.ex.markets.values():
+            if m.get("id") == self.symbol_id and m.get("swap") and m.get("linear"):
+                self.market, self.symbol = m, m["symbol"]
+                return m
+        import ccxt  # local: only the error class
+
+        raise ccxt.BadSymbol(f"{self.caps.name} has no linear perpetual {self.symbol_id}")
+
+    def market_array(self) -> np.ndarray:
+        """price step, qty step, min qty, min cost as the kernels take them (M_*)."""
+        m = self.market
+        a = np.zeros(N_MARKET)
+        a[M_PRICE_STEP] = _f(m["precision"]["price"])
+        a[M_QTY_STEP] = _f(m["precision"]["amount"])
+        a[M_MIN_QTY] = _f((m["limits"].get("amount") or {}).get("min")) or a[M_QTY_STEP]
+        a[M_MIN_COST] = _f((m["limits"].get("cost") or {}).get("min"))
+        return a
+
+    async def fetch_brackets(self) -> tuple[np.ndarray, float]:
+        """(brackets float64 (n, BRACKET_COLS), mmr_add) for margin.hedged_liq_price_nb."""
+        tiers = (await self.ex.fetch_leverage_tiers([self.symbol]))[self.symbol]
+        return brackets_from_tiers(tiers, self.caps), self.mmr_add()
+
+    def mmr_add(self) -> float:
+        return _f(self.market.get("taker")) if self.caps.liq_adds_taker_fee else 0.0
+
+    # -- setup ---------------------------------------------------------------------------
+    async def set_hedge_mode(self) -> None:
+        await self.ex.set_position_mode(True, self.symbol)
+
+    async def set_leverage(self, leverage: int) -> None:
+        await self.ex.set_leverage(leverage, self.symbol)
+
+    # -- orders --------------------------------------------------------------------------
+    def order_params(self, side: int, close: bool, client_id: str) -> dict:
+        """Params for a limit order on hedge-mode position `side`: post-only entries,
+        reduce-only closes (where the exchange accepts the flag), idempotent client id."""
+        c = self.caps
+        p = {c.position_param: c.position_values[0 if side == LONG else 1],
+             "clientOrderId": client_id}
+        if close:
+            if c.reduce_only_in_hedge_mode:
+                p["reduceOnly"] = True
+        else:
+            p["postOnly"] = True
+        return p
+
+    async def create_order(self, side: int, close: bool, qty: float, price: float,
+                           client_id: str) -> dict:
+        is_buy = (side == LONG) != close
+        return await self.ex.create_order(self.symbol, "limit", "buy" if is_buy else "sell", qty,
+                                          price, self.order_params(side, close, client_id))
+
+    async def cancel_order(self, order_id: str) -> dict:
+        return await self.ex.cancel_order(order_id, self.symbol)
+
+    # -- payload parsing -----------------------------------------------------------------
+    def wallet_balance(self, balance: dict) -> float | None:
+        return self.extract.wallet_balance(balance, self.quote)
+
+    def positions(self, positions: list) -> dict[int, tuple[float, float]]:
+        """{LONG: (size, price), SHORT: (size, price)} of this symbol's positions."""
+        out: dict[int, tuple[float, float]] = {}
+        for p in positions:
+            if p.get("symbol") != self.symbol:
+                continue
+            side = self.extract.position_side(p)
+            if side is None:
+                continue
+            size = abs(_f(p.get("contracts")))
+            out[side] = (size, _f(p.get("entryPrice")) if size > 0 else 0.0)
+        return out
+
+    def order_side(self, order: dict) -> int | None:
+        return self.extract.order_position_side(order)
+
+
+def brackets_from_tiers(tiers: list, caps: Capabilities) -> np.ndarray:
+    """ccxt leverage tiers -> float64 (n, BRACKET_COLS) sorted by cap; the last cap is inf."""
+    rows = []
+    for t in tiers:
+        info = t.get("info") or {}
+        cap = _f(info.get(caps.tier_cap_key, t.get("maxNotional")))
+        rows.append((cap, _f(t.get("maintenanceMarginRate")), _f(info.get(caps.tier_maint_key))))
+    rows.sort(key=lambda r: r[0])
+    b = np.zeros((max(1, len(rows)), BRACKET_COLS))
+    for i, r in enumerate(rows):
+        b[i] = r
+    if rows:
+        b[-1, 0] = math.inf
+    return b
+
+
+def side_from_name(name) -> int | None:
+    """"long"/"LONG"/1 -> LONG, "short"/"SHORT"/2 -> SHORT, else None."""
+    s = str(name).lower()
+    if s in ("long", "1"):
+        return LONG
+    if s in ("short", "2"):
+        return SHORT
+    return None

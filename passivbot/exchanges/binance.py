@@ -1,0 +1,44 @@
+"""Binance USDT-M futures: capabilities and payload extraction (raw `info` shapes)."""
+
+from __future__ import annotations
+
+from passivbot.exchanges.adapter import Capabilities, Extractors, side_from_name
+
+CAPS = Capabilities(
+    name="binance",
+    position_param="positionSide",
+    position_values=("LONG", "SHORT"),
+    reduce_only_in_hedge_mode=False,  # -1106 "Parameter 'reduceOnly' sent when not required"
+    tier_cap_key="notionalCap",
+    tier_maint_key="cum",
+    liq_adds_taker_fee=False,
+    orders_per_s=10.0,  # 300 orders / 10 s per account; stay well under
+    order_burst=10,
+    ohlcv_page=1500,
+)
+
+
+def wallet_balance(balance: dict, quote: str) -> float | None:
+    """walletBalance (not margin balance / equity) of `quote`, from REST or ACCOUNT_UPDATE."""
+    info = balance.get("info") or {}
+    if isinstance(info, dict):
+        for a in info.get("assets") or []:  # REST /fapi/v3/account
+            if a.get("asset") == quote:
+                return float(a["walletBalance"])
+        for a in (info.get("a") or {}).get("B") or []:  # ACCOUNT_UPDATE
+            if a.get("a") == quote:
+                return float(a["wb"])
+    return None
+
+
+def position_side(p: dict) -> int | None:
+    info = p.get("info") or {}
+    return side_from_name(info.get("positionSide") or info.get("ps") or p.get("side"))
+
+
+def order_position_side(o: dict) -> int | None:
+    info = o.get("info") or {}
+    return side_from_name(info.get("positionSide") or info.get("ps"))
+
+
+EXTRACT = Extractors(wallet_balance, position_side, order_position_side)

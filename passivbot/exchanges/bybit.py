@@ -1,0 +1,44 @@
+"""Bybit v5 linear perpetuals (unified account): capabilities and payload extraction."""
+
+from __future__ import annotations
+
+from passivbot.exchanges.adapter import Capabilities, Extractors, side_from_name
+
+CAPS = Capabilities(
+    name="bybit",
+    position_param="positionIdx",
+    position_values=(1, 2),
+    reduce_only_in_hedge_mode=True,
+    tier_cap_key="riskLimitValue",
+    tier_maint_key="mmDeduction",
+    liq_adds_taker_fee=True,
+    orders_per_s=10.0,  # 10 create / s per symbol on the default tier
+    order_burst=10,
+    ohlcv_page=1000,
+)
+
+
+def _accounts(info) -> list:
+    if isinstance(info, dict):  # REST envelope
+        return ((info.get("result") or {}).get("list")) or []
+    return info if isinstance(info, list) else []  # wallet stream: a list of accounts
+
+
+def wallet_balance(balance: dict, quote: str) -> float | None:
+    """The coin's walletBalance; ccxt's `total` for Bybit is equity (includes upnl)."""
+    for acc in _accounts(balance.get("info")):
+        for c in acc.get("coin") or []:
+            if c.get("coin") == quote:
+                return float(c["walletBalance"])
+    return None
+
+
+def position_side(p: dict) -> int | None:
+    return side_from_name((p.get("info") or {}).get("positionIdx"))
+
+
+def order_position_side(o: dict) -> int | None:
+    return side_from_name((o.get("info") or {}).get("positionIdx"))
+
+
+EXTRACT = Extractors(wallet_balance, position_side, order_position_side)

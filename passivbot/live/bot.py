@@ -1,0 +1,273 @@
+"""The live bot: set up the account, keep state from streams, decide and execute, heal, stop.
+
+Life cycle: `setup()` (hedge mode, leverage, market specs, tiers, state over REST, EMA warm-up)
+-> `start()` (stream tasks, the cycle loop, reconciliation, status) -> `stop()`. Every event
+that can change the ideal orders (a fill, a candle close, a price change) calls `trigger()`;
+the cycle loop debounces them, so a burst gives one decide/execute cycle. `wait_settled()`
+lets a lockstep test (or the bench) wait until no cycle is pending or running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from passivbot.config import LiveConfig, side_params
+from passivbot.exchanges.adapter import ExchangeAdapter
+from passivbot.exchanges.errors import Redactor, StopError
+from passivbot.live import handlers
+from passivbot.live.console import status_line
+from passivbot.live.decide import decide
+from passivbot.live.execution import Executor
+from passivbot.live.state import MINUTE_MS, SIDES, BotState
+from passivbot.live.streams import Stream, run_stream
+from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1
+
+
+@dataclass(frozen=True)
+class BotOptions:
+    max_actions: int = 20  # order actions per cycle
+    debounce_s: float = 0.02  # a burst of events within this gives one cycle
+    reconcile_every_s: float = 60.0  # REST positions, balance, open orders
+    status_every_s: float = 30.0
+    market_silence_s: float = 180.0  # candles / ticker silent this long: resubscribe
+    use_local_clock: bool = True  # real exchanges: local clock + fetch_time offset
+    warmup_span_mult: float = 3.0  # warm up on this many x the largest EMA span
+    max_warmup_candles: int = 20_000
+    settle_quiet_s: float = 0.03
+    orders_per_s: float | None = None  # None: the exchange's budget (Capabilities)
+
+
+class LiveBot:
+    def __init__(self, adapter: ExchangeAdapter, config: LiveConfig, log: logging.Logger,
+                 redact: Redactor | None = None, options: BotOptions = BotOptions()) -> None:
+        self.adapter, self.config, self.log, self.opt = adapter, config, log, options
+        self.redact = redact or Redactor()
+        params = np.stack([side_params(config.long), side_params(config.short)])
+        self.state = BotState(params=params)
+        self.executor = Executor(adapter, self.state, log, self.redact, options.orders_per_s)
+        self.market = np.zeros(4)
+        self.brackets = np.zeros((1, 3))
+        self.mmr_add = 0.0
+        self.time_offset = 0
+        self.stopping = asyncio.Event()
+        self.stop_error: StopError | None = None
+        self._dirty = asyncio.Event()
+        self._cycling = False
+        self._need_account = False
+        self._need_reconcile = False
+        self._last_event = time.monotonic()
+        self._tasks: list[asyncio.Task] = []
+        self.streams: list[Stream] = []
+        self.cycles = 0
+        self.decide_times: list[float] = []  # seconds per decide step (state -> plan)
+
+    # -- setup -----------------------------------------------------------------------------
+    async def setup(self) -> None:
+        """Everything before trading; raises ccxt errors (the caller classifies them)."""
+        a = self.adapter
+        await a.load_market()
+        self.market = a.market_array()
+        for name, call in (("hedge mode", a.set_hedge_mode),
+                           ("leverage", lambda: a.set_leverage(self.config.leverage))):
+            await handlers.setup_call(self, name, call)
+        self.brackets, self.mmr_add = await a.fetch_brackets()
+        server = await a.ex.fetch_time()
+        self.time_offset = int(server) - int(time.time() * 1000)
+        self.state.note_time(server)
+        await self.reconcile()
+        await self.warm_up()
+        self.log.info("market %s: price step %g, qty step %g, min qty %g, min cost %g",
+                      a.symbol, *self.market)
+        self.log.info("adopted: long %g@%g, short %g@%g, %d open orders, balance %.2f",
+                      self.state.psize[0], self.state.pprice[0], self.state.psize[1],
+                      self.state.pprice[1], len(self.state.open_orders), self.state.balance)
+
+    async def warm_up(self) -> None:
+        """EMAs from recent closed 1m candles: ~warmup_span_mult x the largest span."""
+        p = self.state.params
+        span = float(max(p[:, P_EMA_SPAN_0].max(), p[:, P_EMA_SPAN_1].max()))
+        n = int(min(self.opt.max_warmup_candles, max(2, np.ceil(span * self.opt.warmup_span_mult))))
+        now = self.state.exchange_time
+        start = (now // MINUTE_MS - n) * MINUTE_MS
+        candles = await handlers.fetch_closed_candles(self, start, now)
+        if len(candles) == 0:
+            raise StopError("no closed 1m candles to warm up the EMAs from")
+        self.state.warm_up(candles)
+        self.log.info("EMAs warmed on %d candles up to %s", len(candles),
+                      time.strftime("%Y-%m-%d %H:%M", time.gmtime(candles[-1, 0] / 1000)))
+
+    async def reconcile(self) -> None:
+        """REST truth: positions, wallet balance, open orders (replaces the stream view)."""
+        await handlers.refresh_account(self)
+        await handlers.refresh_open_orders(self)
+        self._need_reconcile = False
+        self._need_account = False
+
+    # -- run -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.setup()
+        ex = self.adapter.ex
+        sym = self.adapter.symbol
+        silence = self.opt.market_silence_s
+        self.streams = [
+            Stream("orders", lambda: ex.watch_orders(sym), lambda u: handlers.on_orders(self, u)),
+            Stream("trades", lambda: ex.watch_my_trades(sym), lambda u: handlers.on_trades(self, u)),
+            Stream("positions", lambda: ex.watch_positions([sym]),
+                   lambda u: handlers.on_positions(self, u)),
+            Stream("balance", lambda: ex.watch_balance(), lambda u: handlers.on_balance(self, u)),
+            Stream("candles", lambda: ex.watch_ohlcv(sym, "1m"),
+                   lambda u: handlers.on_candles(self, u), silence),
+            Stream("ticker", lambda: ex.watch_ticker(sym), lambda u: handlers.on_ticker(self, u),
+                   silence),
+        ]
+        loop = asyncio.get_running_loop()
+        for s in self.streams:
+            self._tasks.append(loop.create_task(run_stream(
+                s, ex=ex, stopping=self.stopping, on_reconnect=self.request_reconcile,
+                on_stop=self.fail, log=self.log, redact=self.redact), name=f"stream-{s.name}"))
+        self._tasks.append(loop.create_task(self._cycle_loop(), name="cycle"))
+        self._tasks.append(loop.create_task(self._every(self.opt.reconcile_every_s,
+                                                        self.request_reconcile), name="reconcile"))
+        self._tasks.append(loop.create_task(self._every(self.opt.status_every_s,
+                                                        self.print_status), name="status"))
+        if self.opt.use_local_clock:
+            self._tasks.append(loop.create_task(self._every(1.0, self._tick_clock), name="clock"))
+        self.trigger("start")
+
+    async def run_until_stopped(self) -> None:
+        await self.stopping.wait()
+
+    def fail(self, err: StopError) -> None:
+        """A stop-class error anywhere: remember it and stop the bot."""
+        if self.stop_error is None:
+            self.stop_error = err
+            self.log.error("stopping: %s", err)
+        self.stopping.set()
+
+    # -- events ----------------------------------------------------------------------------
+    def trigger(self, reason: str = "") -> None:
+        self._last_event = time.monotonic()
+        self._dirty.set()
+
+    def request_account(self) -> None:
+        self._need_account = True
+        self.trigger("account")
+
+    def request_reconcile(self) -> None:
+        self._need_reconcile = True
+        self.trigger("reconcile")
+
+    def _tick_clock(self) -> None:
+        self.state.note_time(int(time.time() * 1000) + self.time_offset)
+        if self.state.last_closed_ts + 2 * MINUTE_MS <= self.state.exchange_time:
+            self.trigger("clock")
+
+    async def _every(self, seconds: float, fn) -> None:
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), seconds)
+                return
+            except asyncio.TimeoutError:
+                fn()
+
+    def print_status(self) -> None:
+        self.log.info(status_line(self.state, self.brackets, self.mmr_add))
+
+    # -- the cycle -------------------------------------------------------------------------
+    async def _cycle_loop(self) -> None:
+        consecutive_heals = 0
+        while not self.stopping.is_set():
+            await self._dirty.wait()
+            if self.stopping.is_set():
+                return
+            self._cycling = True
+            try:
+                if self.opt.debounce_s > 0:
+                    await asyncio.sleep(self.opt.debounce_s)
+                self._dirty.clear()
+                healing = self._need_reconcile
+                await self.cycle()
+                consecutive_heals = consecutive_heals + 1 if healing else 0
+                if consecutive_heals > 3:  # a persistent rejection: do not spin on it
+                    await asyncio.sleep(min(30.0, 0.5 * 2 ** (consecutive_heals - 4)))
+            except StopError as e:
+                self.fail(e)
+            except Exception as e:  # noqa: BLE001 - transient IO after retries: heal later
+                self.log.warning("cycle failed: %s", self.redact(f"{type(e).__name__}: {e}"))
+                self._need_reconcile = True
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), 1.0)
+                except asyncio.TimeoutError:
+                    self._dirty.set()
+            finally:
+                self._cycling = False
+                self._last_event = time.monotonic()
+
+    async def cycle(self) -> None:
+        """One decide/execute cycle on fresh state."""
+        if self._need_reconcile:
+            await self.reconcile()
+        elif self._need_account:
+            self._need_account = False
+            await handlers.refresh_account(self)
+        await handlers.apply_candles(self)
+        t0 = time.perf_counter()
+        plan = decide(self.state, self.market, self.opt.max_actions)
+        self.decide_times.append(time.perf_counter() - t0)
+        if len(self.decide_times) > 10_000:
+            del self.decide_times[:5_000]
+        self.cycles += 1
+        if plan.empty:
+            return
+        out = await self.executor.run(plan)
+        if out.reconcile:
+            self._need_reconcile = True
+        if out.reconcile or plan.truncated:
+            self._dirty.set()
+
+    def settled(self) -> bool:
+        return (not self._dirty.is_set() and not self._cycling and self.executor.in_flight == 0
+                and not self._need_account and not self._need_reconcile)
+
+    async def wait_settled(self, timeout: float = 5.0) -> bool:
+        """True once no cycle is pending or running and no action is outstanding, for
+        `settle_quiet_s` with no new event; False after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        await asyncio.sleep(0)  # let already-delivered messages be handled first
+        while time.monotonic() < deadline:
+            if self.stopping.is_set():
+                return True
+            if self.settled() and time.monotonic() - self._last_event >= self.opt.settle_quiet_s:
+                return True
+            await asyncio.sleep(0.005)
+        return False
+
+    # -- stop ------------------------------------------------------------------------------
+    async def stop(self, cancel_on_exit: bool = False) -> list[dict]:
+        """Stop tasks; cancel our orders if asked, else list them. Positions are never closed.
+
+        Returns the orders left open on the exchange (as ccxt dicts)."""
+        from passivbot.live.shutdown import shutdown
+
+        self.stopping.set()
+        self._dirty.set()
+        for t in self._tasks:
+            if t.get_name() != "cycle":
+                t.cancel()
+        cycle = [t for t in self._tasks if t.get_name() == "cycle"]
+        if cycle:  # let an in-flight cycle finish its actions (bounded)
+            try:
+                await asyncio.wait_for(asyncio.shield(cycle[0]), 10.0)
+            except (asyncio.TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001
+                cycle[0].cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        return await shutdown(self, cancel_on_exit)
+
+
+__all__ = ["BotOptions", "LiveBot", "SIDES"]

@@ -1,0 +1,104 @@
+"""Ideal orders vs open orders -> the actions that turn one into the other (pure, no IO).
+
+An open order matches an ideal one when position side, direction (entry/close), price and
+qty agree within half a step (i.e. they are the same stepped value): matched orders are left
+alone, unmatched open orders are cancelled, unmatched ideal orders are created. Cancels come
+first (they free margin and remove stale levels), nearest to the last price first, because
+the nearest orders are the next to fill; at most `max_actions` actions per cycle, the rest
+is left for the next cycle (`truncated`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from passivbot.records import KIND_CLOSE, LONG, O_KIND, O_PRICE, O_QTY
+
+MATCH_TOL_STEPS = 0.5
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One order the calculator wants resting."""
+
+    side: int  # position side, LONG / SHORT
+    close: bool  # reduces the position
+    qty: float
+    price: float
+    kind: int  # KIND_*
+
+    @property
+    def is_buy(self) -> bool:
+        return (self.side == LONG) != self.close
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    """One order resting on the exchange, as the bot knows it."""
+
+    id: str
+    client_id: str
+    side: int | None  # position side; None if the exchange did not say (cancelled as foreign)
+    close: bool
+    qty: float
+    price: float
+
+    @property
+    def is_buy(self) -> bool:
+        return (self.side == LONG) != self.close
+
+
+@dataclass
+class Plan:
+    cancels: list[OpenOrder] = field(default_factory=list)
+    creates: list[Wanted] = field(default_factory=list)
+    truncated: bool = False
+    matched: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not self.cancels and not self.creates
+
+
+def wanted_from_arrays(side: int, entries: np.ndarray, closes: np.ndarray) -> list[Wanted]:
+    """grid.ideal_orders_nb's (entries, closes) arrays as Wanted records."""
+    out = []
+    for arr in (entries, closes):
+        for r in range(arr.shape[0]):
+            kind = int(arr[r, O_KIND])
+            out.append(Wanted(side, kind == KIND_CLOSE, float(arr[r, O_QTY]),
+                              float(arr[r, O_PRICE]), kind))
+    return out
+
+
+def same(w: Wanted, o: OpenOrder, price_step: float, qty_step: float) -> bool:
+    return (o.side == w.side and o.close == w.close
+            and abs(o.price - w.price) < MATCH_TOL_STEPS * price_step
+            and abs(o.qty - w.qty) < MATCH_TOL_STEPS * qty_step)
+
+
+def diff_orders(ideal: list[Wanted], open_orders: list[OpenOrder], price_step: float,
+                qty_step: float, last_price: float, max_actions: int) -> Plan:
+    """The cancels and creates that make `open_orders` equal `ideal` (see module doc)."""
+    plan = Plan()
+    unmatched = list(open_orders)
+    missing: list[Wanted] = []
+    for w in ideal:
+        for i, o in enumerate(unmatched):
+            if same(w, o, price_step, qty_step):
+                del unmatched[i]
+                plan.matched += 1
+                break
+        else:
+            missing.append(w)
+    dist = lambda x: abs(x.price - last_price)  # noqa: E731
+    unmatched.sort(key=dist)
+    missing.sort(key=dist)
+    budget = max(0, max_actions)
+    plan.cancels = unmatched[:budget]
+    budget -= len(plan.cancels)
+    plan.creates = missing[:budget]
+    plan.truncated = len(plan.cancels) < len(unmatched) or len(plan.creates) < len(missing)
+    return plan

@@ -1,0 +1,109 @@
+"""What the bot knows about its account and market, and the EMA bookkeeping on closed candles.
+
+Sides are indexed j = 0 (LONG) and 1 (SHORT) in arrays; positions are magnitudes. EMAs are
+updated exactly as the backtester does: seeded with the first close of the history, then
+`grid.ema_update_nb` once per closed 1m candle, in order, with no candle skipped or doubled.
+A candle with open time t counts as closed when the exchange time is >= t + 60 000 ms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from passivbot.grid import ema_alpha_nb, ema_update_nb, emas_from_closes_nb
+from passivbot.live.diff import OpenOrder
+from passivbot.records import LONG, P_EMA_SPAN_0, P_EMA_SPAN_1, SHORT
+
+MINUTE_MS = 60_000
+SIDES = (LONG, SHORT)
+
+
+def side_index(side: int) -> int:
+    return 0 if side == LONG else 1
+
+
+@dataclass
+class BotState:
+    params: np.ndarray  # (2, N_PARAMS): long, short
+    balance: float = 0.0  # wallet balance (not equity), quote
+    psize: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    pprice: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    emas: np.ndarray = field(default_factory=lambda: np.zeros((2, 2)))  # [side j, span k]
+    last_price: float = 0.0
+    exchange_time: int = 0  # ms, max event timestamp seen (and corrected local clock)
+    last_closed_ts: int = -1  # open time of the last candle applied to the EMAs
+    open_orders: dict[str, OpenOrder] = field(default_factory=dict)
+    pending: dict[int, float] = field(default_factory=dict)  # candle open time -> close
+    candles_applied: int = 0
+
+    # -- EMAs ------------------------------------------------------------------------------
+    def alphas(self, j: int) -> tuple[float, float]:
+        p = self.params[j]
+        return ema_alpha_nb(p[P_EMA_SPAN_0]), ema_alpha_nb(p[P_EMA_SPAN_1])
+
+    def warm_up(self, candles: np.ndarray) -> None:
+        """Seed both sides' EMAs from closed candles (n, >=5), oldest first."""
+        closes = np.ascontiguousarray(candles[:, 4], dtype=np.float64)
+        for j in range(2):
+            p = self.params[j]
+            self.emas[j] = emas_from_closes_nb(closes, p[P_EMA_SPAN_0], p[P_EMA_SPAN_1])
+        self.last_closed_ts = int(candles[-1, 0])
+        self.last_price = self.last_price or float(closes[-1])
+        self.pending = {t: c for t, c in self.pending.items() if t > self.last_closed_ts}
+
+    def apply_close(self, close: float) -> None:
+        for j in range(2):
+            a0, a1 = self.alphas(j)
+            self.emas[j, 0] = ema_update_nb(self.emas[j, 0], close, a0)
+            self.emas[j, 1] = ema_update_nb(self.emas[j, 1], close, a1)
+        self.candles_applied += 1
+
+    def note_time(self, ts: int | float | None) -> None:
+        if ts:
+            self.exchange_time = max(self.exchange_time, int(ts))
+
+    def add_candle(self, ts: int, close: float) -> None:
+        if ts > self.last_closed_ts:
+            self.pending[int(ts)] = float(close)
+
+    def apply_closed(self) -> tuple[int, int | None]:
+        """Apply pending closed candles in order. (count applied, gap start or None).
+
+        A gap (the next pending closed candle is not last_closed + 1 minute, or a minute
+        closed and no candle for it arrived) returns the first missing open time so the caller
+        fills it from REST and calls again.
+        """
+        n = 0
+        while True:
+            nxt = self.last_closed_ts + MINUTE_MS
+            if nxt + MINUTE_MS > self.exchange_time:
+                return n, None  # the next candle has not closed yet
+            if nxt in self.pending:
+                self.apply_close(self.pending.pop(nxt))
+                self.last_closed_ts = nxt
+                n += 1
+                continue
+            later = [t for t in self.pending if t > nxt and t + MINUTE_MS <= self.exchange_time]
+            if later:
+                return n, nxt
+            # Closed by the clock but no candle received yet: the stream will deliver it,
+            # unless it is already a minute late (then the caller fills it from REST).
+            if nxt + 2 * MINUTE_MS <= self.exchange_time:
+                return n, nxt
+            return n, None
+
+    # -- positions and orders ---------------------------------------------------------------
+    def set_position(self, side: int, size: float, price: float) -> None:
+        j = side_index(side)
+        self.psize[j] = size
+        self.pprice[j] = price if size > 0.0 else 0.0
+
+    def counts(self) -> dict[str, int]:
+        """Open entries / closes per side, for the status line."""
+        c = {"long_entries": 0, "long_closes": 0, "short_entries": 0, "short_closes": 0}
+        for o in self.open_orders.values():
+            name = "long" if o.side == LONG else "short"
+            c[f"{name}_{'closes' if o.close else 'entries'}"] += 1
+        return c

@@ -1,0 +1,94 @@
+"""Websocket streams, one task each: watch, hand the update to a handler, survive failures.
+
+A stream that errors reconnects with exponential backoff and jitter (`retry.backoff_delay`);
+a market stream silent past its deadline is resubscribed (its ccxt connection is closed so
+the next watch opens a fresh one). After any reconnect the bot reconciles over REST, because
+events sent while the socket was down are lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from passivbot.exchanges.errors import Action, Redactor, StopError, classify, describe
+from passivbot.retry import backoff_delay
+
+
+@dataclass
+class StreamStats:
+    updates: int = 0
+    errors: int = 0
+    resubscribes: int = 0
+    last_error: str = ""
+
+
+@dataclass
+class Stream:
+    name: str
+    watch: Callable[[], Awaitable[object]]
+    handle: Callable[[object], None]
+    silence_s: float | None = None  # None: may be silent (user data), healed by REST instead
+    stats: StreamStats = field(default_factory=StreamStats)
+
+
+async def close_ws_clients(ex) -> None:
+    """Close every websocket client of a ccxt.pro instance (forces fresh subscriptions)."""
+    for client in list(getattr(ex, "clients", {}).values()):
+        try:
+            await client.close()
+        except Exception:  # noqa: BLE001 - closing a dead socket may fail; it is gone anyway
+            pass
+
+
+async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Callable[[], None],
+                     on_stop: Callable[[StopError], None], log: logging.Logger,
+                     redact: Redactor, base_delay: float = 0.5, max_delay: float = 30.0,
+                     max_attempts: int = 1_000_000) -> None:
+    """Run one stream until `stopping` is set (bounded by max_attempts consecutive failures)."""
+    failures = 0
+    while not stopping.is_set() and failures < max_attempts:
+        try:
+            if s.silence_s is None:
+                update = await s.watch()
+            else:
+                update = await asyncio.wait_for(s.watch(), s.silence_s)
+        except asyncio.CancelledError:
+            raise
+        except asyncio.TimeoutError:
+            s.stats.resubscribes += 1
+            log.warning("stream %s silent for %.0fs: resubscribing", s.name, s.silence_s)
+            await close_ws_clients(ex)
+            on_reconnect()
+            continue
+        except Exception as e:  # noqa: BLE001 - classified; non-ccxt errors are logged as bugs
+            if stopping.is_set():
+                return
+            s.stats.errors += 1
+            s.stats.last_error = describe(e, redact)
+            try:
+                action = classify(e, "stream")
+            except TypeError:
+                log.error("stream %s: unexpected %s", s.name, s.stats.last_error)
+                action = Action.RETRY
+            if action is Action.STOP:
+                on_stop(StopError(s.stats.last_error))
+                return
+            failures += 1
+            delay = backoff_delay(failures, base_delay, max_delay)
+            log.warning("stream %s: %s; reconnecting in %.1fs", s.name, s.stats.last_error, delay)
+            try:
+                await asyncio.wait_for(stopping.wait(), delay)
+                return
+            except asyncio.TimeoutError:
+                pass
+            on_reconnect()
+            continue
+        failures = 0
+        s.stats.updates += 1
+        try:
+            s.handle(update)
+        except Exception:  # noqa: BLE001 - a bad payload must not kill the stream
+            log.exception("stream %s: handler failed", s.name)
