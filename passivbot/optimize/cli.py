@@ -1,54 +1,67 @@
 """`python3 backtest.py BACKTEST_CONFIG` without `--live-config`: the optimizer's command line.
 
-Also `python3 -m passivbot.optimize ...` with the same arguments."""
+backtest.py's parser (passivbot.backtest.cli) adds the options below with `add_arguments` and,
+without --live-config, hands its parsed arguments to `run`. `python3 -m passivbot.optimize
+BACKTEST_CONFIG ...` takes the same options."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from passivbot.config import load_backtest_config
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="backtest.py", description="Optimize a live config over a backtest config's bounds.")
-    p.add_argument("backtest_config", nargs="?",
-                   help="backtest_configs/NAME.json or NAME (not needed with --resume)")
-    add_arguments(p)
-    return p
+from passivbot.config import BacktestConfig, ConfigError, ConfigIssue, load_backtest_config
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The optimizer's options, for backtest.py to add to its own parser."""
-    p.add_argument("--iterations", type=int, default=None,
+def add_arguments(g) -> None:
+    """The optimizer's options, added to backtest.py's parser (or an argument group of it)."""
+    g.add_argument("--iterations", type=int, default=None,
                    help="total trials (overrides optimize.iterations; on resume, the new total)")
-    p.add_argument("--resume", metavar="RUN_DIR", default=None,
-                   help="continue the run in RUN_DIR (backtests/optimize/...) from its log")
-    p.add_argument("--dask-scheduler", metavar="tcp://HOST:PORT", default=None,
+    g.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue the run in RUN_DIR (backtests/optimize/...) from its trial log; "
+                        "its own copy of the backtest config is used")
+    g.add_argument("--dask-scheduler", metavar="tcp://HOST:PORT", default=None,
                    help="evaluate on this Dask cluster instead of local processes")
-    p.add_argument("--workers", type=int, default=None,
+    g.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: all cores)")
-    p.add_argument("--root", default="backtests", help="results folder (default: backtests)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run from parsed arguments (backtest.py's hook calls this)."""
+def optimize_from_backtest_cli(bt: BacktestConfig | None, args: argparse.Namespace) -> int:
+    """backtest.py without --live-config: optimize `bt` (loaded with backtest.py's overrides);
+    with --resume RUN_DIR, `bt` is ignored and the run folder's own copy is used."""
+    if args.resume:
+        bt = None
+    elif bt is None:
+        raise SystemExit("backtest.py: a backtest config (or --resume RUN_DIR) is required")
+    from passivbot.data import DataError
     from passivbot.optimize.run import optimize
 
-    if args.resume is None and not args.backtest_config:
-        raise SystemExit("backtest.py: a backtest config or --resume RUN_DIR is required")
-    if args.iterations is not None and args.iterations < 1:
-        raise SystemExit("backtest.py: --iterations must be >= 1")
-    bt = load_backtest_config(args.backtest_config) if args.resume is None else None
-    res = optimize(bt, iterations=args.iterations, workers=args.workers,
-                   dask_scheduler=args.dask_scheduler, resume=args.resume, root=args.root,
-                   progress=not args.no_progress)
+    for name in ("iterations", "workers"):
+        v = getattr(args, name, None)
+        if v is not None and v < 1:
+            raise ConfigError([ConfigIssue("command line", f"--{name}", v, "must be >= 1")])
+    if args.resume and not (Path(args.resume) / "run.json").is_file():
+        raise ConfigError([ConfigIssue("command line", "--resume", args.resume,
+                                       "not a run folder (backtests/optimize/...)")])
+    try:
+        res = optimize(bt, iterations=args.iterations,
+                       workers=args.workers, dask_scheduler=args.dask_scheduler,
+                       resume=args.resume, root=getattr(args, "results", "backtests"),
+                       progress=not args.no_progress,
+                       plots=not getattr(args, "no_plots", False))
+    except DataError as e:  # candles unavailable for these dates/source: fix the config
+        src = bt.source if bt else str(Path(args.resume) / "backtest_config.json")
+        raise ConfigError([ConfigIssue(src, "", None, str(e))]) from None
+    print_summary(res)
+    return 0
+
+
+def print_summary(res) -> None:
     s, b = res.search, res.best
     starts = [r for r in res.records if r["origin"].startswith("start:")]
     print(f"run folder: {res.run_dir}")
-    print(f"trials: {len(res.records)}  best: #{b['number']} score {b['score']:.6g}"
-          + (f"  (starting config: {max(r['score'] for r in starts):.6g})" if starts else ""))
+    start = f"  (starting config: {max(r['score'] for r in starts):.6g})" if starts else ""
+    print(f"trials: {len(res.records)}  best: #{b['number']} score {b['score']:.6g}{start}")
     if s.trials:
         print(f"this session: {s.trials} trials in {s.wall_s:.1f} s "
               f"({s.trials / s.wall_s:.1f} trials/s), optimizer overhead "
@@ -56,8 +69,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"best.json: {res.run_dir / 'best.json'}")
     if res.report_dir:
         print(f"report: {res.report_dir}")
-    return 0
 
 
 def main(argv: list[str]) -> int:
-    return run(parser().parse_args(argv))
+    """`python3 -m passivbot.optimize BACKTEST_CONFIG [options]`."""
+    p = argparse.ArgumentParser(prog="python3 -m passivbot.optimize",
+                                description="Optimize a live config over a backtest config.")
+    p.add_argument("backtest_config", nargs="?", help="backtest_configs/NAME.json or NAME")
+    p.add_argument("--results", default="backtests", help="root folder of result folders")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    if args.resume is None and not args.backtest_config:
+        raise SystemExit("a backtest config (or --resume RUN_DIR) is required")
+    bt = None if args.resume else load_backtest_config(args.backtest_config)
+    return optimize_from_backtest_cli(bt, args)

@@ -68,7 +68,8 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
              workers: int | None = None, dask_scheduler: str | None = None,
              resume: str | Path | None = None, root: str | Path = "backtests",
              candles: np.ndarray | None = None, progress: bool = True,
-             evaluator: str = DEFAULT_EVALUATOR, report: bool = True) -> OptimizeResult:
+             evaluator: str = DEFAULT_EVALUATOR, report: bool = True,
+             plots: bool = True) -> OptimizeResult:
     """Run (or, with `resume` = a run folder, continue) an optimization of `bt`.
 
     `iterations` overrides the config's total trial count (on resume: the new total, trials
@@ -134,11 +135,11 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
         bar.close()
         log.close()
         executor.close()
-    return finish(run_dir, bt, space, search.stats, candles if report else None)
+    return finish(run_dir, bt, space, search.stats, candles if report else None, plots)
 
 
 def finish(run_dir: Path, bt: BacktestConfig, space: SearchSpace, stats: SearchStats,
-           candles: np.ndarray | None) -> OptimizeResult:
+           candles: np.ndarray | None, plots: bool = True) -> OptimizeResult:
     """Write best.json, trials.csv, the Pareto front and (candles given) the best's report."""
     records = read_log(run_dir / LOG_NAME)
     write_trials_csv(run_dir / "trials.csv", records)
@@ -146,13 +147,13 @@ def finish(run_dir: Path, bt: BacktestConfig, space: SearchSpace, stats: SearchS
     best_cfg = write_best(run_dir, space.candidate(best["params"]))
     if bt.optimize.multi_objective:
         write_pareto(run_dir, records, space.candidate)
-    report_dir = write_best_report(best_cfg, bt, candles, run_dir) if candles is not None \
-        else None
+    report_dir = (write_best_report(best_cfg, bt, candles, run_dir, plots)
+                  if candles is not None else None)
     return OptimizeResult(run_dir, best, best_cfg, records, stats, report_dir)
 
 
 def write_best_report(cfg: LiveConfig, bt: BacktestConfig, candles: np.ndarray,
-                      run_dir: Path) -> Path | None:
+                      run_dir: Path, plots: bool = True) -> Path | None:
     """The best config's full backtest report under run_dir/report (backtester's writer)."""
     try:
         from passivbot.backtest.report import write_report
@@ -161,4 +162,4 @@ def write_best_report(cfg: LiveConfig, bt: BacktestConfig, candles: np.ndarray,
         print(f"note: no backtest report ({e})", file=sys.stderr)
         return None
     result = backtest_live_config(cfg, bt, candles=candles)
-    return Path(write_report(result, root=run_dir / "report"))
+    return Path(write_report(result, root=run_dir / "report", label="best", plots=plots))

@@ -75,7 +75,7 @@ class Search:
     starts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (origin, params)
     stats: SearchStats = field(default_factory=SearchStats)
 
-    def _ask(self) -> tuple[int, optuna.trial.Trial, str, dict[str, Any]]:
+    def _ask(self) -> tuple[int, optuna.trial.Trial, str, dict[str, Any], dict[str, Any]]:
         if self.starts:
             origin, params = self.starts.pop(0)
             self.study.enqueue_trial(params)
@@ -87,13 +87,13 @@ class Search:
         # Samplers keep their state in trial system attrs (CMA-ES: its pickled optimizer);
         # logging them lets a resumed study continue the same search.
         sys_attrs = dict(trial.storage.get_trial_system_attrs(trial._trial_id))
-        return n, trial, origin, sys_attrs
+        return n, trial, origin, sys_attrs, trial.params
 
     def run(self, n_trials: int, chunk: int, tasks_in_flight: int,
             on_done: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
         """Evaluate `n_trials` more candidates; `on_done` gets each task's log records."""
         to_ask = n_trials
-        pending: dict[cf.Future, list[tuple[int, Any, str, dict]]] = {}
+        pending: dict[cf.Future, list[tuple[int, Any, str, dict, dict]]] = {}
         t_wall = time.perf_counter()
         try:
             while to_ask > 0 or pending:
@@ -102,7 +102,7 @@ class Search:
                     k = min(chunk, to_ask)
                     metas = [self._ask() for _ in range(k)]
                     to_ask -= k
-                    batch = [(n, self.space.candidate(t.params)) for n, t, _, _ in metas]
+                    batch = [(n, self.space.candidate(p)) for n, _, _, _, p in metas]
                     pending[self.executor.submit(batch)] = metas
                 self.stats.busy_s += time.perf_counter() - t0
                 done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
@@ -111,11 +111,11 @@ class Search:
                 for fut in done:
                     metas = pending.pop(fut)
                     results = dict(fut.result())
-                    for n, trial, origin, sys_attrs in metas:
+                    for n, trial, origin, sys_attrs, params in metas:
                         res = results[n]
                         self.study.tell(trial, res["values"])
                         self.stats.eval_s += res["seconds"]
-                        records.append({"number": n, "origin": origin, "params": trial.params,
+                        records.append({"number": n, "origin": origin, "params": params,
                                         **res, "system_attrs": sys_attrs})
                 for r in records:
                     self.log.write(r)

@@ -35,7 +35,9 @@ def distribution(name: str, b: Bound) -> BaseDistribution:
         return IntDistribution(lo, max(lo, hi), step=step)
     if b.step:
         n = math.floor((b.hi - b.lo) / b.step + 1e-9)
-        return FloatDistribution(b.lo, b.lo + n * b.step, step=b.step)
+        hi = b.lo + n * b.step
+        hi = b.hi if abs(hi - b.hi) <= 1e-9 * b.step else hi  # keep the user's hi if on the grid
+        return FloatDistribution(b.lo, hi, step=b.step)
     return FloatDistribution(b.lo, b.hi)
 
 
@@ -48,8 +50,12 @@ class SearchSpace:
 
     @classmethod
     def build(cls, bounds: dict[str, Bound], base: LiveConfig) -> "SearchSpace":
+        """A bound with lo == hi is no dimension: it is written into the base (each suggested
+        param costs the sampler time, and CMA-ES ignores single values anyway)."""
         dists = {k: distribution(k, b) for k, b in sorted(bounds.items())}
-        return cls(dists, live_config_to_dict(base))
+        fixed = {k: d.low for k, d in dists.items() if d.single()}
+        space = cls({k: d for k, d in dists.items() if k not in fixed}, live_config_to_dict(base))
+        return cls(space.distributions, space.candidate(fixed))
 
     def candidate(self, params: dict[str, Any]) -> dict[str, Any]:
         """The full live config dict for a trial's params (not validated here: the worker

@@ -1,0 +1,110 @@
+"""Optimizer mechanics with a stand-in evaluator (tests/optimize_standin.py: a quadratic bowl
+with a known optimum), so they prove the search, space, log and resume independent of the
+engine: steps and ints respected, starts evaluated first, best >= start, resume exact."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from optuna.distributions import FloatDistribution, IntDistribution
+
+from passivbot.config import Bound, Constraints, load_backtest_config
+from passivbot.optimize import optimize, score, violations
+from passivbot.optimize.objective import PENALTY_OFFSET, fold_slices
+from passivbot.optimize.output import pareto_records
+from passivbot.optimize.resume import read_log
+from passivbot.optimize.space import SearchSpace
+
+STANDIN = "optimize_standin:stats"
+CANDLES = np.zeros((1440, 6))
+
+
+@pytest.fixture(scope="module")
+def bt():
+    return load_backtest_config("backtest_configs/demo.json")
+
+
+def small(bt, **opt):
+    return replace(bt, optimize=replace(bt.optimize, **opt))
+
+
+def run(bt, tmp_path, **kw):
+    kw.setdefault("iterations", 40)
+    return optimize(bt, workers=2, root=tmp_path, candles=CANDLES, evaluator=STANDIN,
+                    report=False, progress=False, **kw)
+
+
+def test_space_ints_steps_and_fixed_bounds(bt):
+    bounds = {"leverage": Bound(7, 7), "long.n_close_orders": Bound(1, 10, 1),
+              "long.min_markup": Bound(0.001, 0.01, 0.001), "long.ddown_factor": Bound(0.1, 2)}
+    sp = SearchSpace.build(bounds, bt.starting_configs[0])
+    assert "leverage" not in sp.distributions and sp.base["leverage"] == 7
+    assert isinstance(sp.distributions["long.n_close_orders"], IntDistribution)
+    assert sp.distributions["long.min_markup"].step == 0.001
+    assert isinstance(sp.distributions["long.ddown_factor"], FloatDistribution)
+    cand = sp.candidate({"long.n_close_orders": 3, "long.min_markup": 0.004})
+    assert cand["long"]["n_close_orders"] == 3 and type(cand["long"]["n_close_orders"]) is int
+    assert cand["short"] == sp.base["short"]
+    params, moved = sp.params_of(bt.starting_configs[0])
+    assert moved == [] and params["long.n_close_orders"] == 5
+
+
+def test_score_penalizes_each_broken_constraint():
+    c = Constraints(min_liquidation_distance=0.25, max_hours_stuck=100, max_drawdown=0.5,
+                    min_daily_fills=1)
+    ok = {"average_daily_gain": 0.002, "closest_liquidation_distance": 0.5,
+          "max_hours_stuck": 50, "max_drawdown": 0.1, "fills_per_day": 3, "liquidated": 0.0}
+    assert score(ok, c) == 0.002 and violations(ok, c) == {}
+    for key, bad, name in [("closest_liquidation_distance", 0.2, "min_liquidation_distance"),
+                           ("max_hours_stuck", 150, "max_hours_stuck"),
+                           ("max_drawdown", 0.6, "max_drawdown"),
+                           ("fills_per_day", 0.5, "min_daily_fills")]:
+        st = {**ok, key: bad}
+        assert set(violations(st, c)) == {name}
+        assert score(st, c) < score(ok, c) - PENALTY_OFFSET
+    worse = {**ok, "max_drawdown": 0.9}
+    assert score(worse, c) < score({**ok, "max_drawdown": 0.6}, c)  # nearer valid scores higher
+
+
+def test_fold_slices_are_contiguous_and_cover():
+    sl = fold_slices(1000, 3)
+    assert sl[0].start == 0 and sl[-1].stop == 1000
+    assert all(a.stop == b.start for a, b in zip(sl, sl[1:]))
+
+
+@pytest.mark.parametrize("sampler", ["cmaes", "tpe", "random"])
+def test_search_starts_with_the_start_and_never_ends_worse(bt, tmp_path, sampler):
+    res = run(small(bt, sampler=sampler, seed=1), tmp_path)
+    recs = res.records
+    assert [r["number"] for r in recs] == list(range(40))
+    assert recs[0]["origin"] == "start:0"
+    assert res.best["score"] >= recs[0]["score"]
+    assert res.best["score"] > recs[0]["score"]  # the stand-in's start is off its optimum
+    for r in recs:  # steps and ints as configured
+        assert isinstance(r["params"]["long.n_close_orders"], int)
+    saved = json.loads((res.run_dir / "best.json").read_text())
+    assert saved == {**saved, "leverage": 7}
+    lines = (res.run_dir / "trials.csv").read_text().splitlines()
+    assert len(lines) == 41 and "long.ddown_factor" in lines[0] and "score" in lines[0]
+
+
+def test_resume_in_process_continues_numbers_and_keeps_history(bt, tmp_path):
+    first = run(bt, tmp_path, iterations=20)
+    before = read_log(first.run_dir / "trials.jsonl")
+    res = optimize(None, resume=first.run_dir, iterations=36, workers=2, candles=CANDLES,
+                   report=False, progress=False)
+    after = read_log(res.run_dir / "trials.jsonl")
+    assert [r["number"] for r in after] == list(range(36))
+    assert after[:20] == before
+    assert sum(r["origin"] == "start:0" for r in after) == 1  # the start is not re-run
+
+
+def test_multi_objective_writes_the_pareto_front(bt, tmp_path):
+    res = run(small(bt, sampler="nsga2", multi_objective=True), tmp_path, iterations=30)
+    front = json.loads((res.run_dir / "pareto.json").read_text())
+    assert front and (res.run_dir / "pareto.csv").is_file()
+    assert [p["number"] for p in front] == [r["number"] for r in pareto_records(res.records)]
+    vals = [(p["score"], -p["max_drawdown"]) for p in front]
+    for a in vals:  # no point of the front dominates another
+        assert not any(b[0] >= a[0] and b[1] >= a[1] and b != a for b in vals)
