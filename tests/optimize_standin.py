@@ -17,3 +17,20 @@ def stats(ctx, long_p, short_p, candles):
     return {"average_daily_gain": 0.01 - 0.01 * d, "max_drawdown": 0.5 * long_p[P_WALLET_EXPOSURE_LIMIT],
             "closest_liquidation_distance": 1.0, "max_hours_stuck": 1.0, "fills_per_day": 10.0,
             "liquidated": 0.0, "gain": 0.0, "n_fills": float(len(candles))}
+
+
+def write_bt_config(folder, days=5, seed=7, **optimize):
+    """A backtest config on `days` of seeded synthetic candles, ETH-J1 (which loses money on
+    seed 7) as the starting config, the demo's bounds; `optimize` overrides its section."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    d = json.loads((root / "backtest_configs" / "demo.json").read_text())
+    d.update(data_source="synthetic", synthetic_seed=seed, start_date="2024-01-01",
+             end_date=f"2024-01-{1 + days:02d}",
+             starting_configs=[str(root / "live_settings" / "ETH-J1.json")])
+    d["optimize"].update(optimize)
+    path = Path(folder) / "bt.json"
+    path.write_text(json.dumps(d))
+    return path

@@ -1,0 +1,82 @@
+"""The optimizer on the real backtester: it improves a poor start, best.json is a live config
+that re-backtests to the stats it reported, Dask gives the same kind of result as local
+processes, and a bad optimize section stops backtest.py with exit 2."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from optimize_standin import write_bt_config
+from passivbot.backtest.runner import backtest_live_config
+from passivbot.config import load_backtest_config, load_live_config
+from passivbot.optimize import optimize
+from passivbot.optimize.run import load_candles
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("opt")
+    bt = load_backtest_config(write_bt_config(folder, iterations=30))
+    return folder, bt, load_candles(bt)
+
+
+@pytest.fixture(scope="module")
+def local_run(setup):
+    folder, bt, candles = setup
+    return optimize(bt, workers=2, root=folder / "local", candles=candles, progress=False,
+                    plots=False)
+
+
+def test_best_beats_a_poor_start_and_re_backtests_to_its_stats(setup, local_run):
+    _, bt, candles = setup
+    res = local_run
+    start = res.records[0]
+    assert start["origin"] == "start:0" and start["stats"]["average_daily_gain"] < -0.005
+    assert res.best["score"] > start["score"]
+    cfg = load_live_config(res.run_dir / "best.json")  # validates as a live config
+    assert cfg == res.best_config
+    again = backtest_live_config(cfg, bt, candles=candles)
+    assert again.stats == pytest.approx(res.best["stats"], rel=1e-12, abs=1e-12)
+    reported = json.loads(next((res.run_dir / "report").rglob("stats.json")).read_text())
+    assert reported == pytest.approx(res.best["stats"], rel=1e-12, abs=1e-12)
+
+
+def test_dask_local_cluster_gives_the_same_kind_of_result(setup, local_run):
+    from distributed import LocalCluster
+
+    folder, bt, candles = setup
+    with LocalCluster(processes=True, n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        res = optimize(bt, dask_scheduler=cluster.scheduler_address, root=folder / "dask",
+                       candles=candles, progress=False, plots=False)
+    assert [r["number"] for r in res.records] == list(range(30))
+    assert res.records[0]["origin"] == "start:0"
+    # a backtest is deterministic: the start scores the same wherever it ran
+    assert res.records[0]["score"] == local_run.records[0]["score"]
+    assert res.records[0]["stats"] == local_run.records[0]["stats"]
+    assert res.best["score"] >= res.records[0]["score"]
+    assert set(res.records[5]) == set(local_run.records[5])
+    assert load_live_config(res.run_dir / "best.json") == res.best_config
+
+
+@pytest.mark.parametrize("bounds, message", [
+    ({"long": {"ema_span_0": [1440, 60]}}, "inverted bounds"),
+    ({"long": {"ema_spam_0": [60, 1440]}}, "did you mean 'ema_span_0'"),
+    ({"long": {"rentry_pprice_dist": [0.01, 2.0]}}, "outside the live schema's range"),
+])
+def test_bad_optimize_section_exits_2_with_a_clear_message(tmp_path, bounds, message):
+    path = write_bt_config(tmp_path)
+    d = json.loads(path.read_text())
+    d["optimize"]["bounds"] = bounds
+    path.write_text(json.dumps(d))
+    p = subprocess.run([sys.executable, "backtest.py", str(path), "--iterations", "5"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, p.stderr
+    assert message in p.stderr and "optimize.bounds.long." in p.stderr
+    assert "Traceback" not in p.stderr
