@@ -1,0 +1,58 @@
+"""kill -9 mid-run, then --resume: the finished study holds every trial logged before the kill
+plus the rest of the iterations, numbered without duplicates (a real subprocess: backtest.py)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from optimize_standin import write_bt_config
+from passivbot.optimize.resume import read_log
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _wait_for(pred, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.05)  # polling interval of a deadline loop, not a wait for state
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_kill_9_then_resume_keeps_every_logged_trial_and_adds_the_rest(tmp_path):
+    cfg = write_bt_config(tmp_path, days=3)
+    results = tmp_path / "results"
+    cmd = [sys.executable, "backtest.py", str(cfg), "--iterations", "1000000", "--workers", "2",
+           "--results", str(results), "--no-progress", "--no-plots"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        log = _wait_for(lambda: next(results.rglob("trials.jsonl"), None), 60, "the trial log")
+        _wait_for(lambda: len(read_log(log)) >= 30, 60, "30 logged trials")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its worker processes, no cleanup
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    run_dir = log.parent
+    before = read_log(log)
+    assert not (run_dir / "best.json").exists()  # it really died mid-run
+    total = len(before) + 25
+    p = subprocess.run([sys.executable, "backtest.py", str(cfg), "--resume", str(run_dir),
+                        "--iterations", str(total), "--workers", "2", "--no-progress",
+                        "--no-plots"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    after = read_log(log)
+    numbers = [r["number"] for r in after]
+    assert len(after) == total and len(set(numbers)) == total
+    assert after[:len(before)] == before  # nothing logged before the kill was lost or changed
+    raw = [json.loads(line)["number"] for line in log.read_text().splitlines()
+           if line.strip().endswith("}")]
+    assert len(raw) == len(set(raw))  # no trial number written twice in the log itself
+    assert sum(r["origin"] == "start:0" for r in after) == 1
+    assert (run_dir / "best.json").is_file() and str(run_dir) in p.stdout
