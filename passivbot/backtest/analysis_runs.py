@@ -32,6 +32,11 @@ class NoResultsError(InputError):
     """No result folder where one was expected. The message names the folder searched and the
     command that makes a result, so a notebook cell can print it instead of a traceback."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython renders an exception through this hook when present: a notebook cell that
+        # lets it propagate shows the message alone (and Run All stops there), no traceback.
+        return [f"{type(self).__name__}: {self}"]
+
 
 def make_command(symbol: str) -> str:
     """The command that writes a backtest result for `symbol` (the demo config runs offline on
