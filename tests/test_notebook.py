@@ -167,3 +167,20 @@ def test_zoom_keeps_only_the_range(demo_root):
     assert len(v.equity) == 36
     assert v.fills["time"].min() >= v.equity["time"].min()
     assert v.fills["time"].max() < v.equity["time"].max() + pd.Timedelta(hours=1)
+
+
+def test_the_notebook_with_a_symbol_without_results_prints_the_message_not_a_traceback(
+        tmp_path, python3_kernel, monkeypatch):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb.cells[4].source = "symbol = 'SOLUSDT'"
+    nb.cells = nb.cells[:7]  # up to the cell that finds the result
+    monkeypatch.setenv("PASSIVBOT_BACKTESTS", str(tmp_path / "backtests"))
+    NotebookClient(nb, timeout=60, kernel_name=python3_kernel, allow_errors=True,
+                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o["output_type"] == "error"]
+    assert len(errors) == 1 and errors[0]["ename"] == "NoResultsError"
+    shown = "\n".join(errors[0]["traceback"])
+    assert shown.startswith("NoResultsError: no backtest results for SOLUSDT")
+    assert str((tmp_path / "backtests").resolve()) in shown and DEMO_COMMAND in shown
+    assert "Traceback" not in shown and "File " not in shown
