@@ -14,9 +14,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from passivbot.backtest.analysis import SIDE_COLORS, SIDE_NAMES, _title
+from passivbot.backtest.analysis import SIDE_COLORS, SIDE_NAMES, Run, _title
 from passivbot.backtest.analysis_runs import Optimization, feasible_trials, key_params
-from passivbot.records import KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_LIQUIDATION, KIND_REENTRY, LONG, SHORT
+from passivbot.records import (
+    KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_LIQUIDATION, KIND_REENTRY, LONG, SHORT,
+)
 
 FLAT = 1e-12  # a position size at or below this is flat (sizes are base-currency magnitudes)
 CYCLE_COLUMNS = ("side", "side_name", "start", "end", "hours", "n_entries", "n_reentries",
@@ -55,7 +57,7 @@ def position_cycles(fills: pd.DataFrame, end_time: pd.Timestamp | None = None) -
     return df.sort_values("start", kind="stable").reset_index(drop=True) if len(df) else df
 
 
-def run_cycles(run) -> pd.DataFrame:
+def run_cycles(run: Run) -> pd.DataFrame:
     """position_cycles of a loaded Run, open cycles ending at its last equity sample."""
     end = run.equity["time"].iloc[-1] if len(run.equity) else None
     return position_cycles(run.fills, end)
@@ -64,11 +66,12 @@ def run_cycles(run) -> pd.DataFrame:
 def liquidation_distance(equity: pd.DataFrame) -> pd.DataFrame:
     """Distance from the hourly close to the liquidation price, as a fraction of the price
     (NaN when there is no liquidation price, i.e. no position or a fully hedged one), capped
-    at 1.0 like the stat: beyond 100 % the number says nothing more. The exact minimum over every candle's low/high is stats.json's closest_liquidation_distance;
-    this hourly series shows *when* it came close."""
+    at 1.0 like the stat: beyond 100 % the number says nothing more. The exact minimum over
+    every candle's low/high is stats.json's closest_liquidation_distance; this hourly series
+    shows *when* it came close."""
     liq = equity["liq_price"].where(equity["liq_price"] > 0)
-    return pd.DataFrame({"time": equity["time"],
-                         "distance": ((equity["price"] - liq).abs() / equity["price"]).clip(upper=1.0)})
+    dist = ((equity["price"] - liq).abs() / equity["price"]).clip(upper=1.0)
+    return pd.DataFrame({"time": equity["time"], "distance": dist})
 
 
 def _hist_by_side(ax, values: dict[int, np.ndarray], bins: int, xlabel: str) -> None:
@@ -89,8 +92,8 @@ def _hist_by_side(ax, values: dict[int, np.ndarray], bins: int, xlabel: str) -> 
 def plot_cycle_durations(cycles: pd.DataFrame, synthetic: bool = False) -> plt.Figure:
     """Histogram of how long each position cycle was held (hours), per side."""
     fig, ax = plt.subplots(figsize=(10, 4))
-    _hist_by_side(ax, {s: cycles.loc[cycles["side"] == s, "hours"].to_numpy() for s in (LONG, SHORT)},
-                  30, "hours from first entry to full close (open cycles: to the end)")
+    hours = {s: cycles.loc[cycles["side"] == s, "hours"].to_numpy() for s in (LONG, SHORT)}
+    _hist_by_side(ax, hours, 30, "hours from first entry to full close (open cycles: to the end)")
     _title(ax, "Position durations", synthetic)
     return fig
 
@@ -198,7 +201,7 @@ def plot_score_history(opt: Optimization) -> plt.Figure:
     return fig
 
 
-def notebook_figures(run, cycles: pd.DataFrame | None = None) -> dict[str, plt.Figure]:
+def notebook_figures(run: Run, cycles: pd.DataFrame | None = None) -> dict[str, plt.Figure]:
     """The figures beyond the CLI's four (analysis.all_figures): durations, fill sizes, DCA
     depth and closest liquidation."""
     syn = bool(run.meta.get("synthetic", False))

@@ -98,7 +98,8 @@ def _missing(symbol: str, root: Path, what: str) -> NoResultsError:
         f"{root}/{OPTIMIZE_DIR}/*/{symbol}/*/report/).\nMake one with:\n  {make_command(symbol)}")
 
 
-def find_run(symbol: str, root: str | Path = "backtests", run_dir: str | Path | None = None) -> Path:
+def find_run(symbol: str, root: str | Path = "backtests",
+             run_dir: str | Path | None = None) -> Path:
     """The backtest folder to analyse: `run_dir` when given (an optimization folder resolves to
     its best config's report), else the latest backtest of `symbol` under `root`.
 
@@ -119,7 +120,8 @@ def find_run(symbol: str, root: str | Path = "backtests", run_dir: str | Path | 
                 f"  python3 backtest.py {p}/backtest_config.json --live-config {p}/best.json")
         raise NoResultsError(
             f"{p.resolve()} is not a backtest result folder (no fills.csv and equity.csv) nor an "
-            f"optimization folder (no trials.csv).\nMake a backtest with:\n  {make_command(symbol)}")
+            f"optimization folder (no trials.csv).\n"
+            f"Make a backtest with:\n  {make_command(symbol)}")
     found = _latest(backtest_runs(symbol, root))
     if found is None:
         raise _missing(symbol, root, "backtest results")
@@ -201,7 +203,8 @@ def stats_table(stats: dict, meta: dict | None = None) -> pd.DataFrame:
     if meta:
         rows["data"] = f"{meta.get('exchange', '')} {meta.get('symbol', '')} " \
                        f"({meta.get('data_source', '')})"
-        rows["candles"] = f"{meta.get('first_candle', '')[:16]} .. {meta.get('last_candle', '')[:16]}"
+        first, last = meta.get("first_candle", ""), meta.get("last_candle", "")
+        rows["candles"] = f"{first[:16]} .. {last[:16]} UTC"
         if meta.get("synthetic"):
             rows["!! data"] = "SYNTHETIC candles: not market data"
     for name, key, fmt in SUMMARY_ROWS:
