@@ -64,6 +64,7 @@ class LiveBot:
         self._tasks: list[asyncio.Task] = []
         self.streams: list[Stream] = []
         self.cycles = 0
+        self._heal_streak = 0  # consecutive cycles whose actions asked for a reconcile
         self.decide_times: list[float] = []  # seconds per decide step (state -> plan)
 
     # -- setup -----------------------------------------------------------------------------
@@ -103,6 +104,7 @@ class LiveBot:
 
     async def reconcile(self) -> None:
         """REST truth: positions, wallet balance, open orders (replaces the stream view)."""
+        await handlers.refresh_time(self)
         await handlers.refresh_account(self)
         await handlers.refresh_open_orders(self)
         self._need_reconcile = False
@@ -180,7 +182,6 @@ class LiveBot:
 
     # -- the cycle -------------------------------------------------------------------------
     async def _cycle_loop(self) -> None:
-        consecutive_heals = 0
         while not self.stopping.is_set():
             await self._dirty.wait()
             if self.stopping.is_set():
@@ -190,11 +191,9 @@ class LiveBot:
                 if self.opt.debounce_s > 0:
                     await asyncio.sleep(self.opt.debounce_s)
                 self._dirty.clear()
-                healing = self._need_reconcile
                 await self.cycle()
-                consecutive_heals = consecutive_heals + 1 if healing else 0
-                if consecutive_heals > 3:  # a persistent rejection: do not spin on it
-                    await asyncio.sleep(min(30.0, 0.5 * 2 ** (consecutive_heals - 4)))
+                if self._heal_streak > 3:  # a persistent rejection: do not spin on it
+                    await asyncio.sleep(min(30.0, 0.5 * 2 ** (self._heal_streak - 4)))
             except StopError as e:
                 self.fail(e)
             except Exception as e:  # noqa: BLE001 - transient IO after retries: heal later
@@ -210,12 +209,13 @@ class LiveBot:
 
     async def cycle(self) -> None:
         """One decide/execute cycle on fresh state."""
-        if self._need_reconcile:
+        healing = self._need_reconcile
+        if healing:
             await self.reconcile()
         elif self._need_account:
             self._need_account = False
             await handlers.refresh_account(self)
-        await handlers.apply_candles(self)
+        await handlers.apply_candles(self, fill_now=healing)
         t0 = time.perf_counter()
         plan = decide(self.state, self.market, self.opt.max_actions)
         self.decide_times.append(time.perf_counter() - t0)
@@ -225,6 +225,7 @@ class LiveBot:
         if plan.empty:
             return
         out = await self.executor.run(plan)
+        self._heal_streak = self._heal_streak + 1 if out.reconcile else 0
         if out.reconcile:
             self._need_reconcile = True
         if out.reconcile or plan.truncated:

@@ -65,6 +65,11 @@ async def fetch_closed_candles(bot: "LiveBot", start: int, now: int) -> np.ndarr
     return np.array([rows[t][:6] for t in sorted(rows)], dtype=np.float64)
 
 
+async def refresh_time(bot: "LiveBot") -> None:
+    """Exchange time over REST: after lost stream messages, candle closes are found by it."""
+    bot.state.note_time(await rest(bot, lambda: bot.adapter.ex.fetch_time()))
+
+
 async def refresh_account(bot: "LiveBot") -> None:
     """Positions and wallet balance over REST (a side missing from the answer is flat)."""
     a = bot.adapter
@@ -106,11 +111,11 @@ async def refresh_open_orders(bot: "LiveBot") -> None:
     bot.state.open_orders.update(fresh)
 
 
-async def apply_candles(bot: "LiveBot") -> None:
+async def apply_candles(bot: "LiveBot", fill_now: bool = False) -> None:
     """Apply closed candles to the EMAs in order; fill gaps from REST (bounded)."""
     st = bot.state
     for _ in range(5):
-        n, gap = st.apply_closed()
+        n, gap = st.apply_closed(fill_now)
         if n:
             bot.log.debug("EMAs updated on %d candle(s) up to %d", n, st.last_closed_ts)
         if gap is None:
@@ -199,8 +204,7 @@ def on_ticker(bot: "LiveBot", ticker: dict) -> None:
     st = bot.state
     st.note_time(ticker.get("timestamp"))
     last = ticker.get("last") or ticker.get("close")
-    if last and float(last) != st.last_price:
-        st.last_price = float(last)
+    if last and st.set_last_price(float(last), int(ticker.get("timestamp") or st.exchange_time)):
         bot.trigger("price")
     elif st.pending and min(st.pending) + MINUTE_MS <= st.exchange_time:
         bot.trigger("candle")

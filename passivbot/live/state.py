@@ -32,6 +32,7 @@ class BotState:
     pprice: np.ndarray = field(default_factory=lambda: np.zeros(2))
     emas: np.ndarray = field(default_factory=lambda: np.zeros((2, 2)))  # [side j, span k]
     last_price: float = 0.0
+    last_price_ts: int = 0  # exchange time of last_price, ms
     exchange_time: int = 0  # ms, max event timestamp seen (and corrected local clock)
     last_closed_ts: int = -1  # open time of the last candle applied to the EMAs
     open_orders: dict[str, OpenOrder] = field(default_factory=dict)
@@ -50,7 +51,7 @@ class BotState:
             p = self.params[j]
             self.emas[j] = emas_from_closes_nb(closes, p[P_EMA_SPAN_0], p[P_EMA_SPAN_1])
         self.last_closed_ts = int(candles[-1, 0])
-        self.last_price = self.last_price or float(closes[-1])
+        self.set_last_price(float(closes[-1]), self.last_closed_ts + MINUTE_MS)
         self.pending = {t: c for t, c in self.pending.items() if t > self.last_closed_ts}
 
     def apply_close(self, close: float) -> None:
@@ -68,12 +69,21 @@ class BotState:
         if ts > self.last_closed_ts:
             self.pending[int(ts)] = float(close)
 
-    def apply_closed(self) -> tuple[int, int | None]:
+    def set_last_price(self, price: float, ts: int) -> bool:
+        """Take `price` as the last trade if it is not older than what we have; changed?"""
+        if ts < self.last_price_ts or price == self.last_price:
+            self.last_price_ts = max(self.last_price_ts, ts)
+            return False
+        self.last_price, self.last_price_ts = float(price), int(ts)
+        return True
+
+    def apply_closed(self, fill_now: bool = False) -> tuple[int, int | None]:
         """Apply pending closed candles in order. (count applied, gap start or None).
 
         A gap (the next pending closed candle is not last_closed + 1 minute, or a minute
         closed and no candle for it arrived) returns the first missing open time so the caller
-        fills it from REST and calls again.
+        fills it from REST and calls again. `fill_now` (after a reconnect, when stream
+        messages may be lost) reports a closed minute without a candle at once.
         """
         n = 0
         while True:
@@ -81,7 +91,10 @@ class BotState:
             if nxt + MINUTE_MS > self.exchange_time:
                 return n, None  # the next candle has not closed yet
             if nxt in self.pending:
-                self.apply_close(self.pending.pop(nxt))
+                close = self.pending.pop(nxt)
+                self.apply_close(close)
+                # A close is the last trade as of the candle's end (if no ticker is newer).
+                self.set_last_price(close, nxt + MINUTE_MS)
                 self.last_closed_ts = nxt
                 n += 1
                 continue
@@ -90,7 +103,7 @@ class BotState:
                 return n, nxt
             # Closed by the clock but no candle received yet: the stream will deliver it,
             # unless it is already a minute late (then the caller fills it from REST).
-            if nxt + 2 * MINUTE_MS <= self.exchange_time:
+            if fill_now or nxt + 2 * MINUTE_MS <= self.exchange_time:
                 return n, nxt
             return n, None
 

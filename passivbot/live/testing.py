@@ -96,4 +96,10 @@ async def settle(bot, emu, timeout: float = 10.0) -> None:
             if await emu.wait_idle(0.01, timeout) and bot.settled() and caught_up(bot, emu):
                 return
         await asyncio.sleep(0.005)
-    raise AssertionError("bot did not settle with the emulator in time")
+    st, acc = bot.state, emu.account
+    raise AssertionError(
+        f"bot did not settle with the emulator in {timeout}s: settled={bot.settled()} "
+        f"last_closed {st.last_closed_ts} vs {int(emu.candles[acc.clock - 1, 0])}, "
+        f"time {st.exchange_time}, price {st.last_price} vs {emu.candles[acc.clock - 1, 4]}, "
+        f"balance {st.balance} vs {acc.balance}, sizes {st.psize.tolist()} vs "
+        f"{[acc.positions[s].size for s in (LONG, SHORT)]}, pending {sorted(st.pending)}")

@@ -1,0 +1,165 @@
+"""`start_bot.py`: arguments, key file and config validation, then run the bot until stopped.
+
+Everything is validated before the first request is sent: a missing key file, a missing user,
+an exchange mismatch or a bad config is a ConfigError (message, exit 2, via passivbot.cli).
+A stop-class exchange error (bad keys, no permission, unknown symbol) exits 1 with its
+(redacted) message. Ctrl-C / SIGTERM stop cleanly (exit 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import re
+import signal
+import stat
+import sys
+from pathlib import Path
+
+import ccxt
+
+from passivbot.config import PROJECT_ROOT, live_config_to_dict, load_live_config
+from passivbot.config.live import SYMBOL_PATTERN
+from passivbot.errors import MISSING, ConfigError, ConfigIssue
+from passivbot.exchanges.errors import Redactor, StopError, describe
+from passivbot.exchanges.registry import MODULES
+
+PLACEHOLDER_KEY = "paper-trading-key"
+PLACEHOLDER_SECRET = "paper-trading-secret"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="start_bot.py", description="Run the passivbot grid bot.")
+    p.add_argument("exchange", choices=sorted(MODULES), help="exchange to trade on")
+    p.add_argument("user", help="key pair name in api-keys.json; also live_settings/USER.json")
+    p.add_argument("--config", help="live config path (default live_settings/USER.json)")
+    p.add_argument("--api-keys", help="key file (default api-keys.json in the project root)")
+    p.add_argument("--symbol", help="override the config's symbol, e.g. ETHUSDT")
+    p.add_argument("--cancel-on-exit", action="store_true",
+                   help="cancel the bot's open orders on shutdown (default: leave them)")
+    p.add_argument("--testnet", action="store_true", help="the exchange's official testnet")
+    p.add_argument("--emulator", metavar="HOST:PORT",
+                   help="trade a local passivbot emulator (no real keys needed)")
+    p.add_argument("--log-level", default="INFO",
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-dir", default=str(PROJECT_ROOT / "logs"), help=argparse.SUPPRESS)
+    p.add_argument("--status-every", type=float, default=30.0, help="status line period, s")
+    return p
+
+
+def _issue(path: Path | str, key: str, message: str, value=MISSING) -> ConfigError:
+    return ConfigError([ConfigIssue(str(path), key, value, message)])
+
+
+def load_api_keys(path: Path, user: str, exchange: str,
+                  emulator: bool) -> tuple[str, str, list[str]]:
+    """(key, secret, warnings). `emulator`: a missing file or user gives placeholder keys
+    (paper trading needs none); otherwise every problem is a ConfigError."""
+    warnings: list[str] = []
+    if not path.is_file():
+        if emulator:
+            return PLACEHOLDER_KEY, PLACEHOLDER_SECRET, warnings
+        raise _issue(path, "", f"key file not found: {path} (create it with "
+                     f'{{"{user}": {{"exchange": "{exchange}", "key": "...", "secret": "..."}}}}'
+                     " or pass --api-keys PATH)")
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warnings.append(f"WARNING: {path} is readable by group/others (mode {oct(mode & 0o777)});"
+                        f" run: chmod 600 {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise _issue(path, "", f"cannot read key file: {type(e).__name__}") from None
+    if not isinstance(data, dict):
+        raise _issue(path, "", "key file must be a JSON object of users")
+    if user not in data:
+        if emulator:
+            return PLACEHOLDER_KEY, PLACEHOLDER_SECRET, warnings
+        names = ", ".join(sorted(data)) or "none"
+        raise _issue(path, user, f"user not found in key file (users: {names})")
+    entry = data[user]
+    if not isinstance(entry, dict):
+        raise _issue(path, user, "must be an object with exchange, key, secret")
+    ex = entry.get("exchange")
+    if ex != exchange:
+        raise _issue(path, f"{user}.exchange", f"exchange mismatch: the key pair is for {ex!r}, "
+                     f"but the bot was started for {exchange!r}", ex)
+    for k in ("key", "secret"):
+        if not isinstance(entry.get(k), str) or not entry[k]:
+            raise _issue(path, f"{user}.{k}", "missing or empty")
+    return entry["key"], entry["secret"], warnings
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    keys_path = Path(args.api_keys) if args.api_keys else PROJECT_ROOT / "api-keys.json"
+    # Placeholder keys only for the emulator with the default key file: an explicit
+    # --api-keys must be valid.
+    key, secret, warnings = load_api_keys(keys_path, args.user, args.exchange,
+                                          args.emulator is not None and not args.api_keys)
+    for w in warnings:
+        print(w, file=sys.stderr)
+    cfg = load_live_config(args.config or args.user)
+    if args.symbol:
+        if not re.fullmatch(SYMBOL_PATTERN, args.symbol):
+            raise _issue("--symbol", "symbol", "must look like ETHUSDT", args.symbol)
+        cfg = dataclasses.replace(cfg, symbol=args.symbol)
+    if args.emulator is not None and not re.fullmatch(r"[\w.\-]+:\d+", args.emulator.split("://")[-1]):
+        raise _issue("--emulator", "emulator", "must be HOST:PORT", args.emulator)
+    print(f"config {cfg.source or args.user} ({args.exchange}, user {args.user}"
+          f"{', emulator ' + args.emulator if args.emulator else ''}"
+          f"{', testnet' if args.testnet else ''}):")
+    print(json.dumps(live_config_to_dict(cfg), indent=2))
+    sys.stdout.flush()
+    redact = Redactor((key, secret))
+    try:
+        return asyncio.run(run(args, cfg, key, secret, redact))
+    except StopError as e:
+        print(f"stopped: {redact(str(e))}", file=sys.stderr)
+        return 1
+
+
+async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
+    from passivbot.exchanges.ccxt_factory import create_exchange
+    from passivbot.exchanges.registry import make_adapter
+    from passivbot.live.bot import BotOptions, LiveBot
+    from passivbot.live.console import setup_logging
+
+    log, log_path = setup_logging(f"{args.exchange}-{args.user}", redact, args.log_level,
+                                  args.log_dir)
+    if log_path is not None:
+        log.info("log file %s", log_path)
+    ex = create_exchange(args.exchange, api_key=key, secret=secret, emulator=args.emulator,
+                         testnet=args.testnet, rate_limit=args.emulator is None)
+    opts = BotOptions(use_local_clock=args.emulator is None, status_every_s=args.status_every)
+    bot = LiveBot(make_adapter(args.exchange, ex, cfg.symbol), cfg, log, redact, opts)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, bot.stopping.set)
+    code = 0
+    try:
+        await bot.start()
+        log.info("running; Ctrl-C to stop%s", " (orders will be cancelled)"
+                 if args.cancel_on_exit else " (orders stay on the exchange)")
+        await bot.run_until_stopped()
+    except StopError as e:
+        bot.fail(e)
+    except ccxt.BaseError as e:
+        bot.fail(StopError(describe(e, redact)))
+    finally:
+        await bot.stop(cancel_on_exit=args.cancel_on_exit)
+    if bot.stop_error is not None:
+        print(f"stopped: {bot.stop_error}", file=sys.stderr)
+        code = 1
+    log.info("stopped")
+    for h in list(log.handlers):
+        h.close()
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from passivbot.cli import run_cli
+
+    run_cli(main)
