@@ -66,6 +66,10 @@ def print_summary(res) -> None:
         print(f"this session: {s.trials} trials in {s.wall_s:.1f} s "
               f"({s.trials / s.wall_s:.1f} trials/s), optimizer overhead "
               f"{100 * s.overhead_fraction:.2f}% of evaluation time")
+    if b.get("violations"):
+        print("warning: no candidate met every constraint; best.json breaks "
+              + ", ".join(f"{k} (by {100 * v:.0f}%)" for k, v in sorted(b["violations"].items()))
+              + ". Widen the bounds, relax the constraints or run more iterations.")
     print(f"best.json: {res.run_dir / 'best.json'}")
     if res.report_dir:
         print(f"report: {res.report_dir}")

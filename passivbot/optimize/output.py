@@ -68,14 +68,16 @@ def write_best(run_dir: Path, candidate: dict[str, Any]) -> LiveConfig:
 def _flat(records: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     pkeys = sorted({k for r in records for k in r["params"]})
     skeys = sorted({k for r in records for k in r["stats"]})
-    cols = ["number", "origin", "score", "error", *pkeys, *skeys]
+    cols = ["number", "origin", "score", "violations", "error", *pkeys, *skeys]
     rows = [{"number": r["number"], "origin": r["origin"], "score": r["score"],
+             "violations": " ".join(sorted(r.get("violations") or {})),
              "error": r.get("error") or "", **r["params"], **r["stats"]} for r in records]
     return cols, rows
 
 
 def write_trials_csv(path: Path, records: list[dict[str, Any]]) -> None:
-    """One row per trial: number, origin (start:i or search), score, error, params, stats."""
+    """One row per trial: number, origin (start:i or search), score, broken constraints,
+    error, params, stats."""
     cols, rows = _flat(records)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=cols)

@@ -27,6 +27,12 @@ from passivbot.optimize.search import Search, SearchStats, make_sampler, make_st
 from passivbot.optimize.space import SearchSpace
 
 
+# Auto batch (optimize.batch_size 0): configs in flight per worker. 8 = two tasks of 4 per
+# worker: a task then costs one submit and one flush per 4 backtests (bench_optimize.py), while
+# CMA-ES (population ~13 for 22 params) still sees results after about a generation.
+AUTO_BATCH_PER_WORKER = 8
+
+
 @dataclass
 class OptimizeResult:
     """What a run produced; records are the log's, one per finished trial."""
@@ -111,7 +117,9 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     ctx = eval_context(bt, candles, evaluator, warmup=space.candidate(x0))
     remaining = max(0, total - len(records))
     executor = make_executor(ctx, workers, dask_scheduler)
-    log = TrialLog(run_dir / LOG_NAME)
+    batch = o.batch_size or executor.n_workers * AUTO_BATCH_PER_WORKER
+    in_flight = 2 * executor.n_workers  # a queued task per worker: no idle gap between tasks
+    log = TrialLog(run_dir / LOG_NAME, fsync_every=batch)
     search = Search(study, space, executor, log,
                     next_number=max((r["number"] for r in records), default=-1) + 1,
                     starts=starts)
@@ -124,8 +132,6 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
         bar.set_postfix_str(f"best {best[0]:.6g}", refresh=False)
         bar.update(len(recs))
 
-    batch = o.batch_size or executor.n_workers * 4
-    in_flight = 2 * executor.n_workers
     try:
         search.run(remaining, max(1, math.ceil(batch / in_flight)), in_flight, on_done)
     except KeyboardInterrupt:
