@@ -129,8 +129,8 @@ class Executor:
                 oid = str(res.get("id"))
                 if oid not in self.terminated and res.get("status") not in ("closed", "canceled",
                                                                             "expired", "rejected"):
-                    self.state.open_orders[oid] = OpenOrder(oid, cid, w.side, w.close, w.qty,
-                                                            w.price)
+                    self.state.remember_order(OpenOrder(oid, cid, w.side, w.close, w.qty,
+                                                        w.price))
             elif action is Action.SKIP:
                 out.skipped += 1
                 if key not in self._skip_logged:  # logged once until it succeeds again

@@ -136,6 +136,9 @@ def on_orders(bot: "LiveBot", orders: list) -> None:
             continue
         st.note_time(o.get("lastUpdateTimestamp") or o.get("timestamp"))
         oid = str(o["id"])
+        side = bot.adapter.order_side(o)
+        if side is not None:  # remembered so a later execution can be named (Bybit omits it)
+            st.note_side(oid, side)
         if (o.get("status") in TERMINAL) or oid in bot.executor.terminated:
             bot.executor.note_terminated(oid)
             changed |= st.open_orders.pop(oid, None) is not None
@@ -157,9 +160,8 @@ def on_trades(bot: "LiveBot", trades: list) -> None:
             continue
         bot.state.note_time(t.get("timestamp"))
         side = bot.adapter.order_side(t)
-        known = bot.state.open_orders.get(str(t.get("order")))
-        if side is None and known is not None:
-            side = known.side
+        if side is None:
+            side = bot.state.order_sides.get(str(t.get("order")))
         buy = t.get("side") == "buy"
         name = {LONG: "long", SHORT: "short"}.get(side, "?")
         action = "entry" if (side == LONG) == buy else "close"

@@ -38,6 +38,7 @@ class BotState:
     open_orders: dict[str, OpenOrder] = field(default_factory=dict)
     pending: dict[int, float] = field(default_factory=dict)  # candle open time -> close
     candles_applied: int = 0
+    order_sides: dict[str, int] = field(default_factory=dict)  # order id -> side, recent
 
     # -- EMAs ------------------------------------------------------------------------------
     def alphas(self, j: int) -> tuple[float, float]:
@@ -108,6 +109,18 @@ class BotState:
             return n, None
 
     # -- positions and orders ---------------------------------------------------------------
+    def remember_order(self, order: OpenOrder) -> None:
+        self.open_orders[order.id] = order
+        if order.side is not None:
+            self.note_side(order.id, order.side)
+
+    def note_side(self, order_id: str, side: int) -> None:
+        """Remember an order's position side (executions may not carry it), bounded."""
+        self.order_sides[order_id] = side
+        if len(self.order_sides) > 4096:  # keep the most recent half
+            for k in list(self.order_sides)[:2048]:
+                del self.order_sides[k]
+
     def set_position(self, side: int, size: float, price: float) -> None:
         j = side_index(side)
         self.psize[j] = size
