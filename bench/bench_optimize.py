@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Optimizer throughput: trials/s with 1 and with all local workers on 30 days and 1 year of
 synthetic candles (seeded, not market data), the parallel efficiency, and the optimizer's own
-overhead per trial (main process: Optuna ask/tell, candidate dicts, log write + fsync,
-bookkeeping) as a fraction of the evaluation (backtest) time per trial.
+overhead per trial (CPU time of the main process: Optuna ask/tell, candidate dicts, pickling
+tasks and results, log write + fsync, bookkeeping) as a fraction of the evaluation (backtest)
+time per trial.
 
 Each figure is the median of REPEATS runs of a CMA-ES search over the demo config's bounds
 (pool start-up and JIT warm-up excluded: they happen before the timed search). Runtime about
@@ -34,7 +35,7 @@ def one_run(bt, candles, workers: int, trials: int) -> dict[str, float]:
         res = optimize(replace(bt, optimize=replace(bt.optimize, iterations=trials)),
                        workers=workers, root=tmp, candles=candles, progress=False, report=False)
     s = res.search
-    return {"tps": s.trials / s.wall_s, "busy_ms": 1e3 * s.busy_s / s.trials,
+    return {"tps": s.trials / s.wall_s, "busy_ms": 1e3 * s.cpu_s / s.trials,
             "eval_ms": 1e3 * s.eval_s / s.trials, "overhead": s.overhead_fraction}
 
 

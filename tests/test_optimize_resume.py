@@ -56,3 +56,24 @@ def test_kill_9_then_resume_keeps_every_logged_trial_and_adds_the_rest(tmp_path)
     assert len(raw) == len(set(raw))  # no trial number written twice in the log itself
     assert sum(r["origin"] == "start:0" for r in after) == 1
     assert (run_dir / "best.json").is_file() and str(run_dir) in p.stdout
+
+
+def test_ctrl_c_exits_130_cleanly_and_names_the_run_to_resume(tmp_path):
+    cfg = write_bt_config(tmp_path, days=3)
+    results = tmp_path / "results"
+    proc = subprocess.Popen(
+        [sys.executable, "backtest.py", str(cfg), "--iterations", "1000000", "--workers", "2",
+         "--results", str(results), "--no-progress"],
+        cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        log = _wait_for(lambda: next(results.rglob("trials.jsonl"), None), 60, "the trial log")
+        _wait_for(lambda: len(read_log(log)) >= 10, 60, "10 logged trials")
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130
+    assert f"--resume {log.parent}" in err and "Traceback" not in err
+    assert len(read_log(log)) >= 10

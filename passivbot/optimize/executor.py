@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+import signal
 from typing import Any, Protocol
 
 from passivbot.optimize.objective import EvalContext, evaluate_batch, init_worker
@@ -32,7 +33,7 @@ class LocalExecutor:
     def __init__(self, ctx: EvalContext, n_workers: int | None = None):
         self.n_workers = max(1, n_workers or os.cpu_count() or 1)
         self._pool = cf.ProcessPoolExecutor(
-            self.n_workers, mp_context=mp.get_context("spawn"), initializer=init_worker,
+            self.n_workers, mp_context=mp.get_context("spawn"), initializer=_init_local,
             initargs=(ctx,))
         # Start every worker now (the pool spawns lazily), so warm-up is not timed as search.
         list(cf.wait([self._pool.submit(os.getpid) for _ in range(self.n_workers)]).done)
@@ -71,6 +72,13 @@ class DaskExecutor:
     def close(self) -> None:
         self._exec.shutdown(wait=False)
         self._client.close()
+
+
+def _init_local(ctx: EvalContext) -> None:
+    """Local workers ignore Ctrl-C: the terminal sends SIGINT to the whole process group, and
+    the main process alone handles it (cancels queued tasks, closes the log, exit 130)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    init_worker(ctx)
 
 
 def _warm(ctx: EvalContext) -> bool:

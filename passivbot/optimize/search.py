@@ -53,14 +53,16 @@ class SearchStats:
     """Where the main process spent its time (the optimizer's own overhead)."""
 
     trials: int = 0
-    busy_s: float = 0.0  # ask + tell + log + bookkeeping in the main process
+    busy_s: float = 0.0  # wall time of ask + tell + log + bookkeeping in the main thread
+    cpu_s: float = 0.0  # CPU time of the main process (all its threads: incl. the executor's
+    #                     pickling and result threads) during the search
     eval_s: float = 0.0  # sum of the workers' evaluation times
     wall_s: float = 0.0
 
     @property
     def overhead_fraction(self) -> float:
-        """Main-process time per trial / evaluation time per trial."""
-        return self.busy_s / self.eval_s if self.eval_s > 0 else 0.0
+        """The optimizer's own CPU time per trial / evaluation time per trial."""
+        return self.cpu_s / self.eval_s if self.eval_s > 0 else 0.0
 
 
 @dataclass
@@ -94,7 +96,7 @@ class Search:
         """Evaluate `n_trials` more candidates; `on_done` gets each task's log records."""
         to_ask = n_trials
         pending: dict[cf.Future, list[tuple[int, Any, str, dict, dict]]] = {}
-        t_wall = time.perf_counter()
+        t_wall, t_cpu = time.perf_counter(), time.process_time()
         try:
             while to_ask > 0 or pending:
                 t0 = time.perf_counter()
@@ -128,3 +130,4 @@ class Search:
             for fut in pending:
                 fut.cancel()
             self.stats.wall_s += time.perf_counter() - t_wall
+            self.stats.cpu_s += time.process_time() - t_cpu
