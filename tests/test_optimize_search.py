@@ -108,3 +108,33 @@ def test_multi_objective_writes_the_pareto_front(bt, tmp_path):
     vals = [(p["score"], -p["max_drawdown"]) for p in front]
     for a in vals:  # no point of the front dominates another
         assert not any(b[0] >= a[0] and b[1] >= a[1] and b != a for b in vals)
+
+
+def test_folds_score_by_the_worst_or_the_mean_fold(bt):
+    from passivbot.optimize.objective import combine
+
+    stats = [{"average_daily_gain": g, "max_drawdown": d} for g, d in ((0.01, 0.1), (-0.02, 0.3))]
+    assert combine(stats, [0.01, -0.02], "worst") == (-0.02, stats[1])
+    sc, mean = combine(stats, [0.01, -0.02], "mean")
+    assert sc == pytest.approx(-0.005) and mean["max_drawdown"] == pytest.approx(0.2)
+
+
+def test_an_invalid_candidate_is_a_scored_trial_with_its_error_not_a_crash(bt):
+    from passivbot.optimize.objective import INVALID_SCORE, EvalContext, evaluate
+
+    ctx = EvalContext(CANDLES, np.zeros(4), np.zeros((1, 3)), 0.0, 1000.0, 0.0002, 0.0005,
+                      Constraints(), evaluator=STANDIN)
+    sp = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
+    cand = sp.candidate({"leverage": 1, "long.wallet_exposure_limit": 1.0,
+                         "short.wallet_exposure_limit": 0.5})
+    res = evaluate(ctx, cand)
+    assert res["score"] == INVALID_SCORE and "must be <= leverage" in res["error"]
+    ok = evaluate(ctx, sp.candidate({}))
+    assert ok["error"] is None and ok["score"] > INVALID_SCORE
+
+
+def test_n_folds_runs_every_fold_and_logs_fold_scores(bt, tmp_path):
+    res = run(small(bt, n_folds=3, fold_score="mean"), tmp_path, iterations=8)
+    assert all(len(r["fold_scores"]) == 3 for r in res.records)
+    r = res.records[0]
+    assert r["score"] == pytest.approx(sum(r["fold_scores"]) / 3)
