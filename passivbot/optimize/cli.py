@@ -7,6 +7,7 @@ BACKTEST_CONFIG ...` takes the same options."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from passivbot.config import BacktestConfig, ConfigError, ConfigIssue, load_backtest_config
@@ -34,6 +35,7 @@ def optimize_from_backtest_cli(bt: BacktestConfig | None, args: argparse.Namespa
     elif bt is None:
         raise SystemExit("backtest.py: a backtest config (or --resume RUN_DIR) is required")
     from passivbot.data import DataError
+    from passivbot.optimize.executor import SchedulerUnreachable
     from passivbot.optimize.run import optimize
 
     for name in ("iterations", "workers"):
@@ -49,6 +51,9 @@ def optimize_from_backtest_cli(bt: BacktestConfig | None, args: argparse.Namespa
                        resume=args.resume, root=getattr(args, "results", "backtests"),
                        progress=not args.no_progress,
                        plots=not getattr(args, "no_plots", False))
+    except SchedulerUnreachable as e:  # the run folder is kept: --resume it when it is up
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except DataError as e:  # candles unavailable for these dates/source: fix the config
         src = bt.source if bt else str(Path(args.resume) / "backtest_config.json")
         raise ConfigError([ConfigIssue(src, "", None, str(e))]) from None

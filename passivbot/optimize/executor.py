@@ -18,6 +18,13 @@ from typing import Any, Protocol
 from passivbot.optimize.objective import EvalContext, evaluate_batch, init_worker
 
 
+CONNECT_TIMEOUT_S = 10
+
+
+class SchedulerUnreachable(RuntimeError):
+    """The Dask scheduler address did not answer: the user must fix the address or start it."""
+
+
 class BatchExecutor(Protocol):
     n_workers: int
 
@@ -52,11 +59,16 @@ class DaskExecutor:
     def __init__(self, ctx: EvalContext, address: str, n_workers: int | None = None):
         from distributed import Client
 
-        self._client = Client(address)
+        try:
+            self._client = Client(address, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as e:
+            raise SchedulerUnreachable(
+                f"cannot connect to the Dask scheduler at {address} within "
+                f"{CONNECT_TIMEOUT_S} s ({e}); is it running and reachable?") from None
         workers = list(self._client.scheduler_info()["workers"])
         if not workers:
             self._client.close()
-            raise RuntimeError(f"Dask scheduler {address} has no workers")
+            raise SchedulerUnreachable(f"the Dask scheduler at {address} has no workers")
         self.n_workers = n_workers or sum(
             w.get("nthreads", 1) for w in self._client.scheduler_info()["workers"].values())
         self._ctx = self._client.scatter(ctx, broadcast=True, hash=False)
