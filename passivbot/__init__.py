@@ -7,3 +7,9 @@ protocols and the fill rule.
 """
 
 __version__ = "0.1.0"
+
+from pathlib import Path as _Path
+
+from passivbot import _numba_cache
+
+_numba_cache.configure(_Path(__file__).resolve().parent)

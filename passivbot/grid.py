@@ -184,6 +184,33 @@ def initial_entry_nb(
 
 
 @njit(cache=True)
+def reentry_raw_price_nb(
+    side: int, balance: float, psize: float, pprice: float, params: np.ndarray, market: np.ndarray
+) -> float:
+    """The next re-entry's price before the market cap and rounding; -side x inf when no
+    re-entry is possible at any market price (no balance, exposure at the limit, or less room
+    under the limit than the exchange's min cost).
+
+    Spacing from the position price is rentry_pprice_dist x (1 + exposure/limit x weighting),
+    so the grid widens as the risk budget is used. Public so a replay can tell, from the last
+    price alone, whether a cached grid is still ideal (the cap binds only beyond this price).
+    """
+    wel = params[P_WALLET_EXPOSURE_LIMIT]
+    if balance <= 0.0 or psize <= 0.0 or wel <= 0.0:
+        return -side * np.inf
+    exposure = psize * pprice / balance
+    if exposure >= wel * (1.0 - EXPOSURE_TOL):
+        return -side * np.inf
+    # Any order costs >= min cost, so less room than that means no entry (1e-4: qty rounding).
+    if wel * balance - psize * pprice < market[M_MIN_COST] * (1.0 - 1e-4):
+        return -side * np.inf
+    spacing = params[P_RENTRY_PPRICE_DIST] * (
+        1.0 + exposure / wel * params[P_RENTRY_PPRICE_DIST_WE_WEIGHTING]
+    )
+    return pprice * (1.0 - side * spacing)
+
+
+@njit(cache=True)
 def reentry_nb(
     side: int,
     balance: float,
@@ -195,29 +222,21 @@ def reentry_nb(
 ) -> tuple:
     """(qty, price) of the next re-entry (DCA) of an open position; (0, 0) when none.
 
-    Spacing from the position price is rentry_pprice_dist x (1 + exposure/limit x weighting),
-    so the grid widens as the risk budget is used; qty = position size x ddown_factor. The
-    entry that would pass the exposure limit is cut to fit it exactly (rounded down), and
-    dropped if the cut is below the exchange minimum.
+    Price from reentry_raw_price_nb, never across the last price; qty = position size x
+    ddown_factor. The entry that would pass the exposure limit is cut to fit it exactly
+    (rounded down), and dropped if the cut is below the exchange minimum.
     """
+    raw = reentry_raw_price_nb(side, balance, psize, pprice, params, market)
+    if np.isinf(raw):
+        return 0.0, 0.0
     price_step = market[M_PRICE_STEP]
     qty_step = market[M_QTY_STEP]
-    wel = params[P_WALLET_EXPOSURE_LIMIT]
-    if balance <= 0.0 or psize <= 0.0 or wel <= 0.0:
-        return 0.0, 0.0
-    exposure = psize * pprice / balance
-    if exposure >= wel * (1.0 - EXPOSURE_TOL):
-        return 0.0, 0.0
-    spacing = params[P_RENTRY_PPRICE_DIST] * (
-        1.0 + exposure / wel * params[P_RENTRY_PPRICE_DIST_WE_WEIGHTING]
-    )
-    raw = pprice * (1.0 - side * spacing)
     price = round_entry_price_nb(passive_entry_price_nb(raw, last_price, side), price_step, side)
     if price <= 0.0:
         return 0.0, 0.0
     min_qty = min_entry_qty_nb(price, qty_step, market[M_MIN_QTY], market[M_MIN_COST])
     qty = max(min_qty, round_nb(psize * params[P_DDOWN_FACTOR], qty_step))
-    room = wel * balance - psize * pprice
+    room = params[P_WALLET_EXPOSURE_LIMIT] * balance - psize * pprice
     if qty * price > room:
         qty = round_dn_nb(room / price, qty_step)
         if qty < min_qty:
@@ -263,6 +282,16 @@ def entry_grid_nb(
 
 
 @njit(cache=True)
+def close_range_nb(side: int, pprice: float, params: np.ndarray) -> tuple:
+    """(nearest, farthest) raw take-profit prices: pprice x (1 + min_markup) to pprice x
+    (1 + min_markup + markup_range), short mirrored. The last price caps no close while it is
+    on the near side of `nearest` (a replay uses this to keep a cached close grid)."""
+    lo = pprice * (1.0 + side * params[P_MIN_MARKUP])
+    hi = pprice * (1.0 + side * (params[P_MIN_MARKUP] + params[P_MARKUP_RANGE]))
+    return lo, hi
+
+
+@njit(cache=True)
 def close_grid_nb(
     side: int,
     psize: float,
@@ -284,8 +313,7 @@ def close_grid_nb(
     price_step = market[M_PRICE_STEP]
     qty_step = market[M_QTY_STEP]
     n_req = max(1, int(params[P_N_CLOSE_ORDERS]))
-    lo = pprice * (1.0 + side * params[P_MIN_MARKUP])
-    hi = pprice * (1.0 + side * (params[P_MIN_MARKUP] + params[P_MARKUP_RANGE]))
+    lo, hi = close_range_nb(side, pprice, params)
     # The cheapest price in the range sets the largest minimum qty.
     cheapest = passive_close_price_nb(min(lo, hi), last_price, side)
     cheapest = round_close_price_nb(cheapest, price_step, side)

@@ -106,3 +106,13 @@ def is_liquidated_nb(liq_price: float, direction: int, low: float, high: float) 
     if direction == LIQ_ABOVE:
         return high >= liq_price
     return False
+
+
+@njit(cache=True)
+def liquidation_fill_price_nb(liq_price: float, low: float, high: float) -> float:
+    """Where a liquidation inside this candle settles: the liquidation price, clipped into the
+    candle's range. The clip matters when the account is under maintenance at any price (the
+    formula gives 0 or a price beyond the candle): the position then closes at the candle's
+    worst traded price, never at a price that did not trade. Backtester and emulator both use it.
+    """
+    return min(max(liq_price, low), high)

@@ -27,13 +27,12 @@ from numba import njit
 
 from passivbot.fills import fills_nb
 from passivbot.grid import (
-    EXPOSURE_TOL, close_grid_nb, entry_grid_nb, ideal_orders_nb, initial_entry_price_nb,
-    initial_entry_qty_nb, reentry_nb,
+    close_grid_nb, close_range_nb, entry_grid_nb, ideal_orders_nb, initial_entry_price_nb,
+    initial_entry_qty_nb, reentry_nb, reentry_raw_price_nb,
 )
 from passivbot.records import (
-    BOOK_COLS, M_MIN_COST, KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, ORDER_COLS, P_ENABLED,
-    P_MARKUP_RANGE, P_MIN_MARKUP, P_N_CLOSE_ORDERS, P_RENTRY_PPRICE_DIST,
-    P_RENTRY_PPRICE_DIST_WE_WEIGHTING, P_WALLET_EXPOSURE_LIMIT, SHORT,
+    BOOK_COLS, KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, ORDER_COLS, P_ENABLED,
+    P_N_CLOSE_ORDERS, SHORT,
 )
 
 # Columns of the per-side state matrix.
@@ -105,10 +104,9 @@ def _set_closes_nb(j: int, st: np.ndarray, cls: np.ndarray, orders: np.ndarray, 
 
 @njit(cache=True)
 def _close_limit_nb(side: int, pprice: float, params: np.ndarray) -> float:
-    """The nearest raw close price (same lo/hi expressions as grid.close_grid_nb): the last price
-    caps no close while side * (last - limit) <= 0."""
-    lo = pprice * (1.0 + side * params[P_MIN_MARKUP])
-    hi = pprice * (1.0 + side * (params[P_MIN_MARKUP] + params[P_MARKUP_RANGE]))
+    """The nearest raw close price of grid.close_grid_nb: the last price caps no close while
+    side * (last - limit) <= 0."""
+    lo, hi = close_range_nb(side, pprice, params)
     if side == LONG:
         return min(lo, hi)
     return max(lo, hi)
@@ -136,24 +134,9 @@ def cache_current_nb(side: int, l_ent: float, ent_cap: float, l_cls: float, cls_
 def _entry_cap_nb(
     side: int, balance: float, psize: float, pprice: float, params: np.ndarray, market: np.ndarray
 ) -> float:
-    """The raw first re-entry price of grid.reentry_nb (same expressions): the last price caps
-    it only when side * (last - cap) < 0. -side * inf when reentry_nb places nothing whatever
-    the last price: no balance, exposure at the limit, or room under the limit below the min
-    cost (any order is >= min cost, so the cut is dropped at every price; 1e-4 margin for the
-    qty rounding tolerance). Mirrors reentry_nb's first lines; the engine's two-mode equality
-    test fails if they ever drift apart."""
-    wel = params[P_WALLET_EXPOSURE_LIMIT]
-    if balance <= 0.0 or psize <= 0.0 or wel <= 0.0:
-        return -side * np.inf
-    exposure = psize * pprice / balance
-    if exposure >= wel * (1.0 - EXPOSURE_TOL):
-        return -side * np.inf
-    if wel * balance - psize * pprice < market[M_MIN_COST] * (1.0 - 1e-4):
-        return -side * np.inf
-    spacing = params[P_RENTRY_PPRICE_DIST] * (
-        1.0 + exposure / wel * params[P_RENTRY_PPRICE_DIST_WE_WEIGHTING]
-    )
-    return pprice * (1.0 - side * spacing)
+    """The raw first re-entry price (grid.reentry_raw_price_nb, the very function reentry_nb
+    prices with): the last price caps it only when side * (last - cap) < 0."""
+    return reentry_raw_price_nb(side, balance, psize, pprice, params, market)
 
 
 @njit(cache=True)
@@ -227,7 +210,6 @@ def refresh_side_nb(
         else:
             st[j, C_INIT_PRICE] = initial_entry_price_nb(side, ema_lo, ema_hi, last, params, market)
         return
-    pprice = st[j, C_PPRICE]
     st[j, C_INIT_PRICE] = np.nan
     was_flat = st[j, C_N_CLS] == 0
     if changed or was_flat:

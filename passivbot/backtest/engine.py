@@ -29,7 +29,9 @@ from passivbot.backtest.book import (
 )
 from passivbot.fills import apply_fill_nb, fill_sequence_nb
 from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, initial_entry_price_nb
-from passivbot.margin import LIQ_ABOVE, LIQ_BELOW, hedged_liq_price_nb, is_liquidated_nb
+from passivbot.margin import (
+    LIQ_ABOVE, LIQ_BELOW, hedged_liq_price_nb, is_liquidated_nb, liquidation_fill_price_nb,
+)
 from passivbot.numeric import wallet_exposure_nb
 from passivbot.records import (
     B_KIND, B_PRICE, B_QTY, B_SIDE, BOOK_COLS, KIND_LIQUIDATION, LONG, M_QTY_STEP, ORDER_COLS,
@@ -231,7 +233,7 @@ def run_backtest_nb(
         # 2. liquidation: both positions close at the liquidation price, taker fee; the end
         if st[0, C_PSIZE] > 0.0 or st[1, C_PSIZE] > 0.0:
             if is_liquidated_nb(liq, liq_dir, low, high):
-                book = _liquidation_book_nb(st, min(max(liq, low), high))
+                book = _liquidation_book_nb(st, liquidation_fill_price_nb(liq, low, high))
                 seq = np.empty(book.shape[0], dtype=np.int64)
                 for r in range(book.shape[0]):
                     seq[r] = r

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from passivbot.fills import apply_fill_nb, fill_sequence_nb
-from passivbot.margin import hedged_liq_price_nb, is_liquidated_nb
+from passivbot.margin import hedged_liq_price_nb, is_liquidated_nb, liquidation_fill_price_nb
 from passivbot.markets import MarketSpec
 from passivbot.numeric import is_on_step_nb
 from passivbot.records import (
@@ -302,8 +302,10 @@ class Account:
         if not is_liquidated_nb(liq, direction, low, high):
             return []
         self.cancel_all()
+        liq = liquidation_fill_price_nb(liq, low, high)
         fills = []
-        for side, pos in self.positions.items():
+        for side in (LONG, SHORT):  # the backtester's settlement order
+            pos = self.positions[side]
             if pos.size > 0.0:
                 o = Order(self._next_id, f"autoclose-{self._next_id}", self.spec.symbol,
                           side == SHORT, side, True, pos.size, liq, "LIMIT", False, True,
