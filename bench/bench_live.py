@@ -77,7 +77,7 @@ async def bench_fill_to_orders(exchange: str) -> list[float]:
     from passivbot.live.bot import BotOptions, LiveBot
     from passivbot.live.console import setup_logging
     from passivbot.live.testing import (
-        emulator_book, expected_orders, fall_then_rise, settle, wanted_book,
+        emulator_book, expected_orders, fall_then_rise, settle, wait_subscribed, wanted_book,
     )
 
     cfg = load_live_config("ETH-J1")
@@ -90,6 +90,7 @@ async def bench_fill_to_orders(exchange: str) -> list[float]:
         use_local_clock=False, debounce_s=0.002, settle_quiet_s=0.005, reconcile_every_s=1e9,
         status_every_s=1e9, orders_per_s=1000))
     await bot.start()
+    await wait_subscribed(emu)
     await settle(bot, emu)
     out = []
     try:

@@ -17,7 +17,9 @@ from passivbot.cli import run_cli
 from passivbot.config import live_config_to_dict, load_live_config, side_params
 from passivbot.emulator import Emulator
 from passivbot.live.main import main
-from passivbot.live.testing import emulator_book, expected_orders, fall_then_rise, wanted_book
+from passivbot.live.testing import (
+    emulator_book, expected_orders, fall_then_rise, subscribed, wanted_book,
+)
 from passivbot.records import LONG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,9 +46,9 @@ def run_main(argv):
     return None
 
 
-@pytest.fixture
-async def emu():
-    e = Emulator("binance", "ETHUSDT", fall_then_rise(), start_index=1440, api_key=KEY,
+@pytest.fixture(params=["binance"])
+async def emu(request):
+    e = Emulator(request.param, "ETHUSDT", fall_then_rise(), start_index=1440, api_key=KEY,
                  api_secret=SECRET)
     await e.start()
     yield e
@@ -139,17 +141,22 @@ async def settled_at_ideal(emu, timeout=20):
             if at_ideal(emu):
                 return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"not at the ideal book at minute {emu.clock}")
+    exp = wanted_book(expected_orders(emu.account, emu.candles, 0, PARAMS,
+                                      emu.spec.market_array()))
+    got = emulator_book(emu.account)
+    raise AssertionError(f"not at the ideal book at minute {emu.clock}: missing "
+                         f"{sorted(set(exp) - set(got))}, extra {sorted(set(got) - set(exp))}")
 
 
+@pytest.mark.parametrize("emu", ["binance", "bybit"], indirect=True)
 async def test_subprocess_sigkill_restart_adopts_then_sigterm_leaves_orders_no_secrets(
         emu, tmp_path):
-    keys, cfg = write_inputs(tmp_path)
-    argv = ["binance", "tester", "--api-keys", str(keys), "--config", str(cfg), "--emulator",
+    keys, cfg = write_inputs(tmp_path, exchange=emu.exchange)
+    argv = [emu.exchange, "tester", "--api-keys", str(keys), "--config", str(cfg), "--emulator",
             f"127.0.0.1:{emu.port}", "--log-dir", str(tmp_path / "logs"), "--status-every", "0.5"]
     p1 = await Proc(tmp_path, "run1", argv).start()
     try:
-        await poll(lambda: "running" in p1.out.read_text(), 60)
+        await poll(lambda: "running" in p1.out.read_text() and subscribed(emu), 60)
         await settled_at_ideal(emu)
         assert emu.account.hedge_mode and emu.account.leverage == CFG.leverage
         while emu.account.positions[LONG].size == 0.0 or emu.clock < 1440 + 40:
@@ -163,7 +170,7 @@ async def test_subprocess_sigkill_restart_adopts_then_sigterm_leaves_orders_no_s
 
     p2 = await Proc(tmp_path, "run2", argv).start()
     try:
-        await poll(lambda: "running" in p2.out.read_text(), 60)
+        await poll(lambda: "running" in p2.out.read_text() and subscribed(emu), 60)
         await settled_at_ideal(emu)
         assert set(emu.account.open_orders) == ids  # adopted, no duplicate, nothing replaced
         assert emu.counters["orders_created"] == created

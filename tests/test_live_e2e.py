@@ -15,7 +15,7 @@ from passivbot.exchanges.registry import make_adapter
 from passivbot.live.bot import BotOptions, LiveBot
 from passivbot.live.console import setup_logging
 from passivbot.live.testing import (
-    emulator_book, expected_orders, fall_then_rise, settle, wanted_book,
+    emulator_book, expected_orders, fall_then_rise, settle, wait_subscribed, wanted_book,
 )
 from passivbot.records import KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, SHORT
 
@@ -31,6 +31,7 @@ async def new_bot(exchange, emu, tmp_path=None, opts=OPTS):
     log, _ = setup_logging(f"test-{exchange}", Redactor(), "WARNING", None)
     bot = LiveBot(make_adapter(exchange, ex, "ETHUSDT"), CFG, log, options=opts)
     await asyncio.wait_for(bot.start(), 20)
+    await wait_subscribed(emu)
     await settle(bot, emu)
     return bot
 

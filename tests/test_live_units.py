@@ -164,3 +164,36 @@ def test_emas_update_once_per_closed_candle_in_order_like_the_backtester():
     assert n == 11 and gap is None and st.last_closed_ts == int(c[44, 0])
     e0, e1 = emas_from_closes_nb(closes[:45], 3.0, 7.0)
     assert st.emas[0].tolist() == [e0, e1] == st.emas[1].tolist()
+
+
+def test_with_a_local_clock_a_minute_closes_after_the_grace_or_a_later_candle():
+    st = _state()
+    st.close_grace_ms = 2_500
+    c = np.zeros((3, 6))
+    c[:, 0] = np.arange(3) * MINUTE_MS
+    c[:, 4] = 100.0
+    st.warm_up(c[:1])
+    st.add_candle(MINUTE_MS, 101.0)  # provisional close of the candle in progress
+    st.note_time(2 * MINUTE_MS + 1_000)  # its minute ended 1 s ago
+    assert st.apply_closed() == (0, None)
+    st.add_candle(MINUTE_MS, 102.0)  # final update
+    st.note_time(2 * MINUTE_MS + 2_500)
+    assert st.apply_closed() == (1, None) and st.last_price == 102.0
+    st.add_candle(2 * MINUTE_MS, 103.0)
+    st.add_candle(3 * MINUTE_MS, 104.0)  # a later candle opened: the previous one is final
+    st.note_time(3 * MINUTE_MS)
+    assert st.apply_closed() == (1, None) and st.last_closed_ts == 2 * MINUTE_MS
+
+
+def test_status_line_shows_price_sides_liquidation_orders_balance():
+    from passivbot.live.console import status_line
+    from passivbot.markets import market_spec
+
+    st = _state()
+    st.balance, st.last_price = 1000.0, 2000.0
+    st.set_position(LONG, 2.0, 2000.0)
+    st.remember_order(OpenOrder("1", "pb", LONG, True, 1.0, 2010.0))
+    spec = market_spec("binance", "ETHUSDT")
+    line = status_line(st, spec.brackets_array(), spec.mmr_add)
+    assert line.startswith("price 2000 | L 2@2000 we 4.000 | S 0@0 we 0.000 | liq 15")
+    assert "orders L 0e/1c S 0e/0c" in line and line.endswith("balance 1000.00")

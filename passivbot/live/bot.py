@@ -40,6 +40,7 @@ class BotOptions:
     max_warmup_candles: int = 20_000
     settle_quiet_s: float = 0.03
     orders_per_s: float | None = None  # None: the exchange's budget (Capabilities)
+    close_grace_ms: int = 2_500  # with the local clock: wait for the candle's final update
 
 
 class LiveBot:
@@ -48,7 +49,8 @@ class LiveBot:
         self.adapter, self.config, self.log, self.opt = adapter, config, log, options
         self.redact = redact or Redactor()
         params = np.stack([side_params(config.long), side_params(config.short)])
-        self.state = BotState(params=params)
+        self.state = BotState(params=params,
+                              close_grace_ms=options.close_grace_ms if options.use_local_clock else 0)
         self.executor = Executor(adapter, self.state, log, self.redact, options.orders_per_s)
         self.market = np.zeros(4)
         self.brackets = np.zeros((1, 3))

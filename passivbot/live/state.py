@@ -38,6 +38,9 @@ class BotState:
     open_orders: dict[str, OpenOrder] = field(default_factory=dict)
     pending: dict[int, float] = field(default_factory=dict)  # candle open time -> close
     candles_applied: int = 0
+    # With a local clock, a minute is taken as closed only this long after its end (or once
+    # a later candle arrived), so the final close of the candle is the one applied.
+    close_grace_ms: int = 0
     order_sides: dict[str, int] = field(default_factory=dict)  # order id -> side, recent
 
     # -- EMAs ------------------------------------------------------------------------------
@@ -89,7 +92,8 @@ class BotState:
         n = 0
         while True:
             nxt = self.last_closed_ts + MINUTE_MS
-            if nxt + MINUTE_MS > self.exchange_time:
+            later_seen = any(t > nxt for t in self.pending)
+            if nxt + MINUTE_MS + (0 if later_seen else self.close_grace_ms) > self.exchange_time:
                 return n, None  # the next candle has not closed yet
             if nxt in self.pending:
                 close = self.pending.pop(nxt)

@@ -103,3 +103,22 @@ async def settle(bot, emu, timeout: float = 10.0) -> None:
         f"time {st.exchange_time}, price {st.last_price} vs {emu.candles[acc.clock - 1, 4]}, "
         f"balance {st.balance} vs {acc.balance}, sizes {st.psize.tolist()} vs "
         f"{[acc.positions[s].size for s in (LONG, SHORT)]}, pending {sorted(st.pending)}")
+
+
+def subscribed(emu) -> bool:
+    """The bot's market and user streams are subscribed on the emulator (both protocols'
+    topic names): advancing before that would publish a minute the bot never sees."""
+    topics = [t for c in emu.conns for t in c.topics]
+    user = any(c.kind == "user" for c in emu.conns) or "order" in topics
+    return user and any("kline" in t for t in topics) and any("ticker" in t for t in topics)
+
+
+async def wait_subscribed(emu, timeout: float = 10.0) -> None:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not subscribed(emu):
+        if time.monotonic() > deadline:
+            raise AssertionError("the bot did not subscribe its streams in time")
+        await asyncio.sleep(0.01)
