@@ -140,3 +140,26 @@ async def test_heals_after_websocket_drop_rejects_and_orders_cancelled_behind_it
         assert emu.counters["ws_connections"] > 3  # ... and the streams reconnected
     finally:
         await bot.stop()
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+async def test_silent_market_stream_is_resubscribed_and_trading_goes_on(exchange, emu_factory):
+    emu = await emu_factory(exchange)
+    bot = await new_bot(exchange, emu, opts=BotOptions(
+        use_local_clock=False, debounce_s=0.003, settle_quiet_s=0.01, reconcile_every_s=1e9,
+        status_every_s=1e9, orders_per_s=1000, market_silence_s=1.0))
+    try:
+        conns = emu.counters["ws_connections"]
+        for _ in range(500):  # no candle for a while: the market streams fall silent
+            if emu.counters["ws_connections"] > conns:
+                break
+            await asyncio.sleep(0.01)
+        assert sum(s.stats.resubscribes for s in bot.streams) >= 1
+        assert emu.counters["ws_connections"] > conns  # fresh connections
+        await wait_subscribed(emu)
+        for _ in range(5):
+            await emu.advance(1)
+            await settle(bot, emu)
+            assert_ideal(bot, emu)
+    finally:
+        await bot.stop()

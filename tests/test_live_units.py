@@ -13,17 +13,17 @@ from passivbot.exchanges.errors import Action, Redactor, classify
 from passivbot.grid import emas_from_closes_nb
 from passivbot.live.diff import OpenOrder, Wanted, diff_orders
 from passivbot.live.state import MINUTE_MS, BotState
-from passivbot.records import KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, N_PARAMS, SHORT
+from passivbot.records import KIND_CLOSE, KIND_REENTRY, LONG, N_PARAMS, SHORT
 
 W = lambda side, close, qty, price: Wanted(side, close, qty, price,  # noqa: E731
                                            KIND_CLOSE if close else KIND_REENTRY)
-O = lambda i, side, close, qty, price: OpenOrder(str(i), f"pb{i}", side, close, qty, price)  # noqa: E731
+OO = lambda i, side, close, qty, price: OpenOrder(str(i), f"pb{i}", side, close, qty, price)  # noqa: E731
 
 
 def test_diff_keeps_matching_orders_and_only_acts_on_differences():
     ideal = [W(LONG, False, 0.1, 1990.0), W(LONG, True, 0.1, 2010.0), W(SHORT, False, 0.1, 2020.0)]
-    open_ = [O(1, LONG, False, 0.1, 1990.0), O(2, LONG, True, 0.1, 2011.0),
-             O(3, SHORT, True, 0.1, 2020.0)]  # right price, wrong direction
+    open_ = [OO(1, LONG, False, 0.1, 1990.0), OO(2, LONG, True, 0.1, 2011.0),
+             OO(3, SHORT, True, 0.1, 2020.0)]  # right price, wrong direction
     plan = diff_orders(ideal, open_, 0.01, 0.001, 2000.0, 10)
     assert plan.matched == 1
     assert [o.id for o in plan.cancels] == ["2", "3"] or [o.id for o in plan.cancels] == ["3", "2"]
@@ -33,16 +33,16 @@ def test_diff_keeps_matching_orders_and_only_acts_on_differences():
 
 def test_diff_matches_within_half_a_step_and_not_beyond():
     ideal = [W(LONG, False, 0.1, 1990.0)]
-    assert diff_orders(ideal, [O(1, LONG, False, 0.1, 1990.004)], 0.01, 0.001, 2000, 9).empty
-    p = diff_orders(ideal, [O(1, LONG, False, 0.1, 1990.01)], 0.01, 0.001, 2000, 9)
+    assert diff_orders(ideal, [OO(1, LONG, False, 0.1, 1990.004)], 0.01, 0.001, 2000, 9).empty
+    p = diff_orders(ideal, [OO(1, LONG, False, 0.1, 1990.01)], 0.01, 0.001, 2000, 9)
     assert len(p.cancels) == 1 and len(p.creates) == 1
-    p = diff_orders(ideal, [O(1, LONG, False, 0.101, 1990.0)], 0.01, 0.001, 2000, 9)
+    p = diff_orders(ideal, [OO(1, LONG, False, 0.101, 1990.0)], 0.01, 0.001, 2000, 9)
     assert len(p.cancels) == 1 and len(p.creates) == 1
 
 
 def test_diff_cancels_first_nearest_first_and_caps_actions():
     ideal = [W(LONG, False, 0.1, p) for p in (1900.0, 1980.0, 1950.0)]
-    open_ = [O(i, LONG, False, 0.2, p) for i, p in enumerate((1800.0, 1990.0, 1850.0))]
+    open_ = [OO(i, LONG, False, 0.2, p) for i, p in enumerate((1800.0, 1990.0, 1850.0))]
     plan = diff_orders(ideal, open_, 0.01, 0.001, 2000.0, 4)
     assert [o.price for o in plan.cancels] == [1990.0, 1850.0, 1800.0]
     assert [w.price for w in plan.creates] == [1980.0]
@@ -53,7 +53,7 @@ def test_diff_cancels_first_nearest_first_and_caps_actions():
 
 def test_diff_duplicate_open_orders_cancel_the_extra_one():
     ideal = [W(SHORT, True, 0.1, 1990.0)]
-    open_ = [O(1, SHORT, True, 0.1, 1990.0), O(2, SHORT, True, 0.1, 1990.0)]
+    open_ = [OO(1, SHORT, True, 0.1, 1990.0), OO(2, SHORT, True, 0.1, 1990.0)]
     plan = diff_orders(ideal, open_, 0.01, 0.001, 2000.0, 10)
     assert plan.matched == 1 and len(plan.cancels) == 1 and not plan.creates
 

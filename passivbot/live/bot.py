@@ -125,9 +125,9 @@ class LiveBot:
                    lambda u: handlers.on_positions(self, u)),
             Stream("balance", lambda: ex.watch_balance(), lambda u: handlers.on_balance(self, u)),
             Stream("candles", lambda: ex.watch_ohlcv(sym, "1m"),
-                   lambda u: handlers.on_candles(self, u), silence),
+                   lambda u: handlers.on_candles(self, u), silence, "ohlcv"),
             Stream("ticker", lambda: ex.watch_ticker(sym), lambda u: handlers.on_ticker(self, u),
-                   silence),
+                   silence, "ticker"),
         ]
         loop = asyncio.get_running_loop()
         for s in self.streams:

@@ -31,12 +31,20 @@ class Stream:
     watch: Callable[[], Awaitable[object]]
     handle: Callable[[object], None]
     silence_s: float | None = None  # None: may be silent (user data), healed by REST instead
+    hash_hint: str = ""  # part of ccxt's message hash: which websocket client serves it
     stats: StreamStats = field(default_factory=StreamStats)
 
 
-async def close_ws_clients(ex) -> None:
-    """Close every websocket client of a ccxt.pro instance (forces fresh subscriptions)."""
-    for client in list(getattr(ex, "clients", {}).values()):
+async def close_ws_clients(ex, hint: str = "") -> None:
+    """Close the ccxt.pro websocket clients whose subscriptions mention `hint` (all if none
+    does), so the next watch opens a fresh connection and subscribes again."""
+    clients = [c for c in getattr(ex, "clients", {}).values() if hasattr(c, "close")]
+    if hint:
+        hit = [c for c in clients if any(hint in str(k) for k in
+                                         list(getattr(c, "subscriptions", {}))
+                                         + list(getattr(c, "futures", {})))]
+        clients = hit or clients
+    for client in clients:
         try:
             await client.close()
         except Exception:  # noqa: BLE001 - closing a dead socket may fail; it is gone anyway
@@ -60,7 +68,7 @@ async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Ca
         except asyncio.TimeoutError:
             s.stats.resubscribes += 1
             log.warning("stream %s silent for %.0fs: resubscribing", s.name, s.silence_s)
-            await close_ws_clients(ex)
+            await close_ws_clients(ex, s.hash_hint)
             on_reconnect()
             continue
         except Exception as e:  # noqa: BLE001 - classified; non-ccxt errors are logged as bugs
