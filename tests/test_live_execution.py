@@ -84,3 +84,27 @@ async def test_auth_error_stops_with_a_redacted_message():
     with pytest.raises(StopError) as e:
         await ex.run(Plan(creates=[W]))
     assert "SECRETSECRET" not in str(e.value) and "AuthenticationError" in str(e.value)
+
+
+async def test_a_burst_of_events_gives_one_cycle():
+    import asyncio
+
+    from passivbot.config import load_live_config
+    from passivbot.live.bot import BotOptions, LiveBot
+
+    bot = LiveBot(Scripted(), load_live_config("ETH-J1"), logging.getLogger("test-burst"),
+                  options=BotOptions(debounce_s=0.05, use_local_clock=False))
+    task = asyncio.get_running_loop().create_task(bot._cycle_loop(), name="cycle")
+    bot._tasks.append(task)
+    try:
+        for _ in range(100):
+            bot.trigger("price")
+            await asyncio.sleep(0)
+        assert await bot.wait_settled(5.0)
+        assert bot.cycles == 1
+        bot.trigger("fill")
+        assert await bot.wait_settled(5.0) and bot.cycles == 2
+    finally:
+        bot.stopping.set()
+        bot._dirty.set()
+        await asyncio.wait_for(task, 5)

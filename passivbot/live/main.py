@@ -16,6 +16,7 @@ import re
 import signal
 import stat
 import sys
+import traceback
 from pathlib import Path
 
 import ccxt
@@ -118,6 +119,11 @@ def main(argv: list[str]) -> int:
         return asyncio.run(run(args, cfg, key, secret, redact))
     except StopError as e:
         print(f"stopped: {redact(str(e))}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, ConfigError):
+        raise
+    except Exception:  # a bug: keep the traceback, but never with a secret in it
+        print(redact(traceback.format_exc()), file=sys.stderr)
         return 1
 
 
