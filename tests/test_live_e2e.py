@@ -122,6 +122,8 @@ async def test_heals_after_websocket_drop_rejects_and_orders_cancelled_behind_it
         for i in range(40):
             if i == 5:
                 await emu.faults.drop_websockets()
+            if i == 8 and exchange == "binance":
+                await emu.faults.expire_listen_key()
             if i == 12:
                 emu.faults.reject_orders(2)
             if i == 20:  # someone cancels our orders by hand: the bot notices and replaces them
@@ -138,6 +140,8 @@ async def test_heals_after_websocket_drop_rejects_and_orders_cancelled_behind_it
             assert_ideal(bot, emu)
         assert sum(s.stats.errors for s in bot.streams) >= 1  # the drop was seen ...
         assert emu.counters["ws_connections"] > 3  # ... and the streams reconnected
+        if exchange == "binance":  # with a new listen key after the old one expired
+            assert any(c.kind == "user" for c in emu.conns)
     finally:
         await bot.stop()
 

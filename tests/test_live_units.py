@@ -98,8 +98,10 @@ def test_non_ccxt_errors_are_not_classified():
 def test_redactor_removes_secrets_and_signatures():
     r = Redactor(("AKIAKEY1234567890", "SUPERSECRET987654321"))
     text = ('binanceusdm POST http://h/fapi/v1/order?x=1&signature=abcdef0123456789 '
-            '{"X-MBX-APIKEY": "AKIAKEY1234567890"} secret=SUPERSECRET987654321')
+            '{"X-MBX-APIKEY": "AKIAKEY1234567890"} secret=SUPERSECRET987654321 '
+            'ws://h/private/ws?listenKey=dDbVGADFZ805hExhoslEz')
     out = r(text)
+    assert "dDbVGADFZ805hExhoslEz" not in out
     assert "AKIAKEY1234567890" not in out and "SUPERSECRET987654321" not in out
     assert "abcdef0123456789" not in out and "***" in out
 

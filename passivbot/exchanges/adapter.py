@@ -41,6 +41,9 @@ class Capabilities:
     ohlcv_page: int
     # Longest client order id the exchange accepts.
     max_client_id: int = 36
+    # The user stream rides on a listen key that can expire (Binance): after a user-stream
+    # failure, make ccxt fetch a fresh key instead of reconnecting with the dead one.
+    listen_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,14 @@ class ExchangeAdapter:
 
     def mmr_add(self) -> float:
         return _f(self.market.get("taker")) if self.caps.liq_adds_taker_fee else 0.0
+
+    def reset_user_stream_auth(self) -> None:
+        """Forget the cached listen key (ccxt keeps `lastAuthenticatedTime` per market type)."""
+        if not self.caps.listen_key:
+            return
+        for v in list(getattr(self.ex, "options", {}).values()):
+            if isinstance(v, dict) and "lastAuthenticatedTime" in v:
+                v["lastAuthenticatedTime"] = 0
 
     # -- setup ---------------------------------------------------------------------------
     async def set_hedge_mode(self) -> None:

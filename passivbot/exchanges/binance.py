@@ -15,6 +15,7 @@ CAPS = Capabilities(
     orders_per_s=10.0,  # 300 orders / 10 s per account; stay well under
     order_burst=10,
     ohlcv_page=1500,
+    listen_key=True,
 )
 
 

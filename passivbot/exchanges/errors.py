@@ -87,6 +87,7 @@ def classify(exc: BaseException, op: str) -> Action:
 # Things that look like credentials in URLs, headers and bodies ccxt may echo.
 _PATTERNS = (
     re.compile(r"(signature=)[0-9a-fA-F]+"),
+    re.compile(r"(listenKey=)[A-Za-z0-9]+"),  # a user-stream session credential
     re.compile(r"(sign[\"']?\s*[:=]\s*[\"']?)[0-9a-fA-F]{16,}"),
     re.compile(r"((?:X-MBX-APIKEY|X-BAPI-API-KEY|X-BAPI-SIGN|apiKey|api_key|secret)"
                r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+", re.IGNORECASE),

@@ -118,12 +118,16 @@ class LiveBot:
         ex = self.adapter.ex
         sym = self.adapter.symbol
         silence = self.opt.market_silence_s
+        user = self.adapter.reset_user_stream_auth
         self.streams = [
-            Stream("orders", lambda: ex.watch_orders(sym), lambda u: handlers.on_orders(self, u)),
-            Stream("trades", lambda: ex.watch_my_trades(sym), lambda u: handlers.on_trades(self, u)),
+            Stream("orders", lambda: ex.watch_orders(sym), lambda u: handlers.on_orders(self, u),
+                   on_error=user),
+            Stream("trades", lambda: ex.watch_my_trades(sym), lambda u: handlers.on_trades(self, u),
+                   on_error=user),
             Stream("positions", lambda: ex.watch_positions([sym]),
-                   lambda u: handlers.on_positions(self, u)),
-            Stream("balance", lambda: ex.watch_balance(), lambda u: handlers.on_balance(self, u)),
+                   lambda u: handlers.on_positions(self, u), on_error=user),
+            Stream("balance", lambda: ex.watch_balance(), lambda u: handlers.on_balance(self, u),
+                   on_error=user),
             Stream("candles", lambda: ex.watch_ohlcv(sym, "1m"),
                    lambda u: handlers.on_candles(self, u), silence, "ohlcv"),
             Stream("ticker", lambda: ex.watch_ticker(sym), lambda u: handlers.on_ticker(self, u),

@@ -32,6 +32,7 @@ class Stream:
     handle: Callable[[object], None]
     silence_s: float | None = None  # None: may be silent (user data), healed by REST instead
     hash_hint: str = ""  # part of ccxt's message hash: which websocket client serves it
+    on_error: Callable[[], None] | None = None  # e.g. forget a dead listen key
     stats: StreamStats = field(default_factory=StreamStats)
 
 
@@ -85,6 +86,8 @@ async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Ca
                 on_stop(StopError(s.stats.last_error))
                 return
             failures += 1
+            if s.on_error is not None:
+                s.on_error()
             delay = backoff_delay(failures, base_delay, max_delay)
             log.warning("stream %s: %s; reconnecting in %.1fs", s.name, s.stats.last_error, delay)
             try:
