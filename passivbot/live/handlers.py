@@ -67,7 +67,11 @@ async def fetch_closed_candles(bot: "LiveBot", start: int, now: int) -> np.ndarr
 
 async def refresh_time(bot: "LiveBot") -> None:
     """Exchange time over REST: after lost stream messages, candle closes are found by it."""
-    bot.state.note_time(await rest(bot, lambda: bot.adapter.ex.fetch_time()))
+    import time
+
+    server = int(await rest(bot, lambda: bot.adapter.ex.fetch_time()))
+    bot.time_offset = server - int(time.time() * 1000)  # the local clock drifts over weeks
+    bot.state.note_time(server)
 
 
 async def refresh_account(bot: "LiveBot") -> None:
