@@ -111,3 +111,22 @@ def test_cli_config_error_exits_2_without_traceback(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and "end_date" in r.stderr
+
+
+def test_backtest_symbol_wins_over_the_live_configs_symbol():
+    """Regression: candles came from the backtest config's symbol but market specs from the
+    live config's, so `--symbol BTCUSDT` with an ETHUSDT live config mixed the two markets."""
+    from dataclasses import replace
+
+    from passivbot.backtest.runner import backtest_live_config
+    from passivbot.config import load_backtest_config, load_live_config
+    from passivbot.data.bundled import load_bundled
+
+    bt = replace(load_backtest_config("backtest_configs/demo.json"), symbol="BTCUSDT")
+    live = load_live_config("live_settings/ETH-J1.json")
+    res = backtest_live_config(live, bt, candles=load_bundled("BTCUSDT")[:1440 * 2].copy())
+    assert res.live_config.symbol == "BTCUSDT" and res.candles_info["symbol"] == "BTCUSDT"
+    # BTC's 0.1 price step: every fill price lies on it (ETH's 0.01 would not)
+    prices = res.fills["price"][res.fills["kind"] != 3]
+    assert len(prices) > 0
+    assert abs(prices * 10 - (prices * 10).round()).max() < 1e-6

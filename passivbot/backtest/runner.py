@@ -48,10 +48,16 @@ def backtest_live_config(
     candles: np.ndarray | None = None,
 ) -> BacktestResult:
     """Backtest `live_cfg` over `candles` (None: loaded per bt_cfg) with bt_cfg's balance and fees
-    and the offline market spec of (bt_cfg.exchange, live_cfg.symbol)."""
+    and the offline market spec of (bt_cfg.exchange, bt_cfg.symbol).
+
+    The backtest config (or its --symbol override) names the market: the live config is
+    traded on that symbol, and the result's live config carries it, so a report or best.json
+    never pairs one symbol's strategy file with another symbol's candles."""
+    if live_cfg.symbol != bt_cfg.symbol:
+        live_cfg = replace(live_cfg, symbol=bt_cfg.symbol)
     if candles is None:
         candles = load_backtest_candles(bt_cfg)
-    spec = market_spec(bt_cfg.exchange, live_cfg.symbol)
+    spec = market_spec(bt_cfg.exchange, bt_cfg.symbol)
     fills, equity, summary = run_backtest(
         candles, side_params(live_cfg.long), side_params(live_cfg.short), spec.market_array(),
         spec.brackets_array(), bt_cfg.starting_balance, bt_cfg.maker_fee, bt_cfg.taker_fee,
