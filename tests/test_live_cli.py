@@ -205,3 +205,38 @@ async def test_wrong_secret_stops_cleanly_exit_1_without_leaking(emu, tmp_path):
     assert code == 1 and "stopped:" in text and "Traceback" not in text
     assert emu.counters["orders_created"] == 0
     assert KEY not in text and SECRET not in text and SECRET[::-1] not in text
+
+
+def test_emulator_mode_never_reads_the_real_key_file(tmp_path, monkeypatch):
+    """Regression: with --emulator and a default api-keys.json holding USER, the real key pair
+    was sent to the (local or not) emulator. Paper trading must use placeholders."""
+    from passivbot.live import main as live_main
+
+    real = tmp_path / "api-keys.json"
+    real.write_text('{"ETH-J1": {"exchange": "binance", "key": "REALKEY123", "secret": "REALSECRET456"}}')
+    real.chmod(0o600)
+    monkeypatch.setattr(live_main, "PROJECT_ROOT", tmp_path)
+    seen = {}
+
+    def fake_load(path, user, exchange, emulator):
+        seen["called"] = True
+        return "REALKEY123", "REALSECRET456", []
+
+    monkeypatch.setattr(live_main, "load_api_keys", fake_load)
+
+    class Stop(Exception):
+        pass
+
+    def fake_create(exchange, *, api_key, secret, **kw):
+        seen["key"], seen["secret"] = api_key, secret
+        raise Stop
+
+    import passivbot.exchanges.ccxt_factory as factory
+
+    monkeypatch.setattr(factory, "create_exchange", fake_create)
+    try:
+        live_main.main(["binance", "ETH-J1", "--emulator", "127.0.0.1:1"])
+    except Stop:
+        pass
+    assert "called" not in seen
+    assert seen.get("key") == live_main.PLACEHOLDER_KEY and seen.get("secret") == live_main.PLACEHOLDER_SECRET

@@ -96,10 +96,13 @@ def load_api_keys(path: Path, user: str, exchange: str,
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     keys_path = Path(args.api_keys) if args.api_keys else PROJECT_ROOT / "api-keys.json"
-    # Placeholder keys only for the emulator with the default key file: an explicit
-    # --api-keys must be valid.
-    key, secret, warnings = load_api_keys(keys_path, args.user, args.exchange,
-                                          args.emulator is not None and not args.api_keys)
+    if args.emulator is not None and not args.api_keys:
+        # Paper trading: never read (let alone send) the real key pair; an explicit --api-keys
+        # is how a test hands the emulator a key pair to check signatures with.
+        key, secret, warnings = PLACEHOLDER_KEY, PLACEHOLDER_SECRET, []
+    else:
+        key, secret, warnings = load_api_keys(keys_path, args.user, args.exchange,
+                                              args.emulator is not None)
     for w in warnings:
         print(w, file=sys.stderr)
     cfg = load_live_config(args.config or args.user)
