@@ -101,8 +101,7 @@ def main(argv: list[str]) -> int:
         # is how a test hands the emulator a key pair to check signatures with.
         key, secret, warnings = PLACEHOLDER_KEY, PLACEHOLDER_SECRET, []
     else:
-        key, secret, warnings = load_api_keys(keys_path, args.user, args.exchange,
-                                              args.emulator is not None)
+        key, secret, warnings = load_api_keys(keys_path, args.user, args.exchange, False)
     for w in warnings:
         print(w, file=sys.stderr)
     cfg = load_live_config(args.config or args.user)
