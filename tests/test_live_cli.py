@@ -218,7 +218,7 @@ def test_emulator_mode_never_reads_the_real_key_file(tmp_path, monkeypatch):
     monkeypatch.setattr(live_main, "PROJECT_ROOT", tmp_path)
     seen = {}
 
-    def fake_load(path, user, exchange, emulator):
+    def fake_load(path, user, exchange):
         seen["called"] = True
         return "REALKEY123", "REALSECRET456", []
 

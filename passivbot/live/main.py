@@ -54,14 +54,10 @@ def _issue(path: Path | str, key: str, message: str, value=MISSING) -> ConfigErr
     return ConfigError([ConfigIssue(str(path), key, value, message)])
 
 
-def load_api_keys(path: Path, user: str, exchange: str,
-                  emulator: bool) -> tuple[str, str, list[str]]:
-    """(key, secret, warnings). `emulator`: a missing file or user gives placeholder keys
-    (paper trading needs none); otherwise every problem is a ConfigError."""
+def load_api_keys(path: Path, user: str, exchange: str) -> tuple[str, str, list[str]]:
+    """(key, secret, warnings); every problem is a ConfigError naming the file and the user."""
     warnings: list[str] = []
     if not path.is_file():
-        if emulator:
-            return PLACEHOLDER_KEY, PLACEHOLDER_SECRET, warnings
         raise _issue(path, "", f"key file not found: {path} (create it with "
                      f'{{"{user}": {{"exchange": "{exchange}", "key": "...", "secret": "..."}}}}'
                      " or pass --api-keys PATH)")
@@ -76,8 +72,6 @@ def load_api_keys(path: Path, user: str, exchange: str,
     if not isinstance(data, dict):
         raise _issue(path, "", "key file must be a JSON object of users")
     if user not in data:
-        if emulator:
-            return PLACEHOLDER_KEY, PLACEHOLDER_SECRET, warnings
         names = ", ".join(sorted(data)) or "none"
         raise _issue(path, user, f"user not found in key file (users: {names})")
     entry = data[user]
@@ -101,7 +95,7 @@ def main(argv: list[str]) -> int:
         # is how a test hands the emulator a key pair to check signatures with.
         key, secret, warnings = PLACEHOLDER_KEY, PLACEHOLDER_SECRET, []
     else:
-        key, secret, warnings = load_api_keys(keys_path, args.user, args.exchange, False)
+        key, secret, warnings = load_api_keys(keys_path, args.user, args.exchange)
     for w in warnings:
         print(w, file=sys.stderr)
     cfg = load_live_config(args.config or args.user)
