@@ -73,10 +73,9 @@ def round_entry_price_nb(price: float, price_step: float, side: int) -> float:
 
 @njit(cache=True)
 def round_close_price_nb(price: float, price_step: float, side: int) -> float:
-    """Long closes round up, short closes round down: a rounded close never loses markup."""
-    if side == LONG:
-        return round_up_nb(price, price_step)
-    return round_dn_nb(price, price_step)
+    """Long closes round up, short closes round down: a rounded close never loses markup.
+    (A close trades the opposite way to its side's entries.)"""
+    return round_entry_price_nb(price, price_step, -side)
 
 
 @njit(cache=True)
@@ -90,9 +89,7 @@ def passive_entry_price_nb(price: float, last_price: float, side: int) -> float:
 @njit(cache=True)
 def passive_close_price_nb(price: float, last_price: float, side: int) -> float:
     """A close never crosses the market: long sells at least at the last price."""
-    if side == LONG:
-        return max(price, last_price)
-    return min(price, last_price)
+    return passive_entry_price_nb(price, last_price, -side)
 
 
 # ---------------------------------------------------------------------------------------------
