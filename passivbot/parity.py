@@ -79,6 +79,7 @@ class Outcome:
     positions: tuple[tuple[float, float], tuple[float, float]]
     seconds: float = 0.0
     book_mismatches: list[int] = field(default_factory=list)  # minutes with a non-ideal book
+    n_candles: int = 0  # candles run (live: may stop early at a time limit)
 
 
 @dataclass
@@ -128,7 +129,7 @@ def backtest_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
     return Outcome(keys, float(last[EQ_BALANCE]),
                    ((float(last[EQ_PSIZE_LONG]), float(last[EQ_PPRICE_LONG])),
                     (float(last[EQ_PSIZE_SHORT]), float(last[EQ_PPRICE_SHORT]))),
-                   time.perf_counter() - t0)
+                   time.perf_counter() - t0, n_candles=len(candles))
 
 
 def lockstep_options():
@@ -193,8 +194,11 @@ def book_is_ideal(bot, emu) -> bool:
 async def live_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
                        starting_balance: float, maker_fee: float, taker_fee: float,
                        minute_timeout: float = 10.0, check_book: bool = True,
-                       progress=None) -> Outcome:
-    """The live bot's fills trading the emulator in lockstep over candles[1:] (see module)."""
+                       progress=None, time_limit_s: float | None = None) -> Outcome:
+    """The live bot's fills trading the emulator in lockstep over candles[1:] (see module).
+
+    With `time_limit_s`, stops after the minute that crosses it; `Outcome.n_candles` says how
+    many candles were run (the backtest to compare with is over candles[:n_candles])."""
     from passivbot.emulator import Emulator
 
     n = len(candles)
@@ -211,6 +215,8 @@ async def live_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
         if check_book and not book_is_ideal(bot, emu):
             bad_books.append(emu.clock)
         while emu.clock < n:
+            if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s:
+                break
             await emu.advance(1)
             await settle(bot, emu, timeout=minute_timeout)
             if check_book and not book_is_ideal(bot, emu):
@@ -225,7 +231,7 @@ async def live_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
     keys = [fill_key(f["minute"], f["side"], f["kind"], f["price"], f["qty"]) for f in acc.fills]
     pos = tuple((acc.positions[s].size, acc.positions[s].price if acc.positions[s].size else 0.0)
                 for s in (LONG, SHORT))
-    return Outcome(keys, acc.balance, pos, time.perf_counter() - t0, bad_books)
+    return Outcome(keys, acc.balance, pos, time.perf_counter() - t0, bad_books, acc.clock)
 
 
 def compare(exchange: str, n_candles: int, bt: Outcome, live: Outcome) -> ParityReport:
@@ -243,16 +249,23 @@ def compare(exchange: str, n_candles: int, bt: Outcome, live: Outcome) -> Parity
 
 async def run_parity(cfg: LiveConfig, candles: np.ndarray, exchange: str,
                      starting_balance: float = 10_000.0, maker_fee: float | None = None,
-                     taker_fee: float | None = None, progress=None) -> ParityReport:
-    """Backtest, then the live bot on the emulator over the same candles; the comparison."""
+                     taker_fee: float | None = None, progress=None,
+                     time_limit_s: float | None = None) -> ParityReport:
+    """Backtest, then the live bot on the emulator over the same candles; the comparison.
+
+    With `time_limit_s` the live run may stop early; both are then compared over the candles
+    the live run reached."""
     fees = DEFAULT_FEES[exchange]
     maker = fees["maker_fee"] if maker_fee is None else maker_fee
     taker = fees["taker_fee"] if taker_fee is None else taker_fee
     candles = np.ascontiguousarray(candles, dtype=np.float64)
     bt = backtest_outcome(cfg, candles, exchange, starting_balance, maker, taker)
     live = await live_outcome(cfg, candles, exchange, starting_balance, maker, taker,
-                              progress=progress)
-    return compare(exchange, len(candles), bt, live)
+                              progress=progress, time_limit_s=time_limit_s)
+    if live.n_candles < len(candles):
+        bt = backtest_outcome(cfg, candles[:live.n_candles], exchange, starting_balance, maker,
+                              taker)
+    return compare(exchange, live.n_candles, bt, live)
 
 
 def summary_lines(rep: ParityReport) -> list[str]:
