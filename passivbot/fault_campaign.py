@@ -1,0 +1,239 @@
+"""Fault campaign: the live bot trades the emulator in lockstep while every fault the emulator
+offers is injected at random minutes (from a seed); after each fault clears, the bot must reach
+the ideal orders for the emulator's actual state within a deadline, with no duplicate and no
+orphan order and its position equal to the emulator's.
+
+Faults (`FAULTS`): websocket drop, 429 burst, 5xx burst (500/502/503), slow responses,
+rejected orders, listenKey expiry (Binance only), and a hard kill + restart of the bot. The
+kill is in-process: the bot's tasks are cancelled and its connections closed with no shutdown
+code run (what the exchange sees of a SIGKILL: sockets gone, orders left resting); a candle
+passes while it is down, then a new LiveBot starts on a new ccxt client. (A real SIGKILL of
+start_bot.py is tested in tests/test_live_cli.py.)
+
+Timeline of one fault at minute m: lockstep up to m; arm the fault; the emulator settles one
+candle (so the bot has work to do under the fault); the fault *clears* when its count is used
+up (or after `clear_after_s`, when it is disarmed), at once for a drop or an expiry, and when
+the new bot starts for a restart. Convergence time = from clearing until the emulator's book
+equals the ideal book (`live.testing.expected_orders` on the emulator's account, EMAs on the
+candles the running bot warmed on) and the bot's state has caught up (price, balance,
+positions). Duplicates (same side, direction, price, qty more times than the ideal set has,
+or twice when not ideal) are counted at every poll, not only at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from passivbot.config import LiveConfig
+from passivbot.parity import lockstep_options, settle, start_bot
+from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1
+
+SLOW_S = 1.5  # seconds each slow response is held back (below ccxt's 10 s timeout)
+FAULTS = ("ws_drop", "http_429", "http_5xx", "slow", "reject", "listen_key", "kill_restart")
+
+
+def faults_for(exchange: str) -> tuple[str, ...]:
+    return tuple(f for f in FAULTS if f != "listen_key" or exchange == "binance")
+
+
+@dataclass
+class FaultResult:
+    fault: str
+    minute: int
+    converged_s: float  # inf if it did not converge within the poll limit
+    duplicates: int  # max over the polls
+    orphans: int  # open orders not in the ideal set at the end
+    position_ok: bool
+
+    def survived(self, deadline_s: float) -> bool:
+        return (self.converged_s <= deadline_s and self.duplicates == 0 and self.orphans == 0
+                and self.position_ok)
+
+
+@dataclass
+class CampaignReport:
+    exchange: str
+    seed: int
+    results: list[FaultResult] = field(default_factory=list)
+    deadline_s: float = 10.0
+
+    @property
+    def survived(self) -> int:
+        return sum(r.survived(self.deadline_s) for r in self.results)
+
+    @property
+    def worst_s(self) -> float:
+        return max((r.converged_s for r in self.results), default=0.0)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(r.duplicates for r in self.results)
+
+
+def schedule(seed: int, exchange: str, n_minutes: int, rounds: int = 1,
+             first: int = 5, gap: int = 3) -> list[tuple[int, str]]:
+    """(minute, fault) pairs: every fault `rounds` times in a seeded order at seeded minutes
+    in [first, n_minutes), at least `gap` minutes apart."""
+    rng = random.Random(seed)
+    faults = [f for _ in range(rounds) for f in faults_for(exchange)]
+    rng.shuffle(faults)
+    slots = list(range(first, n_minutes - gap, gap))
+    if len(slots) < len(faults):
+        raise ValueError(f"{n_minutes} minutes cannot hold {len(faults)} faults {gap} apart")
+    minutes = sorted(rng.sample(slots, len(faults)))
+    return list(zip(minutes, faults))
+
+
+def _keys(orders) -> Counter:
+    from passivbot.live.testing import order_key
+
+    return Counter(order_key(o.side, o.close, o.qty, o.price) for o in orders)
+
+
+def book_check(bot, emu, warm_from: int) -> tuple[bool, int, int]:
+    """(book == ideal, duplicates, orphans) for the emulator's state now."""
+    from passivbot.live.testing import expected_orders
+
+    ideal = _keys(expected_orders(emu.account, emu.candles, warm_from, bot.state.params,
+                                  bot.market))
+    book = _keys(emu.account.open_orders.values())
+    dups = sum(n - max(ideal.get(k, 0), 1) for k, n in book.items() if n > max(ideal.get(k, 0), 1))
+    orphans = sum((book - ideal).values())
+    return book == ideal, dups, orphans
+
+
+def warmup_len(bot) -> int:
+    """Candles the bot warms its EMAs on (LiveBot.warm_up's rule)."""
+    p = bot.state.params
+    span = float(max(p[:, P_EMA_SPAN_0].max(), p[:, P_EMA_SPAN_1].max()))
+    return int(min(bot.opt.max_warmup_candles, max(2, math.ceil(span * bot.opt.warmup_span_mult))))
+
+
+async def hard_kill(bot) -> None:
+    """What a SIGKILL leaves: tasks gone, sockets closed, no shutdown code, orders resting."""
+    bot.stopping.set()
+    for t in bot._tasks:
+        t.cancel()
+    await asyncio.gather(*bot._tasks, return_exceptions=True)
+    await bot.adapter.ex.close()
+
+
+class Campaign:
+    def __init__(self, exchange: str, cfg: LiveConfig, candles: np.ndarray, seed: int,
+                 deadline_s: float = 10.0, poll_limit_s: float = 30.0,
+                 clear_after_s: float = 3.0) -> None:
+        self.exchange, self.cfg, self.candles, self.seed = exchange, cfg, candles, seed
+        self.deadline_s, self.poll_limit_s, self.clear_after_s = deadline_s, poll_limit_s, clear_after_s
+        self.warm_from = 0
+        self.bot = None
+        self.emu = None
+
+    async def converge(self, fault: str, minute: int, cleared: float) -> FaultResult:
+        from passivbot.live.testing import caught_up
+
+        bot, emu = self.bot, self.emu
+        worst_dups, done_at = 0, math.inf
+        while time.monotonic() - cleared < self.poll_limit_s:
+            ideal, dups, _ = book_check(bot, emu, self.warm_from)
+            worst_dups = max(worst_dups, dups)
+            if ideal and caught_up(bot, emu) and bot.settled():
+                t = time.monotonic()
+                await emu.wait_idle(0.005, 2.0)
+                ideal, dups, _ = book_check(bot, emu, self.warm_from)
+                worst_dups = max(worst_dups, dups)
+                if ideal and caught_up(bot, emu):
+                    done_at = t
+                    break
+            await asyncio.sleep(0.005)
+        _, dups, orphans = book_check(bot, emu, self.warm_from)
+        return FaultResult(fault, minute, max(0.0, done_at - cleared), max(worst_dups, dups), orphans,
+                           caught_up(bot, emu))
+
+    async def _wait_used(self, left) -> float:
+        """Until the armed fault's count is used up, or disarm it after clear_after_s."""
+        f = self.emu.faults
+        t0 = time.monotonic()
+        while left() > 0 and time.monotonic() - t0 < self.clear_after_s:
+            await asyncio.sleep(0.005)
+        f.http_count = f.delay_count = f.reject_count = 0
+        return time.monotonic()
+
+    async def inject(self, fault: str) -> float:
+        """Arm `fault`, settle a candle under it, return the monotonic time it cleared."""
+        emu, f = self.emu, self.emu.faults
+        if fault == "ws_drop":
+            await f.drop_websockets()
+            await emu.advance(1)
+            return time.monotonic()
+        if fault == "listen_key":
+            await f.expire_listen_key()
+            await emu.advance(1)
+            return time.monotonic()
+        if fault == "kill_restart":
+            await hard_kill(self.bot)
+            await emu.advance(1)  # a minute passes while the bot is down (its orders may fill)
+            cleared = time.monotonic()
+            self.warm_from = max(0, emu.clock - warmup_len(self.bot))
+            self.bot = await start_bot(self.exchange, self.cfg, emu, lockstep_options())
+            return cleared
+        if fault == "http_429":
+            f.http_errors(429, 5)
+        elif fault == "http_5xx":
+            f.http_errors(random.Random(self.seed).choice((500, 502, 503)), 5)
+        elif fault == "slow":
+            f.delay(SLOW_S, 4)
+        elif fault == "reject":
+            f.reject_orders(2)
+        await emu.advance(1)
+        used = await self._wait_used(lambda: f.http_count + f.delay_count + f.reject_count)
+        # a slow fault clears when the last slow answer is back, SLOW_S after it was taken
+        return used + (SLOW_S if fault == "slow" else 0.0)
+
+    async def run(self, plan: list[tuple[int, str]], n_minutes: int) -> CampaignReport:
+        from passivbot.emulator import Emulator
+
+        rep = CampaignReport(self.exchange, self.seed, deadline_s=self.deadline_s)
+        self.emu = Emulator(self.exchange, self.cfg.symbol, self.candles, start_index=1)
+        await self.emu.start()
+        try:
+            self.bot = await start_bot(self.exchange, self.cfg, self.emu, lockstep_options())
+            todo = dict(plan)
+            while self.emu.clock < n_minutes:
+                fault = todo.pop(self.emu.clock, None)
+                if fault is None:
+                    await self.emu.advance(1)
+                    await settle(self.bot, self.emu, timeout=self.poll_limit_s)
+                    continue
+                minute = self.emu.clock
+                cleared = await self.inject(fault)
+                rep.results.append(await self.converge(fault, minute, cleared))
+                await settle(self.bot, self.emu, timeout=self.poll_limit_s)
+        finally:
+            if self.bot is not None:
+                await self.bot.stop()
+            await self.emu.stop()
+        return rep
+
+
+async def run_campaign(exchange: str, cfg: LiveConfig, candles: np.ndarray, seed: int,
+                       n_minutes: int, rounds: int = 1, **kw) -> CampaignReport:
+    """Lockstep over candles[1:n_minutes] with every fault `rounds` times (see module)."""
+    plan = schedule(seed, exchange, n_minutes, rounds)
+    return await Campaign(exchange, cfg, candles, seed, **kw).run(plan, n_minutes)
+
+
+def report_lines(rep: CampaignReport) -> list[str]:
+    lines = []
+    for r in rep.results:
+        state = "ok" if r.survived(rep.deadline_s) else "FAILED"
+        lines.append(f"{rep.exchange} seed {rep.seed}: minute {r.minute} {r.fault}: converged "
+                     f"{r.converged_s:.2f} s, duplicates {r.duplicates}, orphans {r.orphans}, "
+                     f"position {'ok' if r.position_ok else 'DIFFERS'} -> {state}")
+    return lines

@@ -1,0 +1,61 @@
+"""Fault campaign (short): over a lockstep run on both exchanges, every fault the emulator offers
+(websocket drop, 429 and 5xx bursts, slow responses, rejected orders, listenKey expiry on
+Binance, hard kill + restart) is injected at seeded minutes; after each clears the bot reaches
+the ideal orders within 10 s, with no duplicate or orphan order and the emulator's position."""
+
+import numpy as np
+import pytest
+
+from passivbot.data.bundled import load_bundled
+from passivbot.fault_campaign import (
+    FAULTS, book_check, faults_for, report_lines, run_campaign, schedule,
+)
+from passivbot.parity import busy_config
+
+MINUTES = 60
+
+
+@pytest.mark.parametrize("exchange", ["binance", "bybit"])
+async def test_bot_survives_every_fault_and_converges_within_10s(exchange):
+    candles = np.array(load_bundled("ETHUSDT")[:MINUTES + 5])
+    rep = await run_campaign(exchange, busy_config(), candles, seed=7, n_minutes=MINUTES)
+    text = "\n".join(report_lines(rep))
+    assert sorted(r.fault for r in rep.results) == sorted(faults_for(exchange)), text
+    assert rep.survived == len(rep.results), text
+    assert rep.duplicates == 0 and rep.worst_s < 10.0, text
+
+
+def test_schedule_is_seeded_spaced_and_covers_every_fault():
+    a = schedule(3, "binance", 200, rounds=2)
+    assert a == schedule(3, "binance", 200, rounds=2) and a != schedule(4, "binance", 200, 2)
+    minutes = [m for m, _ in a]
+    assert minutes == sorted(minutes) and all(b - m >= 3 for m, b in zip(minutes, minutes[1:]))
+    assert sorted(f for _, f in a) == sorted(FAULTS * 2)
+    assert "listen_key" not in faults_for("bybit")
+    with pytest.raises(ValueError):
+        schedule(0, "binance", 10)
+
+
+def test_duplicates_and_orphans_are_counted_against_the_ideal_set():
+    from types import SimpleNamespace as NS
+
+    from passivbot.emulator import Emulator
+    from passivbot.config import side_params
+    from passivbot.markets import market_spec
+    from passivbot.live.testing import expected_orders
+
+    cfg = busy_config()
+    candles = np.array(load_bundled("ETHUSDT")[:10])
+    emu = Emulator("binance", "ETHUSDT", candles, start_index=1)
+    acc = emu.account
+    acc.hedge_mode = True
+    params = np.stack([side_params(cfg.long), side_params(cfg.short)])
+    bot = NS(state=NS(params=params), market=market_spec("binance", "ETHUSDT").market_array())
+    ideal = expected_orders(acc, candles, 0, params, bot.market)
+    for w in ideal:
+        acc.place(is_buy=w.is_buy, qty=w.qty, price=w.price, position_side=w.side)
+    assert book_check(bot, emu, 0) == (True, 0, 0)
+    w = ideal[0]
+    acc.place(is_buy=w.is_buy, qty=w.qty, price=w.price, position_side=w.side)  # twice
+    acc.place(is_buy=w.is_buy, qty=w.qty, price=round(w.price * 0.9, 2), position_side=w.side)
+    assert book_check(bot, emu, 0) == (False, 1, 2)
