@@ -15,7 +15,7 @@ from passivbot.config.live import (
 )
 from passivbot.config.schema import (
     BOOL, CHOICE, FLOAT, INT, LIST, OBJECT, STR, Collector, FieldSpec, check_object,
-    did_you_mean, read_json,
+    did_you_mean, is_finite, read_json,
 )
 from passivbot.errors import MISSING
 from passivbot.markets import DEFAULT_FEES, EXCHANGES
@@ -177,6 +177,9 @@ def _bound(key: str, spec: FieldSpec, v: Any, col: Collector) -> Bound | None:
         return None
     if any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in v):
         col.add(key, v, f"must be {shape} of numbers")
+        return None
+    if not all(is_finite(x) for x in v):
+        col.add(key, v, f"must be {shape} of finite numbers")
         return None
     lo, hi = float(v[0]), float(v[1])
     step = float(v[2]) if len(v) == 3 else None

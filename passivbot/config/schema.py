@@ -98,6 +98,14 @@ def _type_name(value: Any) -> str:
             dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
 
 
+def is_finite(x: int | float) -> bool:
+    """math.isfinite that also answers for a JSON integer beyond float range (False)."""
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
 def coerce(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
     """Check one value against its spec: (converted value, None) or (None, error message).
 
@@ -109,7 +117,7 @@ def coerce(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             extra = " (JSON true/false is not a number)" if isinstance(value, bool) else ""
             return None, f"wrong type: must be {spec.allowed_text()}, got {_type_name(value)}{extra}"
-        if not math.isfinite(value):
+        if not is_finite(value):
             return None, f"must be a finite number, {spec.allowed_text()}"
         if k == INT:
             if isinstance(value, float) and not value.is_integer():
