@@ -4,7 +4,9 @@ the ideal orders for the emulator's actual state within a deadline, with no dupl
 orphan order and its position equal to the emulator's.
 
 Faults (`FAULTS`): websocket drop, 429 burst, 5xx burst (500/502/503), slow responses,
-rejected orders, listenKey expiry (Binance only), and a hard kill + restart of the bot. The
+responses held past the client's timeout (the request still executes: a create whose answer
+is lost, retried with the same client id), rejected orders, listenKey expiry (Binance only),
+and a hard kill + restart of the bot. Burst sizes are drawn from the seed. The
 kill is in-process: the bot's tasks are cancelled and its connections closed with no shutdown
 code run (what the exchange sees of a SIGKILL: sockets gone, orders left resting); a candle
 passes while it is down, then a new LiveBot starts on a new ccxt client. (A real SIGKILL of
@@ -35,8 +37,11 @@ from passivbot.config import LiveConfig
 from passivbot.parity import lockstep_options, settle, start_bot
 from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1
 
-SLOW_S = 1.5  # seconds each slow response is held back (below ccxt's 10 s timeout)
-FAULTS = ("ws_drop", "http_429", "http_5xx", "slow", "reject", "listen_key", "kill_restart")
+CLIENT_TIMEOUT_MS = 2000  # the bot's ccxt request timeout in the campaign
+SLOW_S = 1.0  # "slow": answers held back this long (below the client timeout)
+LOST_S = 2.5  # "timeout": held back past the client timeout (the request is still executed)
+FAULTS = ("ws_drop", "http_429", "http_5xx", "slow", "timeout", "reject", "listen_key",
+          "kill_restart")
 
 
 def faults_for(exchange: str) -> tuple[str, ...]:
@@ -132,8 +137,13 @@ class Campaign:
         self.exchange, self.cfg, self.candles, self.seed = exchange, cfg, candles, seed
         self.deadline_s, self.poll_limit_s, self.clear_after_s = deadline_s, poll_limit_s, clear_after_s
         self.warm_from = 0
+        self.rng = random.Random(seed)
         self.bot = None
         self.emu = None
+
+    async def new_bot(self):
+        return await start_bot(self.exchange, self.cfg, self.emu, lockstep_options(),
+                               timeout_ms=CLIENT_TIMEOUT_MS)
 
     async def converge(self, fault: str, minute: int, cleared: float) -> FaultResult:
         from passivbot.live.testing import caught_up
@@ -181,20 +191,23 @@ class Campaign:
             await emu.advance(1)  # a minute passes while the bot is down (its orders may fill)
             cleared = time.monotonic()
             self.warm_from = max(0, emu.clock - warmup_len(self.bot))
-            self.bot = await start_bot(self.exchange, self.cfg, emu, lockstep_options())
+            self.bot = await self.new_bot()
             return cleared
+        rng = self.rng
         if fault == "http_429":
-            f.http_errors(429, 5)
+            f.http_errors(429, rng.randint(2, 12))
         elif fault == "http_5xx":
-            f.http_errors(random.Random(self.seed).choice((500, 502, 503)), 5)
+            f.http_errors(rng.choice((500, 502, 503)), rng.randint(2, 12))
         elif fault == "slow":
-            f.delay(SLOW_S, 4)
+            f.delay(SLOW_S, rng.randint(2, 6))
+        elif fault == "timeout":
+            f.delay(LOST_S, rng.randint(1, 3))
         elif fault == "reject":
-            f.reject_orders(2)
+            f.reject_orders(rng.randint(1, 4))
         await emu.advance(1)
         used = await self._wait_used(lambda: f.http_count + f.delay_count + f.reject_count)
-        # a slow fault clears when the last slow answer is back, SLOW_S after it was taken
-        return used + (SLOW_S if fault == "slow" else 0.0)
+        # a delay fault clears when the last held answer is sent, its delay after it was taken
+        return used + {"slow": SLOW_S, "timeout": LOST_S}.get(fault, 0.0)
 
     async def run(self, plan: list[tuple[int, str]], n_minutes: int) -> CampaignReport:
         from passivbot.emulator import Emulator
@@ -203,7 +216,7 @@ class Campaign:
         self.emu = Emulator(self.exchange, self.cfg.symbol, self.candles, start_index=1)
         await self.emu.start()
         try:
-            self.bot = await start_bot(self.exchange, self.cfg, self.emu, lockstep_options())
+            self.bot = await self.new_bot()
             todo = dict(plan)
             while self.emu.clock < n_minutes:
                 fault = todo.pop(self.emu.clock, None)

@@ -142,8 +142,10 @@ def lockstep_options():
                       reconcile_every_s=10.0, status_every_s=1e9, orders_per_s=1000)
 
 
-async def start_bot(exchange: str, cfg: LiveConfig, emu, options=None, log_level: str = "WARNING"):
-    """A LiveBot on real ccxt (create_exchange with the emulator host), started and settled."""
+async def start_bot(exchange: str, cfg: LiveConfig, emu, options=None, log_level: str = "WARNING",
+                    timeout_ms: int | None = None):
+    """A LiveBot on real ccxt (create_exchange with the emulator host), started and settled.
+    `timeout_ms`: the ccxt client's request timeout (default ccxt's 10 s)."""
     from passivbot.exchanges.ccxt_factory import create_exchange
     from passivbot.exchanges.errors import Redactor
     from passivbot.exchanges.registry import make_adapter
@@ -152,6 +154,8 @@ async def start_bot(exchange: str, cfg: LiveConfig, emu, options=None, log_level
 
     ex = create_exchange(exchange, api_key="parity-key", secret="parity-secret",
                          emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
+    if timeout_ms is not None:
+        ex.timeout = timeout_ms
     log = logging.getLogger(f"passivbot.parity.{exchange}")
     log.setLevel(getattr(logging, log_level))
     bot = LiveBot(make_adapter(exchange, ex, cfg.symbol), cfg, log, Redactor(),
