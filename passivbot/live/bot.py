@@ -67,6 +67,8 @@ class LiveBot:
         self.streams: list[Stream] = []
         self.cycles = 0
         self._heal_streak = 0  # consecutive cycles whose actions asked for a reconcile
+        self._skip_streak = 0  # consecutive cycles that skipped a create (rejected order)
+        self._retry_handle: asyncio.TimerHandle | None = None
         self.decide_times: list[float] = []  # seconds per decide step (state -> plan)
 
     # -- setup -----------------------------------------------------------------------------
@@ -232,10 +234,20 @@ class LiveBot:
             return
         out = await self.executor.run(plan)
         self._heal_streak = self._heal_streak + 1 if out.reconcile else 0
+        self._skip_streak = self._skip_streak + 1 if out.skipped else 0
+        if out.skipped:  # retry the skipped orders soon, not at the next unrelated event
+            self._retry_soon(min(30.0, 0.5 * 2 ** (self._skip_streak - 1)))
         if out.reconcile:
             self._need_reconcile = True
         if out.reconcile or plan.truncated:
             self._dirty.set()
+
+    def _retry_soon(self, delay: float) -> None:
+        """One cycle in `delay` seconds (a rejected create is retried with backoff: 0.5 s,
+        1 s, 2 s ... 30 s while it keeps being rejected, e.g. insufficient margin)."""
+        if self._retry_handle is not None:
+            self._retry_handle.cancel()
+        self._retry_handle = asyncio.get_running_loop().call_later(delay, self.trigger, "retry")
 
     def settled(self) -> bool:
         return (not self._dirty.is_set() and not self._cycling and self.executor.in_flight == 0
@@ -263,6 +275,8 @@ class LiveBot:
 
         self.stopping.set()
         self._dirty.set()
+        if self._retry_handle is not None:
+            self._retry_handle.cancel()
         for t in self._tasks:
             if t.get_name() != "cycle":
                 t.cancel()
