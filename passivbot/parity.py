@@ -138,7 +138,7 @@ def lockstep_options():
     and an order rate that does not throttle an emulator whose minutes pass in milliseconds."""
     from passivbot.live.bot import BotOptions
 
-    return BotOptions(use_local_clock=False, debounce_s=0.002, settle_quiet_s=0.003,
+    return BotOptions(use_local_clock=False, debounce_s=0.001, settle_quiet_s=0.001,
                       reconcile_every_s=10.0, status_every_s=1e9, orders_per_s=1000)
 
 
@@ -170,7 +170,7 @@ async def start_bot(exchange: str, cfg: LiveConfig, emu, options=None, log_level
     return bot
 
 
-async def settle(bot, emu, timeout: float = 10.0, idle_s: float = 0.003) -> None:
+async def settle(bot, emu, timeout: float = 10.0, idle_s: float = 0.001) -> None:
     """`live.testing.settle` with a shorter idle window (127.0.0.1 delivers in well under a
     millisecond). Too short a window can only make the bot late for a minute, which shows as
     a mismatch, never hides one."""
