@@ -138,3 +138,34 @@ def test_n_folds_runs_every_fold_and_logs_fold_scores(bt, tmp_path):
     assert all(len(r["fold_scores"]) == 3 for r in res.records)
     r = res.records[0]
     assert r["score"] == pytest.approx(sum(r["fold_scores"]) / 3)
+
+
+@pytest.mark.parametrize("directions", [["maximize"], ["maximize", "maximize"]])
+def test_tell_finishes_the_trial_like_study_tell(directions):
+    """search.tell skips Study.tell's deep copy of the returned trial (per-trial cost) but
+    must leave the study exactly as Study.tell does: same state, values, best trial; with the
+    pinned Optuna it takes the copy-free path (an upgrade that removes it is caught here)."""
+    import optuna
+
+    from passivbot.optimize import search
+
+    assert search._optuna_tell is not None
+    dist = {"x": FloatDistribution(0.0, 1.0)}
+    studies = [optuna.create_study(directions=directions,
+                                   sampler=optuna.samplers.RandomSampler(seed=3))
+               for _ in range(2)]
+    for i in range(5):
+        values = [float(i % 3), -float(i)][:len(directions)]
+        a, b = (s.ask(dist) for s in studies)
+        search.tell(studies[0], a, values)
+        studies[1].tell(b, values)
+    ta, tb = (s.get_trials(deepcopy=False) for s in studies)
+    assert [(t.state, t.values, t.params) for t in ta] == [(t.state, t.values, t.params)
+                                                          for t in tb]
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in ta)
+    if len(directions) == 1:
+        assert studies[0].best_trial.number == studies[1].best_trial.number
+    for tell_again in (lambda: search.tell(studies[0], a, [0.0] * len(directions)),
+                       lambda: studies[1].tell(b, [0.0] * len(directions))):
+        with pytest.raises(ValueError, match="Cannot tell a COMPLETE trial"):
+            tell_again()  # a finished trial cannot be told again, either way
