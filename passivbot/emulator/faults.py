@@ -21,6 +21,7 @@ class FaultInjector:
     http_count: int = 0
     delay_s: float = 0.0
     delay_count: int = 0
+    delay_only: str = ""  # delay only requests whose "METHOD /path" contains this
     reject_count: int = 0
     # Hooks installed by the server: close every websocket / expire the listen key.
     _drop: Callable[[], Awaitable[int]] | None = None
@@ -33,9 +34,11 @@ class FaultInjector:
             raise ValueError(f"unsupported fault status {status}")
         self.http_status, self.http_count = status, count
 
-    def delay(self, seconds: float, count: int = 1) -> None:
-        """Delay the next `count` HTTP responses by `seconds`."""
-        self.delay_s, self.delay_count = seconds, count
+    def delay(self, seconds: float, count: int = 1, only: str = "") -> None:
+        """Delay the next `count` HTTP responses by `seconds`: the request is executed at
+        once, its answer held back (lost if the client times out first). `only`: just the requests whose
+        "METHOD /path" contains it, e.g. "POST /fapi/v1/order" (a create's answer lost)."""
+        self.delay_s, self.delay_count, self.delay_only = seconds, count, only
 
     def reject_orders(self, n: int = 1) -> None:
         """Reject the next `n` valid new orders as the exchange's matching engine would."""
@@ -61,8 +64,8 @@ class FaultInjector:
             return self.http_status
         return 0
 
-    def take_delay(self) -> float:
-        if self.delay_count > 0:
+    def take_delay(self, request: str = "") -> float:
+        if self.delay_count > 0 and self.delay_only in request:
             self.delay_count -= 1
             return self.delay_s
         return 0.0

@@ -212,14 +212,16 @@ class Emulator:
             route = request.match_info.route.resource
             name = route.canonical if route is not None else request.path
             self.counters["requests"][f"{request.method} {name}"] += 1
-            delay = self.faults.take_delay()
-            if delay:
-                await asyncio.sleep(delay)
+            delay = self.faults.take_delay(f"{request.method} {name}")
             status = self.faults.take_http_error()
             if status:
-                return self.rest.http_error(status)
-            denied = await self.rest.authorize(request)
-            return denied if denied is not None else await handler(request)
+                response = self.rest.http_error(status)
+            else:
+                denied = await self.rest.authorize(request)
+                response = denied if denied is not None else await handler(request)
+            if delay:  # the request is executed now, its answer held back (may be lost)
+                await asyncio.sleep(delay)
+            return response
         finally:
             self._inflight -= 1
             self._last_activity = time.monotonic()
