@@ -4,8 +4,9 @@ the ideal orders for the emulator's actual state within a deadline, with no dupl
 orphan order and its position equal to the emulator's.
 
 Faults (`FAULTS`): websocket drop, 429 burst, 5xx burst (500/502/503), slow responses,
-responses held past the client's timeout (the request still executes: a create whose answer
-is lost, retried with the same client id), rejected orders, listenKey expiry (Binance only),
+responses held past the client's timeout (the request still executes), the answer to a
+create held past the timeout (`lost_create`: the order is placed, the bot retries it with the
+same client id and must not end up with two), rejected orders, listenKey expiry (Binance only),
 and a hard kill + restart of the bot. Burst sizes are drawn from the seed. The
 kill is in-process: the bot's tasks are cancelled and its connections closed with no shutdown
 code run (what the exchange sees of a SIGKILL: sockets gone, orders left resting); a candle
@@ -40,8 +41,9 @@ from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1
 CLIENT_TIMEOUT_MS = 2000  # the bot's ccxt request timeout in the campaign
 SLOW_S = 1.0  # "slow": answers held back this long (below the client timeout)
 LOST_S = 2.5  # "timeout": held back past the client timeout (the request is still executed)
-FAULTS = ("ws_drop", "http_429", "http_5xx", "slow", "timeout", "reject", "listen_key",
-          "kill_restart")
+CREATE_ROUTE = {"binance": "POST /fapi/v1/order", "bybit": "POST /v5/order/create"}
+FAULTS = ("ws_drop", "http_429", "http_5xx", "slow", "timeout", "lost_create", "reject",
+          "listen_key", "kill_restart")
 
 
 def faults_for(exchange: str) -> tuple[str, ...]:
@@ -175,6 +177,15 @@ class Campaign:
         f.http_count = f.delay_count = f.reject_count = 0
         return time.monotonic()
 
+    async def _lost_create(self) -> float:
+        """The answer to the next create is held past the client's timeout (the order is
+        still placed): the bot retries with the same client id."""
+        emu, f = self.emu, self.emu.faults
+        f.delay(LOST_S, 1, only=CREATE_ROUTE[self.exchange])
+        await emu.advance(1)
+        used = await self._wait_used(lambda: f.delay_count)
+        return used + LOST_S
+
     async def inject(self, fault: str) -> float:
         """Arm `fault`, settle a candle under it, return the monotonic time it cleared."""
         emu, f = self.emu, self.emu.faults
@@ -193,6 +204,8 @@ class Campaign:
             self.warm_from = max(0, emu.clock - warmup_len(self.bot))
             self.bot = await self.new_bot()
             return cleared
+        if fault == "lost_create":
+            return await self._lost_create()
         rng = self.rng
         if fault == "http_429":
             f.http_errors(429, rng.randint(2, 12))

@@ -95,3 +95,31 @@ async def test_regression_rejected_create_is_retried_soon_not_at_the_next_reconc
     finally:
         await bot.stop()
         await emu.stop()
+
+
+async def test_emulator_held_answer_is_executed_and_only_the_chosen_route_is_held():
+    """`faults.delay(s, n, only=...)`: the request executes at once and only its answer is
+    late, so a client timeout loses the answer of an order that was placed."""
+    import ccxt
+
+    from passivbot.emulator import Emulator
+    from passivbot.exchanges.ccxt_factory import create_exchange
+
+    candles = np.array(load_bundled("ETHUSDT")[:10])
+    emu = Emulator("binance", "ETHUSDT", candles, start_index=1)
+    await emu.start()
+    ex = create_exchange("binance", api_key="k", secret="s", emulator=f"127.0.0.1:{emu.port}",
+                         rate_limit=False)
+    try:
+        await ex.load_markets()
+        emu.faults.delay(1.0, 1, only="POST /fapi/v1/order")
+        ex.timeout = 300
+        await ex.fetch_time()  # another route: not held
+        assert emu.faults.delay_count == 1
+        price = float(round(candles[0, 4] * 0.98, 2))
+        with pytest.raises(ccxt.RequestTimeout):
+            await ex.create_order("ETH/USDT:USDT", "limit", "buy", 0.05, price)
+        assert [o.price for o in emu.account.open_orders.values()] == [price]
+    finally:
+        await ex.close()
+        await emu.stop()
