@@ -17,8 +17,8 @@ candle 1. The emulator gets one extra candle past the end so that the last backt
 
 Lockstep: each minute the emulator settles one candle, then the harness waits until the bot
 has caught up (same closed candle, price, balance, positions) and is idle
-(`settle` below, a 1 ms idle window). After every settled minute the emulator's book is compared with the
-calculator's ideal orders for the emulator's own state (`live.testing.expected_orders`): a
+(`settle` below, a 1 ms idle window). After every settled minute the emulator's book is
+compared with the calculator's ideal orders for the emulator's own state (`live.testing.expected_orders`): a
 book that is not ideal is reported with its minute (`book_mismatches`).
 
 Numbers cross JSON as strings (ccxt formats qty and price to the market's precision), so
