@@ -171,21 +171,10 @@ async def start_bot(exchange: str, cfg: LiveConfig, emu, options=None, log_level
 
 
 async def settle(bot, emu, timeout: float = 10.0, idle_s: float = 0.001) -> None:
-    """`live.testing.settle` with a shorter idle window (127.0.0.1 delivers in well under a
-    millisecond). Too short a window can only make the bot late for a minute, which shows as
-    a mismatch, never hides one."""
-    from passivbot.live.testing import caught_up
+    """`live.testing.settle` with a 1 ms idle window (see there why that is safe)."""
+    from passivbot.live.testing import settle as lockstep_settle
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await emu.wait_idle(idle_s, timeout)
-        if caught_up(bot, emu) and await bot.wait_settled(timeout) and bot.settled():
-            if await emu.wait_idle(idle_s, timeout) and bot.settled() and caught_up(bot, emu):
-                return
-        await asyncio.sleep(0.001)
-    from passivbot.live.testing import settle as slow_settle
-
-    await slow_settle(bot, emu, 0.1)  # raises with the details
+    await lockstep_settle(bot, emu, timeout, idle_s)
 
 
 def book_is_ideal(bot, emu) -> bool:

@@ -83,19 +83,22 @@ def caught_up(bot, emu) -> bool:
     return True
 
 
-async def settle(bot, emu, timeout: float = 10.0) -> None:
+async def settle(bot, emu, timeout: float = 10.0, idle_s: float = 0.01) -> None:
     """Lockstep barrier: the bot caught up with the emulator, no cycle pending or running,
-    no request in flight and no stream message queued. AssertionError after `timeout`."""
+    no request in flight and no stream message queued for `idle_s`. AssertionError after
+    `timeout`. (127.0.0.1 delivers in well under a millisecond, so the parity harness uses
+    1 ms; too short a window can only make the bot late for a minute, which shows as a
+    mismatch, never hides one.)"""
     import asyncio
     import time
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        await emu.wait_idle(0.01, timeout)
+        await emu.wait_idle(idle_s, timeout)
         if caught_up(bot, emu) and await bot.wait_settled(timeout) and bot.settled():
-            if await emu.wait_idle(0.01, timeout) and bot.settled() and caught_up(bot, emu):
+            if await emu.wait_idle(idle_s, timeout) and bot.settled() and caught_up(bot, emu):
                 return
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(idle_s / 2)
     st, acc = bot.state, emu.account
     raise AssertionError(
         f"bot did not settle with the emulator in {timeout}s: settled={bot.settled()} "
