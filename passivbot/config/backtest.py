@@ -11,13 +11,12 @@ from typing import Any
 
 from passivbot.config.live import (
     PROJECT_ROOT, SIDE_FIELDS, SIDE_NUMERIC_KEYS, SIDES, SYMBOL_PATTERN, TOP_FIELDS, LiveConfig,
-    check_live_dict, missing_file_message, resolve_config_path,
+    check_live_dict, missing_file_message, read_config_file,
 )
 from passivbot.config.schema import (
     BOOL, CHOICE, FLOAT, INT, LIST, OBJECT, STR, Collector, FieldSpec, check_object,
     did_you_mean, is_finite, read_json,
 )
-from passivbot.errors import MISSING
 from passivbot.markets import DEFAULT_FEES, EXCHANGES
 
 BACKTEST_CONFIG_VERSION = 1
@@ -335,11 +334,5 @@ def backtest_config_to_dict(cfg: BacktestConfig) -> dict:
 def load_backtest_config(name_or_path: str | Path, *, root: Path | None = None) -> BacktestConfig:
     """Load `backtest_configs/NAME.json` (bare NAME) or a path; starting config paths are
     relative to `root` (default: the project root). ConfigError lists every issue."""
-    path = resolve_config_path(name_or_path, "backtest_configs", root)
-    col = Collector(str(path))
-    if not path.is_file():
-        col.add("", MISSING, missing_file_message(path, name_or_path, "backtest_configs"))
-        col.raise_if_any()
-    d = read_json(path, col)
-    col.raise_if_any()
+    path, d = read_config_file(name_or_path, "backtest_configs", root)
     return backtest_config_from_dict(d, str(path), root=root)

@@ -196,13 +196,20 @@ def missing_file_message(path: Path, name_or_path: str | Path, folder: str) -> s
     return f"file not found: {path} (resolved: {path.resolve()})"
 
 
-def load_live_config(name_or_path: str | Path, *, root: Path | None = None) -> LiveConfig:
-    """Load and validate `live_settings/NAME.json` (bare NAME) or a path; ConfigError if bad."""
-    path = resolve_config_path(name_or_path, "live_settings", root)
+def read_config_file(name_or_path: str | Path, folder: str, root: Path | None) -> tuple[Path, Any]:
+    """(path, parsed JSON) of a config named by NAME (in `folder`) or path; ConfigError when
+    the file is missing or not valid JSON. Shared by the live and the backtest loaders."""
+    path = resolve_config_path(name_or_path, folder, root)
     col = Collector(str(path))
     if not path.is_file():
-        col.add("", MISSING, missing_file_message(path, name_or_path, "live_settings"))
+        col.add("", MISSING, missing_file_message(path, name_or_path, folder))
         col.raise_if_any()
     d = read_json(path, col)
     col.raise_if_any()
+    return path, d
+
+
+def load_live_config(name_or_path: str | Path, *, root: Path | None = None) -> LiveConfig:
+    """Load and validate `live_settings/NAME.json` (bare NAME) or a path; ConfigError if bad."""
+    path, d = read_config_file(name_or_path, "live_settings", root)
     return live_config_from_dict(d, str(path))
