@@ -81,25 +81,26 @@ def _nearest_nb(orders: np.ndarray, n: int, is_buy: bool) -> float:
 
 
 @njit(cache=True)
-def _set_entries_nb(j: int, st: np.ndarray, ent: np.ndarray, orders: np.ndarray, last: float) -> None:
+def _store_orders_nb(j: int, st: np.ndarray, buf: np.ndarray, orders: np.ndarray, last: float,
+                     c_n: int, c_last: int, c_near: int, is_buy: bool) -> None:
+    """Copy side j's orders into its cache buffer and note count, last price and nearest."""
     n = orders.shape[0]
     for k in range(n):
         for c in range(ORDER_COLS):
-            ent[j, k, c] = orders[k, c]
-    st[j, C_N_ENT] = n
-    st[j, C_L_ENT] = last
-    st[j, C_NEAR_ENT] = _nearest_nb(ent[j], n, side_of_nb(j) == LONG)
+            buf[j, k, c] = orders[k, c]
+    st[j, c_n] = n
+    st[j, c_last] = last
+    st[j, c_near] = _nearest_nb(buf[j], n, is_buy)
+
+
+@njit(cache=True)
+def _set_entries_nb(j: int, st: np.ndarray, ent: np.ndarray, orders: np.ndarray, last: float) -> None:
+    _store_orders_nb(j, st, ent, orders, last, C_N_ENT, C_L_ENT, C_NEAR_ENT, side_of_nb(j) == LONG)
 
 
 @njit(cache=True)
 def _set_closes_nb(j: int, st: np.ndarray, cls: np.ndarray, orders: np.ndarray, last: float) -> None:
-    n = orders.shape[0]
-    for k in range(n):
-        for c in range(ORDER_COLS):
-            cls[j, k, c] = orders[k, c]
-    st[j, C_N_CLS] = n
-    st[j, C_L_CLS] = last
-    st[j, C_NEAR_CLS] = _nearest_nb(cls[j], n, side_of_nb(j) != LONG)
+    _store_orders_nb(j, st, cls, orders, last, C_N_CLS, C_L_CLS, C_NEAR_CLS, side_of_nb(j) != LONG)
 
 
 @njit(cache=True)
