@@ -110,7 +110,8 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
         if f"start:{i}" not in done_origins:
             starts.append((f"start:{i}", params))
     x0 = space.params_of(bt.starting_configs[0])[0]
-    study = make_study(make_sampler(o.sampler, o.seed + len(records), x0), o.multi_objective)
+    sampler = make_sampler(o.sampler, o.seed + len(records), x0, space.distributions)
+    study = make_study(sampler, o.multi_objective)
     rebuild(study, records, space.distributions)
     if candles is None:
         candles = load_candles(bt)

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import optuna
+from optuna.distributions import BaseDistribution
 
+from passivbot.optimize.cma import FastCmaEsSampler, fast_cma_supported
 from passivbot.optimize.executor import BatchExecutor
 from passivbot.optimize.resume import TrialLog
 from passivbot.optimize.space import SearchSpace
@@ -41,13 +43,19 @@ def tell(study: optuna.Study, trial: optuna.trial.Trial, values: list[float]) ->
         _optuna_tell(study=study, trial=trial, value_or_values=values)
 
 
-def make_sampler(name: str, seed: int, x0: dict[str, Any] | None = None
+def make_sampler(name: str, seed: int, x0: dict[str, Any] | None = None,
+                 space: dict[str, BaseDistribution] | None = None
                  ) -> optuna.samplers.BaseSampler:
     """The Optuna sampler for the config's `sampler` choice. CMA-ES starts its mean at the
-    first starting config (x0) rather than the middle of the box."""
+    first starting config (x0) rather than the middle of the box; given the fixed search
+    `space` every trial is asked with, it is the FastCmaEsSampler (same search, O(1)
+    bookkeeping per trial: optimize/cma.py)."""
     if name == "cmaes":
         with warnings.catch_warnings():  # x0 is deprecated after Optuna 4.9 (still in 5.0)
             warnings.simplefilter("ignore", FutureWarning)
+            if space is not None and fast_cma_supported():
+                return FastCmaEsSampler(x0=x0, seed=seed, warn_independent_sampling=False,
+                                        search_space=space)
             return optuna.samplers.CmaEsSampler(x0=x0, seed=seed,
                                                 warn_independent_sampling=False)
     if name == "tpe":
