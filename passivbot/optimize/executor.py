@@ -13,12 +13,14 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 import signal
+import time
 from typing import Any, Protocol
 
 from passivbot.optimize.objective import EvalContext, evaluate_batch, init_worker
 
 
 CONNECT_TIMEOUT_S = 10
+WORKER_START_TIMEOUT_S = 120  # a cold start compiles the engine (~10 s); a loaded machine more
 
 
 class SchedulerUnreachable(RuntimeError):
@@ -42,8 +44,23 @@ class LocalExecutor:
         self._pool = cf.ProcessPoolExecutor(
             self.n_workers, mp_context=mp.get_context("spawn"), initializer=_init_local,
             initargs=(ctx,))
-        # Start every worker now (the pool spawns lazily), so warm-up is not timed as search.
-        list(cf.wait([self._pool.submit(os.getpid) for _ in range(self.n_workers)]).done)
+        self._wait_until_every_worker_is_up()
+
+    def _wait_until_every_worker_is_up(self) -> None:
+        """Return once every worker has run its initializer (JIT warm-up included), so the
+        search starts on all of them. The pool spawns a worker per submit, but a worker that
+        is up first can run every quick task while the others are still warming up (seconds
+        on a cold JIT cache): so this waits for as many distinct pids as workers. Each probe
+        holds its worker a moment, so the other probes go to other workers."""
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        pids: set[int] = set()
+        while len(pids) < self.n_workers:
+            if time.monotonic() > deadline:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                raise RuntimeError(f"only {len(pids)} of {self.n_workers} optimizer workers "
+                                   f"started within {WORKER_START_TIMEOUT_S} s")
+            probes = [self._pool.submit(_pid_after, 0.02) for _ in range(self.n_workers)]
+            pids |= {f.result() for f in probes}
 
     def submit(self, batch: list[tuple[int, dict[str, Any]]]) -> cf.Future:
         return self._pool.submit(evaluate_batch, batch)
@@ -91,6 +108,11 @@ def _init_local(ctx: EvalContext) -> None:
     the main process alone handles it (cancels queued tasks, closes the log, exit 130)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     init_worker(ctx)
+
+
+def _pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
 
 
 def _warm(ctx: EvalContext) -> bool:

@@ -116,15 +116,16 @@ def resolve(evaluator: str) -> Callable[..., dict[str, float]]:
 def evaluate(ctx: EvalContext, candidate: dict[str, Any]) -> dict[str, Any]:
     """Backtest one candidate live config dict on every fold; a dict with score, values (one
     per objective), stats, fold_scores, violations (of the combined stats), error (str, when
-    the candidate is not a valid live config) and seconds."""
-    t0 = time.perf_counter()
+    the candidate is not a valid live config), seconds (wall) and cpu_seconds (this process's
+    CPU: the work itself, without the time the OS gave the core to another process)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         cfg = live_config_from_dict(candidate, "candidate")
     except ConfigError as e:
         values = [INVALID_SCORE, -1.0] if ctx.multi_objective else [INVALID_SCORE]
         return {"score": INVALID_SCORE, "values": values, "stats": {}, "fold_scores": [],
                 "violations": {}, "error": "; ".join(i.line() for i in e.issues),
-                "seconds": time.perf_counter() - t0}
+                "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
     fn = resolve(ctx.evaluator)
     lp, sp = side_params(cfg.long), side_params(cfg.short)
     fold_stats, fold_scores = [], []
@@ -138,7 +139,7 @@ def evaluate(ctx: EvalContext, candidate: dict[str, Any]) -> dict[str, Any]:
         values.append(-max(s["max_drawdown"] for s in fold_stats))
     return {"score": sc, "values": values, "stats": stats, "fold_scores": fold_scores,
             "violations": violations(stats, ctx.constraints), "error": None,
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
 
 
 # ---- worker side: one context per worker process ------------------------------------------

@@ -81,7 +81,8 @@ class SearchStats:
     busy_s: float = 0.0  # wall time of ask + tell + log + bookkeeping in the main thread
     cpu_s: float = 0.0  # CPU time of the main process (all its threads: incl. the executor's
     #                     pickling and result threads) during the search
-    eval_s: float = 0.0  # sum of the workers' evaluation times
+    eval_s: float = 0.0  # sum of the workers' evaluation times (wall)
+    eval_cpu_s: float = 0.0  # sum of the workers' evaluation CPU times (the work per trial)
     wall_s: float = 0.0
 
     @property
@@ -142,6 +143,7 @@ class Search:
                         res = results[n]
                         tell(self.study, trial, res["values"])
                         self.stats.eval_s += res["seconds"]
+                        self.stats.eval_cpu_s += res.get("cpu_seconds", res["seconds"])
                         records.append({"number": n, "origin": origin, "params": params,
                                         **res, "system_attrs": sys_attrs})
                 for r in records:
