@@ -83,6 +83,7 @@ class SearchStats:
     #                     pickling and result threads) during the search
     eval_s: float = 0.0  # sum of the workers' evaluation times (wall)
     eval_cpu_s: float = 0.0  # sum of the workers' evaluation CPU times (the work per trial)
+    sampler_cpu_s: float = 0.0  # main-thread CPU inside Optuna's ask and tell (part of cpu_s)
     wall_s: float = 0.0
 
     @property
@@ -109,7 +110,9 @@ class Search:
             self.study.enqueue_trial(params)
         else:
             origin = "search"
+        c0 = time.thread_time()
         trial = self.study.ask(self.space.distributions)
+        self.stats.sampler_cpu_s += time.thread_time() - c0
         n = self.next_number
         self.next_number += 1
         # Samplers keep their state in trial system attrs (CMA-ES: its pickled optimizer);
@@ -141,7 +144,9 @@ class Search:
                     results = dict(fut.result())
                     for n, trial, origin, sys_attrs, params in metas:
                         res = results[n]
+                        c0 = time.thread_time()
                         tell(self.study, trial, res["values"])
+                        self.stats.sampler_cpu_s += time.thread_time() - c0
                         self.stats.eval_s += res["seconds"]
                         self.stats.eval_cpu_s += res.get("cpu_seconds", res["seconds"])
                         records.append({"number": n, "origin": origin, "params": params,
