@@ -169,3 +169,21 @@ def test_tell_finishes_the_trial_like_study_tell(directions):
                        lambda: studies[1].tell(b, [0.0] * len(directions))):
         with pytest.raises(ValueError, match="Cannot tell a COMPLETE trial"):
             tell_again()  # a finished trial cannot be told again, either way
+
+
+def test_the_local_pool_starts_the_search_on_every_worker(bt, tmp_path, monkeypatch):
+    """Each worker warms up in its initializer; the pool returns only when all have, so the
+    first tasks run side by side (they used to queue on the worker that was up first)."""
+    from passivbot.optimize.executor import LocalExecutor, _pid_after
+    from passivbot.optimize.run import eval_context
+
+    monkeypatch.setenv("PB_TEST_SLOW_START_DIR", str(tmp_path))  # spawned workers inherit it
+    space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
+    ctx = eval_context(bt, np.zeros((5000, 6)), "optimize_standin:slow_start_stats",
+                       warmup=space.candidate(space.params_of(bt.starting_configs[0])[0]))
+    ex = LocalExecutor(ctx, 2)
+    try:
+        probes = [ex._pool.submit(_pid_after, 0.3) for _ in range(2)]
+        assert len({f.result(timeout=30) for f in probes}) == 2
+    finally:
+        ex.close()
