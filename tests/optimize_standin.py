@@ -53,3 +53,11 @@ def slow_start_stats(ctx, long_p, short_p, candles):
         except FileExistsError:
             time.sleep(1.0)
     return stats(ctx, long_p, short_p, candles)
+
+
+def jitter_stats(ctx, long_p, short_p, candles):
+    """`stats` after 0-20 ms that vary with the candidate, so tasks finish out of order."""
+    import time
+
+    time.sleep(float(long_p[P_WALLET_EXPOSURE_LIMIT] * 7919.0 % 1.0) * 0.02)
+    return stats(ctx, long_p, short_p, candles)

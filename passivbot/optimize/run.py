@@ -75,11 +75,13 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
              resume: str | Path | None = None, root: str | Path = "backtests",
              candles: np.ndarray | None = None, progress: bool = True,
              evaluator: str = DEFAULT_EVALUATOR, report: bool = True,
-             plots: bool = True) -> OptimizeResult:
+             plots: bool = True, tasks_in_flight: int | None = None) -> OptimizeResult:
     """Run (or, with `resume` = a run folder, continue) an optimization of `bt`.
 
     `iterations` overrides the config's total trial count (on resume: the new total, trials
-    already logged included). `candles` None = loaded per the config.
+    already logged included). `candles` None = loaded per the config. `tasks_in_flight` None =
+    two per worker; with the same value and the same batch size, runs on different worker
+    counts ask and tell the same sequence, so they find the same trials (the bench uses it).
     """
     if resume is not None:
         run_dir = Path(resume)
@@ -119,7 +121,8 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     remaining = max(0, total - len(records))
     executor = make_executor(ctx, workers, dask_scheduler)
     batch = o.batch_size or executor.n_workers * AUTO_BATCH_PER_WORKER
-    in_flight = 2 * executor.n_workers  # a queued task per worker: no idle gap between tasks
+    # a queued task per worker: no idle gap between tasks
+    in_flight = tasks_in_flight or 2 * executor.n_workers
     log = TrialLog(run_dir / LOG_NAME, fsync_every=batch)
     search = Search(study, space, executor, log,
                     next_number=max((r["number"] for r in records), default=-1) + 1,

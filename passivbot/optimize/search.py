@@ -2,13 +2,15 @@
 several configs on a BatchExecutor, results logged per task.
 
 Steady state rather than generations: `tasks_in_flight` tasks of `chunk` candidates are kept
-queued on the executor; when one finishes, its trials are told, logged (one fsync per task) and
-a new task is asked and submitted at once, so workers never wait for the slowest candidate of a
-generation. CMA-ES and NSGA-II group trials into generations themselves from the told results.
+queued on the executor; when the oldest finishes, its trials are told, logged (one fsync per
+task) and a new task is asked and submitted at once, so workers never wait for the slowest
+candidate of a generation. CMA-ES and NSGA-II group trials into generations themselves from the
+told results. Tells follow submission order, so a run is reproducible (Search.run).
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import time
 import warnings
@@ -122,9 +124,16 @@ class Search:
 
     def run(self, n_trials: int, chunk: int, tasks_in_flight: int,
             on_done: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
-        """Evaluate `n_trials` more candidates; `on_done` gets each task's log records."""
+        """Evaluate `n_trials` more candidates; `on_done` gets each task's log records.
+
+        One task is told per refill, in the order the tasks were submitted (a task finished
+        early waits for the older ones; its worker has already moved on to a queued task). So
+        the sampler sees the same sequence of asks and tells whatever the timing: the same
+        config, seed and task layout give the same trials on 1 worker, on 8, or on Dask, run
+        after run."""
         to_ask = n_trials
-        pending: dict[cf.Future, list[tuple[int, Any, str, dict, dict]]] = {}
+        pending: collections.deque[tuple[cf.Future, list[tuple[int, Any, str, dict, dict]]]] = (
+            collections.deque())
         t_wall, t_cpu = time.perf_counter(), time.process_time()
         try:
             while to_ask > 0 or pending:
@@ -134,23 +143,22 @@ class Search:
                     metas = [self._ask() for _ in range(k)]
                     to_ask -= k
                     batch = [(n, self.space.candidate(p)) for n, _, _, _, p in metas]
-                    pending[self.executor.submit(batch)] = metas
+                    pending.append((self.executor.submit(batch), metas))
                 self.stats.busy_s += time.perf_counter() - t0
-                done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                fut, metas = pending[0]
+                results = dict(fut.result())  # the oldest task; one task told per refill
+                pending.popleft()
                 t0 = time.perf_counter()
                 records = []
-                for fut in done:
-                    metas = pending.pop(fut)
-                    results = dict(fut.result())
-                    for n, trial, origin, sys_attrs, params in metas:
-                        res = results[n]
-                        c0 = time.thread_time()
-                        tell(self.study, trial, res["values"])
-                        self.stats.sampler_cpu_s += time.thread_time() - c0
-                        self.stats.eval_s += res["seconds"]
-                        self.stats.eval_cpu_s += res.get("cpu_seconds", res["seconds"])
-                        records.append({"number": n, "origin": origin, "params": params,
-                                        **res, "system_attrs": sys_attrs})
+                for n, trial, origin, sys_attrs, params in metas:
+                    res = results[n]
+                    c0 = time.thread_time()
+                    tell(self.study, trial, res["values"])
+                    self.stats.sampler_cpu_s += time.thread_time() - c0
+                    self.stats.eval_s += res["seconds"]
+                    self.stats.eval_cpu_s += res.get("cpu_seconds", res["seconds"])
+                    records.append({"number": n, "origin": origin, "params": params,
+                                    **res, "system_attrs": sys_attrs})
                 for r in records:
                     self.log.write(r)
                 self.log.commit()
@@ -159,7 +167,7 @@ class Search:
                     on_done(records)
                 self.stats.busy_s += time.perf_counter() - t0
         finally:
-            for fut in pending:
+            for fut, _ in pending:
                 fut.cancel()
             self.stats.wall_s += time.perf_counter() - t_wall
             self.stats.cpu_s += time.process_time() - t_cpu
