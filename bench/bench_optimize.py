@@ -6,15 +6,16 @@ tasks and results, log write + fsync, bookkeeping) as a fraction of the backtest
 trial.
 
 Each figure is the median of REPEATS runs of a CMA-ES search over the demo config's bounds,
-with as many candidates in flight on 1 worker as on all (the same search). The 1-worker and
+with the same task layout on 1 worker as on all, hence the same candidates (the search tells
+results in submission order). The 1-worker and
 all-worker runs alternate, so a slow spell of this shared (virtual) machine
 hits both alike; pool start-up and JIT warm-up happen before the timed search. Runtime about
 two minutes on 2 cores. Last lines: `name: value unit (target ...)`.
 
 Besides the targets it prints where the time goes, per trial: the backtest's CPU time with 1
-and with all workers (more with all: the workers share the L3 cache and memory bandwidth, and
-the search visits other candidates when more results are in flight), the main process's CPU
-time and, of it, Optuna's ask + tell.
+and with all workers (the same backtests: more with all only because the processes share the
+cores' caches and memory bandwidth), the main process's CPU time and, of it, Optuna's ask +
+tell.
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ SPANS = {"30d": (30, 600), "1y": (365, 400)}  # days, trials per run
 REPEATS = 5
 
 
-def one_run(bt, candles, workers: int, trials: int, batch: int) -> dict[str, float]:
+def one_run(bt, candles, workers: int, trials: int, batch: int, tasks: int
+            ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         o = replace(bt.optimize, iterations=trials, batch_size=batch)
-        res = optimize(replace(bt, optimize=o),
-                       workers=workers, root=tmp, candles=candles, progress=False, report=False)
+        res = optimize(replace(bt, optimize=o), workers=workers, root=tmp, candles=candles,
+                       progress=False, report=False, tasks_in_flight=tasks)
     s = res.search
     return {"tps": s.trials / s.wall_s, "main_ms": 1e3 * s.cpu_s / s.trials,
             "optuna_ms": 1e3 * s.sampler_cpu_s / s.trials,
@@ -58,10 +60,11 @@ def main() -> int:
     bt = load_backtest_config("backtest_configs/demo.json")
     n_all = os.cpu_count() or 1
     counts = sorted({1, n_all})
-    # The same search on 1 and on all workers: as many candidates in flight (the all-worker
-    # default), since how many results CMA-ES waits for changes which candidates it visits,
-    # and a one-year backtest's cost varies by half between regions of the space.
-    batch = AUTO_BATCH_PER_WORKER * n_all
+    # The same search on 1 and on all workers: the all-worker default task layout on both.
+    # Results are told in submission order, so both runs evaluate the same candidates (a
+    # one-year backtest's cost varies by half between regions of the space, which would
+    # otherwise swamp the comparison).
+    batch, tasks = AUTO_BATCH_PER_WORKER * n_all, 2 * n_all
     figures: list[str] = []
     for name, (days, trials) in SPANS.items():
         trials = trials // 4 if args.quick else trials
@@ -69,7 +72,7 @@ def main() -> int:
         runs: dict[int, list[dict[str, float]]] = {w: [] for w in counts}
         for _ in range(args.repeats):
             for w in counts:
-                runs[w].append(one_run(bt, candles, w, trials, batch))
+                runs[w].append(one_run(bt, candles, w, trials, batch, tasks))
         med = {w: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
                for w, rs in runs.items()}
         for w in counts:

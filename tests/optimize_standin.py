@@ -13,10 +13,10 @@ SCALE = {P_WALLET_EXPOSURE_LIMIT: 1.0, P_DDOWN_FACTOR: 2.0, P_MIN_MARKUP: 0.01}
 def stats(ctx, long_p, short_p, candles):
     """Quadratic bowl around TARGET; drawdown grows with exposure (for the Pareto front)."""
     d = sum(((long_p[k] - t) / SCALE[k]) ** 2 for k, t in TARGET.items())
-    _ = float(np.sum(candles[:, 4]))  # touch the candles the worker holds
     return {"average_daily_gain": 0.01 - 0.01 * d, "max_drawdown": 0.5 * long_p[P_WALLET_EXPOSURE_LIMIT],
             "closest_liquidation_distance": 1.0, "max_hours_stuck": 1.0, "fills_per_day": 10.0,
-            "liquidated": 0.0, "gain": 0.0, "n_fills": float(len(candles))}
+            "liquidated": 0.0, "gain": 0.0, "n_fills": float(len(candles)),
+            "close_sum": float(np.sum(candles[:, 4]))}  # what the worker's candles hold
 
 
 def write_bt_config(folder, days=5, seed=7, **optimize):

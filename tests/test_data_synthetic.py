@@ -21,10 +21,10 @@ def test_shape_dtype_and_minute_timestamps(week):
 
 
 def test_ohlc_invariants_hold_on_every_row(week):
-    o, h, l, c, v = week[:, 1], week[:, 2], week[:, 3], week[:, 4], week[:, 5]
+    o, h, lo, c, v = week[:, 1], week[:, 2], week[:, 3], week[:, 4], week[:, 5]
     assert np.all(np.isfinite(week))
-    assert np.all(l > 0)
-    assert np.all(h >= np.maximum(o, c)) and np.all(l <= np.minimum(o, c))
+    assert np.all(lo > 0)
+    assert np.all(h >= np.maximum(o, c)) and np.all(lo <= np.minimum(o, c))
     assert np.all(v > 0)
     assert week[0, 1] == 2000.0
 

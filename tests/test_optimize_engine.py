@@ -5,7 +5,6 @@ processes, and a bad optimize section stops backtest.py with exit 2."""
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest

@@ -205,3 +205,27 @@ def test_a_run_is_reproducible_and_the_same_on_1_and_on_2_workers(bt, tmp_path, 
             for i, w in enumerate((2, 2, 1))]
     assert len(runs[0].records) == 40
     assert _trials(runs[0]) == _trials(runs[1]) == _trials(runs[2])
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_workers_see_the_candles_shared_or_copied_and_close_frees_them(bt, share):
+    """Shared: one block every worker maps (no copy per worker), its name unlinked once they
+    all have, so a kill -9 cannot leave it behind in /dev/shm."""
+    from multiprocessing import shared_memory
+
+    from passivbot.optimize.executor import LocalExecutor
+    from passivbot.optimize.run import eval_context
+
+    candles = np.random.default_rng(5).random((3000, 6))
+    space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
+    cand = space.candidate(space.params_of(bt.starting_configs[0])[0])
+    ex = LocalExecutor(eval_context(bt, candles, STANDIN), 2, share_candles=share)
+    if share:
+        with pytest.raises(FileNotFoundError):  # unlinked already, still mapped by the workers
+            shared_memory.SharedMemory(name=ex._shm.name)
+    try:
+        out = [ex.submit([(i, cand)]) for i in range(4)]
+        sums = [r["stats"]["close_sum"] for f in out for _, r in f.result(timeout=30)]
+    finally:
+        ex.close()
+    assert sums == [float(candles[:, 4].sum())] * 4

@@ -14,12 +14,17 @@ import multiprocessing as mp
 import os
 import signal
 import time
+from dataclasses import dataclass, replace
+from multiprocessing import shared_memory
 from typing import Any, Protocol
+
+import numpy as np
 
 from passivbot.optimize.objective import EvalContext, evaluate_batch, init_worker
 
 
 CONNECT_TIMEOUT_S = 10
+SHARE_CANDLES = True
 WORKER_START_TIMEOUT_S = 120  # a cold start compiles the engine (~10 s); a loaded machine more
 
 
@@ -37,14 +42,32 @@ class BatchExecutor(Protocol):
 
 class LocalExecutor:
     """ProcessPoolExecutor with a spawn context (no forked numba/thread state); every worker
-    gets the context once through the initializer and warms its JIT cache there."""
+    gets the context once through the initializer and warms its JIT cache there.
 
-    def __init__(self, ctx: EvalContext, n_workers: int | None = None):
+    With `share_candles`, the candles go into one shared-memory block that every worker maps,
+    instead of a private copy each: N workers hold one copy, not N, and the backtests ran
+    faster from it on this machine (bench_optimize.py). Its name is unlinked as soon as every
+    worker has mapped it, so even a kill -9 of the whole process group leaves nothing behind
+    in /dev/shm: the kernel frees the block with the last mapping."""
+
+    def __init__(self, ctx: EvalContext, n_workers: int | None = None,
+                 share_candles: bool = SHARE_CANDLES):
         self.n_workers = max(1, n_workers or os.cpu_count() or 1)
+        self._shm: shared_memory.SharedMemory | None = None
+        if share_candles and ctx.candles.nbytes:
+            self._shm = shared_memory.SharedMemory(create=True, size=ctx.candles.nbytes)
+            np.ndarray(ctx.candles.shape, ctx.candles.dtype, buffer=self._shm.buf)[:] = \
+                ctx.candles
+            ctx = replace(ctx, candles=_SharedCandles(self._shm.name, ctx.candles.shape,
+                                                      ctx.candles.dtype.str))
         self._pool = cf.ProcessPoolExecutor(
             self.n_workers, mp_context=mp.get_context("spawn"), initializer=_init_local,
             initargs=(ctx,))
-        self._wait_until_every_worker_is_up()
+        try:
+            self._wait_until_every_worker_is_up()
+        finally:
+            if self._shm is not None:  # every worker has mapped it (or the pool is gone)
+                self._shm.unlink()
 
     def _wait_until_every_worker_is_up(self) -> None:
         """Return once every worker has run its initializer (JIT warm-up included), so the
@@ -67,6 +90,9 @@ class LocalExecutor:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._shm is not None:
+            self._shm.close()
+            self._shm = None
 
 
 class DaskExecutor:
@@ -103,10 +129,26 @@ class DaskExecutor:
         self._client.close()
 
 
+@dataclass(frozen=True)
+class _SharedCandles:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+_WORKER_SHM: list[shared_memory.SharedMemory] = []  # keeps the mapping alive in the worker
+
+
 def _init_local(ctx: EvalContext) -> None:
     """Local workers ignore Ctrl-C: the terminal sends SIGINT to the whole process group, and
     the main process alone handles it (cancels queued tasks, closes the log, exit 130)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if isinstance(ctx.candles, _SharedCandles):
+        sc = ctx.candles
+        shm = shared_memory.SharedMemory(name=sc.name)
+        _WORKER_SHM.append(shm)
+        # writable on purpose: numba compiles a separate engine for read-only arrays
+        ctx = replace(ctx, candles=np.ndarray(sc.shape, np.dtype(sc.dtype), buffer=shm.buf))
     init_worker(ctx)
 
 
