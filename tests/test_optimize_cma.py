@@ -114,3 +114,13 @@ def test_a_rebuilt_study_continues_from_the_logged_state():
 def test_it_refuses_the_variants_it_does_not_index():
     with pytest.raises(ValueError, match="plain CMA-ES"):
         FastCmaEsSampler(seed=1, search_space=SPACE, consider_pruned_trials=True)
+
+
+def test_one_sampler_on_a_second_study_starts_its_index_afresh():
+    """Every in-memory storage numbers its first study 0: the index must notice the new study
+    and not sample it from the first one's CMA state."""
+    s = fast()
+    drive(s, 30, 1)
+    second = drive(s, 30, 1)
+    assert [t.system_attrs.get("cma:generation") for t in second.trials[:4]] == \
+        [t.system_attrs.get("cma:generation") for t in drive(stock(), 4, 1).trials]

@@ -229,3 +229,25 @@ def test_workers_see_the_candles_shared_or_copied_and_close_frees_them(bt, share
     finally:
         ex.close()
     assert sums == [float(candles[:, 4].sum())] * 4
+
+
+def test_shared_memory_too_small_falls_back_to_a_copy_per_worker(bt, monkeypatch, capsys):
+    """A block the tmpfs cannot back would kill the run with SIGBUS when filled: check first,
+    say so, and give each worker its own copy."""
+    from passivbot.optimize import executor
+    from passivbot.optimize.run import eval_context
+
+    assert executor.shm_has_room(1024)
+    assert not executor.shm_has_room(1 << 60)
+    monkeypatch.setattr(executor, "shm_has_room", lambda n, path="": False)
+    candles = np.random.default_rng(6).random((2000, 6))
+    space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
+    cand = space.candidate(space.params_of(bt.starting_configs[0])[0])
+    ex = executor.LocalExecutor(eval_context(bt, candles, STANDIN), 1, share_candles=True)
+    try:
+        assert ex._shm is None
+        (_, r), = ex.submit([(0, cand)]).result(timeout=30)
+    finally:
+        ex.close()
+    assert r["stats"]["close_sum"] == float(candles[:, 4].sum())
+    assert "own copy of the candles" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Optuna's CMA-ES sampler with its per-trial bookkeeping made O(1) instead of O(trials).
+"""Optuna's CMA-ES sampler with its per-trial bookkeeping made constant instead of O(trials).
 
 `optuna.samplers.CmaEsSampler` keeps the CMA state in trial system attrs and, on every ask:
   1. recomputes the intersection search space and deep-copies it (22 distributions here);
@@ -14,7 +14,8 @@ as much as 20% of a one-year backtest, paid on the main process.
 proposals given the same told results) with three caches:
   1. the search space is the fixed one the search asks with (`search_space`), not recomputed;
   2. completed trials are indexed incrementally, by generation, from a watermark below which
-     every trial is finished (finished trials never change in Optuna's storages);
+     every trial is finished (finished trials never change in Optuna's storages); what is
+     left per ask is two list copies of references, which C does in microseconds;
   3. the CMA state is taken from the newest trial that stored one, completed *or running*, and
      the unpickled object is reused while that trial stays the newest. A state is stored only
      after the update from completed trials, so a running trial's state is final; reading it
@@ -59,7 +60,7 @@ class FastCmaEsSampler(optuna.samplers.CmaEsSampler):
         if self._consider_pruned_trials or self._with_margin or self._use_separable_cma:
             raise ValueError("FastCmaEsSampler supports plain CMA-ES without pruned trials")
         self._fixed_space = dict(sorted(search_space.items()))  # stock's order: by name
-        self._study_id: int | None = None
+        self._study_key: tuple[int, int] | None = None  # (storage identity, study id)
         self._settled: list[FrozenTrial] = []  # completed trials below the watermark, in order
         self._settled_by_gen: dict[int, list[FrozenTrial]] = {}
         self._settled_state: FrozenTrial | None = None  # newest settled trial with a CMA state
@@ -86,9 +87,12 @@ class FastCmaEsSampler(optuna.samplers.CmaEsSampler):
 
     # -- private hooks of CmaEsSampler -----------------------------------------------------
     def _get_trials(self, study: optuna.Study) -> list[FrozenTrial]:
-        if self._study_id != study._study_id:
-            self._reset_index(study._study_id)
+        key = (id(study._storage), study._study_id)
         trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        if self._study_key != key or self._watermark > len(trials):
+            # another study (every in-memory storage numbers its first study 0, hence the
+            # storage's identity too): index it from scratch
+            self._reset_index(key)
         gen_key = self._attr_key_generation
         opt_key = self._attr_key_optimizer + ":0"
         i = self._watermark
@@ -126,7 +130,7 @@ class FastCmaEsSampler(optuna.samplers.CmaEsSampler):
         self._cached = (holder._trial_id, optimizer.generation, optimizer)
         return optimizer
 
-    def _reset_index(self, study_id: int) -> None:
-        self._study_id = study_id
+    def _reset_index(self, key: tuple[int, int]) -> None:
+        self._study_key = key
         self._settled, self._settled_by_gen, self._settled_state = [], {}, None
         self._watermark, self._tail, self._cached = 0, [], None

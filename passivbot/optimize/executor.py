@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass, replace
 from multiprocessing import shared_memory
@@ -25,6 +26,7 @@ from passivbot.optimize.objective import EvalContext, evaluate_batch, init_worke
 
 CONNECT_TIMEOUT_S = 10
 SHARE_CANDLES = True
+SHM_DIR = "/dev/shm"  # where Linux backs multiprocessing.shared_memory
 WORKER_START_TIMEOUT_S = 120  # a cold start compiles the engine (~10 s); a loaded machine more
 
 
@@ -54,6 +56,10 @@ class LocalExecutor:
                  share_candles: bool = SHARE_CANDLES):
         self.n_workers = max(1, n_workers or os.cpu_count() or 1)
         self._shm: shared_memory.SharedMemory | None = None
+        if share_candles and ctx.candles.nbytes and not shm_has_room(ctx.candles.nbytes):
+            print(f"note: {SHM_DIR} has less than {ctx.candles.nbytes / 2**20:.0f} MB free; "
+                  f"each optimizer worker gets its own copy of the candles", file=sys.stderr)
+            share_candles = False
         if share_candles and ctx.candles.nbytes:
             self._shm = shared_memory.SharedMemory(create=True, size=ctx.candles.nbytes)
             np.ndarray(ctx.candles.shape, ctx.candles.dtype, buffer=self._shm.buf)[:] = \
@@ -127,6 +133,17 @@ class DaskExecutor:
     def close(self) -> None:
         self._exec.shutdown(wait=False)
         self._client.close()
+
+
+def shm_has_room(nbytes: int, path: str = "") -> bool:
+    """Whether POSIX shared memory has room for nbytes (plus 10%). Filling a block the tmpfs
+    cannot back kills the process with SIGBUS, not an exception; a container's /dev/shm is
+    often 64 MB, less than three years of candles."""
+    path = path or SHM_DIR
+    if not os.path.isdir(path):
+        return True  # not Linux's tmpfs: the platform allocates it like any memory
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize >= nbytes * 1.1
 
 
 @dataclass(frozen=True)
