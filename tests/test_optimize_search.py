@@ -239,7 +239,7 @@ def test_shared_memory_too_small_falls_back_to_a_copy_per_worker(bt, monkeypatch
 
     assert executor.shm_has_room(1024)
     assert not executor.shm_has_room(1 << 60)
-    monkeypatch.setattr(executor, "shm_has_room", lambda n, path="": False)
+    monkeypatch.setattr(executor, "shm_has_room", lambda n: False)
     candles = np.random.default_rng(6).random((2000, 6))
     space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
     cand = space.candidate(space.params_of(bt.starting_configs[0])[0])

@@ -25,7 +25,6 @@ from passivbot.optimize.objective import EvalContext, evaluate_batch, init_worke
 
 
 CONNECT_TIMEOUT_S = 10
-SHARE_CANDLES = True
 SHM_DIR = "/dev/shm"  # where Linux backs multiprocessing.shared_memory
 WORKER_START_TIMEOUT_S = 120  # a cold start compiles the engine (~10 s); a loaded machine more
 
@@ -53,7 +52,7 @@ class LocalExecutor:
     in /dev/shm: the kernel frees the block with the last mapping."""
 
     def __init__(self, ctx: EvalContext, n_workers: int | None = None,
-                 share_candles: bool = SHARE_CANDLES):
+                 share_candles: bool = True):
         self.n_workers = max(1, n_workers or os.cpu_count() or 1)
         self._shm: shared_memory.SharedMemory | None = None
         if share_candles and ctx.candles.nbytes and not shm_has_room(ctx.candles.nbytes):
@@ -135,14 +134,13 @@ class DaskExecutor:
         self._client.close()
 
 
-def shm_has_room(nbytes: int, path: str = "") -> bool:
+def shm_has_room(nbytes: int) -> bool:
     """Whether POSIX shared memory has room for nbytes (plus 10%). Filling a block the tmpfs
     cannot back kills the process with SIGBUS, not an exception; a container's /dev/shm is
     often 64 MB, less than three years of candles."""
-    path = path or SHM_DIR
-    if not os.path.isdir(path):
+    if not os.path.isdir(SHM_DIR):
         return True  # not Linux's tmpfs: the platform allocates it like any memory
-    st = os.statvfs(path)
+    st = os.statvfs(SHM_DIR)
     return st.f_bavail * st.f_frsize >= nbytes * 1.1
 
 

@@ -80,7 +80,6 @@ class SearchStats:
     """Where the main process spent its time (the optimizer's own overhead)."""
 
     trials: int = 0
-    busy_s: float = 0.0  # wall time of ask + tell + log + bookkeeping in the main thread
     cpu_s: float = 0.0  # CPU time of the main process (all its threads: incl. the executor's
     #                     pickling and result threads) during the search
     eval_s: float = 0.0  # sum of the workers' evaluation times (wall)
@@ -137,18 +136,15 @@ class Search:
         t_wall, t_cpu = time.perf_counter(), time.process_time()
         try:
             while to_ask > 0 or pending:
-                t0 = time.perf_counter()
                 while to_ask > 0 and len(pending) < tasks_in_flight:
                     k = min(chunk, to_ask)
                     metas = [self._ask() for _ in range(k)]
                     to_ask -= k
                     batch = [(n, self.space.candidate(p)) for n, _, _, _, p in metas]
                     pending.append((self.executor.submit(batch), metas))
-                self.stats.busy_s += time.perf_counter() - t0
                 fut, metas = pending[0]
                 results = dict(fut.result())  # the oldest task; one task told per refill
                 pending.popleft()
-                t0 = time.perf_counter()
                 records = []
                 for n, trial, origin, sys_attrs, params in metas:
                     res = results[n]
@@ -165,7 +161,6 @@ class Search:
                 self.stats.trials += len(records)
                 if on_done is not None:
                     on_done(records)
-                self.stats.busy_s += time.perf_counter() - t0
         finally:
             for fut, _ in pending:
                 fut.cancel()
