@@ -101,6 +101,9 @@ def config_warnings(cfg: LiveConfig, balance: float | None = None, exchange: str
     """Unit-slip warnings, plus minimum-entry warnings when a balance and an exchange with a
     known offline market spec are given (an unknown symbol simply gives none)."""
     out = unit_slip_warnings(cfg)
+    if cfg.alerts is not None and not cfg.alerts.enabled:
+        out.append("alerts.url is redacted (copied from a printout?): alerts are off until "
+                   "the real URL is pasted back")
     if balance is not None and exchange is not None:
         from passivbot.markets import market_spec
 
