@@ -80,7 +80,8 @@ SIDE_NUMERIC_KEYS: tuple[str, ...] = tuple(k for k, f in SIDE_FIELDS.items() if 
 
 @dataclass(frozen=True)
 class SideConfig:
-    """One side's strategy parameters (meanings: DESIGN.md "The strategy"), in PARAM_KEYS order."""
+    """One side's strategy parameters, in PARAM_KEYS order (meanings, units and typical values:
+    docs/configs.md, "The strategy, parameter by parameter")."""
 
     enabled: bool
     wallet_exposure_limit: float
