@@ -262,3 +262,29 @@ async def test_page_in_headless_chromium_dom_and_screenshot(tmp_path):
     keep = os.environ.get("STATUS_PAGE_SCREENSHOT")
     if keep:  # how docs/img/status_page.png is made
         shutil.copy(shot, keep)
+
+
+def test_snapshot_from_a_real_bot_state_hand_computed():
+    import numpy as np
+
+    from passivbot.live.diff import OpenOrder
+    from passivbot.live.snapshot import snapshot_from_state
+    from passivbot.live.state import BotState
+    from passivbot.records import LONG, N_PARAMS, SHORT
+
+    st = BotState(params=np.zeros((2, N_PARAMS)), balance=1000.0)
+    st.set_position(LONG, 0.02, 1800.0)
+    st.set_position(SHORT, 0.01, 1850.0)
+    st.last_price, st.exchange_time = 1810.0, T0
+    st.remember_order(OpenOrder("1", "c1", LONG, False, 0.016, 1764.0))
+    st.remember_order(OpenOrder("2", "c2", LONG, True, 0.004, 1807.2))
+    st.remember_order(OpenOrder("3", "c3", SHORT, True, 0.01, 1842.6))
+    rec = StatusRecorder()
+    s = snapshot_from_state(st, rec, exchange="binance", symbol="ETHUSDT", mode="paper",
+                            config={}, liq_price=950.0)
+    long, short = s.positions
+    assert long.upnl == pytest.approx(0.02 * 10) and short.upnl == pytest.approx(0.01 * 40)
+    assert s.equity == pytest.approx(1000.6) and s.ts_ms == T0
+    assert [(o.side, o.position_side, o.kind) for o in s.open_orders] == [
+        ("buy", "long", "entry"), ("sell", "long", "close"), ("buy", "short", "close")]
+    assert long.liq_price == short.liq_price == 950.0

@@ -187,3 +187,38 @@ class StatusRecorder:
             recent_fills=tuple(self.fills), errors=tuple(self.errors),
             equity_history=tuple(self.points), session_realized_pnl=self.session_realized_pnl,
             session_fees=self.session_fees, **now)
+
+
+def snapshot_from_state(state: Any, recorder: StatusRecorder, *, exchange: str, symbol: str,
+                        mode: str, config: dict[str, Any], liq_price: float = 0.0,
+                        connected: bool = True, disconnected_since_ms: int | None = None,
+                        started_ms: int = 0) -> StatusSnapshot:
+    """A snapshot of a `passivbot.live.state.BotState` (balance, positions, open orders, last
+    price, exchange time) plus the recorder's histories: the provider the bot hands the status
+    page can be `lambda: snapshot_from_state(bot.state, bot.recorder, ...)`.
+
+    uPnL per side = size x (last - entry) for long, size x (entry - last) for short; equity =
+    balance + both. `liq_price` is the account's (hedged) liquidation price, shown on each side
+    that holds a position (`live.console.liq_price` computes it).
+    """
+    from passivbot.records import LONG
+
+    price = float(state.last_price)
+    positions = []
+    for j, side in enumerate(("long", "short")):
+        size, entry = float(state.psize[j]), float(state.pprice[j])
+        sign = 1.0 if side == "long" else -1.0
+        upnl = sign * size * (price - entry) if size and price else 0.0
+        positions.append(PositionView(side, size, entry, liq_price if size else 0.0, upnl))
+    orders = tuple(
+        OrderView("buy" if o.is_buy else "sell",
+                  "long" if o.side == LONG else "short" if o.side is not None else "?",
+                  float(o.qty), float(o.price), "close" if o.close else "entry", str(o.id))
+        for o in state.open_orders.values())
+    balance = float(state.balance)
+    equity = balance + sum(p.upnl for p in positions)
+    return recorder.snapshot(
+        exchange=exchange, symbol=symbol, mode=mode, ts_ms=int(state.exchange_time),
+        last_price=price, balance=balance, equity=equity, connected=connected,
+        disconnected_since_ms=disconnected_since_ms, started_ms=started_ms,
+        positions=tuple(positions), open_orders=orders, config=config)
