@@ -73,5 +73,6 @@ def test_missing_user_mismatch_and_group_readable(tmp_path):
 
 
 def test_check_secret_text_accepts_real_key_shapes():
-    assert check_secret_text("vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A") is None
+    binance_docs_example = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
+    assert check_secret_text(binance_docs_example) is None
     assert check_secret_text("abc-DEF_123/+=") is None

@@ -19,7 +19,7 @@ from passivbot.config import live_config_to_dict, load_live_config
 from passivbot.config.live import live_config_from_dict
 from passivbot.errors import InputError
 from passivbot.live.snapshot import (
-    EquityPoint, FillView, OrderView, PositionView, StatusRecorder, StatusSnapshot, scrub,
+    FillView, OrderView, PositionView, StatusRecorder, StatusSnapshot, scrub,
 )
 from passivbot.live.status_page import make_app, render_html, start_status_page
 

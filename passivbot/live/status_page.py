@@ -25,7 +25,6 @@ import inspect
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
