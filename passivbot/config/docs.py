@@ -44,6 +44,24 @@ search (`backtest_configs/demo.json`); the table above gives the hard limits.
 A worked example (ETH-J1, long, 1000 USDT balance): budget 1000 x 0.5 = 500 USDT; first
 entry 500 x 0.02 = 10 USDT, raised to Binance's 20 USDT minimum; a re-entry 2 % below the
 position price buys 0.8 x the position; take-profits from +0.4 % to +1.6 % in 5 orders.
+
+### The shipped configs on the bundled data
+
+Both shipped live configs are examples of the format, not recommendations: on the bundled
+Binance ETHUSDT candles (2025-05-05 .. 2025-06-24, 50 days, 1000 USDT, VIP 0 fees) both lose.
+Measured with `python3 backtest.py backtest_configs/demo.json -c live_settings/NAME.json`
+(engine as of commit d1100f3; rerun to check yours):
+
+| config | gain | max drawdown | max hours stuck long / short | fills | fees paid | max exposure long / short |
+| --- | --- | --- | --- | --- | --- | --- |
+| `ETH-J1.json` | -3.06 % | 10.65 % | 76.8 / 1120.4 | 596 | 3.32 | 0.498 / 0.249 |
+| `default.json` | -9.04 % | 22.45 % | 76.9 / 1114.4 | 702 | 3.85 | 0.498 / 0.499 |
+
+The wallet balance grows (the take-profits pay) while the short side holds a losing position
+for most of the 1200 hours as ETH rises: the loss is unrealized, which is why equity ends below
+the start. At 1000 USDT both configs' first entries are raised to the 20 USDT minimum (2x the
+configured long size, 4x ETH-J1's short); `python3 -m passivbot.config backtest_configs/demo.json`
+says so. The optimizer (`python3 backtest.py backtest_configs/demo.json`) searches for better.
 """
 
 SERVICES = """\
