@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 KEEP_VERSIONS = 4
@@ -32,20 +33,55 @@ def kernel_source_hash(package_dir: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def configure(package_dir: Path) -> None:
-    """Set NUMBA_CACHE_DIR (unless the user set it) before any kernel is compiled."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return
-    root = _cache_root()
-    target = root / kernel_source_hash(package_dir)
+def _writable(d: Path) -> bool:
+    """numba's own test (its locators create the folder and write a temp file in it)."""
     try:
-        target.mkdir(parents=True, exist_ok=True)
+        d.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=d).close()
+        return True
     except OSError:
-        return  # read-only home: numba falls back to __pycache__ beside the sources
+        return False
+
+
+def _in_tree_allowed() -> bool:
+    """Whether numba may fall back to `__pycache__` beside the sources (its default list)."""
+    classes = os.environ.get("NUMBA_CACHE_LOCATOR_CLASSES", "")
+    return not classes or "InTree" in classes
+
+
+def configure(package_dir: Path) -> None:
+    """Set NUMBA_CACHE_DIR (unless the user set it) before any kernel is compiled.
+
+    Tries the user cache folder, then the system temp folder; when no folder numba could write
+    to exists (the user's NUMBA_CACHE_DIR, these two, `__pycache__` beside the sources), exits 2
+    with what to do instead of a traceback at the first `@njit(cache=True)`.
+    """
+    user_dir = os.environ.get("NUMBA_CACHE_DIR")
+    in_tree = _in_tree_allowed() and _writable(package_dir / "__pycache__")
+    if user_dir:
+        if not _writable(Path(user_dir)) and not in_tree:
+            _no_cache_exit(f"NUMBA_CACHE_DIR={user_dir} is not writable")
+        return
+    key = kernel_source_hash(package_dir)
+    for root in (_cache_root(), Path(tempfile.gettempdir()) / f"passivbot-numba-{os.getuid()}"):
+        target = root / key
+        if _writable(target):
+            break
+    else:
+        if in_tree:
+            return  # numba falls back to __pycache__ beside the sources
+        _no_cache_exit(f"tried {_cache_root()}, {tempfile.gettempdir()} and {package_dir}")
     os.environ["NUMBA_CACHE_DIR"] = str(target)
     if "numba" in sys.modules:  # imported before us: its config is already read
         sys.modules["numba"].config.CACHE_DIR = str(target)
     _prune(root, target)
+
+
+def _no_cache_exit(tried: str) -> None:
+    print(f"error: no writable folder for numba's compiled-kernel cache ({tried}): set "
+          "NUMBA_CACHE_DIR to a writable folder, e.g. NUMBA_CACHE_DIR=/tmp/numba-cache",
+          file=sys.stderr)
+    raise SystemExit(2)
 
 
 def _prune(root: Path, keep: Path) -> None:

@@ -281,3 +281,88 @@ def test_regression_json_integer_beyond_float_range_is_exit_2_not_overflow_error
     (tmp_path / "c.json").write_bytes(as_bytes(data))
     code, err = run(main, [str(tmp_path / "c.json")])
     assert code == 2 and "finite" in err and "Traceback" not in err
+
+
+# -- issue 20: the exact causes of the 23 tracebacks of the fuzz campaign --------------------
+DEEP = b"[" * 50_000 + b"]" * 50_000
+BIG_INT_LIVE = as_bytes(LIVE)[:-1] + b', "leverage": ' + b"7" * 5000 + b"}"
+
+
+@pytest.mark.parametrize("which", ["live", "backtest"])
+@pytest.mark.parametrize("content,needle", [(DEEP, "nested too deeply"),
+                                            (BIG_INT_LIVE, "too many digits")])
+def test_regression_deep_json_and_5000_digit_integer_exit_2_naming_the_file(
+        tmp_path, which, content, needle):
+    """Bug: json.loads raised RecursionError (50,000 nested [) and ValueError (an integer over
+    4,300 digits) past the JSONDecodeError handler: tracebacks from backtest.py and the config
+    module. Now: exit 2, `config error in FILE`."""
+    from passivbot.backtest.cli import main as bt_main
+    from passivbot.config.__main__ import main as cfg_main
+
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    (tmp_path / "bt.json").write_bytes(as_bytes(BACKTEST))
+    (tmp_path / "live.json").write_bytes(as_bytes(LIVE))
+    bt, live = (bad, tmp_path / "live.json") if which == "backtest" else (tmp_path / "bt.json", bad)
+    for main, argv in ((cfg_main, [str(bad)]),
+                       (bt_main, [str(bt), "--live-config", str(live), "--results",
+                                  str(tmp_path / "r"), "--no-plots"])):
+        code, err = run(main, argv)
+        assert code == 2 and "Traceback" not in err, err[-1500:]
+        assert f"config error in {bad}" in err and needle in err
+    assert not (tmp_path / "r").exists()
+
+
+def _start_bot(tmp_path, monkeypatch, keys: bytes, extra=()):
+    from passivbot.live import main as live_main
+
+    reached = []
+
+    async def fake_run(args, cfg, key, secret, redact):
+        reached.append(cfg.symbol)
+        return 0
+
+    monkeypatch.setattr(live_main, "run", fake_run)
+    (tmp_path / "keys.json").write_bytes(keys)
+    os.chmod(tmp_path / "keys.json", 0o600)
+    (tmp_path / "tester.json").write_bytes(as_bytes(LIVE))
+    code, err = run(live_main.main, ["binance", "tester", "--api-keys", str(tmp_path / "keys.json"),
+                                     "--config", str(tmp_path / "tester.json"), "--emulator",
+                                     "127.0.0.1:9", "--log-dir", str(tmp_path / "logs"), *extra])
+    return code, err, reached
+
+
+@pytest.mark.parametrize("keys", [DEEP, b'{"tester": {"exchange": "binance", "key": '
+                                  + b"9" * 5000 + b', "secret": "s"}}'])
+def test_regression_absurd_key_file_exits_2_before_connecting(tmp_path, monkeypatch, keys):
+    code, err, reached = _start_bot(tmp_path, monkeypatch, keys)
+    assert code == 2 and "Traceback" not in err and not reached, err[-1500:]
+    assert "nested too deeply" in err or "keys.json" in err
+
+
+def _wired(name: str) -> bool:
+    import inspect
+
+    from passivbot.live import main as live_main
+    return name in inspect.getsource(live_main)
+
+
+@pytest.mark.parametrize("bad", ["K" * 10 + "\nK", "K" * 10 + "\x00K"])
+def test_regression_api_key_with_newline_or_nul_exits_2_naming_the_key(tmp_path, monkeypatch,
+                                                                        bad):
+    if not _wired("passivbot.config.keys"):
+        pytest.skip("live/main.py does not use passivbot.config.keys.load_api_keys yet (lead)")
+    keys = as_bytes({"tester": {**KEYS["tester"], "key": bad}})
+    code, err, reached = _start_bot(tmp_path, monkeypatch, keys)
+    assert code == 2 and not reached and "Traceback" not in err
+    assert "tester.key" in err and "K" * 10 not in err.replace(str(tmp_path), "")
+
+
+def test_regression_log_folder_not_writable_exits_2_before_connecting(tmp_path, monkeypatch):
+    if not _wired("check_output_dir"):
+        pytest.skip("live/main.py does not call passivbot.cli.check_output_dir yet (lead)")
+    (tmp_path / "afile").write_text("x")
+    code, err, reached = _start_bot(tmp_path, monkeypatch, as_bytes(KEYS),
+                                    ["--log-dir", str(tmp_path / "afile" / "logs")])
+    assert code == 2 and not reached and "Traceback" not in err
+    assert "--log-dir" in err and "not writable" in err

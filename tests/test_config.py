@@ -259,3 +259,62 @@ def test_backtest_starting_config_errors_reported_under_own_file(tmp_path: Path)
 def test_docs_match_schema():
     committed = (PROJECT_ROOT / "docs" / "configs.md").read_text()
     assert committed == render(), "regenerate: python3 -m passivbot.config.docs > docs/configs.md"
+
+
+# -- optional sections: alerts and status_page (issue 20) ------------------------------------
+TG = "https://api.telegram.org/bot123456:AAE-secret-token/sendMessage"
+
+
+def _with(**top):
+    d = json.loads((PROJECT_ROOT / "live_settings" / "ETH-J1.json").read_text())
+    d.update(top)
+    return d
+
+
+def test_alerts_and_status_page_absent_mean_off_and_are_not_printed():
+    cfg = live_config_from_dict(_with(), "x.json")
+    assert cfg.alerts is None and cfg.status_page is None
+    assert "alerts" not in live_config_to_dict(cfg)
+
+
+def test_alerts_url_is_validated_and_never_printed():
+    from passivbot.config.sanity import config_warnings
+
+    cfg = live_config_from_dict(_with(alerts={"url": TG, "format": "telegram",
+                                              "chat_id": "42"}), "x.json")
+    assert cfg.alerts.url == TG and cfg.alerts.events == ("fills", "stops", "errors",
+                                                          "disconnections")
+    shown = live_config_to_dict(cfg)
+    assert shown["alerts"]["url"] == "https://api.telegram.org/<redacted>"
+    assert "secret-token" not in json.dumps(shown) and "secret-token" not in repr(cfg)
+    assert live_config_to_dict(cfg, reveal_secrets=True)["alerts"]["url"] == TG
+    back = live_config_from_dict(shown, "copy.json")  # a printout read back: valid, alerts off
+    assert not back.alerts.enabled
+    assert any("alerts.url is redacted" in w for w in config_warnings(back))
+
+
+@pytest.mark.parametrize("alerts,key,needle", [
+    ({"url": "http://hooks.example.com/x?token=s3cret"}, "alerts.url", "must be https://"),
+    ({"url": "ftp://example.com/s3cret"}, "alerts.url", "https:// URL with a host"),
+    ({"url": TG, "format": "telegram"}, "alerts.chat_id", "required when format"),
+    ({"url": TG, "events": ["fills", "fils"]}, "alerts.events", "non-empty list"),
+    ({"url": TG, "min_interval_s": -1}, "alerts.min_interval_s", ">= 0"),
+    ({"urll": TG}, "alerts.urll", "did you mean 'url'?"),
+])
+def test_bad_alerts_name_the_key_and_hide_the_url(alerts, key, needle):
+    with pytest.raises(ConfigError) as e:
+        live_config_from_dict(_with(alerts=alerts), "x.json")
+    msg = e.value.format()
+    assert key in msg and needle in msg
+    assert "s3cret" not in msg and (alerts.get("urll") is not None or "secret-token" not in msg)
+
+
+def test_status_page_defaults_and_checks():
+    cfg = live_config_from_dict(_with(status_page={"port": 8765}), "x.json")
+    assert (cfg.status_page.host, cfg.status_page.port) == ("127.0.0.1", 8765)
+    assert cfg.status_page.token_env == "PASSIVBOT_STATUS_TOKEN"
+    assert live_config_to_dict(cfg)["status_page"]["port"] == 8765
+    with pytest.raises(ConfigError, match=r"status_page.port = 0: must be >= 1 and <= 65535"):
+        live_config_from_dict(_with(status_page={"port": 0}), "x.json")
+    assert live_config_from_dict(_with(alerts={"url": "http://127.0.0.1:9/hook"}),
+                                 "x").alerts.enabled

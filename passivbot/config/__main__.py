@@ -1,5 +1,7 @@
-"""`python3 -m passivbot.config PATH [--root DIR]`: validate a live or backtest config and
-print it resolved with defaults (exit 0), or list every problem on stderr (exit 2)."""
+"""`python3 -m passivbot.config PATH [--root DIR] [--balance USDT --exchange NAME]`: validate a
+live or backtest config and print it resolved with defaults (exit 0), or list every problem on
+stderr (exit 2). Likely unit slips (a percent written where a ratio is meant) and first entries
+below the exchange minimum are printed on stderr as `warning:` lines (still exit 0)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from passivbot.config.backtest import backtest_config_from_dict, backtest_config
 from passivbot.config.live import (
     live_config_from_dict, live_config_to_dict, missing_file_message, resolve_config_path,
 )
+from passivbot.config.sanity import config_warnings
 from passivbot.config.schema import Collector, read_json
 from passivbot.errors import MISSING
 
@@ -24,6 +27,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("path", help="config file, or a bare NAME from live_settings/")
     p.add_argument("--root", type=Path, default=None,
                    help="project root for NAME lookup and starting_configs (default: repo)")
+    p.add_argument("--balance", type=float, default=None,
+                   help="wallet balance (USDT) to check a live config's first entry against the "
+                        "exchange minimum (a backtest config uses its starting_balance)")
+    p.add_argument("--exchange", choices=("binance", "bybit"), default="binance",
+                   help="exchange whose minimum order --balance is checked against")
     args = p.parse_args(argv)
     path = resolve_config_path(args.path, "live_settings", args.root)
     col = Collector(str(path))
@@ -34,10 +42,19 @@ def main(argv: list[str]) -> int:
     found = [k for k in BACKTEST_MARKERS if isinstance(d, dict) and k in d]
     if found:
         print(f"# {path}: backtest config (has {found[0]!r})", file=sys.stderr)
-        out = backtest_config_to_dict(backtest_config_from_dict(d, str(path), root=args.root))
+        bt = backtest_config_from_dict(d, str(path), root=args.root)
+        out = backtest_config_to_dict(bt)
+        warnings = [f"{name}: {w}" for name, live in zip(bt.starting_config_paths,
+                                                         bt.starting_configs)
+                    for w in config_warnings(live, bt.starting_balance, bt.exchange)]
     else:
         print(f"# {path}: live config (no 'exchange' / 'start_date')", file=sys.stderr)
-        out = live_config_to_dict(live_config_from_dict(d, str(path)))
+        live = live_config_from_dict(d, str(path))
+        out = live_config_to_dict(live)
+        warnings = config_warnings(live, args.balance,
+                                   args.exchange if args.balance is not None else None)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
     print(json.dumps(out, indent=2))
     return 0
 

@@ -6,11 +6,86 @@ from __future__ import annotations
 from passivbot.config.backtest import BACKTEST_SCHEMA, PER_EXCHANGE
 from passivbot.config.live import LIVE_SCHEMA
 from passivbot.config.schema import FieldSpec
+from passivbot.config.services import ALERTS_FIELDS, STATUS_PAGE_FIELDS
 
 _SCOPES = {
     "top": "top level", "side": "inside `long` and `short`", "optimize": "inside `optimize`",
-    "constraints": "inside `optimize.constraints`",
+    "constraints": "inside `optimize.constraints`", "alerts": "inside `alerts`",
+    "status_page": "inside `status_page`",
 }
+
+# Typical ranges are the optimizer's bounds in backtest_configs/demo.json (what a search on
+# the bundled data explores), not limits: the schema table gives the hard limits.
+STRATEGY = """\
+## The strategy, parameter by parameter
+
+The bot runs a grid in hedge mode: a long and a short position at once on one symbol, each
+side driven by its own keys (short mirrors long: "below" for long is "above" for short).
+Every ratio is a plain fraction: `0.004` is 0.4 %, `0.5` is 50 %. Writing a percent where a
+ratio is meant (`min_markup 0.4` = 40 %) passes validation but `python3 -m passivbot.config`
+prints a `warning:` line for it. "Typical" below is the range the shipped optimizer configs
+search (`backtest_configs/demo.json`); the table above gives the hard limits.
+
+| key | unit | what it does | example (ETH-J1) | typical |
+| --- | --- | --- | --- | --- |
+| `leverage` | x | set on the exchange for both sides; caps how much position the wallet can carry (each side's `wallet_exposure_limit`, and their sum when both trade, must not exceed it). It does not change profit or the liquidation price of a given position: those follow from the position and the balance (cross margin). | 7 | 3 - 20 |
+| `enabled` | - | trade this side; a disabled side places no orders (an open position is left alone) | true | - |
+| `wallet_exposure_limit` | ratio of the wallet balance | the side's risk budget: the position's cost (size x price) never exceeds balance x this. 0.5 = a position worth half the wallet. The largest lever on both return and risk: a higher limit buys more on the way down, and sits closer to liquidation. | long 0.5, short 0.25 | 0.1 - 1.0 (long), 0.05 - 0.5 (short) |
+| `ema_span_0`, `ema_span_1` | minutes of 1m candles | two exponential moving averages of the close; the lower of the two (long) or the higher (short) is where the first entry is placed. 240 = 4 hours. Longer spans enter later and less often. | 240, 720 | 60 - 1440, 240 - 4320 |
+| `initial_qty_pct` | ratio of the exposure budget | first entry cost = balance x `wallet_exposure_limit` x this. 0.02 = 2 % of the budget. Raised to the exchange minimum order (20 USDT on Binance ETHUSDT) when smaller: `python3 -m passivbot.config` warns, with the size it will really be. | 0.02 | 0.005 - 0.05 |
+| `initial_eprice_ema_dist` | ratio of the price | first entry this far beyond the EMA band: long at lower band x (1 - dist). 0.003 = 0.3 % below the band. Negative values enter inside the band. | 0.003 | -0.01 - 0.01 |
+| `ddown_factor` | ratio of the position size | each re-entry buys position size x this (the martingale factor). 0.8 = add 80 % of what is held; 1 doubles the position each time. | 0.8 | 0.1 - 2.0 |
+| `rentry_pprice_dist` | ratio of the price | grid spacing: the next re-entry is this far below (long) the position's average price. 0.02 = 2 %. | 0.02 | 0.005 - 0.05 |
+| `rentry_pprice_dist_wallet_exposure_weighting` | - | widens the spacing as the position grows: spacing = `rentry_pprice_dist` x (1 + exposure / limit x this). 1 = spacing doubles at full exposure; 0 = fixed spacing. | 1.0 | 0 - 10 |
+| `min_markup` | ratio of the price | first take-profit order at position price x (1 + this) for long. 0.004 = 0.4 %. Must exceed the round-trip fee (2 x maker fee = 0.04 % on Binance VIP 0) to earn anything. | 0.004 | 0.001 - 0.01 |
+| `markup_range` | ratio of the price | the take-profit orders are spread from `min_markup` to `min_markup` + this. 0.012 = up to 1.6 % with min_markup 0.004. 0 = one price. | 0.012 | 0 - 0.03 |
+| `n_close_orders` | orders | how many reduce-only take-profit orders share the position over that range | 5 | 1 - 10 |
+
+A worked example (ETH-J1, long, 1000 USDT balance): budget 1000 x 0.5 = 500 USDT; first
+entry 500 x 0.02 = 10 USDT, raised to Binance's 20 USDT minimum; a re-entry 2 % below the
+position price buys 0.8 x the position; take-profits from +0.4 % to +1.6 % in 5 orders.
+
+### The shipped configs on the bundled data
+
+Both shipped live configs are examples of the format, not recommendations: on the bundled
+Binance ETHUSDT candles (2025-05-05 .. 2025-06-24, 50 days, 1000 USDT, VIP 0 fees) both lose.
+Measured with `python3 backtest.py backtest_configs/demo.json -c live_settings/NAME.json`
+(engine as of commit d1100f3; rerun to check yours):
+
+| config | gain | max drawdown | max hours stuck long / short | fills | fees paid | max exposure long / short |
+| --- | --- | --- | --- | --- | --- | --- |
+| `ETH-J1.json` | -3.06 % | 10.65 % | 76.8 / 1120.4 | 596 | 3.32 | 0.498 / 0.249 |
+| `default.json` | -9.04 % | 22.45 % | 76.9 / 1114.4 | 702 | 3.85 | 0.498 / 0.499 |
+
+The wallet balance grows (the take-profits pay) while the short side holds a losing position
+for most of the 1200 hours as ETH rises: the loss is unrealized, which is why equity ends below
+the start. At 1000 USDT both configs' first entries are raised to the 20 USDT minimum (2x the
+configured long size, 4x ETH-J1's short); `python3 -m passivbot.config backtest_configs/demo.json`
+says so. The optimizer (`python3 backtest.py backtest_configs/demo.json`) searches for better.
+"""
+
+SERVICES = """\
+## Optional sections: `alerts` and `status_page`
+
+Both are off when absent. `alerts.url` may hold a secret (Telegram puts the bot token in the
+URL path): it is never printed or logged; `python3 -m passivbot.config` and the bot's start-up
+printout show `https://host/<redacted>`. A config copied from such a printout still loads, with
+alerts off and a warning. Example (Telegram's bot API is one webhook; any URL that accepts a
+JSON POST works with `"format": "json"`):
+
+```json
+"alerts": {"url": "https://api.telegram.org/bot<TOKEN>/sendMessage", "format": "telegram",
+           "chat_id": "123456789", "events": ["fills", "stops", "errors", "disconnections"],
+           "min_interval_s": 10},
+"status_page": {"port": 8765}
+```
+
+The status page binds `127.0.0.1` by default; binding any other address requires a token,
+read at start from the environment variable named by `token_env` (never from the config):
+`PASSIVBOT_STATUS_TOKEN=... python3 start_bot.py ...`, then open
+`http://127.0.0.1:8765/?token=...`.
+"""
+
 
 
 def _row(f: FieldSpec) -> str:
@@ -43,9 +118,16 @@ Rules for every key: unknown keys are errors (with a "did you mean"); integers m
 ## Live config: `live_settings/NAME.json`
 
 `NAME` is also the key pair's name in `api-keys.json` (see `api-keys.example.json`).
-Strategy meanings: DESIGN.md "The strategy".
+What each strategy key does, with units and typical values: "The strategy, parameter by
+parameter" below. `live_settings/default.json` is the neutral template (both sides enabled,
+0.5 exposure each, entries at the EMA band); `live_settings/ETH-J1.json` is the example
+tuned for ETHUSDT (short budget halved, entries 0.3 % beyond the band).
 
 {table(LIVE_SCHEMA)}
+
+`alerts` and `status_page`:
+
+{table(tuple(ALERTS_FIELDS.values()) + tuple(STATUS_PAGE_FIELDS.values()))}
 
 Cross-field rules: each side's `wallet_exposure_limit` <= `leverage`; when both sides are
 enabled, long + short `wallet_exposure_limit` <= `leverage` (cross margin: both positions
@@ -63,7 +145,9 @@ a live config (its problems are reported under its own file name).
 `optimize.bounds`: `{{"leverage": [lo, hi], "long": {{KEY: [lo, hi] or [lo, hi, step]}},
 "short": {{...}}}}` where KEY is any numeric per-side key of the live schema. `lo <= hi`, both
 inside that key's live range, `step > 0`. Keys not listed keep the starting config's value.
-"""
+
+{STRATEGY}
+{SERVICES}"""
 
 
 if __name__ == "__main__":

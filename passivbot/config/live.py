@@ -12,6 +12,10 @@ import numpy as np
 from passivbot.config.schema import (
     BOOL, FLOAT, INT, OBJECT, STR, Collector, FieldSpec, check_object, read_json,
 )
+from passivbot.config.services import (
+    AlertsConfig, StatusPageConfig, alerts_to_dict, check_alerts, check_status_page,
+    status_page_to_dict,
+)
 from passivbot.errors import MISSING
 from passivbot.records import N_PARAMS, PARAM_KEYS
 
@@ -35,6 +39,10 @@ LIVE_SCHEMA: tuple[FieldSpec, ...] = (
        lo=1, hi=125, unit="x"),
     _f("long", "top", OBJECT, "long side parameters (per-side keys below)"),
     _f("short", "top", OBJECT, "short side parameters (per-side keys below)"),
+    _f("alerts", "top", OBJECT, "webhook alerts (optional, absent = off; keys below)",
+       default=None),
+    _f("status_page", "top", OBJECT, "read-only status page (optional, absent = off; keys "
+       "below)", default=None),
     _f("enabled", "side", BOOL, "trade this side"),
     _f("wallet_exposure_limit", "side", FLOAT,
        "max position cost / wallet balance (the side's risk budget)",
@@ -72,7 +80,8 @@ SIDE_NUMERIC_KEYS: tuple[str, ...] = tuple(k for k, f in SIDE_FIELDS.items() if 
 
 @dataclass(frozen=True)
 class SideConfig:
-    """One side's strategy parameters (meanings: DESIGN.md "The strategy"), in PARAM_KEYS order."""
+    """One side's strategy parameters, in PARAM_KEYS order (meanings, units and typical values:
+    docs/configs.md, "The strategy, parameter by parameter")."""
 
     enabled: bool
     wallet_exposure_limit: float
@@ -98,6 +107,8 @@ class LiveConfig:
     long: SideConfig
     short: SideConfig
     source: str = field(default="", compare=False)
+    alerts: AlertsConfig | None = None
+    status_page: StatusPageConfig | None = None
 
     def side(self, name: str) -> SideConfig:
         """`long` or `short` by name."""
@@ -134,11 +145,15 @@ def check_live_dict(d: Any, col: Collector) -> LiveConfig | None:
             if got is not None:
                 sides[s] = got
     _check_cross(top, sides, col)
+    alerts = check_alerts(top["alerts"], col) if top.get("alerts") is not None else None
+    page = (check_status_page(top["status_page"], col)
+            if top.get("status_page") is not None else None)
     if len(col.issues) > n_before:
         return None
     return LiveConfig(
         config_version=top["config_version"], symbol=top["symbol"], leverage=top["leverage"],
         long=SideConfig(**sides["long"]), short=SideConfig(**sides["short"]), source=col.file,
+        alerts=alerts, status_page=page,
     )
 
 
@@ -170,11 +185,21 @@ def live_config_from_dict(d: dict, source: str) -> LiveConfig:
     return cfg
 
 
-def live_config_to_dict(cfg: LiveConfig) -> dict:
-    """The config resolved with defaults, as JSON-ready data; round-trips through from_dict."""
+def live_config_to_dict(cfg: LiveConfig, *, reveal_secrets: bool = False) -> dict:
+    """The config resolved with defaults, as JSON-ready data; round-trips through from_dict.
+
+    The optional sections appear only when set; `alerts.url` (it may hold a bot token) is
+    redacted unless `reveal_secrets`, so printouts and result files never carry it (a redacted
+    copy read back validates, with alerts off).
+    """
     side = lambda sc: {k: getattr(sc, k) for k in SIDE_FIELDS}  # noqa: E731
-    return {"config_version": cfg.config_version, "symbol": cfg.symbol,
-            "leverage": cfg.leverage, "long": side(cfg.long), "short": side(cfg.short)}
+    out = {"config_version": cfg.config_version, "symbol": cfg.symbol,
+           "leverage": cfg.leverage, "long": side(cfg.long), "short": side(cfg.short)}
+    if cfg.alerts is not None:
+        out["alerts"] = alerts_to_dict(cfg.alerts, reveal=reveal_secrets)
+    if cfg.status_page is not None:
+        out["status_page"] = status_page_to_dict(cfg.status_page)
+    return out
 
 
 def resolve_config_path(name_or_path: str | Path, folder: str, root: Path | None) -> Path:

@@ -11,6 +11,7 @@ import difflib
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -215,8 +216,27 @@ def read_json(path: Path, col: Collector) -> Any:
     except (OSError, UnicodeDecodeError) as e:
         col.add("", MISSING, f"cannot read file: {e}")
         return None
+    data, problem = parse_json_text(text)
+    if problem:
+        col.add("", MISSING, problem)
+    return data
+
+
+def parse_json_text(text: str) -> tuple[Any, str | None]:
+    """(parsed JSON, None) or (None, what is wrong, in words). Never raises on bad input.
+
+    Beyond malformed JSON, Python's parser raises RecursionError on deep nesting (a few
+    thousand `[`) and ValueError on an integer of more than 4,300 digits (its guard against
+    quadratic int parsing); no config needs either, so both are input mistakes, not bugs.
+    """
     try:
-        return json.loads(text)
+        return json.loads(text), None
     except json.JSONDecodeError as e:
-        col.add("", MISSING, f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}")
-        return None
+        return None, f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}"
+    except RecursionError:
+        return None, ("JSON nested too deeply to read (more than a few thousand levels of "
+                      "[ or {): a config is at most 3 levels deep; is this the right file?")
+    except ValueError as e:  # int digits limit (the only other ValueError json.loads raises)
+        what = "an integer with too many digits" if "digits" in str(e) else "unreadable JSON"
+        return None, (f"{what} (Python reads at most {sys.get_int_max_str_digits()} "
+                      "digits): write numbers as plain decimals, e.g. 0.5 or 1000")

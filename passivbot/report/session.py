@@ -1,0 +1,133 @@
+"""A journal (see journal.py) as a `BacktestResult`, so a live or paper session gets exactly
+the backtest's stats (`backtest.stats.compute_stats`), files and plots
+(`backtest.report.write_report`); and the backtest of the same period for a side-by-side.
+
+How the session maps onto the backtest's records:
+- minute 0 is the first session's start (floored to the minute); a fill's `minute` is its
+  minute since then, so "hours stuck" and "fills per day" mean what they mean in a backtest;
+- equity: the journal's samples taken at each hour mark (the latest sample at or before it)
+  and the last one, as the engine samples every 60th candle and the last;
+- summary: closest liquidation over the equity samples, max wallet exposure after each fill
+  (position cost / balance), liquidated if a liquidation fill is journalled, last minute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from passivbot.backtest.engine import EQ_COLS, N_SUMMARY, S_CLOSEST_LIQ, S_LAST_INDEX, \
+    S_LIQUIDATED, S_MAX_WE_LONG, S_MAX_WE_SHORT
+from passivbot.backtest.runner import BacktestResult
+from passivbot.backtest.stats import compute_stats
+from passivbot.config import BacktestConfig, LiveConfig, OptimizeConfig, live_config_from_dict
+from passivbot.records import LONG, SHORT, fill_dt
+from passivbot.report.journal import EQUITY_KEYS, KINDS
+
+MINUTE_MS, HOUR_MS = 60_000, 3_600_000
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What the backtest records cannot say: mode, restarts, maker/taker split."""
+
+    mode: str
+    n_sessions: int
+    start_ms: int
+    end_ms: int
+    n_maker: int
+    n_taker: int
+    fees_maker: float
+    fees_taker: float
+    config_changed: bool
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _fills(rows: list[dict], t0: int) -> np.ndarray:
+    a = np.zeros(len(rows), dtype=fill_dt)
+    for i, r in enumerate(rows):
+        a[i] = ((r["ts_ms"] - t0) // MINUTE_MS, r["ts_ms"] // MINUTE_MS * MINUTE_MS,
+                LONG if r["side"] == "long" else SHORT, KINDS.index(r["kind"]), r["qty"],
+                r["price"], r["fee"], r["pnl"], r["psize"], r["pprice"], r["balance"])
+    return a
+
+
+def _equity(rows: list[dict], t0: int, balance: float) -> np.ndarray:
+    if not rows:
+        return np.array([[t0, balance, balance, 0, 0, 0, 0, 0, 0]], dtype=np.float64)
+    ts = np.array([r["ts_ms"] for r in rows], dtype=np.int64)
+    full = np.array([[r[k] for k in EQUITY_KEYS] for r in rows], dtype=np.float64)
+    marks = np.arange(t0, ts[-1] + 1, HOUR_MS)
+    idx = np.searchsorted(ts, marks, side="right") - 1
+    idx = np.unique(np.r_[np.maximum(idx, 0), len(ts) - 1])
+    out = full[idx]
+    assert out.shape[1] == EQ_COLS
+    return out
+
+
+def _summary(fills: np.ndarray, equity: np.ndarray, last_index: int) -> np.ndarray:
+    s = np.zeros(N_SUMMARY)
+    price, liq = equity[:, 3], equity[:, 8]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist = np.where((liq > 0) & (price > 0), np.abs(liq / price - 1.0), 1.0)
+    s[S_CLOSEST_LIQ] = float(dist.min()) if len(dist) else 1.0
+    for side, col in ((LONG, S_MAX_WE_LONG), (SHORT, S_MAX_WE_SHORT)):
+        f = fills[fills["side"] == side]
+        we = np.where(f["balance"] > 0, f["psize"] * f["pprice"] / np.where(
+            f["balance"] > 0, f["balance"], 1.0), 0.0)
+        s[col] = float(we.max()) if len(we) else 0.0
+    s[S_LIQUIDATED] = float(np.any(fills["kind"] == KINDS.index("liquidation")))
+    s[S_LAST_INDEX] = float(last_index)
+    return s
+
+
+def _day(ms: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).date()
+
+
+def session_result(journal: dict[str, list[dict]], source: str = "journal"
+                   ) -> tuple[BacktestResult, SessionInfo]:
+    """The journal as a BacktestResult (stats computed by the backtest's own function) and the
+    session facts a backtest does not have."""
+    first = journal["session"][0]
+    t0 = first["ts_ms"] // MINUTE_MS * MINUTE_MS
+    fills_rows, eq_rows = journal["fill"], journal["equity"]
+    end = max([t0] + [r["ts_ms"] for r in fills_rows] + [r["ts_ms"] for r in eq_rows])
+    live: LiveConfig = live_config_from_dict(first["config"], f"{source} (session config)")
+    balance = float(first["balance"])
+    fills = _fills(fills_rows, t0)
+    equity = _equity(eq_rows, t0, balance)
+    last_index = (end - t0) // MINUTE_MS
+    summary = _summary(fills, equity, last_index)
+    bt = BacktestConfig(
+        config_version=1, exchange=first["exchange"], symbol=first["symbol"],
+        data_source="journal", synthetic_seed=0, start_date=_day(t0),
+        end_date=_day(end) + dt.timedelta(days=1), starting_balance=balance,
+        maker_fee=float(first["maker_fee"]), taker_fee=float(first["taker_fee"]),
+        starting_config_paths=(), starting_configs=(live,), optimize=OptimizeConfig(),
+        source=source)
+    stats = compute_stats(fills, equity, summary, np.zeros((0, 6)), balance)
+    info = {"exchange": first["exchange"], "symbol": first["symbol"],
+            "data_source": f"{first['mode']} session journal", "synthetic": False,
+            "first_ts": int(t0), "last_ts": int(end), "n_candles": int(last_index + 1)}
+    maker = np.array([bool(r["maker"]) for r in fills_rows], dtype=bool)
+    sinfo = SessionInfo(
+        mode=first["mode"], n_sessions=len(journal["session"]), start_ms=int(t0),
+        end_ms=int(end), n_maker=int(maker.sum()), n_taker=int((~maker).sum()),
+        fees_maker=float(fills["fee"][maker].sum()), fees_taker=float(fills["fee"][~maker].sum()),
+        config_changed=any(s["config"] != first["config"] for s in journal["session"][1:]))
+    return BacktestResult(fills, equity, summary, stats, live, bt, info), sinfo
+
+
+COMPARE_ROWS = ("gain", "average_daily_gain", "max_drawdown", "max_hours_stuck_long",
+                "max_hours_stuck_short", "closest_liquidation_distance", "n_fills", "n_entries",
+                "n_closes", "fees_paid", "volume", "final_equity")
+
+
+def comparison_rows(session: dict[str, float], backtest: dict[str, float]) -> list[tuple]:
+    """(stat, session value, backtest value, difference) for the side-by-side."""
+    return [(k, session[k], backtest[k], session[k] - backtest[k]) for k in COMPARE_ROWS]
