@@ -44,21 +44,18 @@ KIND_UNSTUCK_CLOSE = 5
 KIND_STOP_CLOSE = 6
 RISK_KIND_NAMES = {KIND_UNSTUCK_CLOSE: "unstuck_close", KIND_STOP_CLOSE: "stop_close"}
 
-# One side's unstuck parameters (float64 array of length N_RISK_PARAMS), in UNSTUCK_KEYS order.
+# One side's unstuck parameters (float64 array of length N_RISK_PARAMS); the config keys are
+# passivbot.config.risk.UNSTUCK_KEYS, in this order.
 U_THRESHOLD = 0  # unstuck when wallet exposure > this x wallet_exposure_limit (0 = off)
 U_CLOSE_PCT = 1  # close this share of the position per unstuck order
 U_EMA_DIST = 2  # long closes at upper band x (1 + dist), short at lower band x (1 - dist)
 U_LOSS_ALLOWANCE_PCT = 3  # total realized unstuck loss <= this x peak balance
 N_RISK_PARAMS = 4
-UNSTUCK_KEYS = (
-    "unstuck_threshold", "unstuck_close_pct", "unstuck_ema_dist", "unstuck_loss_allowance_pct",
-)
 
-# Equity stop parameters (float64 array of length N_STOP_PARAMS).
+# Equity stop parameters (float64 array of length N_STOP_PARAMS; keys config.risk.STOP_KEYS).
 S_DRAWDOWN = 0  # stop when equity < peak equity x (1 - this) (0 = off)
 S_COOLDOWN_MINUTES = 1  # stopped for this long after firing (0 = until a person clears it)
 N_STOP_PARAMS = 2
-STOP_KEYS = ("equity_stop_drawdown", "equity_stop_cooldown_minutes")
 
 # Why unstuck_close_nb placed nothing (or UNSTUCK_OK).
 UNSTUCK_OK = 0

@@ -64,6 +64,56 @@ configured long size, 4x ETH-J1's short); `python3 -m passivbot.config backtest_
 says so. The optimizer (`python3 backtest.py backtest_configs/demo.json`) searches for better.
 """
 
+BOUNDED_LOSS = """\
+## Bounded loss: auto-unstuck and the equity stop
+
+A grid loses money one way: a position that keeps averaging down against a trend gets stuck
+and, if the trend goes on, liquidated. Two rules bound that loss; both are off (0) unless set,
+and both are decided by the kernels in `passivbot/risk.py`, which the backtester and the live
+bot call alike.
+
+**Auto-unstuck** (per side, keys `unstuck_*` inside `long`/`short`). When the side's wallet
+exposure is above `unstuck_threshold` x `wallet_exposure_limit`, one extra reduce-only limit
+order (fill kind `unstuck_close`) rests at `unstuck_ema_dist` beyond the EMA band (long:
+upper band x (1 + dist); short: lower band x (1 - dist); never across the last price) for
+`unstuck_close_pct` of the position, even below the position price (a loss). The take-profit
+grid covers the rest of the position, so all closes still sum to the position. The realized
+loss of unstuck closes (pnl after fee) of a side totals at most `unstuck_loss_allowance_pct`
+x the peak wallet balance over the whole run; each order is cut (rounded down) so the loss it
+would realize at its price fits the allowance left, and none is placed when not even the
+exchange minimum fits. Profits raise the peak and so the allowance; a loss never gives
+allowance back. `unstuck_threshold`, `unstuck_close_pct` and `unstuck_loss_allowance_pct`
+are all > 0 or all 0 (a partly set rule is an error, not a silently disabled one).
+
+**Equity stop** (top level). Equity is the wallet balance plus both sides' unrealized pnl at
+the close of each 1-minute candle. When it falls more than `equity_stop_drawdown` below its
+peak, both positions are closed at market (fill kind `stop_close`; in the backtest at the next
+candle's open with the taker fee; live, reduce-only market orders) and no entry is placed for
+`equity_stop_cooldown_minutes` (0 = until a person clears the stop). Take-profits of a position
+that failed to close still rest. During the cool-down the peak follows equity, so trading
+resumes from a fresh peak instead of firing again at once. The live bot keeps the stop in its
+state file: a restart during the cool-down does not reopen anything. The drawdown can exceed
+the limit by the last candle's move, the gap to the next open and the closing fee.
+
+A worked example (long, 1000 USDT balance, peak balance 1100, 8 USDT already lost to unstuck
+closes): `wallet_exposure_limit` 0.5, position 0.25 ETH at 2000 (exposure 0.5, the whole
+budget), EMA band 1750 .. 1800, last price 1790, with
+
+```json
+"unstuck_threshold": 0.8, "unstuck_close_pct": 0.1, "unstuck_ema_dist": 0.005,
+"unstuck_loss_allowance_pct": 0.01
+```
+
+exposure 0.5 > 0.8 x 0.5 = 0.4, so the bot wants to sell 10 % of 0.25 = 0.025 ETH at
+1800 x 1.005 = 1809.00. Each ETH sold there loses 2000 - 1809 = 191 plus the maker fee
+0.0002 x 1809 = 0.36, 191.36 in all; the allowance left is 0.01 x 1100 - 8 = 3 USDT, so the
+order is cut to 3 / 191.36 = 0.0157, rounded down to 0.015 ETH (loss 2.87). The next unstuck
+close can lose at most 0.13 USDT, less than the 5 USDT minimum order can carry at that price,
+so none is placed until the peak balance rises. With `"equity_stop_drawdown": 0.2,
+"equity_stop_cooldown_minutes": 1440` and a peak equity of 1100, the first candle closing with
+equity below 880 closes both positions and pauses entries for 24 hours.
+"""
+
 SERVICES = """\
 ## Optional sections: `alerts` and `status_page`
 
@@ -131,7 +181,8 @@ tuned for ETHUSDT (short budget halved, entries 0.3 % beyond the band).
 
 Cross-field rules: each side's `wallet_exposure_limit` <= `leverage`; when both sides are
 enabled, long + short `wallet_exposure_limit` <= `leverage` (cross margin: both positions
-draw margin from the same wallet). A `config_version` newer than this passivbot reads is an
+draw margin from the same wallet). Per side, `unstuck_threshold`, `unstuck_close_pct` and
+`unstuck_loss_allowance_pct` are all > 0 or all 0. A `config_version` newer than this passivbot reads is an
 error.
 
 ## Backtest config: `backtest_configs/NAME.json`
@@ -147,6 +198,7 @@ a live config (its problems are reported under its own file name).
 inside that key's live range, `step > 0`. Keys not listed keep the starting config's value.
 
 {STRATEGY}
+{BOUNDED_LOSS}
 {SERVICES}"""
 
 
