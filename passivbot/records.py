@@ -80,6 +80,31 @@ BR_MMR = 1  # maintenance margin rate
 BR_MAINT_AMOUNT = 2  # Binance "cum", Bybit "mmDeduction"
 BRACKET_COLS = 3
 
+# Per-side state of the backtest engine: one record per side (index 0 = long, 1 = short), the
+# position, the EMAs and what the cached order grids of `passivbot.backtest.book` were made from.
+side_dt = np.dtype(
+    [
+        ("psize", np.float64),  # position size (magnitude)
+        ("pprice", np.float64),  # position price
+        ("ema0", np.float64),
+        ("ema1", np.float64),
+        ("alpha0", np.float64),
+        ("alpha1", np.float64),
+        ("l_ent", np.float64),  # last price the cached entry grid was computed at
+        ("l_cls", np.float64),  # last price the cached close grid was computed at
+        ("ent_cap", np.float64),  # the entry grid is uncapped while side * (last - cap) >= 0
+        ("cls_limit", np.float64),  # the close grid is uncapped while side * (last - limit) <= 0
+        ("near_ent", np.float64),  # nearest cached entry price (nan: none)
+        ("near_cls", np.float64),  # nearest cached close price (nan: none)
+        ("init_price", np.float64),  # flat side: initial entry price (nan: no order)
+        ("init_qty", np.float64),  # flat side: its qty when known, -1 when sized lazily
+        ("n_ent", np.int64),  # cached entry orders
+        ("n_cls", np.int64),  # cached close orders
+        ("enabled", np.float64),  # P_ENABLED of the side's parameters
+    ],
+    align=True,
+)
+
 # Fill records (backtester output; the emulator reports the same fields).
 fill_dt = np.dtype(
     [

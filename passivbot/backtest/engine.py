@@ -23,9 +23,7 @@ import numpy as np
 from numba import njit
 
 from passivbot.backtest.book import (
-    C_ALPHA0, C_ALPHA1, C_CLS_LIMIT, C_EMA0, C_EMA1, C_ENABLED, C_INIT_PRICE, C_L_CLS, C_L_ENT,
-    C_PPRICE, C_PSIZE, C_ENT_CAP, N_STATE_COLS, book_nb, cache_current_nb, close_buffer_len_nb,
-    precheck_nb, refresh_side_nb, side_of_nb,
+    book_nb, cache_current_nb, close_buffer_len_nb, precheck_nb, refresh_side_nb, side_of_nb,
 )
 from passivbot.fills import apply_fill_nb, fill_sequence_nb
 from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, initial_entry_price_nb
@@ -35,12 +33,8 @@ from passivbot.margin import (
 from passivbot.numeric import wallet_exposure_nb
 from passivbot.records import (
     B_KIND, B_PRICE, B_QTY, B_SIDE, BOOK_COLS, KIND_LIQUIDATION, LONG, M_QTY_STEP, ORDER_COLS,
-    P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, fill_dt,
+    P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, fill_dt, side_dt,
 )
-
-# Columns of the kernel's float64 fill rows (the wrapper turns them into fill_dt records).
-F_MINUTE, F_TS, F_SIDE, F_KIND, F_QTY, F_PRICE, F_FEE, F_PNL, F_PSIZE, F_PPRICE, F_BALANCE = range(11)
-FILL_COLS = 11
 
 # Equity samples: the close of candle 0, of every 60th candle after it, and of the last candle.
 EQ_TS = 0  # the sampled candle's open time, ms
@@ -72,10 +66,9 @@ CNT_EQUITY = 1
 def _grow_nb(rows: np.ndarray) -> np.ndarray:
     """Twice the room; an explicit copy (slice assignment would compile numba's shape-error
     formatting, seconds of cold start)."""
-    out = np.empty((rows.shape[0] * 2, FILL_COLS))
+    out = np.empty(rows.shape[0] * 2, dtype=fill_dt)
     for r in range(rows.shape[0]):
-        for c in range(FILL_COLS):
-            out[r, c] = rows[r, c]
+        out[r] = rows[r]
     return out
 
 
@@ -89,29 +82,30 @@ def _settle_nb(rows, cnt, summary, st, book, seq, fee_rate, balance, qty_step, i
         kind = int(book[r, B_KIND])
         j = 0 if side == LONG else 1
         price = book[r, B_PRICE]
+        s = st[j]
         psize, pprice, balance, q, fee, pnl = apply_fill_nb(
-            side, kind, book[r, B_QTY], price, fee_rate, st[j, C_PSIZE], st[j, C_PPRICE],
-            balance, qty_step,
+            side, kind, book[r, B_QTY], price, fee_rate, s.psize, s.pprice, balance, qty_step,
         )
         if q <= 0.0:
             continue
-        st[j, C_PSIZE] = psize
-        st[j, C_PPRICE] = pprice
+        s.psize = psize
+        s.pprice = pprice
         filled = True
         n = cnt[CNT_FILLS]
         if n == rows.shape[0]:
             rows = _grow_nb(rows)
-        rows[n, F_MINUTE] = i
-        rows[n, F_TS] = ts
-        rows[n, F_SIDE] = side
-        rows[n, F_KIND] = kind
-        rows[n, F_QTY] = q
-        rows[n, F_PRICE] = price
-        rows[n, F_FEE] = fee
-        rows[n, F_PNL] = pnl
-        rows[n, F_PSIZE] = psize
-        rows[n, F_PPRICE] = pprice
-        rows[n, F_BALANCE] = balance
+        f = rows[n]
+        f.minute = i
+        f.timestamp = ts
+        f.side = side
+        f.kind = kind
+        f.qty = q
+        f.price = price
+        f.fee = fee
+        f.pnl = pnl
+        f.psize = psize
+        f.pprice = pprice
+        f.balance = balance
         cnt[CNT_FILLS] = n + 1
         we = wallet_exposure_nb(balance, psize, pprice)
         summary[S_MAX_WE_LONG + j] = max(summary[S_MAX_WE_LONG + j], we)
@@ -124,8 +118,8 @@ def _liquidation_book_nb(st: np.ndarray, price: float) -> np.ndarray:
     book = np.empty((2, BOOK_COLS))
     k = 0
     for j in range(2):
-        if st[j, C_PSIZE] > 0.0:
-            book[k, B_QTY] = st[j, C_PSIZE]
+        if st[j].psize > 0.0:
+            book[k, B_QTY] = st[j].psize
             book[k, B_PRICE] = price
             book[k, B_KIND] = KIND_LIQUIDATION
             book[k, B_SIDE] = side_of_nb(j)
@@ -152,16 +146,16 @@ def _sample_equity_nb(eq, cnt, candle, balance, st, liq) -> None:
     close = candle[4]
     upnl = 0.0
     for j in range(2):
-        if st[j, C_PSIZE] > 0.0:
-            upnl += side_of_nb(j) * (close - st[j, C_PPRICE]) * st[j, C_PSIZE]
+        if st[j].psize > 0.0:
+            upnl += side_of_nb(j) * (close - st[j].pprice) * st[j].psize
     eq[k, EQ_TS] = candle[0]
     eq[k, EQ_BALANCE] = balance
     eq[k, EQ_EQUITY] = balance + upnl
     eq[k, EQ_PRICE] = close
-    eq[k, EQ_PSIZE_LONG] = st[0, C_PSIZE]
-    eq[k, EQ_PPRICE_LONG] = st[0, C_PPRICE]
-    eq[k, EQ_PSIZE_SHORT] = st[1, C_PSIZE]
-    eq[k, EQ_PPRICE_SHORT] = st[1, C_PPRICE]
+    eq[k, EQ_PSIZE_LONG] = st[0].psize
+    eq[k, EQ_PPRICE_LONG] = st[0].pprice
+    eq[k, EQ_PSIZE_SHORT] = st[1].psize
+    eq[k, EQ_PPRICE_SHORT] = st[1].pprice
     eq[k, EQ_LIQ_PRICE] = liq
 
 
@@ -178,17 +172,19 @@ def run_backtest_nb(
     mmr_add: float = 0.0,
     recompute_every_candle: bool = False,
 ) -> tuple:
-    """(fill rows float64 (k, FILL_COLS), equity (h, EQ_COLS), summary (N_SUMMARY,))."""
+    """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,))."""
     n = candles.shape[0]
     qty_step = market[M_QTY_STEP]
     # np.empty + explicit zeroing everywhere: np.zeros / np.arange would each add compile time
-    st = np.empty((2, N_STATE_COLS))
+    st = np.empty(2, dtype=side_dt)
     for j in range(2):
-        for c in range(N_STATE_COLS):
-            st[j, c] = 0.0
+        s = st[j]
+        s.psize, s.pprice, s.l_ent, s.l_cls, s.ent_cap, s.cls_limit = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+        s.near_ent, s.near_cls, s.init_price, s.init_qty = 0.0, 0.0, 0.0, 0.0
+        s.n_ent, s.n_cls = 0, 0
     ent = np.empty((2, MAX_ENTRY_ORDERS, ORDER_COLS))
     cls = np.empty((2, close_buffer_len_nb(long_params, short_params), ORDER_COLS))
-    rows = np.empty((256, FILL_COLS))
+    rows = np.empty(256, dtype=fill_dt)
     eq = np.empty((n // EQUITY_EVERY + 2, EQ_COLS))
     cnt = np.empty(2, dtype=np.int64)
     cnt[CNT_FILLS] = 0
@@ -204,11 +200,12 @@ def run_backtest_nb(
     last = candles[0, 4]
     for j in range(2):
         params = long_params if j == 0 else short_params
-        st[j, C_EMA0] = last
-        st[j, C_EMA1] = last
-        st[j, C_ALPHA0] = ema_alpha_nb(params[P_EMA_SPAN_0])
-        st[j, C_ALPHA1] = ema_alpha_nb(params[P_EMA_SPAN_1])
-        st[j, C_ENABLED] = params[P_ENABLED]
+        s = st[j]
+        s.ema0 = last
+        s.ema1 = last
+        s.alpha0 = ema_alpha_nb(params[P_EMA_SPAN_0])
+        s.alpha1 = ema_alpha_nb(params[P_EMA_SPAN_1])
+        s.enabled = params[P_ENABLED]
     for j in range(2):
         refresh_side_nb(j, st, ent, cls, balance, last, long_params if j == 0 else short_params,
                         market, n > 0, recompute_every_candle)
@@ -227,11 +224,10 @@ def run_backtest_nb(
                                                qty_step, i, candles[i, 0])
             if filled:
                 liq, liq_dir = hedged_liq_price_nb(
-                    balance, st[0, C_PSIZE], st[0, C_PPRICE], st[1, C_PSIZE], st[1, C_PPRICE],
-                    brackets, mmr_add,
+                    balance, st[0].psize, st[0].pprice, st[1].psize, st[1].pprice, brackets, mmr_add,
                 )
         # 2. liquidation: both positions close at the liquidation price, taker fee; the end
-        if st[0, C_PSIZE] > 0.0 or st[1, C_PSIZE] > 0.0:
+        if st[0].psize > 0.0 or st[1].psize > 0.0:
             if is_liquidated_nb(liq, liq_dir, low, high):
                 book = _liquidation_book_nb(st, liquidation_fill_price_nb(liq, low, high))
                 seq = np.empty(book.shape[0], dtype=np.int64)
@@ -249,23 +245,24 @@ def run_backtest_nb(
         # 3. EMAs and last price on the close
         last = candles[i, 4]
         for j in range(2):
-            st[j, C_EMA0] = ema_update_nb(st[j, C_EMA0], last, st[j, C_ALPHA0])
-            st[j, C_EMA1] = ema_update_nb(st[j, C_EMA1], last, st[j, C_ALPHA1])
+            s = st[j]
+            s.ema0 = ema_update_nb(s.ema0, last, s.alpha0)
+            s.ema1 = ema_update_nb(s.ema1, last, s.alpha1)
         # 4. the orders resting at the next candle's open
         for j in range(2):
             side = 1 - 2 * j  # LONG, SHORT
+            s = st[j]
             if filled or recompute_every_candle:
                 stale = True
-            elif st[j, C_PSIZE] > 0.0:
-                stale = not cache_current_nb(side, st[j, C_L_ENT], st[j, C_ENT_CAP], st[j, C_L_CLS],
-                                             st[j, C_CLS_LIMIT], last)
+            elif s.psize > 0.0:
+                stale = not cache_current_nb(side, s, last)
             else:
                 # flat: the initial entry's price follows the EMAs every candle (sized lazily)
                 stale = False
-                if st[j, C_ENABLED] != 0.0:
-                    st[j, C_INIT_PRICE] = initial_entry_price_nb(
-                        side, min(st[j, C_EMA0], st[j, C_EMA1]), max(st[j, C_EMA0], st[j, C_EMA1]),
-                        last, long_params if j == 0 else short_params, market,
+                if s.enabled != 0.0:
+                    s.init_price = initial_entry_price_nb(
+                        side, min(s.ema0, s.ema1), max(s.ema0, s.ema1), last,
+                        long_params if j == 0 else short_params, market,
                     )
             if stale:
                 refresh_side_nb(j, st, ent, cls, balance, last,
@@ -277,17 +274,6 @@ def run_backtest_nb(
         _sample_equity_nb(eq, cnt, candles[i_end], balance, st, liq)
     summary[S_LAST_INDEX] = i_end
     return rows[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], summary
-
-
-def fills_to_records(rows: np.ndarray) -> np.ndarray:
-    """Kernel fill rows -> structured `fill_dt` records."""
-    out = np.zeros(rows.shape[0], dtype=fill_dt)
-    for name, col in (("minute", F_MINUTE), ("timestamp", F_TS), ("side", F_SIDE), ("kind", F_KIND)):
-        out[name] = rows[:, col].astype(out.dtype[name])
-    for name, col in (("qty", F_QTY), ("price", F_PRICE), ("fee", F_FEE), ("pnl", F_PNL),
-                      ("psize", F_PSIZE), ("pprice", F_PPRICE), ("balance", F_BALANCE)):
-        out[name] = rows[:, col]
-    return out
 
 
 def run_backtest(
@@ -304,8 +290,7 @@ def run_backtest(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,)) of one replay.
 
-    Thin wrapper over `run_backtest_nb`: makes the arrays contiguous float64 and converts the
-    fill rows to records.
+    Thin wrapper over `run_backtest_nb`: makes the arrays contiguous float64.
     """
     f64 = np.float64
     rows, equity, summary = run_backtest_nb(
@@ -317,4 +302,4 @@ def run_backtest(
         float(starting_balance), float(maker_fee), float(taker_fee), float(mmr_add),
         bool(recompute_every_candle),
     )
-    return fills_to_records(rows), equity, summary
+    return rows, equity, summary
