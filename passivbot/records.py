@@ -19,7 +19,12 @@ KIND_INITIAL_ENTRY = 0
 KIND_REENTRY = 1
 KIND_CLOSE = 2
 KIND_LIQUIDATION = 3
-KIND_NAMES = ("initial_entry", "reentry", "close", "liquidation")
+# Not an order: a funding payment on one position, recorded as a row of the fill records (as
+# Bybit reports it: an execution with execType=Funding) with qty = position size, price = mark
+# price, fee = 0 and pnl = the cash flow (negative: paid), so balance = previous + pnl - fee
+# holds for every row.
+KIND_FUNDING = 4
+KIND_NAMES = ("initial_entry", "reentry", "close", "liquidation", "funding")
 
 # Columns of an order array (float64, shape (n, ORDER_COLS)).
 O_QTY = 0
@@ -114,7 +119,8 @@ fill_dt = np.dtype(
         ("kind", np.int8),  # KIND_*
         ("qty", np.float64),
         ("price", np.float64),
-        ("fee", np.float64),  # paid, >= 0 (quote)
+        ("fee", np.float64),  # paid, >= 0 (quote); a liquidation's last row adds the margin
+        # lost (negative when the insurance fund covers a gap's deficit)
         ("pnl", np.float64),  # realized, before fee (quote)
         ("psize", np.float64),  # position size after the fill
         ("pprice", np.float64),  # position price after the fill

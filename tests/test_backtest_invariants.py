@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from passivbot.backtest.engine import S_LAST_INDEX, S_LIQUIDATED, run_backtest
+from passivbot.backtest.engine import S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED, run_backtest
 from passivbot.data.synthetic import synthetic_candles
 from passivbot.fills import is_buy_nb
 from passivbot.grid import emas_from_closes_nb, ideal_orders_nb
@@ -54,18 +54,26 @@ def state_before(fills, i: int, side: int, balance0: float) -> tuple:
 
 @settings(max_examples=60)
 @given(seed=st.integers(0, 2**31), amp=st.floats(1.0, 12.0), lp=sides, sp=sides,
-       balance0=st.floats(30.0, 20_000.0))
-def test_replay_invariants(seed, amp, lp, sp, balance0):
+       balance0=st.floats(30.0, 20_000.0), leverage=st.sampled_from([np.inf, 3.0, 10.0]))
+def test_replay_invariants(seed, amp, lp, sp, balance0, leverage):
     candles = stretched_candles(seed, amp)
-    fills, equity, summary = run_backtest(candles, lp, sp, ETH, ETH_BRACKETS, balance0, MAKER, TAKER)
+    fills, equity, summary = run_backtest(candles, lp, sp, ETH, ETH_BRACKETS, balance0, MAKER, TAKER,
+                                          leverage=leverage)
     qty_step = ETH[M_QTY_STEP]
 
     # balance changes only by realized pnl and fees, fill by fill
     expected = balance0 + np.cumsum(fills["pnl"] - fills["fee"])
     np.testing.assert_allclose(fills["balance"], expected, rtol=1e-9, atol=1e-9)
-    # fees are the maker (taker for liquidations) rate of the fill's notional
+    # the balance is never negative
+    assert (fills["balance"] >= 0.0).all() and (equity[:, 1] >= 0.0).all()
+    # fees are the maker (taker for liquidations) rate of the fill's notional; the last
+    # liquidation row also carries the margin lost (summary), which leaves the balance at 0
     rate = np.where(fills["kind"] == KIND_LIQUIDATION, TAKER, MAKER)
-    np.testing.assert_allclose(fills["fee"], fills["qty"] * fills["price"] * rate, rtol=1e-12)
+    expected_fee = fills["qty"] * fills["price"] * rate
+    if summary[S_LIQUIDATED]:
+        expected_fee[-1] += summary[S_LIQ_MARGIN_LOST]
+        assert fills["balance"][-1] == 0.0
+    np.testing.assert_allclose(fills["fee"], expected_fee, rtol=1e-12, atol=1e-9)
 
     # position sizes never negative; closes never exceed the position
     assert (fills["psize"] >= 0.0).all() and (fills["qty"] > 0.0).all()

@@ -1,18 +1,28 @@
 """The backtest engine: one `@njit` replay of 1-minute candles through the shared calculator.
 
 Conventions (see `passivbot.records`): candles float64 (n, 6) = timestamp ms, open, high, low,
-close, volume, one row a minute; prices in quote, sizes in base (magnitudes), sides LONG/SHORT.
+close, volume, one row a minute (checked: a row not 60 000 ms after the previous one stops the
+kernel with summary[S_GAP_INDEX] = its index, and `run_backtest` raises CandleGapError); prices
+in quote, sizes in base (magnitudes), sides LONG/SHORT. Funding: `funding_times` int64 ms
+ascending, `funding_rates` float64, `funding_marks` float64 (NaN: use the candle's open).
 
-Seed: both sides' EMAs and the last price = candles[0].close; the orders resting at candle 1's
-open are ideal_orders of that state. Then for each candle i = 1 .. n-1:
+Seed: both sides' EMAs and the last price = candles[0].close. Candles 1 .. W (W = `warmup`)
+only update the EMAs, as the live bot warms up on history before it trades. The orders resting
+at candle W+1's open are ideal_orders of the state after candle W. Then for each candle i > W:
+ 0. every funding event with time <= candle i's open time not yet charged is settled on both
+    positions at its mark price (`margin.funding_payment_nb`), recorded as a KIND_FUNDING row;
  1. the book resting at candle i's open (both sides) is filled by `fills.fill_sequence_nb` and
-    settled by `fills.apply_fill_nb` (maker fee), in settlement order;
- 2. the hedged liquidation price (recomputed only after a fill) is checked against the candle's
-    range; if reached, both positions close at it (taker fee; the price is clipped into the
-    candle's range for the degenerate case of an account already under maintenance) and the
-    run ends;
- 3. the EMAs update on the close, last price = close;
- 4. the orders resting at candle i+1's open are `grid.ideal_orders_nb` of the new state, cached
+    settled by `fills.apply_fill_nb` (maker fee), in settlement order; an entry that the
+    account's available margin cannot carry (`margin.entry_margin_ok_nb`, unrealized pnl at
+    the price the book was made at, the previous close) is refused and counted;
+ 2. the hedged liquidation price (recomputed only after a fill or funding; tiers chosen at the
+    liquidation price) is checked against the candle's range; if reached, both positions close
+    at it (at the open when the candle opens past it; taker fee), the margin left is lost
+    (balance 0, `margin.liquidation_balance_nb`) and the run ends;
+ 3. drawdown: the candle's worst equity (long marked at the low, short at the high, positions
+    as after the candle) against the running peak of close equity;
+ 4. the EMAs update on the close, last price = close;
+ 5. the orders resting at candle i+1's open are `grid.ideal_orders_nb` of the new state, cached
     by `passivbot.backtest.book` (identical to recomputing every candle, which
     `recompute_every_candle=True` does; a test compares both modes).
 
@@ -25,18 +35,23 @@ from numba import njit
 from passivbot.backtest.book import (
     book_nb, cache_current_nb, close_buffer_len_nb, precheck_nb, refresh_side_nb, side_of_nb,
 )
-from passivbot.fills import apply_fill_nb, fill_sequence_nb
+from passivbot.fills import apply_fill_nb, fill_sequence_nb, is_close_kind_nb
 from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, initial_entry_price_nb
 from passivbot.margin import (
-    LIQ_ABOVE, LIQ_BELOW, hedged_liq_price_nb, is_liquidated_nb, liquidation_fill_price_nb,
+    LIQ_ABOVE, LIQ_BELOW, available_margin_nb, entry_margin_ok_nb, funding_payment_nb,
+    hedged_liq_price_nb, initial_margin_nb, is_liquidated_nb, liquidation_balance_nb,
+    liquidation_fill_price_nb,
 )
 from passivbot.numeric import wallet_exposure_nb
 from passivbot.records import (
-    B_KIND, B_PRICE, B_QTY, B_SIDE, BOOK_COLS, KIND_LIQUIDATION, LONG, M_QTY_STEP, ORDER_COLS,
-    P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, fill_dt, side_dt,
+    B_KIND, B_PRICE, B_QTY, B_SIDE, BOOK_COLS, KIND_FUNDING, KIND_LIQUIDATION, LONG, M_QTY_STEP,
+    ORDER_COLS, P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, fill_dt, side_dt,
 )
 
-# Equity samples: the close of candle 0, of every 60th candle after it, and of the last candle.
+MINUTE_MS = 60_000
+
+# Equity samples: the close of candle W (the last warm-up candle; 0 without warm-up), of every
+# 60th candle after it, and of the last candle.
 EQ_TS = 0  # the sampled candle's open time, ms
 EQ_BALANCE = 1
 EQ_EQUITY = 2  # balance + unrealized pnl of both sides at the close
@@ -55,11 +70,23 @@ S_MAX_WE_LONG = 1  # max wallet exposure after any fill, long
 S_MAX_WE_SHORT = 2
 S_LIQUIDATED = 3  # 1.0 if the run ended in a liquidation
 S_LAST_INDEX = 4  # index of the last candle run
-N_SUMMARY = 5
+S_FUNDING_PAID = 5  # sum of funding payments paid (quote, >= 0)
+S_FUNDING_RECEIVED = 6  # sum of funding payments received (quote, >= 0)
+S_MARGIN_REFUSED = 7  # entry fills refused for insufficient margin (one per candle and order)
+S_LIQ_MARGIN_LOST = 8  # margin lost at liquidation (negative: a gap's deficit, insurance fund's)
+S_MAX_DRAWDOWN = 9  # max (peak close equity - candle's worst equity) / peak, fraction
+S_GAP_INDEX = 10  # index of the first row not one minute after the previous (0: none)
+S_WARMUP = 11  # candles used only to warm up the EMAs
+S_FUNDING_EVENTS = 12  # funding events inside the traded candles (charged or flat)
+N_SUMMARY = 13
 
 # Counters the kernel keeps in a small int array (fill rows, equity rows written).
 CNT_FILLS = 0
 CNT_EQUITY = 1
+
+
+class CandleGapError(ValueError):
+    """Candle rows that are not one minute apart (the engine counts time in rows)."""
 
 
 @njit(cache=True)
@@ -73,9 +100,42 @@ def _grow_nb(rows: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _settle_nb(rows, cnt, summary, st, book, seq, fee_rate, balance, qty_step, i, ts) -> tuple:
+def _record_nb(rows, cnt, i, ts, side, kind, qty, price, fee, pnl, psize, pprice, balance):
+    """Append one fill_dt row; returns the (maybe grown) rows."""
+    n = cnt[CNT_FILLS]
+    if n == rows.shape[0]:
+        rows = _grow_nb(rows)
+    f = rows[n]
+    f.minute = i
+    f.timestamp = ts
+    f.side = side
+    f.kind = kind
+    f.qty = qty
+    f.price = price
+    f.fee = fee
+    f.pnl = pnl
+    f.psize = psize
+    f.pprice = pprice
+    f.balance = balance
+    cnt[CNT_FILLS] = n + 1
+    return rows
+
+
+@njit(cache=True)
+def _upnl_nb(st: np.ndarray, price: float) -> float:
+    upnl = 0.0
+    for j in range(2):
+        if st[j].psize > 0.0:
+            upnl += side_of_nb(j) * (price - st[j].pprice) * st[j].psize
+    return upnl
+
+
+@njit(cache=True)
+def _settle_nb(rows, cnt, summary, st, book, seq, fee_rate, balance, qty_step, i, ts, leverage,
+               last) -> tuple:
     """Settle the rows `seq` of `book` in that order through the shared fill function and
-    record them: (rows, balance, whether anything filled). cnt[CNT_FILLS] counts the rows."""
+    record them: (rows, balance, whether anything filled). An entry the available margin
+    cannot carry (unrealized pnl at `last`) is refused and counted instead."""
     filled = False
     for r in seq:
         side = int(book[r, B_SIDE])
@@ -83,6 +143,13 @@ def _settle_nb(rows, cnt, summary, st, book, seq, fee_rate, balance, qty_step, i
         j = 0 if side == LONG else 1
         price = book[r, B_PRICE]
         s = st[j]
+        if leverage < np.inf and not is_close_kind_nb(kind):
+            im_pos = initial_margin_nb(st[0].psize * st[0].pprice + st[1].psize * st[1].pprice,
+                                       leverage)
+            available = available_margin_nb(balance, _upnl_nb(st, last), im_pos, 0.0)
+            if not entry_margin_ok_nb(available, book[r, B_QTY], price, leverage):
+                summary[S_MARGIN_REFUSED] += 1.0
+                continue
         psize, pprice, balance, q, fee, pnl = apply_fill_nb(
             side, kind, book[r, B_QTY], price, fee_rate, s.psize, s.pprice, balance, qty_step,
         )
@@ -91,25 +158,28 @@ def _settle_nb(rows, cnt, summary, st, book, seq, fee_rate, balance, qty_step, i
         s.psize = psize
         s.pprice = pprice
         filled = True
-        n = cnt[CNT_FILLS]
-        if n == rows.shape[0]:
-            rows = _grow_nb(rows)
-        f = rows[n]
-        f.minute = i
-        f.timestamp = ts
-        f.side = side
-        f.kind = kind
-        f.qty = q
-        f.price = price
-        f.fee = fee
-        f.pnl = pnl
-        f.psize = psize
-        f.pprice = pprice
-        f.balance = balance
-        cnt[CNT_FILLS] = n + 1
+        rows = _record_nb(rows, cnt, i, ts, side, kind, q, price, fee, pnl, psize, pprice, balance)
         we = wallet_exposure_nb(balance, psize, pprice)
         summary[S_MAX_WE_LONG + j] = max(summary[S_MAX_WE_LONG + j], we)
     return rows, balance, filled
+
+
+@njit(cache=True)
+def _fund_nb(rows, cnt, summary, st, balance, mark, rate, i, ts) -> tuple:
+    """Settle one funding event on both positions at `mark`: (rows, balance)."""
+    for j in range(2):
+        s = st[j]
+        if s.psize > 0.0:
+            side = side_of_nb(j)
+            pay = funding_payment_nb(side, s.psize, mark, rate)
+            balance -= pay
+            if pay > 0.0:
+                summary[S_FUNDING_PAID] += pay
+            else:
+                summary[S_FUNDING_RECEIVED] -= pay
+            rows = _record_nb(rows, cnt, i, ts, side, KIND_FUNDING, s.psize, mark, 0.0, -pay,
+                              s.psize, s.pprice, balance)
+    return rows, balance
 
 
 @njit(cache=True)
@@ -144,13 +214,9 @@ def _sample_equity_nb(eq, cnt, candle, balance, st, liq) -> None:
     k = cnt[CNT_EQUITY]
     cnt[CNT_EQUITY] = k + 1
     close = candle[4]
-    upnl = 0.0
-    for j in range(2):
-        if st[j].psize > 0.0:
-            upnl += side_of_nb(j) * (close - st[j].pprice) * st[j].psize
     eq[k, EQ_TS] = candle[0]
     eq[k, EQ_BALANCE] = balance
-    eq[k, EQ_EQUITY] = balance + upnl
+    eq[k, EQ_EQUITY] = balance + _upnl_nb(st, close)
     eq[k, EQ_PRICE] = close
     eq[k, EQ_PSIZE_LONG] = st[0].psize
     eq[k, EQ_PPRICE_LONG] = st[0].pprice
@@ -169,10 +235,17 @@ def run_backtest_nb(
     starting_balance: float,
     maker_fee: float,
     taker_fee: float,
-    mmr_add: float = 0.0,
-    recompute_every_candle: bool = False,
+    mmr_add: float,
+    recompute_every_candle: bool,
+    leverage: float,
+    funding_times: np.ndarray,
+    funding_rates: np.ndarray,
+    funding_marks: np.ndarray,
+    warmup: int,
 ) -> tuple:
-    """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,))."""
+    """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,)).
+
+    `leverage` = inf skips the initial-margin check; empty funding arrays model no funding."""
     n = candles.shape[0]
     qty_step = market[M_QTY_STEP]
     # np.empty + explicit zeroing everywhere: np.zeros / np.arange would each add compile time
@@ -185,7 +258,8 @@ def run_backtest_nb(
     ent = np.empty((2, MAX_ENTRY_ORDERS, ORDER_COLS))
     cls = np.empty((2, close_buffer_len_nb(long_params, short_params), ORDER_COLS))
     rows = np.empty(256, dtype=fill_dt)
-    eq = np.empty((n // EQUITY_EVERY + 2, EQ_COLS))
+    warmup = max(0, min(warmup, n - 1))
+    eq = np.empty(((n - warmup) // EQUITY_EVERY + 2, EQ_COLS))
     cnt = np.empty(2, dtype=np.int64)
     cnt[CNT_FILLS] = 0
     cnt[CNT_EQUITY] = 0
@@ -193,6 +267,7 @@ def run_backtest_nb(
     for c in range(N_SUMMARY):
         summary[c] = 0.0
     summary[S_CLOSEST_LIQ] = 1.0
+    summary[S_WARMUP] = warmup
     balance = starting_balance
     liq, liq_dir = 0.0, 0
     if n == 0:
@@ -206,53 +281,114 @@ def run_backtest_nb(
         s.alpha0 = ema_alpha_nb(params[P_EMA_SPAN_0])
         s.alpha1 = ema_alpha_nb(params[P_EMA_SPAN_1])
         s.enabled = params[P_ENABLED]
-    for j in range(2):
-        refresh_side_nb(j, st, ent, cls, balance, last, long_params if j == 0 else short_params,
-                        market, n > 0, recompute_every_candle)
-    _sample_equity_nb(eq, cnt, candles[0], balance, st, 0.0)
+    nf = funding_times.shape[0]
+    fk = 0
+    peak = starting_balance
     i_end = 0
-    for i in range(1, n):
+    for i in range(0, n):
+        ts = candles[i, 0]
+        if i > 0 and ts - candles[i - 1, 0] != MINUTE_MS:
+            summary[S_GAP_INDEX] = i
+            break
+        if i < warmup:
+            if i > 0:
+                last = candles[i, 4]
+                for j in range(2):
+                    s = st[j]
+                    s.ema0 = ema_update_nb(s.ema0, last, s.alpha0)
+                    s.ema1 = ema_update_nb(s.ema1, last, s.alpha1)
+            continue
+        if i == warmup:
+            # the end of the warm-up (candle 0 without one): EMAs on its close, first orders
+            if i > 0:
+                last = candles[i, 4]
+                for j in range(2):
+                    s = st[j]
+                    s.ema0 = ema_update_nb(s.ema0, last, s.alpha0)
+                    s.ema1 = ema_update_nb(s.ema1, last, s.alpha1)
+            for j in range(2):
+                refresh_side_nb(j, st, ent, cls, balance, last,
+                                long_params if j == 0 else short_params, market, True,
+                                recompute_every_candle)
+            while fk < nf and funding_times[fk] <= ts:
+                fk += 1
+            _sample_equity_nb(eq, cnt, candles[i], balance, st, 0.0)
+            continue
         i_end = i
         high = candles[i, 2]
         low = candles[i, 3]
-        filled = False
+        balance_open = balance  # what the resting orders were computed from
+        changed = False
+        # 0. funding events due at this candle's open
+        while fk < nf and funding_times[fk] <= ts:
+            summary[S_FUNDING_EVENTS] += 1.0
+            if st[0].psize > 0.0 or st[1].psize > 0.0:
+                mark = funding_marks[fk]
+                if np.isnan(mark):
+                    mark = candles[i, 1]
+                rows, balance = _fund_nb(rows, cnt, summary, st, balance, mark, funding_rates[fk],
+                                         i, ts)
+                changed = True
+            fk += 1
         # 1. fills of the book resting at this candle's open
         if precheck_nb(st, low, high):
-            book = book_nb(st, ent, cls, balance, long_params, short_params, market)
+            book = book_nb(st, ent, cls, balance_open, long_params, short_params, market)
             seq = fill_sequence_nb(book, low, high)
-            rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee, balance,
-                                               qty_step, i, candles[i, 0])
-            if filled:
-                liq, liq_dir = hedged_liq_price_nb(
-                    balance, st[0].psize, st[0].pprice, st[1].psize, st[1].pprice, brackets, mmr_add,
-                )
-        # 2. liquidation: both positions close at the liquidation price, taker fee; the end
+            rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
+                                               balance, qty_step, i, ts, leverage, last)
+            changed = changed or filled
+        if changed:
+            liq, liq_dir = hedged_liq_price_nb(
+                balance, st[0].psize, st[0].pprice, st[1].psize, st[1].pprice, brackets, mmr_add,
+            )
+        # 2. liquidation: both positions close (taker fee), the margin left is lost; the end
         if st[0].psize > 0.0 or st[1].psize > 0.0:
             if is_liquidated_nb(liq, liq_dir, low, high):
-                book = _liquidation_book_nb(st, liquidation_fill_price_nb(liq, low, high))
+                book = _liquidation_book_nb(st, liquidation_fill_price_nb(liq, liq_dir, candles[i, 1]))
                 seq = np.empty(book.shape[0], dtype=np.int64)
                 for r in range(book.shape[0]):
                     seq[r] = r
-                rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, taker_fee,
-                                                   balance, qty_step, i, candles[i, 0])
+                rows, balance, _ = _settle_nb(rows, cnt, summary, st, book, seq, taker_fee,
+                                              balance, qty_step, i, ts, np.inf, last)
+                balance, lost = liquidation_balance_nb(balance)
+                last_row = rows[cnt[CNT_FILLS] - 1]
+                last_row.fee += lost
+                last_row.balance = balance
+                summary[S_LIQ_MARGIN_LOST] = lost
                 summary[S_CLOSEST_LIQ] = 0.0
                 summary[S_LIQUIDATED] = 1.0
+                summary[S_MAX_DRAWDOWN] = 1.0 if peak > 0.0 else summary[S_MAX_DRAWDOWN]
                 liq, liq_dir = 0.0, 0
                 break
             dist = _liq_distance_nb(liq, liq_dir, low, high)
             if dist < summary[S_CLOSEST_LIQ]:
                 summary[S_CLOSEST_LIQ] = dist
-        # 3. EMAs and last price on the close
+            # 3. drawdown from this candle's worst equity
+            worst = balance
+            if st[0].psize > 0.0:
+                worst += (low - st[0].pprice) * st[0].psize
+            if st[1].psize > 0.0:
+                worst -= (high - st[1].pprice) * st[1].psize
+            if peak > 0.0 and (peak - worst) / peak > summary[S_MAX_DRAWDOWN]:
+                summary[S_MAX_DRAWDOWN] = (peak - worst) / peak
+            close_equity = balance + _upnl_nb(st, candles[i, 4])
+        else:
+            close_equity = balance
+            if peak > 0.0 and (peak - balance) / peak > summary[S_MAX_DRAWDOWN]:
+                summary[S_MAX_DRAWDOWN] = (peak - balance) / peak
+        if close_equity > peak:
+            peak = close_equity
+        # 4. EMAs and last price on the close
         last = candles[i, 4]
         for j in range(2):
             s = st[j]
             s.ema0 = ema_update_nb(s.ema0, last, s.alpha0)
             s.ema1 = ema_update_nb(s.ema1, last, s.alpha1)
-        # 4. the orders resting at the next candle's open
+        # 5. the orders resting at the next candle's open
         for j in range(2):
             side = 1 - 2 * j  # LONG, SHORT
             s = st[j]
-            if filled or recompute_every_candle:
+            if changed or recompute_every_candle:
                 stale = True
             elif s.psize > 0.0:
                 stale = not cache_current_nb(side, s, last)
@@ -266,14 +402,18 @@ def run_backtest_nb(
                     )
             if stale:
                 refresh_side_nb(j, st, ent, cls, balance, last,
-                                long_params if j == 0 else short_params, market, filled,
+                                long_params if j == 0 else short_params, market, changed,
                                 recompute_every_candle)
-        if i % EQUITY_EVERY == 0 and i != n - 1:
+        if (i - warmup) % EQUITY_EVERY == 0 and i != n - 1:
             _sample_equity_nb(eq, cnt, candles[i], balance, st, liq)
-    if i_end > 0:
+    if i_end > warmup:
         _sample_equity_nb(eq, cnt, candles[i_end], balance, st, liq)
-    summary[S_LAST_INDEX] = i_end
+    summary[S_LAST_INDEX] = i_end if i_end > warmup else warmup
     return rows[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], summary
+
+
+_NO_TIMES = np.zeros(0, dtype=np.int64)
+_NO_FLOATS = np.zeros(0, dtype=np.float64)
 
 
 def run_backtest(
@@ -287,19 +427,54 @@ def run_backtest(
     taker_fee: float,
     mmr_add: float = 0.0,
     recompute_every_candle: bool = False,
+    *,
+    leverage: float = np.inf,
+    funding_times: np.ndarray | None = None,
+    funding_rates: np.ndarray | None = None,
+    funding_marks: np.ndarray | None = None,
+    warmup: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,)) of one replay.
 
-    Thin wrapper over `run_backtest_nb`: makes the arrays contiguous float64.
+    Thin wrapper over `run_backtest_nb`: contiguous float64 arrays, defaults, and the candle
+    gap status turned into CandleGapError. `leverage` inf (the default) skips the
+    initial-margin check; no funding arrays = no funding modelled; `warmup` = 0 trades from
+    candle 1 (what the parity harness aligns on).
     """
     f64 = np.float64
+    candles = np.ascontiguousarray(candles, dtype=f64)
+    if funding_times is None or len(funding_times) == 0:
+        ft, fr, fm = _NO_TIMES, _NO_FLOATS, _NO_FLOATS
+    else:
+        ft = np.ascontiguousarray(funding_times, dtype=np.int64)
+        fr = np.ascontiguousarray(funding_rates, dtype=f64)
+        fm = (np.full(len(ft), np.nan) if funding_marks is None
+              else np.ascontiguousarray(funding_marks, dtype=f64))
+        if not (len(ft) == len(fr) == len(fm)):
+            raise ValueError(f"funding arrays differ in length: times {len(ft)}, rates {len(fr)}, "
+                             f"marks {len(fm)}")
+        if len(ft) > 1 and (np.diff(ft) <= 0).any():
+            raise ValueError("funding times must be strictly ascending")
     rows, equity, summary = run_backtest_nb(
-        np.ascontiguousarray(candles, dtype=f64),
+        candles,
         np.ascontiguousarray(long_params, dtype=f64),
         np.ascontiguousarray(short_params, dtype=f64),
         np.ascontiguousarray(market, dtype=f64),
         np.ascontiguousarray(brackets, dtype=f64),
         float(starting_balance), float(maker_fee), float(taker_fee), float(mmr_add),
-        bool(recompute_every_candle),
+        bool(recompute_every_candle), float(leverage), ft, fr, fm, int(warmup),
     )
+    gap = int(summary[S_GAP_INDEX])
+    if gap:
+        raise CandleGapError(
+            f"candles are not one minute apart: row {gap - 1} at {_iso(candles[gap - 1, 0])} is "
+            f"followed by row {gap} at {_iso(candles[gap, 0])} ({(candles[gap, 0] - candles[gap - 1, 0]) / MINUTE_MS:g} "
+            f"minutes later); the backtest counts time in rows, so a gap must be filled or the "
+            f"range split (docs/backtest.md, 'Candles')")
     return rows, equity, summary
+
+
+def _iso(ms: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
