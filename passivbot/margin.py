@@ -150,30 +150,36 @@ def hedged_liq_price_nb(
     """
     if psize_long <= 0.0 and psize_short <= 0.0:
         return 0.0, LIQ_NONE
+    # Walk the price axis once: segments (lo, hi] in which both sides' tiers are constant (the
+    # tiers' price ranges merged, two pointers), solving the formula in each.
     n = brackets.shape[0]
-    nl = n if psize_long > 0.0 else 1
-    ns = n if psize_short > 0.0 else 1
     below, above = -1.0, np.inf
     first_dir = LIQ_NONE
-    for a in range(nl):
-        lo_l, hi_l = _tier_price_range_nb(brackets, a, psize_long)
-        for b in range(ns):
-            lo_s, hi_s = _tier_price_range_nb(brackets, b, psize_short)
-            lo, hi = max(lo_l, lo_s), min(hi_l, hi_s)
-            if lo >= hi:
-                continue
+    a, b, lo = 0, 0, 0.0
+    while True:
+        hi_l = _tier_price_range_nb(brackets, a, psize_long)[1]
+        hi_s = _tier_price_range_nb(brackets, b, psize_short)[1]
+        hi = min(hi_l, hi_s)
+        if hi > lo:
             lp, d = liq_price_nb(
                 balance, psize_long, pprice_long, brackets[a, BR_MMR] + mmr_add,
                 brackets[a, BR_MAINT_AMOUNT], psize_short, pprice_short,
                 brackets[b, BR_MMR] + mmr_add, brackets[b, BR_MAINT_AMOUNT],
             )
             if first_dir == LIQ_NONE:
-                first_dir = d if d != LIQ_NONE else LIQ_NONE
+                first_dir = d
             if lo < lp <= hi:
                 if d == LIQ_BELOW:
                     below = max(below, lp)
                 elif d == LIQ_ABOVE:
                     above = min(above, lp)
+        if hi == np.inf:
+            break
+        lo = hi
+        if hi_l == hi:
+            a = min(a + 1, n - 1)
+        if hi_s == hi:
+            b = min(b + 1, n - 1)
     if below > 0.0 and (above == np.inf or first_dir != LIQ_ABOVE):
         return below, LIQ_BELOW
     if above < np.inf:
