@@ -117,6 +117,10 @@ def maintenance_margin_nb(psize: float, mark: float, brackets: np.ndarray, mmr_a
     return notional * (mmr + mmr_add) - cum
 
 
+# Relative slack on a tier segment's ends when accepting a liquidation price in it.
+ROOT_SLACK = 1e-9
+
+
 @njit(cache=True)
 def _tier_price_range_nb(brackets: np.ndarray, k: int, psize: float) -> tuple:
     """(lo, hi]: the mark prices at which a position of `psize` is in tier k (bracket_nb's
@@ -168,7 +172,9 @@ def hedged_liq_price_nb(
             )
             if first_dir == LIQ_NONE:
                 first_dir = d
-            if lo < lp <= hi:
+            # the segment's ends with a relative slack: a root on a tier cap computed from
+            # either side may round just past it (MM is continuous there, so it is a root)
+            if lo * (1.0 - ROOT_SLACK) < lp <= hi * (1.0 + ROOT_SLACK):
                 if d == LIQ_BELOW:
                     below = max(below, lp)
                 elif d == LIQ_ABOVE:

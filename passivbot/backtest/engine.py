@@ -11,8 +11,10 @@ only update the EMAs, as the live bot warms up on history before it trades. The 
 at candle W+1's open are ideal_orders of the state after candle W. Then for each candle i > W:
  0. every funding event with time <= candle i's open time not yet charged is settled on both
     positions at its mark price (`margin.funding_payment_nb`), recorded as a KIND_FUNDING row;
- 1. the book resting at candle i's open (both sides) is filled by `fills.fill_sequence_nb` and
-    settled by `fills.apply_fill_nb` (maker fee), in settlement order; an entry that the
+ 1. unless the candle opens past the liquidation price (then nothing fills before the
+    liquidation at the open), the book resting at candle i's open (both sides) is filled by
+    `fills.fill_sequence_nb` and settled by `fills.apply_fill_nb` (maker fee), in settlement
+    order; an entry that the
     account's available margin cannot carry (`margin.entry_margin_ok_nb`, unrealized pnl at
     the price the book was made at, the previous close) is refused and counted;
  2. the hedged liquidation price (recomputed only after a fill or funding; tiers chosen at the
@@ -327,17 +329,25 @@ def run_backtest_nb(
                                          i, ts)
                 changed = True
             fk += 1
-        # 1. fills of the book resting at this candle's open
-        if precheck_nb(st, low, high):
-            book = book_nb(st, ent, cls, balance_open, long_params, short_params, market)
-            seq = fill_sequence_nb(book, low, high)
-            rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
-                                               balance, qty_step, i, ts, leverage, last)
-            changed = changed or filled
         if changed:
             liq, liq_dir = hedged_liq_price_nb(
                 balance, st[0].psize, st[0].pprice, st[1].psize, st[1].pprice, brackets, mmr_add,
             )
+        # 1. fills of the book resting at this candle's open, unless it opens past the
+        # liquidation price (then nothing trades before the liquidation at the open)
+        opens_liquidated = liq_dir != 0 and is_liquidated_nb(liq, liq_dir, candles[i, 1],
+                                                             candles[i, 1])
+        if not opens_liquidated and precheck_nb(st, low, high):
+            book = book_nb(st, ent, cls, balance_open, long_params, short_params, market)
+            seq = fill_sequence_nb(book, low, high)
+            rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
+                                               balance, qty_step, i, ts, leverage, last)
+            if filled:
+                changed = True
+                liq, liq_dir = hedged_liq_price_nb(
+                    balance, st[0].psize, st[0].pprice, st[1].psize, st[1].pprice, brackets,
+                    mmr_add,
+                )
         # 2. liquidation: both positions close (taker fee), the margin left is lost; the end
         if st[0].psize > 0.0 or st[1].psize > 0.0:
             if is_liquidated_nb(liq, liq_dir, low, high):
