@@ -147,3 +147,36 @@ def test_backtest_symbol_wins_over_the_live_configs_symbol():
     prices = res.fills["price"][res.fills["kind"] != 3]
     assert len(prices) > 0
     assert abs(prices * 10 - (prices * 10).round()).max() < 1e-6
+
+
+def test_funding_reaches_fills_csv_stats_and_the_summary(tmp_path):
+    """Funding payments are rows of fills.csv (kind_name funding), summed in stats, and the
+    console says where funding came from, or that it was not modelled."""
+    from passivbot.backtest.cli import apply_overrides, build_parser
+    from passivbot.backtest.runner import NO_FUNDING, Funding, load_backtest_candles
+
+    bt = load_backtest_config(ROOT / "backtest_configs/demo.json")
+    args = build_parser().parse_args(["x", "--start-date", "2025-05-05", "--end-date", "2025-05-08"])
+    bt = apply_overrides(bt, args)
+    live = load_live_config(ROOT / "live_settings/ETH-J1.json")
+    candles = load_backtest_candles(bt)
+    times = candles[::480, 0].astype(np.int64)  # every 8 h
+    rates = np.full(len(times), 0.0005)
+    res = backtest_live_config(live, bt, candles,
+                               funding=Funding(times, rates, np.full(len(times), np.nan), "bundled"))
+    rows = res.fills[res.fills["kind"] == 4]
+    assert len(rows) > 0
+    paid = -rows["pnl"][rows["pnl"] < 0].sum()
+    received = rows["pnl"][rows["pnl"] > 0].sum()
+    assert res.stats["funding_paid"] == pytest.approx(paid, rel=1e-12)
+    assert res.stats["funding_received"] == pytest.approx(received, rel=1e-12)
+    assert res.stats["funding_modelled"] == 1.0 and res.candles_info["funding_source"] == "bundled"
+    path = write_report(res, root=tmp_path, plots=False)
+    csv = (path / "fills.csv").read_text().splitlines()
+    assert sum(",funding," in line for line in csv) == len(rows)
+    text = summary_table(res)
+    assert "funding paid" in text and "funding from bundled" in text
+    plain = backtest_live_config(live, bt, candles, funding=NO_FUNDING)
+    assert "funding NOT modelled" in summary_table(plain)
+    assert plain.stats["funding_modelled"] == 0.0
+    assert plain.stats["final_balance"] != res.stats["final_balance"]

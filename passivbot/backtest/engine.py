@@ -37,6 +37,7 @@ from numba import njit
 from passivbot.backtest.book import (
     book_nb, cache_current_nb, close_buffer_len_nb, precheck_nb, refresh_side_nb, side_of_nb,
 )
+from passivbot.errors import InputError
 from passivbot.fills import apply_fill_nb, fill_sequence_nb, is_close_kind_nb
 from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, initial_entry_price_nb
 from passivbot.margin import (
@@ -87,8 +88,9 @@ CNT_FILLS = 0
 CNT_EQUITY = 1
 
 
-class CandleGapError(ValueError):
-    """Candle rows that are not one minute apart (the engine counts time in rows)."""
+class CandleGapError(InputError, ValueError):
+    """Candle rows that are not one minute apart (the engine counts time in rows); an input
+    error: the CLI prints the message and exits 2."""
 
 
 @njit(cache=True)
