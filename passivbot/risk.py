@@ -35,14 +35,10 @@ from numba import njit
 
 from passivbot.grid import close_grid_nb, passive_close_price_nb, round_close_price_nb
 from passivbot.numeric import min_entry_qty_nb, round_dn_nb, round_nb
-from passivbot.records import (
-    M_MIN_COST, M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP, ORDER_COLS, P_WALLET_EXPOSURE_LIMIT,
+from passivbot.records import (  # noqa: F401 (re-export: the kinds these kernels place)
+    KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, M_MIN_COST, M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP,
+    ORDER_COLS, P_WALLET_EXPOSURE_LIMIT,
 )
-
-# Fill / order kinds (after records' KIND_FUNDING = 4; to move into records.KIND_NAMES).
-KIND_UNSTUCK_CLOSE = 5
-KIND_STOP_CLOSE = 6
-RISK_KIND_NAMES = {KIND_UNSTUCK_CLOSE: "unstuck_close", KIND_STOP_CLOSE: "stop_close"}
 
 # One side's unstuck parameters (float64 array of length N_RISK_PARAMS); the config keys are
 # passivbot.config.risk.UNSTUCK_KEYS, in this order.

@@ -28,6 +28,17 @@ at candle W+1's open are ideal_orders of the state after candle W. Then for each
     by `passivbot.backtest.book` (identical to recomputing every candle, which
     `recompute_every_candle=True` does; a test compares both modes).
 
+Bounded loss (`passivbot.risk`; both off when `long_risk`/`short_risk`/`stop_params` are zero,
+and then not one number changes):
+- auto-unstuck: in step 5, a side whose exposure is above its unstuck threshold gets its closes
+  from `risk.closes_with_unstuck_nb` every candle (the unstuck close follows the EMA band), with
+  the peak wallet balance (raised after every fill and funding payment) and the side's
+  cumulative unstuck loss (each KIND_UNSTUCK_CLOSE fill adds max(0, fee - pnl));
+- equity stop: after step 3, `risk.equity_stop_nb` on the close equity at the candle's close
+  time; when it fires, both positions close at the next candle's open with the taker fee
+  (KIND_STOP_CLOSE rows, before that candle's funding and fills, no other order resting) and,
+  until the cool-down ends, no entry rests (`risk.entries_allowed_nb` at each next open).
+
 No allocation happens in a candle without fills unless the last price reaches a cached grid.
 """
 
@@ -35,7 +46,8 @@ import numpy as np
 from numba import njit
 
 from passivbot.backtest.book import (
-    book_nb, cache_current_nb, close_buffer_len_nb, precheck_nb, refresh_side_nb, side_of_nb,
+    book_nb, cache_current_nb, close_buffer_len_nb, precheck_nb, refresh_side_nb, set_closes_nb,
+    side_of_nb,
 )
 from passivbot.errors import InputError
 from passivbot.fills import apply_fill_nb, fill_sequence_nb, is_close_kind_nb
@@ -47,8 +59,13 @@ from passivbot.margin import (
 )
 from passivbot.numeric import wallet_exposure_nb
 from passivbot.records import (
-    B_KIND, B_PRICE, B_QTY, B_SIDE, BOOK_COLS, KIND_FUNDING, KIND_LIQUIDATION, LONG, M_QTY_STEP,
-    ORDER_COLS, P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, fill_dt, side_dt,
+    B_KIND, B_PRICE, B_QTY, B_SIDE, BOOK_COLS, KIND_FUNDING, KIND_LIQUIDATION, KIND_STOP_CLOSE,
+    KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, ORDER_COLS, P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED,
+    P_WALLET_EXPOSURE_LIMIT, fill_dt, side_dt,
+)
+from passivbot.risk import (
+    N_RISK_PARAMS, N_STOP_PARAMS, S_DRAWDOWN, STOP_FIRE, U_THRESHOLD, closes_with_unstuck_nb,
+    entries_allowed_nb, equity_stop_nb,
 )
 
 MINUTE_MS = 60_000
@@ -81,7 +98,11 @@ S_MAX_DRAWDOWN = 9  # max (peak close equity - candle's worst equity) / peak, fr
 S_GAP_INDEX = 10  # index of the first row not one minute after the previous (0: none)
 S_WARMUP = 11  # candles used only to warm up the EMAs
 S_FUNDING_EVENTS = 12  # funding events inside the traded candles (charged or flat)
-N_SUMMARY = 13
+S_STOPS = 13  # times the equity stop fired
+S_UNSTUCK_LOSS_LONG = 14  # realized loss of unstuck closes (fee - pnl, summed; quote)
+S_UNSTUCK_LOSS_SHORT = 15
+S_PEAK_BALANCE = 16  # the peak wallet balance the unstuck allowance was measured against
+N_SUMMARY = 17
 
 # Counters the kernel keeps in a small int array (fill rows, equity rows written).
 CNT_FILLS = 0
@@ -187,15 +208,16 @@ def _fund_nb(rows, cnt, summary, st, balance, mark, rate, i, ts) -> tuple:
 
 
 @njit(cache=True)
-def _liquidation_book_nb(st: np.ndarray, price: float) -> np.ndarray:
-    """Both open positions as liquidation orders at `price` (B_* columns), long first."""
+def _liquidation_book_nb(st: np.ndarray, price: float, kind: int = KIND_LIQUIDATION) -> np.ndarray:
+    """Both open positions as `kind` orders (a liquidation, or the equity stop's market close)
+    at `price` (B_* columns), long first."""
     book = np.empty((2, BOOK_COLS))
     k = 0
     for j in range(2):
         if st[j].psize > 0.0:
             book[k, B_QTY] = st[j].psize
             book[k, B_PRICE] = price
-            book[k, B_KIND] = KIND_LIQUIDATION
+            book[k, B_KIND] = kind
             book[k, B_SIDE] = side_of_nb(j)
             k += 1
     return book[:k]
@@ -246,10 +268,15 @@ def run_backtest_nb(
     funding_rates: np.ndarray,
     funding_marks: np.ndarray,
     warmup: int,
+    long_risk: np.ndarray,
+    short_risk: np.ndarray,
+    stop_params: np.ndarray,
 ) -> tuple:
     """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,)).
 
-    `leverage` = inf skips the initial-margin check; empty funding arrays model no funding."""
+    `leverage` = inf skips the initial-margin check; empty funding arrays model no funding;
+    `long_risk`/`short_risk` (risk.U_*) and `stop_params` (risk.S_*) all 0 = no bounded-loss
+    rule."""
     n = candles.shape[0]
     qty_step = market[M_QTY_STEP]
     # np.empty + explicit zeroing everywhere: np.zeros / np.arange would each add compile time
@@ -260,7 +287,8 @@ def run_backtest_nb(
         s.near_ent, s.near_cls, s.init_price, s.init_qty = 0.0, 0.0, 0.0, 0.0
         s.n_ent, s.n_cls = 0, 0
     ent = np.empty((2, MAX_ENTRY_ORDERS, ORDER_COLS))
-    cls = np.empty((2, close_buffer_len_nb(long_params, short_params), ORDER_COLS))
+    # + 1: an unstuck close rests beside the take-profit grid of the rest of the position
+    cls = np.empty((2, close_buffer_len_nb(long_params, short_params) + 1, ORDER_COLS))
     rows = np.empty(256, dtype=fill_dt)
     warmup = max(0, min(warmup, n - 1))
     eq = np.empty(((n - warmup) // EQUITY_EVERY + 2, EQ_COLS))
@@ -289,6 +317,17 @@ def run_backtest_nb(
     fk = 0
     peak = starting_balance
     dd_floor = peak
+    # bounded loss (passivbot.risk): the state the live bot persists too
+    unstuck_on = (long_risk[U_THRESHOLD] > 0.0, short_risk[U_THRESHOLD] > 0.0)
+    unstuck_any = unstuck_on[0] or unstuck_on[1]
+    uloss = np.empty(2)
+    uloss[0] = 0.0
+    uloss[1] = 0.0
+    peak_balance = starting_balance
+    stop_on = stop_params[S_DRAWDOWN] > 0.0
+    peak_eq = starting_balance
+    stop_until = np.int64(0)
+    stop_pending = False
     # warm-up: candles 1 .. W only feed the EMAs
     for i in range(1, warmup + 1):
         if candles[i, 0] - candles[i - 1, 0] != MINUTE_MS:
@@ -318,8 +357,19 @@ def run_backtest_nb(
         i_end = i
         high = candles[i, 2]
         low = candles[i, 3]
-        balance_open = balance  # what the resting orders were computed from
         changed = False
+        # the equity stop fired at the last close: market-close both positions at this open
+        if stop_pending:
+            stop_pending = False
+            book = _liquidation_book_nb(st, candles[i, 1], KIND_STOP_CLOSE)
+            seq = np.empty(book.shape[0], dtype=np.int64)
+            for r in range(book.shape[0]):
+                seq[r] = r
+            rows, balance, _ = _settle_nb(rows, cnt, summary, st, book, seq, taker_fee, balance,
+                                          qty_step, i, ts, np.inf, last)
+            liq, liq_dir = 0.0, 0
+            changed = True
+        balance_open = balance  # what the resting orders were computed from
         # 0. funding events due at this candle's open
         while fk < nf and funding_times[fk] <= ts:
             summary[S_FUNDING_EVENTS] += 1.0
@@ -342,14 +392,22 @@ def run_backtest_nb(
         if not opens_liquidated and precheck_nb(st, low, high):
             book = book_nb(st, ent, cls, balance_open, long_params, short_params, market)
             seq = fill_sequence_nb(book, low, high)
+            n0 = cnt[CNT_FILLS]
             rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
                                                balance, qty_step, i, ts, leverage, last)
             if filled:
                 changed = True
+                if unstuck_any:
+                    for r in range(n0, cnt[CNT_FILLS]):
+                        if rows[r].kind == KIND_UNSTUCK_CLOSE:
+                            uloss[0 if rows[r].side == LONG else 1] += max(
+                                0.0, rows[r].fee - rows[r].pnl)
                 liq, liq_dir = hedged_liq_price_nb(
                     balance, st[0].psize, st[0].pprice, st[1].psize, st[1].pprice, brackets,
                     mmr_add,
                 )
+        if balance > peak_balance:
+            peak_balance = balance
         # 2. liquidation: both positions close (taker fee), the margin left is lost; the end
         if st[0].psize > 0.0 or st[1].psize > 0.0:
             if is_liquidated_nb(liq, liq_dir, low, high):
@@ -384,6 +442,12 @@ def run_backtest_nb(
         if close_equity > peak:
             peak = close_equity
             dd_floor = peak * (1.0 - summary[S_MAX_DRAWDOWN])
+        if stop_on:
+            decision, stop_until, peak_eq = equity_stop_nb(
+                close_equity, peak_eq, stop_until, np.int64(ts) + MINUTE_MS, stop_params)
+            if decision == STOP_FIRE:
+                summary[S_STOPS] += 1.0
+                stop_pending = st[0].psize > 0.0 or st[1].psize > 0.0
         # 4. EMAs and last price on the close
         last = candles[i, 4]
         for j in range(2):
@@ -410,6 +474,25 @@ def run_backtest_nb(
                 refresh_side_nb(j, st, ent, cls, balance, last,
                                 long_params if j == 0 else short_params, market, changed,
                                 recompute_every_candle)
+            if unstuck_on[j] and s.psize > 0.0 and balance > 0.0:
+                params = long_params if j == 0 else short_params
+                rp = long_risk if j == 0 else short_risk
+                # the kernel's own exposure test: above it the unstuck close follows the EMAs
+                if s.psize * s.pprice / balance > rp[U_THRESHOLD] * params[P_WALLET_EXPOSURE_LIMIT]:
+                    closes, _ = closes_with_unstuck_nb(
+                        side, balance, s.psize, s.pprice, min(s.ema0, s.ema1),
+                        max(s.ema0, s.ema1), last, params, rp, market, peak_balance, uloss[j],
+                        maker_fee)
+                    set_closes_nb(j, st, cls, closes, last)
+        if stop_on and not entries_allowed_nb(stop_until, np.int64(ts) + MINUTE_MS):
+            for j in range(2):
+                s = st[j]
+                s.n_ent = 0
+                s.near_ent = np.nan
+                s.init_price = np.nan
+                if stop_pending:  # cancelled: the market close replaces them
+                    s.n_cls = 0
+                    s.near_cls = np.nan
         if (i - warmup) % EQUITY_EVERY == 0 and i != n - 1:
             _sample_equity_nb(eq, cnt, candles[i], balance, st, liq)
     if n_gaps > 0:
@@ -420,7 +503,20 @@ def run_backtest_nb(
     if i_end > warmup:
         _sample_equity_nb(eq, cnt, candles[i_end], balance, st, liq)
     summary[S_LAST_INDEX] = i_end
+    summary[S_UNSTUCK_LOSS_LONG] = uloss[0]
+    summary[S_UNSTUCK_LOSS_SHORT] = uloss[1]
+    summary[S_PEAK_BALANCE] = peak_balance
     return rows[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], summary
+
+
+def _risk_array(a: np.ndarray | None, n: int) -> np.ndarray:
+    """A bounded-loss parameter array (None: all 0, the rule off), checked for its length."""
+    if a is None:
+        return np.zeros(n)
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    if a.shape != (n,):
+        raise ValueError(f"bounded-loss parameters must have shape ({n},), got {a.shape}")
+    return a
 
 
 _NO_TIMES = np.zeros(0, dtype=np.int64)
@@ -444,6 +540,9 @@ def run_backtest(
     funding_rates: np.ndarray | None = None,
     funding_marks: np.ndarray | None = None,
     warmup: int = 0,
+    long_risk: np.ndarray | None = None,
+    short_risk: np.ndarray | None = None,
+    stop_params: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,)) of one replay.
 
@@ -474,6 +573,8 @@ def run_backtest(
         np.ascontiguousarray(brackets, dtype=f64),
         float(starting_balance), float(maker_fee), float(taker_fee), float(mmr_add),
         bool(recompute_every_candle), float(leverage), ft, fr, fm, int(warmup),
+        _risk_array(long_risk, N_RISK_PARAMS), _risk_array(short_risk, N_RISK_PARAMS),
+        _risk_array(stop_params, N_STOP_PARAMS),
     )
     gap = int(summary[S_GAP_INDEX])
     if gap:
