@@ -187,6 +187,13 @@ def _fund_nb(rows, cnt, summary, st, balance, mark, rate, i, ts) -> tuple:
 
 
 @njit(cache=True)
+def _trades_before_liquidation_nb(liq: float, direction: int, open_: float) -> bool:
+    """False when the candle opens past the liquidation price: it liquidates at its open
+    before any resting order can trade."""
+    return direction == 0 or not is_liquidated_nb(liq, direction, open_, open_)
+
+
+@njit(cache=True)
 def _liquidation_book_nb(st: np.ndarray, price: float) -> np.ndarray:
     """Both open positions as liquidation orders at `price` (B_* columns), long first."""
     book = np.empty((2, BOOK_COLS))
@@ -306,6 +313,7 @@ def run_backtest_nb(
     while fk < nf and funding_times[fk] <= candles[warmup, 0]:
         fk += 1
     _sample_equity_nb(eq, cnt, candles[warmup], balance, st, 0.0)
+    next_funding = float(funding_times[fk]) if fk < nf else np.inf
     i_end = warmup
     # rows one minute apart: counted here without a branch (a test that leaves the loop costs
     # it a fifth of its speed), located after the loop
@@ -321,7 +329,7 @@ def run_backtest_nb(
         balance_open = balance  # what the resting orders were computed from
         changed = False
         # 0. funding events due at this candle's open
-        while fk < nf and funding_times[fk] <= ts:
+        while ts >= next_funding:  # the next event's time in a register: no load per candle
             summary[S_FUNDING_EVENTS] += 1.0
             if st[0].psize > 0.0 or st[1].psize > 0.0:
                 mark = funding_marks[fk]
@@ -331,25 +339,22 @@ def run_backtest_nb(
                                          i, ts)
                 changed = True
             fk += 1
+            next_funding = float(funding_times[fk]) if fk < nf else np.inf
+        # 1. fills of the book resting at this candle's open, unless the candle opens past the
+        # liquidation price (nothing trades before the liquidation at the open; tested only when
+        # an order can fill, and against the price before this candle's funding)
+        if precheck_nb(st, low, high):
+            book = book_nb(st, ent, cls, balance_open, long_params, short_params, market)
+            seq = fill_sequence_nb(book, low, high)
+            if not _trades_before_liquidation_nb(liq, liq_dir, candles[i, 1]):
+                seq = seq[:0]
+            rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
+                                               balance, qty_step, i, ts, leverage, last)
+            changed = changed or filled
         if changed:
             liq, liq_dir = hedged_liq_price_nb(
                 balance, st[0].psize, st[0].pprice, st[1].psize, st[1].pprice, brackets, mmr_add,
             )
-        # 1. fills of the book resting at this candle's open, unless it opens past the
-        # liquidation price (then nothing trades before the liquidation at the open)
-        opens_liquidated = liq_dir != 0 and is_liquidated_nb(liq, liq_dir, candles[i, 1],
-                                                             candles[i, 1])
-        if not opens_liquidated and precheck_nb(st, low, high):
-            book = book_nb(st, ent, cls, balance_open, long_params, short_params, market)
-            seq = fill_sequence_nb(book, low, high)
-            rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
-                                               balance, qty_step, i, ts, leverage, last)
-            if filled:
-                changed = True
-                liq, liq_dir = hedged_liq_price_nb(
-                    balance, st[0].psize, st[0].pprice, st[1].psize, st[1].pprice, brackets,
-                    mmr_add,
-                )
         # 2. liquidation: both positions close (taker fee), the margin left is lost; the end
         if st[0].psize > 0.0 or st[1].psize > 0.0:
             if is_liquidated_nb(liq, liq_dir, low, high):
