@@ -327,7 +327,8 @@ def run_backtest_nb(
         high = candles[i, 2]
         low = candles[i, 3]
         balance_open = balance  # what the resting orders were computed from
-        changed = False
+        funded = False
+        filled = False
         # 0. funding events due at this candle's open
         while ts >= next_funding:  # the next event's time in a register: no load per candle
             summary[S_FUNDING_EVENTS] += 1.0
@@ -337,7 +338,7 @@ def run_backtest_nb(
                     mark = candles[i, 1]
                 rows, balance = _fund_nb(rows, cnt, summary, st, balance, mark, funding_rates[fk],
                                          i, ts)
-                changed = True
+                funded = True
             fk += 1
             next_funding = float(funding_times[fk]) if fk < nf else np.inf
         # 1. fills of the book resting at this candle's open, unless the candle opens past the
@@ -350,7 +351,7 @@ def run_backtest_nb(
                 seq = seq[:0]
             rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
                                                balance, qty_step, i, ts, leverage, last)
-            changed = changed or filled
+        changed = funded or filled
         if changed:
             liq, liq_dir = hedged_liq_price_nb(
                 balance, st[0].psize, st[0].pprice, st[1].psize, st[1].pprice, brackets, mmr_add,
@@ -399,10 +400,10 @@ def run_backtest_nb(
         for j in range(2):
             side = 1 - 2 * j  # LONG, SHORT
             s = st[j]
-            if changed or recompute_every_candle:
+            if filled or recompute_every_candle:
                 stale = True
             elif s.psize > 0.0:
-                stale = not cache_current_nb(side, s, last)
+                stale = funded or not cache_current_nb(side, s, last)
             else:
                 # flat: the initial entry's price follows the EMAs every candle (sized lazily)
                 stale = False
@@ -413,8 +414,8 @@ def run_backtest_nb(
                     )
             if stale:
                 refresh_side_nb(j, st, ent, cls, balance, last,
-                                long_params if j == 0 else short_params, market, changed,
-                                recompute_every_candle)
+                                long_params if j == 0 else short_params, market, filled,
+                                recompute_every_candle, funded)
         if (i - warmup) % EQUITY_EVERY == 0 and i != n - 1:
             _sample_equity_nb(eq, cnt, candles[i], balance, st, liq)
     if n_gaps > 0:
