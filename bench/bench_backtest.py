@@ -193,8 +193,8 @@ def main() -> int:
         print(f"start: cold {cold:.2f} s (fresh NUMBA_CACHE_DIR), warm {warm:.2f} s")
 
     from passivbot.backtest.engine import run_backtest_nb
-    warm = np.ascontiguousarray(synthetic_candles(500, 0))
-    run_backtest_nb(warm, *kernel_args(base, float(cfg.leverage), funding_for(warm)))  # compile
+    first = np.ascontiguousarray(synthetic_candles(500, 0))
+    run_backtest_nb(first, *kernel_args(base, float(cfg.leverage), funding_for(first)))  # compile
 
     if a.candles:
         spans = [(Path(a.candles).name, np.ascontiguousarray(np.load(a.candles), dtype=np.float64))]

@@ -233,3 +233,23 @@ def test_warmup_candles_only_feed_the_emas():
     s = compute_stats(fills, equity, summary, c, 1000.0)
     # days count from the warm-up's last candle (the seed, as candle 0 without warm-up)
     assert s["days"] == pytest.approx(4 / 1440)
+
+
+def test_emulator_settles_funding_with_the_backtests_rule():
+    """The emulator's account charges funding through the same margin.funding_payment_nb."""
+    from passivbot.emulator import Emulator
+    from passivbot.emulator.testing import flat_candles as emu_candles
+
+    emu = Emulator("binance", "ETHUSDT", emu_candles(10, 2000.0, 1.0), start_index=2,
+                   starting_balance=1000.0)
+    acc = emu.account
+    acc.hedge_mode = True
+    assert acc.place(is_buy=True, qty=0.5, price=1999.5, position_side=LONG).status == "NEW"
+    acc.step()
+    balance = acc.balance
+    events = []
+    acc.listeners.append(lambda kind, payload: events.append((kind, payload.get("reason"))))
+    # long 0.5 at mark 2010, rate +0.0001: pays 0.5 x 2010 x 0.0001 = 0.1005
+    assert acc.settle_funding(0.0001, 2010.0) == [(LONG, pytest.approx(0.1005))]
+    assert acc.balance == pytest.approx(balance - 0.1005, rel=1e-12)
+    assert ("account", "FUNDING_FEE") in events

@@ -175,11 +175,14 @@ def refresh_side_nb(
     market: np.ndarray,
     changed: bool,
     every_candle: bool,
+    balance_moved: bool = False,
 ) -> None:
     """Bring side j's cached orders to ideal_orders_nb of the current state.
 
     `changed`: a fill happened this candle (balance, and maybe the position, moved).
     `every_candle`: ignore the cache and call ideal_orders_nb (the reference mode).
+    `balance_moved`: only the balance moved (a funding payment): the entry grid is sized from
+    the balance and is recomputed; the close grid depends on the position only.
     """
     side = side_of_nb(j)
     s = st[j]
@@ -223,7 +226,8 @@ def refresh_side_nb(
         return
     if not closes_current_nb(side, s.l_cls, s.cls_limit, last):
         _refresh_closes_nb(j, st, cls, last, params, market)
-    if params[P_ENABLED] != 0.0 and not _entries_valid_nb(j, st, ent, balance, last, params, market):
+    if params[P_ENABLED] != 0.0 and (
+            balance_moved or not _entries_valid_nb(j, st, ent, balance, last, params, market)):
         _refresh_entries_nb(j, st, ent, balance, last, params, market)
 
 

@@ -28,16 +28,17 @@ at candle W+1's open are ideal_orders of the state after candle W. Then for each
     by `passivbot.backtest.book` (identical to recomputing every candle, which
     `recompute_every_candle=True` does; a test compares both modes).
 
-Bounded loss (`passivbot.risk`; both off when `long_risk`/`short_risk`/`stop_params` are zero,
-and then not one number changes):
+Bounded loss (`passivbot.risk`), off when `unstuck` / `stop_params` are None (numba prunes a
+branch on a None argument, so the loop compiled without them is the loop without them):
 - auto-unstuck: in step 5, a side whose exposure is above its unstuck threshold gets its closes
   from `risk.closes_with_unstuck_nb` every candle (the unstuck close follows the EMA band), with
-  the peak wallet balance (raised after every fill and funding payment) and the side's
+  the peak wallet balance (raised after every candle's fills, funding and stop) and the side's
   cumulative unstuck loss (each KIND_UNSTUCK_CLOSE fill adds max(0, fee - pnl));
 - equity stop: after step 3, `risk.equity_stop_nb` on the close equity at the candle's close
-  time; when it fires, both positions close at the next candle's open with the taker fee
-  (KIND_STOP_CLOSE rows, before that candle's funding and fills, no other order resting) and,
-  until the cool-down ends, no entry rests (`risk.entries_allowed_nb` at each next open).
+  time; when it fires no order rests at the next open, both positions close at market at that
+  open after its funding (KIND_STOP_CLOSE rows, taker fee; a candle opening past the
+  liquidation price liquidates instead), and until the cool-down ends no entry rests
+  (`risk.entries_allowed_nb` at each next open).
 
 No allocation happens in a candle without fills unless the last price reaches a cached grid.
 """
@@ -64,8 +65,8 @@ from passivbot.records import (
     P_WALLET_EXPOSURE_LIMIT, fill_dt, side_dt,
 )
 from passivbot.risk import (
-    N_RISK_PARAMS, N_STOP_PARAMS, S_DRAWDOWN, STOP_FIRE, U_THRESHOLD, closes_with_unstuck_nb,
-    entries_allowed_nb, equity_stop_nb,
+    N_RISK_PARAMS, N_STOP_PARAMS, S_DRAWDOWN, STOP_FIRE, U_THRESHOLD,
+    closes_with_unstuck_nb, entries_allowed_nb, equity_stop_nb,
 )
 
 MINUTE_MS = 60_000
@@ -208,6 +209,13 @@ def _fund_nb(rows, cnt, summary, st, balance, mark, rate, i, ts) -> tuple:
 
 
 @njit(cache=True)
+def _trades_before_liquidation_nb(liq: float, direction: int, open_: float) -> bool:
+    """False when the candle opens past the liquidation price: it liquidates at its open
+    before any resting order can trade."""
+    return direction == 0 or not is_liquidated_nb(liq, direction, open_, open_)
+
+
+@njit(cache=True)
 def _liquidation_book_nb(st: np.ndarray, price: float, kind: int = KIND_LIQUIDATION) -> np.ndarray:
     """Both open positions as `kind` orders (a liquidation, or the equity stop's market close)
     at `price` (B_* columns), long first."""
@@ -268,15 +276,14 @@ def run_backtest_nb(
     funding_rates: np.ndarray,
     funding_marks: np.ndarray,
     warmup: int,
-    long_risk: np.ndarray,
-    short_risk: np.ndarray,
-    stop_params: np.ndarray,
+    unstuck,
+    stop_params,
 ) -> tuple:
     """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,)).
 
     `leverage` = inf skips the initial-margin check; empty funding arrays model no funding;
-    `long_risk`/`short_risk` (risk.U_*) and `stop_params` (risk.S_*) all 0 = no bounded-loss
-    rule."""
+    `unstuck`: float64 (2, risk.N_RISK_PARAMS) long and short, or None (off); `stop_params`:
+    float64 (risk.N_STOP_PARAMS,) or None (off)."""
     n = candles.shape[0]
     qty_step = market[M_QTY_STEP]
     # np.empty + explicit zeroing everywhere: np.zeros / np.arange would each add compile time
@@ -318,16 +325,14 @@ def run_backtest_nb(
     peak = starting_balance
     dd_floor = peak
     # bounded loss (passivbot.risk): the state the live bot persists too
-    unstuck_on = (long_risk[U_THRESHOLD] > 0.0, short_risk[U_THRESHOLD] > 0.0)
-    unstuck_any = unstuck_on[0] or unstuck_on[1]
-    uloss = np.empty(2)
+    uloss = np.empty(2)  # realized unstuck loss per side
     uloss[0] = 0.0
     uloss[1] = 0.0
     peak_balance = starting_balance
-    stop_on = stop_params[S_DRAWDOWN] > 0.0
     peak_eq = starting_balance
     stop_until = np.int64(0)
-    stop_pending = False
+    stop_pending = False  # the stop fired at the last close: close at this candle's open
+    n0 = 0
     # warm-up: candles 1 .. W only feed the EMAs
     for i in range(1, warmup + 1):
         if candles[i, 0] - candles[i - 1, 0] != MINUTE_MS:
@@ -345,6 +350,7 @@ def run_backtest_nb(
     while fk < nf and funding_times[fk] <= candles[warmup, 0]:
         fk += 1
     _sample_equity_nb(eq, cnt, candles[warmup], balance, st, 0.0)
+    next_funding = float(funding_times[fk]) if fk < nf else np.inf
     i_end = warmup
     # rows one minute apart: counted here without a branch (a test that leaves the loop costs
     # it a fifth of its speed), located after the loop
@@ -357,21 +363,11 @@ def run_backtest_nb(
         i_end = i
         high = candles[i, 2]
         low = candles[i, 3]
-        changed = False
-        # the equity stop fired at the last close: market-close both positions at this open
-        if stop_pending:
-            stop_pending = False
-            book = _liquidation_book_nb(st, candles[i, 1], KIND_STOP_CLOSE)
-            seq = np.empty(book.shape[0], dtype=np.int64)
-            for r in range(book.shape[0]):
-                seq[r] = r
-            rows, balance, _ = _settle_nb(rows, cnt, summary, st, book, seq, taker_fee, balance,
-                                          qty_step, i, ts, np.inf, last)
-            liq, liq_dir = 0.0, 0
-            changed = True
         balance_open = balance  # what the resting orders were computed from
+        funded = False
+        filled = False
         # 0. funding events due at this candle's open
-        while fk < nf and funding_times[fk] <= ts:
+        while ts >= next_funding:  # the next event's time in a register: no load per candle
             summary[S_FUNDING_EVENTS] += 1.0
             if st[0].psize > 0.0 or st[1].psize > 0.0:
                 mark = funding_marks[fk]
@@ -379,35 +375,48 @@ def run_backtest_nb(
                     mark = candles[i, 1]
                 rows, balance = _fund_nb(rows, cnt, summary, st, balance, mark, funding_rates[fk],
                                          i, ts)
-                changed = True
+                funded = True
             fk += 1
+            next_funding = float(funding_times[fk]) if fk < nf else np.inf
+        stop_filled = False
+        if stop_params is not None:
+            if stop_pending:
+                # 0b. the equity stop's market close at this open (no order rests), unless the
+                # candle opens past the liquidation price (step 2 liquidates it then)
+                stop_pending = False
+                if _trades_before_liquidation_nb(liq, liq_dir, candles[i, 1]):
+                    book = _liquidation_book_nb(st, candles[i, 1], KIND_STOP_CLOSE)
+                    seq = np.empty(book.shape[0], dtype=np.int64)
+                    for r in range(book.shape[0]):
+                        seq[r] = r
+                    rows, balance, stop_filled = _settle_nb(rows, cnt, summary, st, book, seq,
+                                                            taker_fee, balance, qty_step, i, ts,
+                                                            np.inf, last)
+        if unstuck is not None:
+            n0 = cnt[CNT_FILLS]
+        # 1. fills of the book resting at this candle's open, unless the candle opens past the
+        # liquidation price (nothing trades before the liquidation at the open; tested only when
+        # an order can fill, and against the price before this candle's funding)
+        if precheck_nb(st, low, high):
+            book = book_nb(st, ent, cls, balance_open, long_params, short_params, market)
+            seq = fill_sequence_nb(book, low, high)
+            if not _trades_before_liquidation_nb(liq, liq_dir, candles[i, 1]):
+                seq = seq[:0]
+            rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
+                                               balance, qty_step, i, ts, leverage, last)
+        if unstuck is not None:
+            if filled:
+                for r in range(n0, cnt[CNT_FILLS]):
+                    if rows[r].kind == KIND_UNSTUCK_CLOSE:
+                        uloss[0 if rows[r].side == LONG else 1] += max(
+                            0.0, rows[r].fee - rows[r].pnl)
+        if stop_params is not None:
+            filled = filled or stop_filled  # a stop close moved the positions: refresh all
+        changed = funded or filled
         if changed:
             liq, liq_dir = hedged_liq_price_nb(
                 balance, st[0].psize, st[0].pprice, st[1].psize, st[1].pprice, brackets, mmr_add,
             )
-        # 1. fills of the book resting at this candle's open, unless it opens past the
-        # liquidation price (then nothing trades before the liquidation at the open)
-        opens_liquidated = liq_dir != 0 and is_liquidated_nb(liq, liq_dir, candles[i, 1],
-                                                             candles[i, 1])
-        if not opens_liquidated and precheck_nb(st, low, high):
-            book = book_nb(st, ent, cls, balance_open, long_params, short_params, market)
-            seq = fill_sequence_nb(book, low, high)
-            n0 = cnt[CNT_FILLS]
-            rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
-                                               balance, qty_step, i, ts, leverage, last)
-            if filled:
-                changed = True
-                if unstuck_any:
-                    for r in range(n0, cnt[CNT_FILLS]):
-                        if rows[r].kind == KIND_UNSTUCK_CLOSE:
-                            uloss[0 if rows[r].side == LONG else 1] += max(
-                                0.0, rows[r].fee - rows[r].pnl)
-                liq, liq_dir = hedged_liq_price_nb(
-                    balance, st[0].psize, st[0].pprice, st[1].psize, st[1].pprice, brackets,
-                    mmr_add,
-                )
-        if balance > peak_balance:
-            peak_balance = balance
         # 2. liquidation: both positions close (taker fee), the margin left is lost; the end
         if st[0].psize > 0.0 or st[1].psize > 0.0:
             if is_liquidated_nb(liq, liq_dir, low, high):
@@ -430,6 +439,9 @@ def run_backtest_nb(
             dist = _liq_distance_nb(liq, liq_dir, low, high)
             if dist < summary[S_CLOSEST_LIQ]:
                 summary[S_CLOSEST_LIQ] = dist
+        if unstuck is not None:
+            if balance > peak_balance:
+                peak_balance = balance
         # 3. drawdown from this candle's worst equity (a flat side adds 0: psize 0, pprice 0);
         # dd_floor = peak x (1 - max drawdown): one comparison per candle, no division
         psl, ppl, pss, pps = st[0].psize, st[0].pprice, st[1].psize, st[1].pprice
@@ -442,7 +454,7 @@ def run_backtest_nb(
         if close_equity > peak:
             peak = close_equity
             dd_floor = peak * (1.0 - summary[S_MAX_DRAWDOWN])
-        if stop_on:
+        if stop_params is not None:
             decision, stop_until, peak_eq = equity_stop_nb(
                 close_equity, peak_eq, stop_until, np.int64(ts) + MINUTE_MS, stop_params)
             if decision == STOP_FIRE:
@@ -458,10 +470,10 @@ def run_backtest_nb(
         for j in range(2):
             side = 1 - 2 * j  # LONG, SHORT
             s = st[j]
-            if changed or recompute_every_candle:
+            if filled or recompute_every_candle:
                 stale = True
             elif s.psize > 0.0:
-                stale = not cache_current_nb(side, s, last)
+                stale = funded or not cache_current_nb(side, s, last)
             else:
                 # flat: the initial entry's price follows the EMAs every candle (sized lazily)
                 stale = False
@@ -472,27 +484,29 @@ def run_backtest_nb(
                     )
             if stale:
                 refresh_side_nb(j, st, ent, cls, balance, last,
-                                long_params if j == 0 else short_params, market, changed,
-                                recompute_every_candle)
-            if unstuck_on[j] and s.psize > 0.0 and balance > 0.0:
-                params = long_params if j == 0 else short_params
-                rp = long_risk if j == 0 else short_risk
-                # the kernel's own exposure test: above it the unstuck close follows the EMAs
-                if s.psize * s.pprice / balance > rp[U_THRESHOLD] * params[P_WALLET_EXPOSURE_LIMIT]:
-                    closes, _ = closes_with_unstuck_nb(
-                        side, balance, s.psize, s.pprice, min(s.ema0, s.ema1),
-                        max(s.ema0, s.ema1), last, params, rp, market, peak_balance, uloss[j],
-                        maker_fee)
-                    set_closes_nb(j, st, cls, closes, last)
-        if stop_on and not entries_allowed_nb(stop_until, np.int64(ts) + MINUTE_MS):
-            for j in range(2):
-                s = st[j]
-                s.n_ent = 0
-                s.near_ent = np.nan
-                s.init_price = np.nan
-                if stop_pending:  # cancelled: the market close replaces them
-                    s.n_cls = 0
-                    s.near_cls = np.nan
+                                long_params if j == 0 else short_params, market, filled,
+                                recompute_every_candle, funded)
+            if unstuck is not None:
+                if s.psize > 0.0 and balance > 0.0 and unstuck[j, U_THRESHOLD] > 0.0:
+                    params = long_params if j == 0 else short_params
+                    # the kernel's own exposure test: above it the close follows the EMAs
+                    if (s.psize * s.pprice / balance
+                            > unstuck[j, U_THRESHOLD] * params[P_WALLET_EXPOSURE_LIMIT]):
+                        closes, _ = closes_with_unstuck_nb(
+                            side, balance, s.psize, s.pprice, min(s.ema0, s.ema1),
+                            max(s.ema0, s.ema1), last, params, unstuck[j], market,
+                            peak_balance, uloss[j], maker_fee)
+                        set_closes_nb(j, st, cls, closes, last)
+        if stop_params is not None:
+            if not entries_allowed_nb(stop_until, np.int64(ts) + MINUTE_MS):
+                for j in range(2):
+                    s = st[j]
+                    s.n_ent = 0
+                    s.near_ent = np.nan
+                    s.init_price = np.nan
+                    if stop_pending:  # cancelled: the market close at the open replaces them
+                        s.n_cls = 0
+                        s.near_cls = np.nan
         if (i - warmup) % EQUITY_EVERY == 0 and i != n - 1:
             _sample_equity_nb(eq, cnt, candles[i], balance, st, liq)
     if n_gaps > 0:
@@ -509,14 +523,25 @@ def run_backtest_nb(
     return rows[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], summary
 
 
-def _risk_array(a: np.ndarray | None, n: int) -> np.ndarray:
-    """A bounded-loss parameter array (None: all 0, the rule off), checked for its length."""
-    if a is None:
-        return np.zeros(n)
-    a = np.ascontiguousarray(a, dtype=np.float64)
-    if a.shape != (n,):
-        raise ValueError(f"bounded-loss parameters must have shape ({n},), got {a.shape}")
-    return a
+def _risk_args(long_risk: np.ndarray | None, short_risk: np.ndarray | None,
+               stop_params: np.ndarray | None) -> tuple:
+    """(unstuck (2, N_RISK_PARAMS) or None, stop (N_STOP_PARAMS,) or None): None when the rule
+    is off (threshold / drawdown 0), so the kernel compiled for None runs without it."""
+    sides = []
+    for a in (long_risk, short_risk):
+        a = np.zeros(N_RISK_PARAMS) if a is None else np.ascontiguousarray(a, dtype=np.float64)
+        if a.shape != (N_RISK_PARAMS,):
+            raise ValueError(f"unstuck parameters must have shape ({N_RISK_PARAMS},), got {a.shape}")
+        sides.append(a)
+    unstuck = np.stack(sides) if max(a[U_THRESHOLD] for a in sides) > 0.0 else None
+    stop = None
+    if stop_params is not None:
+        stop = np.ascontiguousarray(stop_params, dtype=np.float64)
+        if stop.shape != (N_STOP_PARAMS,):
+            raise ValueError(f"stop parameters must have shape ({N_STOP_PARAMS},), got {stop.shape}")
+        if stop[S_DRAWDOWN] <= 0.0:
+            stop = None
+    return unstuck, stop
 
 
 _NO_TIMES = np.zeros(0, dtype=np.int64)
@@ -573,8 +598,7 @@ def run_backtest(
         np.ascontiguousarray(brackets, dtype=f64),
         float(starting_balance), float(maker_fee), float(taker_fee), float(mmr_add),
         bool(recompute_every_candle), float(leverage), ft, fr, fm, int(warmup),
-        _risk_array(long_risk, N_RISK_PARAMS), _risk_array(short_risk, N_RISK_PARAMS),
-        _risk_array(stop_params, N_STOP_PARAMS),
+        *_risk_args(long_risk, short_risk, stop_params),
     )
     gap = int(summary[S_GAP_INDEX])
     if gap:
