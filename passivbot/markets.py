@@ -187,7 +187,13 @@ def _read_stored(path: Path) -> MarketSpec | None:
         why = f"{st.st_size} bytes, more than {_MAX_SPEC_BYTES}"
     else:
         try:
-            return spec_from_json(json.loads(path.read_bytes()), f"cache:{path}")
+            obj = json.loads(path.read_bytes())
+            if isinstance(obj, dict) and obj.get("tiers", []) is None:
+                raise MarketSpecError(
+                    f"market spec {path} has no margin tiers: {obj.get('source_note', '')}. "
+                    "Add the exchange's tiers to it (Binance: the leverage bracket table of the "
+                    "symbol) or backtest a symbol of the bundled snapshot")
+            return spec_from_json(obj, f"cache:{path}")
         except (OSError, ValueError, AttributeError, TypeError) as e:
             why = f"{type(e).__name__}: {e}"
     raise MarketSpecError(f"market spec {path} is invalid ({why}); delete it and run the "

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import struct
 import tempfile
 import time
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from passivbot.data.days import MINUTE_MS, MINUTES_PER_DAY, day_start_ms
+from passivbot.data.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -149,11 +151,26 @@ def fill_gaps(rows: np.ndarray, start_ms: int, n_minutes: int,
     return out, n_filled
 
 
+SYMBOL_RE = re.compile(r"[A-Z0-9]{2,20}(USDT|USDC)")
+
+
+def check_symbol(symbol: str) -> str:
+    """`symbol` if it is an exchange id such as ETHUSDT (2-20 capitals or digits, then USDT or
+    USDC), else DataError: the id becomes a cache directory name, so nothing else may pass
+    (`../../x` would write outside the cache)."""
+    if not isinstance(symbol, str) or not SYMBOL_RE.fullmatch(symbol):
+        raise DataError(f"symbol {symbol!r}: expected an exchange symbol id such as ETHUSDT "
+                        "(2-20 capital letters or digits followed by USDT or USDC)")
+    return symbol
+
+
 class CandleCache:
     """The cache directory of one (exchange, symbol): read, verify and atomically write days."""
 
     def __init__(self, cache_dir: str | os.PathLike, exchange: str, symbol: str) -> None:
-        self.exchange, self.symbol = exchange, symbol
+        if exchange not in ("binance", "bybit"):
+            raise DataError(f"exchange {exchange!r}: expected binance or bybit")
+        self.exchange, self.symbol = exchange, check_symbol(symbol)
         self.dir = Path(cache_dir) / exchange / symbol
 
     def path(self, day: date) -> Path:

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from passivbot.data.cache import CandleCache
+
 log = logging.getLogger(__name__)
 
 FUNDING_FILE, MARK_FILE, SPEC_FILE = "funding.npz", "mark_1h.npz", "spec.json"
@@ -39,7 +41,8 @@ MAX_SERIES_BYTES = 64 << 20  # ten years of 1 h mark candles are ~3.5 MB
 
 
 def symbol_dir(cache_dir: str | os.PathLike, exchange: str, symbol: str) -> Path:
-    return Path(cache_dir) / exchange / symbol
+    """The candle cache's directory of the symbol (validated: it becomes a path)."""
+    return CandleCache(cache_dir, exchange, symbol).dir
 
 
 def atomic_write(path: Path, data: bytes) -> None:
