@@ -105,3 +105,17 @@ def test_synthetic_source_is_deterministic_for_the_date_range():
     assert a[0, 0] == day_start_ms(date(2024, 1, 1))
     with pytest.raises(DataError, match="unknown data_source"):
         load_source("csv", "binance", "ETHUSDT", "2024-01-01", "2024-01-03")
+
+
+def test_a_gap_in_candles_is_an_error_naming_where():
+    from passivbot.data.loader import check_contiguous
+
+    a = synthetic_candles(100, seed=2, start_ts=day_start_ms(date(2024, 1, 1)))
+    assert check_contiguous(a, "x") is a
+    holed = np.delete(a, [40, 41], axis=0)
+    with pytest.raises(DataError, match=r"x: candles are not one minute apart: 1 break\(s\), "
+                                        rf"the first after ts {a[39, 0]:.0f} .*\+3 minutes"):
+        check_contiguous(holed, "x")
+    every_other = a[::2]
+    with pytest.raises(DataError, match="49 break"):  # halved days would read 2 x too fast
+        check_contiguous(every_other, "x")

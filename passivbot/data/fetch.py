@@ -216,7 +216,13 @@ async def download_range(exchange: str, symbol: str, start: str | date, end: str
                                          else "the exchange returned no candles for this day")
                 bar.update(1)
                 continue
-            cache.write(day, candles)
+            try:
+                cache.write(day, candles)
+            except ValueError as e:  # the exchange served rows that cannot be candles
+                summary.failures[day] = f"not stored: {e}"
+                log.warning("%s %s %s not stored: %s", exchange, symbol, day, e)
+                bar.update(1)
+                continue
             summary.days_fetched.append(day)
             summary.candles_fetched += len(candles) - n_gaps
             if n_gaps:

@@ -23,8 +23,6 @@ import io
 import json
 import logging
 import os
-import stat
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -32,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from passivbot.data.cache import CandleCache
+from passivbot.data.files import atomic_write, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -43,52 +42,6 @@ MAX_SERIES_BYTES = 64 << 20  # ten years of 1 h mark candles are ~3.5 MB
 def symbol_dir(cache_dir: str | os.PathLike, exchange: str, symbol: str) -> Path:
     """The candle cache's directory of the symbol (validated: it becomes a path)."""
     return CandleCache(cache_dir, exchange, symbol).dir
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-
-
-def read_limited(path: Path, max_bytes: int) -> bytes | None:
-    """The file's bytes, None if absent; OSError if it is not a regular file of at most
-    `max_bytes` (stat first: a device or a huge file is never read)."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(st.st_mode):
-        raise OSError(f"{path}: not a regular file")
-    if st.st_size > max_bytes:
-        raise OSError(f"{path}: {st.st_size} bytes, more than the {max_bytes} allowed")
-    with open(path, "rb") as f:
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise OSError(f"{path}: grew past {max_bytes} bytes while read")
-    return data
 
 
 def _crc(rows: np.ndarray, covered: np.ndarray) -> int:
