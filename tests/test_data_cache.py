@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from passivbot.data.cache import (
-    COMPLETE, CORRUPT, MISSING, PARTIAL, CandleCache, fill_gaps,
+    COMPLETE, CORRUPT, MISSING, PARTIAL, CandleCache, encode_day, fill_gaps,
 )
+from passivbot.data.errors import DataError
 from passivbot.data.days import day_start_ms, format_day_ranges, parse_day
 from passivbot.data.synthetic import synthetic_candles
 
@@ -158,3 +159,78 @@ def test_day_helpers():
     assert day_start_ms(date(2024, 1, 1)) == 1_704_067_200_000
     days = [date(2024, 1, d) for d in (1, 2, 3, 5, 7, 8)]
     assert format_day_ranges(days) == "2024-01-01..2024-01-03, 2024-01-05, 2024-01-07..2024-01-08"
+
+
+# -- hardening: what cannot be a candle, extreme ranges, files that are not files -----------
+
+@pytest.mark.parametrize("col, factor, what", [(2, 0.999, "high below"), (3, 1.001, "low above")])
+def test_rows_that_cannot_be_candles_are_refused_on_write_and_on_read(cache, day_candles, col,
+                                                                      factor, what):
+    bad = day_candles.copy()
+    bad[7, col] = max(bad[7, 1], bad[7, 4]) * factor if col == 2 else \
+        min(bad[7, 1], bad[7, 4]) * factor
+    with pytest.raises(ValueError, match="cannot be candles"):
+        cache.write(DAY, bad)
+    cache.dir.mkdir(parents=True)
+    cache.path(DAY).write_bytes(encode_day(bad))  # a valid checksum around a bad row
+    got = cache.read(DAY)
+    assert got.status == CORRUPT and "cannot be candles" in got.reason
+    assert f"ts {bad[7, 0]:.0f}" in got.reason
+
+
+def test_an_extreme_range_is_kept_but_warned_about(cache, day_candles, caplog):
+    wick = day_candles.copy()
+    wick[100, 3] = wick[100, 1] / 50  # a 50 x wick down
+    path = cache.write(DAY, wick)
+    with caplog.at_level(logging.WARNING, logger="passivbot.data.cache"):
+        got = cache.read(DAY)
+    assert got.status == COMPLETE and np.array_equal(got.candles, wick)
+    assert str(path) in caplog.text and "1 minute(s)" in caplog.text
+    caplog.clear()
+    cache.write(DAY, day_candles)
+    with caplog.at_level(logging.WARNING, logger="passivbot.data.cache"):
+        assert cache.read(DAY).status == COMPLETE
+    assert caplog.text == ""
+
+
+def test_a_directory_in_place_of_a_day_file_is_corrupt_and_not_overwritten(cache, day_candles,
+                                                                          caplog):
+    cache.path(DAY).mkdir(parents=True)
+    with caplog.at_level(logging.WARNING, logger="passivbot.data.cache"):
+        got = cache.read(DAY)
+    assert got.status == CORRUPT and "not a regular file" in got.reason
+    assert str(cache.path(DAY)) in caplog.text
+    with pytest.raises(DataError, match="is a directory"):
+        cache.write(DAY, day_candles)
+
+
+def test_a_day_file_symlinked_to_dev_zero_is_never_read(cache, monkeypatch):
+    cache.dir.mkdir(parents=True)
+    cache.path(DAY).symlink_to("/dev/zero")
+
+    def no_open(*a, **k):
+        raise AssertionError("opened a device")
+
+    monkeypatch.setattr("builtins.open", no_open)
+    got = cache.read(DAY)
+    assert got.status == CORRUPT and "not a regular file" in got.reason
+
+
+def test_a_file_larger_than_any_day_is_not_read(cache, monkeypatch):
+    cache.dir.mkdir(parents=True)
+    with open(cache.path(DAY), "wb") as f:
+        f.truncate(1 << 30)  # sparse: 1 GiB on paper, nothing on disk
+    monkeypatch.setattr("builtins.open", lambda *a, **k: pytest.fail("read a huge file"))
+    got = cache.read(DAY)
+    assert got.status == CORRUPT and "more than" in got.reason
+
+
+def test_any_os_error_reading_a_day_is_reported_corrupt(cache, day_candles, monkeypatch):
+    cache.write(DAY, day_candles)
+
+    def eio(*a, **k):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("builtins.open", eio)
+    got = cache.read(DAY)
+    assert got.status == CORRUPT and "Input/output error" in got.reason

@@ -24,7 +24,9 @@ def test_bad_arguments_exit_2_with_a_message_and_no_traceback():
         (["--symbol", "ETHUSDT", "--start-date", "2024-13-01", "--end-date", "2024-03-01"],
          "not a date"),
         (["--symbol", "ETH", "--start-date", "2024-01-01", "--end-date", "2024-03-01"],
-         "quote currency"),
+         "expected an exchange symbol id such as ETHUSDT"),
+        (["--symbol", "eth/usdt", "--start-date", "2024-01-01", "--end-date", "2024-03-01"],
+         "expected an exchange symbol id"),
         (["--symbol", "ETHUSDT"], "missing --start-date, --end-date"),
         (["--exchange", "kraken"], "invalid choice"),
         (["--symbol", "ETHUSDT", "--start-date", "2024-03-01", "--end-date", "2024-01-01"],
@@ -33,6 +35,17 @@ def test_bad_arguments_exit_2_with_a_message_and_no_traceback():
         r = run(*args)
         assert r.returncode == 2, (args, r.stderr)
         assert expect in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_symbol_that_is_a_path_is_refused_and_nothing_is_written_outside(tmp_path):
+    cache = tmp_path / "a" / "b" / "caches"
+    cache.mkdir(parents=True)
+    for sym in ("../../../xUSDT", "ETHUSDT/..", "A" * 21 + "USDT"):
+        r = run("--symbol", sym, "--start-date", "2024-01-01", "--end-date", "2024-01-02",
+                "--cache-dir", str(cache), "--emulator", "127.0.0.1:9", "--no-progress")
+        assert r.returncode == 2, (sym, r.stderr)
+        assert "expected an exchange symbol id" in r.stderr and "Traceback" not in r.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "caches"]
 
 
 def test_import_archive_prints_summary_and_fills_the_cache(tmp_path):

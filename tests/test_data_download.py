@@ -36,7 +36,8 @@ def exchange_like(n_minutes: int, seed: int = 7) -> np.ndarray:
 
 
 def klines(emu) -> int:
-    return sum(v for k, v in emu.counters["requests"].items() if "kline" in k)
+    return sum(v for k, v in emu.counters["requests"].items()
+               if "kline" in k and "mark-price" not in k and "markPrice" not in k)
 
 
 async def serve(candles, exchange="binance", clock=None):

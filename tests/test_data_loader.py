@@ -2,12 +2,12 @@
 
 import statistics
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
 
-from passivbot.data import DataError, load_candles, load_source
+from passivbot.data import DataError, bundled_range, load_candles, load_source
 from passivbot.data.cache import CandleCache
 from passivbot.data.days import day_start_ms, days_between
 from passivbot.data.synthetic import synthetic_candles
@@ -74,8 +74,28 @@ def test_bundled_source_slices_by_day_and_states_its_range():
     assert len(whole) == 73_140
     with pytest.raises(DataError, match=r"2025-05-04 15:33 .. 2025-06-24 10:32 UTC"):
         load_source("bundled", "binance", "ETHUSDT", "2024-01-01", "2024-02-01")
-    with pytest.raises(DataError, match="bundled: ETHUSDT, BTCUSDT"):
-        load_source("bundled", "binance", "SOLUSDT", None, None)
+    with pytest.raises(DataError, match="bundled: ADAUSDT, .*XRPUSDT"):
+        load_source("bundled", "binance", "DOGEUSDT", None, None)
+
+
+# Rows per symbol from bundled/README.md (the provenance table).
+BUNDLED_ROWS = {"ADAUSDT": 65_776, "AVAXUSDT": 43_199, "BCHUSDT": 43_199, "BNBUSDT": 73_139,
+                "BTCUSDT": 73_139, "ENAUSDT": 43_200, "ETCUSDT": 43_199, "ETHUSDT": 73_140,
+                "LINKUSDT": 43_200, "LTCUSDT": 73_140, "SOLUSDT": 73_141, "XLMUSDT": 43_200,
+                "XRPUSDT": 73_138}
+
+
+@pytest.mark.parametrize("symbol", sorted(BUNDLED_ROWS))
+def test_every_bundled_symbol_loads_as_valid_contiguous_candles(symbol):
+    a = load_source("bundled", "binance", symbol, None, None)
+    assert len(a) == BUNDLED_ROWS[symbol]
+    assert np.all(np.diff(a[:, 0]) == 60_000) and a[0, 0] % 60_000 == 0
+    assert np.all(a[:, 2] >= np.maximum(a[:, 1], a[:, 4]))
+    assert np.all(a[:, 3] <= np.minimum(a[:, 1], a[:, 4])) and np.all(a[:, 3] > 0)
+    first, end = bundled_range(symbol)
+    day = load_source("bundled", "binance", symbol, first + timedelta(days=1),
+                      first + timedelta(days=2))
+    assert day.shape == (1440, 6) and day[0, 0] == day_start_ms(first + timedelta(days=1))
 
 
 def test_synthetic_source_is_deterministic_for_the_date_range():
@@ -85,3 +105,17 @@ def test_synthetic_source_is_deterministic_for_the_date_range():
     assert a[0, 0] == day_start_ms(date(2024, 1, 1))
     with pytest.raises(DataError, match="unknown data_source"):
         load_source("csv", "binance", "ETHUSDT", "2024-01-01", "2024-01-03")
+
+
+def test_a_gap_in_candles_is_an_error_naming_where():
+    from passivbot.data.loader import check_contiguous
+
+    a = synthetic_candles(100, seed=2, start_ts=day_start_ms(date(2024, 1, 1)))
+    assert check_contiguous(a, "x") is a
+    holed = np.delete(a, [40, 41], axis=0)
+    with pytest.raises(DataError, match=r"x: candles are not one minute apart: 1 break\(s\), "
+                                        rf"the first after ts {a[39, 0]:.0f} .*\+3 minutes"):
+        check_contiguous(holed, "x")
+    every_other = a[::2]
+    with pytest.raises(DataError, match="49 break"):  # halved days would read 2 x too fast
+        check_contiguous(every_other, "x")

@@ -130,7 +130,10 @@ def _write_days(cache: CandleCache, rows: np.ndarray, summary: ImportSummary,
         if not overwrite and cache.read(day).status == COMPLETE:
             summary.days_skipped.append(day)
             continue
-        cache.write(day, candles)
+        try:
+            cache.write(day, candles)
+        except ValueError as e:
+            raise DataError(f"archive rows of {cache.symbol} on {day}: {e}") from None
         summary.days_written.append(day)
         summary.candles += len(candles) - n_gaps
         if n_gaps:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import struct
-import tempfile
 import time
 import zlib
 from dataclasses import dataclass
@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from passivbot.data.days import MINUTE_MS, MINUTES_PER_DAY, day_start_ms
+from passivbot.data.errors import DataError
+from passivbot.data.files import atomic_write, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ _MAGIC = b"PBC1"
 _TRAILER = struct.Struct("<4sIQ")  # magic, crc32 of the .npy bytes, their length
 _STALE_TMP_S = 600.0
 
+# A complete day: .npy header (128) + 1440 x 6 float64 + trailer; anything larger is not ours.
+MAX_DAY_BYTES = 4096 + MINUTES_PER_DAY * 48 + _TRAILER.size
 COMPLETE, PARTIAL, MISSING, CORRUPT = "complete", "partial", "missing", "corrupt"
 
 
@@ -108,9 +112,25 @@ def check_candles(arr: np.ndarray, start_ms: int) -> str:
         return "timestamps not one minute apart"
     if not np.isfinite(arr).all():
         return "non-finite values"
-    if not (np.all(arr[:, 2] >= arr[:, 3]) and np.all(arr[:, 3] > 0) and np.all(arr[:, 5] >= 0)):
-        return "invalid prices or volume (high < low, price <= 0 or volume < 0)"
+    if not (np.all(arr[:, 3] > 0) and np.all(arr[:, 5] >= 0)):
+        return "invalid prices or volume (price <= 0 or volume < 0)"
+    hi_oc, lo_oc = np.maximum(arr[:, 1], arr[:, 4]), np.minimum(arr[:, 1], arr[:, 4])
+    bad = (arr[:, 2] < hi_oc) | (arr[:, 3] > lo_oc)
+    if bad.any():
+        i = int(np.argmax(bad))
+        return (f"{int(bad.sum())} row(s) cannot be candles (high below open/close or low above "
+                f"them), first at ts {arr[i, 0]:.0f}: o={arr[i, 1]} h={arr[i, 2]} l={arr[i, 3]} "
+                f"c={arr[i, 4]}")
     return ""
+
+
+EXTREME_RANGE = 0.5  # (high - low) / open above this in one minute: warn, never seen on majors
+
+
+def extreme_rows(arr: np.ndarray) -> int:
+    """Minutes whose range exceeds EXTREME_RANGE of the open: real flash crashes exist, so they
+    are kept, but a 50 x wick replays as a liquidation and deserves a look (warned on read)."""
+    return int(((arr[:, 2] - arr[:, 3]) > EXTREME_RANGE * arr[:, 1]).sum())
 
 
 def fill_gaps(rows: np.ndarray, start_ms: int, n_minutes: int,
@@ -149,11 +169,26 @@ def fill_gaps(rows: np.ndarray, start_ms: int, n_minutes: int,
     return out, n_filled
 
 
+SYMBOL_RE = re.compile(r"[A-Z0-9]{2,20}(USDT|USDC)")
+
+
+def check_symbol(symbol: str) -> str:
+    """`symbol` if it is an exchange id such as ETHUSDT (2-20 capitals or digits, then USDT or
+    USDC), else DataError: the id becomes a cache directory name, so nothing else may pass
+    (`../../x` would write outside the cache)."""
+    if not isinstance(symbol, str) or not SYMBOL_RE.fullmatch(symbol):
+        raise DataError(f"symbol {symbol!r}: expected an exchange symbol id such as ETHUSDT "
+                        "(2-20 capital letters or digits followed by USDT or USDC)")
+    return symbol
+
+
 class CandleCache:
     """The cache directory of one (exchange, symbol): read, verify and atomically write days."""
 
     def __init__(self, cache_dir: str | os.PathLike, exchange: str, symbol: str) -> None:
-        self.exchange, self.symbol = exchange, symbol
+        if exchange not in ("binance", "bybit"):
+            raise DataError(f"exchange {exchange!r}: expected binance or bybit")
+        self.exchange, self.symbol = exchange, check_symbol(symbol)
         self.dir = Path(cache_dir) / exchange / symbol
 
     def path(self, day: date) -> Path:
@@ -164,15 +199,20 @@ class CandleCache:
         (naming the file and the check) and reported CORRUPT, i.e. to be fetched again."""
         path = self.path(day)
         try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return DayRead(day, MISSING)
-        try:
+            raw = read_limited(path, MAX_DAY_BYTES)
+            if raw is None:
+                return DayRead(day, MISSING)
             arr = decode_day(raw, day, path)
-        except CorruptDayFile as e:
+        except (CorruptDayFile, OSError) as e:
+            reason = e.reason if isinstance(e, CorruptDayFile) else f"{type(e).__name__}: {e}"
             log.warning("corrupt candle cache file %s (%s): it will be fetched again", path,
-                        e.reason)
-            return DayRead(day, CORRUPT, reason=e.reason)
+                        reason)
+            return DayRead(day, CORRUPT, reason=reason)
+        n = extreme_rows(arr)
+        if n:
+            log.warning("candle cache file %s: %d minute(s) range over %.0f%% of their open "
+                        "(flash crash or bad data: check before trusting a liquidation)", path, n,
+                        EXTREME_RANGE * 100)
         return DayRead(day, COMPLETE if len(arr) == MINUTES_PER_DAY else PARTIAL, arr)
 
     def write(self, day: date, candles: np.ndarray) -> Path:
@@ -187,21 +227,10 @@ class CandleCache:
         if problem:
             raise ValueError(f"day {day}: {problem}")
         path = self.path(day)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(encode_day(candles))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        _fsync_dir(self.dir)
+        if path.is_dir() and not path.is_symlink():
+            raise DataError(f"candle cache: {path} is a directory where a day file belongs; "
+                            "remove it and run again")
+        atomic_write(path, encode_day(candles))
         return path
 
     def clean_stale_tmp(self, older_than_s: float = _STALE_TMP_S) -> int:
@@ -217,17 +246,3 @@ class CandleCache:
             except FileNotFoundError:
                 pass
         return n
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename durable (POSIX: the directory entry lives in the directory's data)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -1,4 +1,5 @@
-"""`downloader.py`: fill the candle cache for a date range, or import Binance archive zips.
+"""`downloader.py`: fill the cache for a date range (1m candles, funding history, 1h mark
+prices, market spec), or import Binance archive zips.
 
 Exit codes: 0 done, 1 some days could not be fetched (listed), 2 bad arguments or data error
 (a message, no traceback), 130 interrupted (what was written stays written: rerun to resume).
@@ -19,10 +20,13 @@ EXIT_DATA_ERROR = 2
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="downloader.py",
-        description="Download 1m candles into the per-day cache (resumable: rerun to continue; "
-                    "extend --end-date to append), or import Binance public archive zips.")
+        description="Download 1m candles into the per-day cache, with the funding history, "
+                    "1h mark prices and the market spec beside them (resumable: rerun to "
+                    "continue; extend --end-date to append), or import Binance public archive "
+                    "zips.")
     p.add_argument("--exchange", choices=("binance", "bybit"), default="binance")
-    p.add_argument("--symbol", help="exchange symbol, e.g. ETHUSDT")
+    p.add_argument("--symbol", help="exchange symbol id, e.g. ETHUSDT ([A-Z0-9]{2,20} then USDT "
+                                    "or USDC)")
     p.add_argument("--start-date", help="first day, YYYY-MM-DD (UTC)")
     p.add_argument("--end-date", help="day after the last, YYYY-MM-DD (exclusive)")
     p.add_argument("--emulator", metavar="HOST:PORT", help="download from a local emulator")

@@ -22,7 +22,7 @@ import ccxt
 import numpy as np
 from tqdm import tqdm
 
-from passivbot.data.cache import COMPLETE, CandleCache, fill_gaps
+from passivbot.data.cache import COMPLETE, CandleCache, check_symbol, fill_gaps
 from passivbot.data.days import (
     DAY_MS, MINUTE_MS, day_start_ms, days_between, format_day_ranges, parse_day,
 )
@@ -68,6 +68,7 @@ class FetchSummary:
     requests: int = 0
     retries: int = 0
     seconds: float = 0.0
+    perp: object = None  # passivbot.data.perp_fetch.PerpSummary when funding/mark/spec ran
 
     @property
     def gap_minutes(self) -> int:
@@ -75,7 +76,7 @@ class FetchSummary:
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and not (self.perp is not None and self.perp.errors)
 
     def format(self) -> str:
         """Human summary, a few lines."""
@@ -96,6 +97,8 @@ class FetchSummary:
             lines.append(f"  FAILED:     {d}: {why}")
         if len(self.failures) > 5:
             lines.append(f"  FAILED:     ... {len(self.failures) - 5} more days")
+        if self.perp is not None:
+            lines += self.perp.lines()
         return "\n".join(lines)
 
 
@@ -145,7 +148,8 @@ async def _fetch_window(ex, ccxt_symbol: str, start_ms: int, end_ms: int, caps: 
 async def download_range(exchange: str, symbol: str, start: str | date, end: str | date, *,
                          cache_dir: str = "caches", emulator: str | None = None, client=None,
                          progress: bool = True, attempts: int = 6, base_delay: float = 0.5,
-                         max_delay: float = 30.0, rate_limit: bool = True) -> FetchSummary:
+                         max_delay: float = 30.0, rate_limit: bool = True,
+                         perp: bool = True) -> FetchSummary:
     """Make the cache hold every day in [start, end) that the exchange has; return a summary.
 
     client: an existing ccxt async exchange (not closed here); otherwise one is made with
@@ -153,7 +157,10 @@ async def download_range(exchange: str, symbol: str, start: str | date, end: str
     (rate_limit=False only for benchmarks against the emulator: real exchanges ban for it).
     Stops at the first day that fails after retries (the exchange is unreachable or refuses)
     and lists it, with the days not attempted, in `failures`; what was written stays written.
+    With `perp`, then also the funding history, 1 h mark candles and the market spec for the
+    range (`passivbot.data.perp_fetch`; skipped when a day failed on an exchange error).
     """
+    check_symbol(symbol)
     if exchange not in OHLCV_CAPS:
         raise DataError(f"unsupported exchange {exchange!r} (supported: {', '.join(OHLCV_CAPS)})")
     start_d, end_d = parse_day(start), parse_day(end)
@@ -174,6 +181,7 @@ async def download_range(exchange: str, symbol: str, start: str | date, end: str
                                  rate_limit=rate_limit)
     bar = tqdm(total=len(days), unit="day", desc=f"{exchange} {symbol}", disable=not progress,
                leave=False)
+    stopped = False
     try:
         now_ms: int | None = None
         prev_close: float | None = None
@@ -201,13 +209,20 @@ async def download_range(exchange: str, symbol: str, start: str | date, end: str
                     else:
                         summary.failures[later] = "not attempted (an earlier day failed)"
                 log.warning("download of %s %s stopped at %s: %s", exchange, symbol, day, why)
+                stopped = True
                 break
             if candles is None:
                 summary.failures[day] = ("not available yet" if day_start_ms(day) >= now_ms
                                          else "the exchange returned no candles for this day")
                 bar.update(1)
                 continue
-            cache.write(day, candles)
+            try:
+                cache.write(day, candles)
+            except ValueError as e:  # the exchange served rows that cannot be candles
+                summary.failures[day] = f"not stored: {e}"
+                log.warning("%s %s %s not stored: %s", exchange, symbol, day, e)
+                bar.update(1)
+                continue
             summary.days_fetched.append(day)
             summary.candles_fetched += len(candles) - n_gaps
             if n_gaps:
@@ -219,12 +234,30 @@ async def download_range(exchange: str, symbol: str, start: str | date, end: str
             el = time.perf_counter() - t0
             bar.set_postfix(candles=summary.candles_fetched,
                             rate=f"{summary.candles_fetched / max(el, 1e-9):.0f}/s")
+        if perp and not stopped:
+            summary.perp = await _download_perp(client, exchange, symbol, sym, start_d, end_d,
+                                                now_ms, cache_dir, retry, summary)
     finally:
         bar.close()
         if own:
             await client.close()
         summary.seconds = time.perf_counter() - t0
     return summary
+
+
+async def _download_perp(client, exchange, symbol, sym, start_d, end_d, now_ms, cache_dir,
+                         retry, summary):
+    from passivbot.data.perp_fetch import download_perp
+    from passivbot.markets import MARKETS, spec_to_json
+
+    known = MARKETS.get((exchange, symbol))
+
+    async def server_time() -> int:
+        return now_ms if now_ms is not None else await _server_time(client, summary, retry)
+
+    return await download_perp(client, exchange, symbol, sym, day_start_ms(start_d),
+                               day_start_ms(end_d), server_time, cache_dir, retry,
+                               spec_to_json(known)["tiers"] if known else None)
 
 
 async def _server_time(client, summary: FetchSummary, retry: dict) -> int:

@@ -102,6 +102,25 @@ def _assemble(parts: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def check_contiguous(candles: np.ndarray, what: str) -> np.ndarray:
+    """`candles` if one row a minute without a gap, else DataError naming the first gap.
+
+    The replay counts time in rows, so a missing minute would silently shorten every duration
+    (days, EMA spans, funding intervals). Gaps are never filled here: the downloader fills the
+    minutes an exchange has no candle for when it stores a day, and reports how many.
+    """
+    if len(candles) > 1:
+        d = np.diff(candles[:, 0])
+        bad = np.flatnonzero(d != MINUTE_MS)
+        if len(bad):
+            i = int(bad[0])
+            raise DataError(
+                f"{what}: candles are not one minute apart: {len(bad)} break(s), the first "
+                f"after ts {candles[i, 0]:.0f} (next row ts {candles[i + 1, 0]:.0f}, "
+                f"{d[i] / MINUTE_MS:+.0f} minutes)")
+    return candles
+
+
 def load_source(data_source: str, exchange: str, symbol: str, start: str | date | None,
                 end: str | date | None, seed: int = 0, *, cache_dir: str = "caches",
                 download: bool = True, emulator: str | None = None) -> np.ndarray:
@@ -116,10 +135,11 @@ def load_source(data_source: str, exchange: str, symbol: str, start: str | date 
     if data_source == "cache":
         if start is None or end is None:
             raise DataError("data_source 'cache' needs a start and an end date")
-        return load_candles(exchange, symbol, start, end, cache_dir=cache_dir,
-                            download=download, emulator=emulator)
+        return check_contiguous(load_candles(exchange, symbol, start, end, cache_dir=cache_dir,
+                                             download=download, emulator=emulator),
+                                f"cached {exchange} {symbol}")
     if data_source == "bundled":
-        return _bundled_slice(symbol, start, end)
+        return check_contiguous(_bundled_slice(symbol, start, end), f"bundled {symbol}")
     if data_source == "synthetic":
         if start is None or end is None:
             raise DataError("data_source 'synthetic' needs a start and an end date")

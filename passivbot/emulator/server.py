@@ -17,6 +17,7 @@ from aiohttp import WSMsgType, web
 
 from passivbot.emulator.core import Account
 from passivbot.emulator.faults import FaultInjector
+from passivbot.emulator.market_data import register_market_data
 from passivbot.markets import DEFAULT_FEES, market_spec
 
 ALLOWED_HOSTS = ("127.0.0.1", "localhost")
@@ -98,6 +99,7 @@ class Emulator:
             from passivbot.emulator.bybit_ws import BybitWs
             self.rest, self.ws = BybitRest(self), BybitWs(self)
         self.rest.register(self.app.router)
+        register_market_data(self)
         self.ws.register(self.app.router)
         self.account.listeners.append(self.ws.on_event)
         self.faults._drop = self._drop_all
