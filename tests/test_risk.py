@@ -232,3 +232,26 @@ def test_no_entry_while_the_stop_cools_down(drawdown, cooldown, path):
         elif d != risk.STOP_FIRE:
             assert allowed
         assert d != risk.STOP_TRADING or equity >= peak * (1 - drawdown)
+
+
+@given(st.floats(0.01, 0.5), st.floats(0.0, 0.01),
+       st.lists(st.floats(0.8, 1.2), min_size=1, max_size=80))
+def test_stop_fires_at_the_first_close_past_the_limit(drawdown, fee, ratios):
+    """The stop realizes at most the limit plus one step's move plus the closing fee: it fires at
+    the first observation below peak x (1 - drawdown), never later, and the market close at the
+    next price pays the fee on the position. Here equity moves by `ratio` per close and the whole
+    equity is exposed (the worst case for the fee)."""
+    sparams = sp(drawdown, 60.0)
+    equity, peak, until, now = 1000.0, 1000.0, 0, T0
+    for ratio in ratios:
+        now += 60_000
+        prev, prev_peak = equity, peak
+        equity *= ratio
+        d, until, peak = risk.equity_stop_nb(equity, peak, until, now, sparams)
+        if d == risk.STOP_FIRE:
+            assert prev >= prev_peak * (1 - drawdown) or prev_peak == prev  # first crossing
+            realized = equity * (1 - fee)  # closed at this price, fee on the notional
+            fall = (max(prev_peak, prev) - realized) / max(prev_peak, prev)
+            move = abs(equity - prev) / max(prev_peak, prev)
+            assert fall <= drawdown + move + fee + 1e-12
+            break

@@ -174,7 +174,7 @@ leverage 7 accepts it), which is liquidated on ETHUSDT:
 | BNBUSDT | both | no | 12.86 % | 42.8 / 44.0 | -6.39 % | 0 (0.00) | 1 |
 
 What the figures say: the stop turns the ETHUSDT liquidation into a 22.9 % loss, and brings the
-other runs' max drawdown from 27-66 % to 11-17 % with one to four stops (the limit is per stop:
+other runs' max drawdown from 22-66 % to 11-17 % with one to four stops (the limit is per stop:
 28.6 % on ETHUSDT after four), at the price of gain wherever the market later came back (the
 positions it closed would have recovered). Unstuck frees stuck positions (hours stuck
 down on ETH, BTC, SOL, XRP) for a loss bounded by its allowance; on this one sample its effect on
