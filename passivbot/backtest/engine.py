@@ -531,14 +531,16 @@ def _risk_args(long_risk: np.ndarray | None, short_risk: np.ndarray | None,
     for a in (long_risk, short_risk):
         a = np.zeros(N_RISK_PARAMS) if a is None else np.ascontiguousarray(a, dtype=np.float64)
         if a.shape != (N_RISK_PARAMS,):
-            raise ValueError(f"unstuck parameters must have shape ({N_RISK_PARAMS},), got {a.shape}")
+            raise ValueError(f"unstuck parameters must have shape ({N_RISK_PARAMS},), "
+                             f"got {a.shape}")
         sides.append(a)
     unstuck = np.stack(sides) if max(a[U_THRESHOLD] for a in sides) > 0.0 else None
     stop = None
     if stop_params is not None:
         stop = np.ascontiguousarray(stop_params, dtype=np.float64)
         if stop.shape != (N_STOP_PARAMS,):
-            raise ValueError(f"stop parameters must have shape ({N_STOP_PARAMS},), got {stop.shape}")
+            raise ValueError(f"stop parameters must have shape ({N_STOP_PARAMS},), "
+                             f"got {stop.shape}")
         if stop[S_DRAWDOWN] <= 0.0:
             stop = None
     return unstuck, stop
