@@ -80,3 +80,37 @@ def test_cli_exits_2_on_a_bad_risk_key(tmp_path: Path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "equity_stop_drawdown" in r.stderr and str(p) in r.stderr
+
+
+def test_optimizer_bounds_accept_the_risk_keys_and_build_valid_candidates():
+    from passivbot.config import backtest_config_from_dict, load_backtest_config
+    from passivbot.config.backtest import backtest_config_to_dict
+    from passivbot.optimize.space import SearchSpace
+
+    d = backtest_config_to_dict(load_backtest_config("demo"))
+    d["optimize"]["bounds"].update({
+        "equity_stop_drawdown": [0.05, 0.3], "equity_stop_cooldown_minutes": [0, 2880],
+        "long": {**d["optimize"]["bounds"].get("long", {}), "unstuck_threshold": [0.5, 1.0],
+                 "unstuck_close_pct": [0.02, 0.2], "unstuck_loss_allowance_pct": [0.005, 0.05],
+                 "unstuck_ema_dist": [-0.01, 0.02]},
+    })
+    bt = backtest_config_from_dict(d, str(PROJECT_ROOT / "backtest_configs" / "demo.json"))
+    base = live_config_from_dict(live(), "base.json")
+    space = SearchSpace.build(bt.optimize.bounds, base)
+    params = {k: (dist.low + dist.high) / 2 for k, dist in space.distributions.items()}
+    params["equity_stop_cooldown_minutes"] = 1440
+    cfg = live_config_from_dict(space.candidate(params), "candidate.json")
+    assert cfg.equity_stop_cooldown_minutes == 1440 and cfg.long.unstuck_threshold == 0.75
+    bad = dict(d, optimize=dict(d["optimize"], bounds={"equity_stop_drawdon": [0.1, 0.2]}))
+    got = issues_of_backtest(bad)
+    assert any("did you mean 'equity_stop_drawdown'" in g for g in got), got
+
+
+def issues_of_backtest(d: dict) -> list[str]:
+    import pytest
+
+    from passivbot.config import ConfigError, backtest_config_from_dict
+
+    with pytest.raises(ConfigError) as e:
+        backtest_config_from_dict(d, "bt.json")
+    return [i.line() for i in e.value.issues]
