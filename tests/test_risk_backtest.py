@@ -187,3 +187,21 @@ def test_replay_keeps_unstuck_losses_within_allowance_and_no_entry_while_stopped
     for f in stops:
         assert f["psize"] == 0.0 and f["price"] == c[int(f["minute"]), 1]
         assert f["fee"] == pytest.approx(f["qty"] * f["price"] * 0.0005, rel=1e-12)
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 2**31), vol=st.floats(0.002, 0.006), dd=st.floats(0.02, 0.2),
+       cool=st.integers(0, 300))
+def test_cached_grids_equal_recomputed_with_unstuck_and_stop(seed, vol, dd, cool):
+    """The engine's order cache stays exact with the bounded-loss rules on: the same fills as
+    recomputing every order every candle."""
+    c = random_walk_candles(1500, seed=seed, vol=vol)
+    p = make_params(wallet_exposure_limit=1.0, ema_span_0=30.0, ema_span_1=90.0)
+    risk = np.array([0.5, 0.2, 0.002, 0.02])
+    kw = dict(leverage=3.0, long_risk=risk, short_risk=risk, stop_params=np.array([dd, cool]))
+    a = run_backtest(c, p, p, ETH, ETH_BRACKETS, 1000.0, 0.0002, 0.0005, **kw)
+    b = run_backtest(c, p, p, ETH, ETH_BRACKETS, 1000.0, 0.0002, 0.0005,
+                     recompute_every_candle=True, **kw)
+    for name in a[0].dtype.names:
+        assert np.array_equal(a[0][name], b[0][name]), name
+    assert np.array_equal(a[2], b[2])
