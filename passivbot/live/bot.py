@@ -26,6 +26,7 @@ from passivbot.live.execution import Executor
 from passivbot.live.state import MINUTE_MS, SIDES, BotState
 from passivbot.live.streams import Stream, run_stream
 from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1
+from passivbot.retry import Backoff, backoff_delay
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,10 @@ class LiveBot:
         self._tasks: list[asyncio.Task] = []
         self.streams: list[Stream] = []
         self.cycles = 0
-        self._heal_streak = 0  # consecutive cycles whose actions asked for a reconcile
-        self._skip_streak = 0  # consecutive cycles that skipped a create (rejected order)
+        # Consecutive cycles whose actions asked for a reconcile / skipped a create / failed.
+        self.heal_streak = 0
+        self.skip_streak = 0
+        self.fail_backoff = Backoff(1.0, 30.0)
         self._retry_handle: asyncio.TimerHandle | None = None
         self.decide_times: list[float] = []  # seconds per decide step (state -> plan)
 
@@ -200,17 +203,19 @@ class LiveBot:
                     await asyncio.sleep(self.opt.debounce_s)
                 self._dirty.clear()
                 await self.cycle()
-                if self._heal_streak > 3:  # a persistent rejection: do not spin on it
-                    await asyncio.sleep(min(30.0, 0.5 * 2 ** (self._heal_streak - 4)))
+                self.fail_backoff.reset()
+                if self.heal_streak > 3:  # a persistent rejection: do not spin on it
+                    await self._pause(backoff_delay(self.heal_streak - 3, 0.5, 30.0))
             except StopError as e:
                 self.fail(e)
             except Exception as e:  # noqa: BLE001 - transient IO after retries: heal later
-                self.log.warning("cycle failed: %s", self.redact(f"{type(e).__name__}: {e}"))
+                delay = self.fail_backoff.fail()
+                self.log.warning("cycle failed (%d in a row, next try in %.1fs): %s",
+                                 self.fail_backoff.streak, delay,
+                                 self.redact(f"{type(e).__name__}: {e}"))
                 self._need_reconcile = True
-                try:
-                    await asyncio.wait_for(self.stopping.wait(), 1.0)
-                except asyncio.TimeoutError:
-                    self._dirty.set()
+                await self._pause(delay)
+                self._dirty.set()
             finally:
                 self._cycling = False
                 self._last_event = time.monotonic()
@@ -233,14 +238,21 @@ class LiveBot:
         if plan.empty:
             return
         out = await self.executor.run(plan)
-        self._heal_streak = self._heal_streak + 1 if out.reconcile else 0
-        self._skip_streak = self._skip_streak + 1 if out.skipped else 0
+        self.heal_streak = self.heal_streak + 1 if out.reconcile else 0
+        self.skip_streak = self.skip_streak + 1 if out.skipped else 0
         if out.skipped:  # retry the skipped orders soon, not at the next unrelated event
-            self._retry_soon(min(30.0, 0.5 * 2 ** (self._skip_streak - 1)))
+            self._retry_soon(backoff_delay(self.skip_streak, 0.5, 30.0))
         if out.reconcile:
             self._need_reconcile = True
         if out.reconcile or plan.truncated:
             self._dirty.set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if the bot stops meanwhile."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
 
     def _retry_soon(self, delay: float) -> None:
         """One cycle in `delay` seconds (a rejected create is retried with backoff: 0.5 s,

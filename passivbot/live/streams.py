@@ -1,6 +1,6 @@
 """Websocket streams, one task each: watch, hand the update to a handler, survive failures.
 
-A stream that errors reconnects with exponential backoff and jitter (`retry.backoff_delay`);
+A stream that errors reconnects with exponential backoff and jitter (`retry.Backoff`);
 a market stream silent past its deadline is resubscribed (its ccxt connection is closed so
 the next watch opens a fresh one). After any reconnect the bot reconciles over REST, because
 events sent while the socket was down are lost.
@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from passivbot.exchanges.errors import Action, Redactor, StopError, classify, describe
-from passivbot.retry import backoff_delay
+from passivbot.retry import Backoff
 
 
 @dataclass
@@ -55,10 +55,12 @@ async def close_ws_clients(ex, hint: str = "") -> None:
 async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Callable[[], None],
                      on_stop: Callable[[StopError], None], log: logging.Logger,
                      redact: Redactor, base_delay: float = 0.5, max_delay: float = 30.0,
-                     max_attempts: int = 1_000_000) -> None:
-    """Run one stream until `stopping` is set (bounded by max_attempts consecutive failures)."""
-    failures = 0
-    while not stopping.is_set() and failures < max_attempts:
+                     max_attempts: int | None = None) -> None:
+    """Run one stream until `stopping` is set. It never gives up on its own (an outage of
+    days still ends in a reconnect); `max_attempts` consecutive failures, if given, stop the
+    bot loudly instead of leaving it without the stream."""
+    failures = Backoff(base_delay, max_delay)
+    while not stopping.is_set():
         try:
             if s.silence_s is None:
                 update = await s.watch()
@@ -85,10 +87,13 @@ async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Ca
             if action is Action.STOP:
                 on_stop(StopError(s.stats.last_error))
                 return
-            failures += 1
+            delay = failures.fail()
+            if max_attempts is not None and failures.streak >= max_attempts:
+                on_stop(StopError(f"stream {s.name} failed {failures.streak} times in a row: "
+                                  f"{s.stats.last_error}"))
+                return
             if s.on_error is not None:
                 s.on_error()
-            delay = backoff_delay(failures, base_delay, max_delay)
             log.warning("stream %s: %s; reconnecting in %.1fs", s.name, s.stats.last_error, delay)
             try:
                 await asyncio.wait_for(stopping.wait(), delay)
@@ -97,7 +102,7 @@ async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Ca
                 pass
             on_reconnect()
             continue
-        failures = 0
+        failures.reset()
         s.stats.updates += 1
         try:
             s.handle(update)
