@@ -14,8 +14,9 @@ CAPS = Capabilities(
     liq_adds_taker_fee=False,
     orders_per_s=10.0,  # 300 orders / 10 s per account; stay well under
     order_burst=10,
-    ohlcv_page=1500,
+    ohlcv_page=1000,  # the API allows 1500, ccxt caps binanceusdm's fetch_ohlcv at 1000
     listen_key=True,
+    retry_after_header="Retry-After",  # 429 and the escalating 418 IP bans carry it
 )
 
 

@@ -15,6 +15,10 @@ CAPS = Capabilities(
     orders_per_s=10.0,  # 10 create / s per symbol on the default tier
     order_burst=10,
     ohlcv_page=1000,
+    limit_reset_header="X-Bapi-Limit-Reset-Timestamp",  # ms epoch, with retCode 10006
+    rate_limit_body_code="10006",
+    forbidden_ban_s=600.0,  # HTTP 403 "access too frequent": the IP is banned 10 minutes
+    post_only_cancel_reason="EC_PostOnlyWillTakeLiquidity",
 )
 
 
