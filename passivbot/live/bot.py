@@ -52,6 +52,7 @@ class BotOptions:
     close_grace_ms: int = 2_500  # with the local clock: wait for the candle's final update
     fill_grace_s: float = 2.0  # an order traded through must be reported within this
     liveness_every_s: float = 0.5  # how often the user-stream liveness is checked
+    clock_tick_s: float = 0.25  # local-clock resolution (candle closes by the clock)
 
 
 class LiveBot:
@@ -151,7 +152,8 @@ class LiveBot:
         for st in self.streams:
             self._tasks.append(loop.create_task(run_stream(
                 st, ex=ex, stopping=self.stopping, on_reconnect=self.request_reconcile,
-                on_stop=self.fail, log=self.log, redact=self.redact), name=f"stream-{st.name}"))
+                on_stop=self.fail, log=self.log, redact=self.redact,
+                on_closed=self._restart_others), name=f"stream-{st.name}"))
         self._tasks.append(loop.create_task(self._cycle_loop(), name="cycle"))
         self._tasks.append(loop.create_task(self._every(self.opt.reconcile_every_s,
                                                         self.request_reconcile), name="reconcile"))
@@ -160,7 +162,8 @@ class LiveBot:
         self._tasks.append(loop.create_task(self._every(self.opt.liveness_every_s,
                                                         self._check_liveness), name="liveness"))
         if self.opt.use_local_clock:
-            self._tasks.append(loop.create_task(self._every(1.0, self._tick_clock), name="clock"))
+            self._tasks.append(loop.create_task(self._every(self.opt.clock_tick_s,
+                                                            self._tick_clock), name="clock"))
         self.trigger("start")
 
     async def run_until_stopped(self) -> None:
@@ -187,12 +190,22 @@ class LiveBot:
         self.trigger("reconcile")
 
     def restart_user_stream(self) -> None:
-        """The user stream went silent: a fresh listen key and fresh connections (the watch
-        calls fail, their streams reconnect, and the bot reconciles)."""
+        """The user stream went silent: a fresh listen key and fresh connections for every
+        stream (then the bot reconciles)."""
         self.adapter.reset_user_stream_auth()
         if not self.stopping.is_set():
             self._tasks.append(asyncio.get_running_loop().create_task(
-                close_ws_clients(self.adapter.ex), name="restart-user-stream"))
+                self._reconnect_all(), name="restart-streams"))
+
+    async def _reconnect_all(self) -> None:
+        await close_ws_clients(self.adapter.ex)
+        for s in self.streams:
+            s.restart()
+
+    def _restart_others(self, closed: Stream) -> None:
+        for s in self.streams:
+            if s is not closed:
+                s.restart()
 
     def _check_liveness(self) -> None:
         if self.sync.overdue():
