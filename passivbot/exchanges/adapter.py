@@ -24,6 +24,8 @@ class Capabilities:
     """What differs between exchanges, as data (freqtrade `_ft_has` style)."""
 
     name: str
+    # The ccxt.pro class, and options it needs beyond USDT-margined linear swaps.
+    ccxt_class: str
     # Order params that put an order on a hedge-mode position side.
     position_param: str  # "positionSide" | "positionIdx"
     position_values: tuple  # (value for LONG, value for SHORT)
@@ -58,6 +60,11 @@ class Capabilities:
     post_only_cancel_reason: str = ""
     # How fast the exchange pushes market data: a market stream silent this long is stale.
     market_silence_s: float = 15.0
+    # Extra ccxt options (e.g. Bybit: load only linear markets).
+    ccxt_options: tuple = ()
+    # ccxt picks the error table by the URL's host (Binance: fapi.binance.com -> "linear"):
+    # a rewritten host (the emulator) must be mapped back to this table.
+    error_table_by_host: str = ""
 
 
 @dataclass(frozen=True)

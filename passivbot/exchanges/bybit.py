@@ -6,6 +6,7 @@ from passivbot.exchanges.adapter import Capabilities, Extractors, side_from_name
 
 CAPS = Capabilities(
     name="bybit",
+    ccxt_class="bybit",
     position_param="positionIdx",
     position_values=(1, 2),
     reduce_only_in_hedge_mode=True,
@@ -19,6 +20,7 @@ CAPS = Capabilities(
     rate_limit_body_code="10006",
     forbidden_ban_s=600.0,  # HTTP 403 "access too frequent": the IP is banned 10 minutes
     post_only_cancel_reason="EC_PostOnlyWillTakeLiquidity",
+    ccxt_options=(("fetchMarkets", {"types": ["linear"]}),),
 )
 
 
