@@ -156,7 +156,7 @@ async def test_bybit_post_only_cancel_in_the_order_stream_holds_the_entry():
     oid, cid = "x1", fake.creates[0][4]
     assert oid in st.open_orders
     sync.on_orders([{"id": oid, "clientOrderId": cid, "symbol": fake.symbol, "status": "canceled",
-                     "side": "buy", "filled": 0.0,
+                     "side": "buy", "filled": 0.0, "price": 2000.0,
                      "info": {"positionIdx": 1, "rejectReason": "EC_PostOnlyWillTakeLiquidity"}}])
     assert oid not in st.open_orders
     out = await ex.run(Plan(creates=[w]))
@@ -164,6 +164,9 @@ async def test_bybit_post_only_cancel_in_the_order_stream_holds_the_entry():
     other = Wanted(SHORT, False, 0.1, 2010.0, KIND_INITIAL_ENTRY)  # the other side is free
     await ex.run(Plan(creates=[other]))
     assert len(fake.creates) == 2
+    moved = Wanted(LONG, False, 0.1, 1999.0, KIND_INITIAL_ENTRY)  # the next minute's price:
+    await ex.run(Plan(creates=[moved]))  # a new order, sent at once
+    assert len(fake.creates) == 3 and fake.creates[-1][3] == 1999.0
 
 
 # -- partial fills -----------------------------------------------------------------------------

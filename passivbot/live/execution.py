@@ -16,6 +16,8 @@ request counts bounded:
 - A post-only entry that would cross (Binance -5022; Bybit's cancel with
   `EC_PostOnlyWillTakeLiquidity`, reported by the order stream) is held back with backoff
   (4 s doubling to 30 s): at most 6 sends a minute while it keeps crossing, one log line.
+  The hold is for that order (side, direction, calculator's price): when the calculator's
+  price moves (the next closed minute), the new order is sent at once.
 """
 
 from __future__ import annotations
@@ -75,8 +77,13 @@ class TokenBucket:
             await asyncio.sleep((1.0 - self.tokens) / self.rate)
 
 
+def hold_key(side: int, close: bool, price: float) -> tuple:
+    """What a post-only hold is for: one order of the calculator (side, direction, price)."""
+    return (side, close, round(price, 8))
+
+
 class CrossHolds:
-    """Per (side, close) key: how long a post-only entry that crossed is held back."""
+    """Per order key (`hold_key`): how long a post-only entry that crossed is held back."""
 
     def __init__(self, clock=time.monotonic) -> None:
         self.clock = clock
@@ -133,9 +140,10 @@ class Executor:
     def note_terminated(self, order_id: str) -> None:
         self.terminated.append(order_id)
 
-    def note_crossed(self, side: int, close: bool, detail: str) -> None:
-        """A post-only entry crossed (refused, or accepted then cancelled): hold it back."""
-        key = (side, close)
+    def note_crossed(self, side: int, close: bool, price: float, detail: str) -> None:
+        """A post-only entry crossed (refused, or accepted then cancelled): hold it back.
+        `price`: the calculator's price of that order."""
+        key = hold_key(side, close, price)
         hold = self.holds.crossed(key)
         self.counts["crossed"] += 1
         if self.holds.streak(key) == 1:  # one line per crossing episode
@@ -188,10 +196,9 @@ class Executor:
             self.log.info("cancel %s: %s -> %s", o.id, self._last_error, action.value)
             out.reconcile = True
         for w in plan.creates:
-            key = (w.side, w.close)
-            if key in blocked:
+            if (w.side, w.close) in blocked:
                 continue
-            held = self.holds.held_for(key)
+            held = self.holds.held_for(hold_key(w.side, w.close, w.price))
             if held > 0:
                 out.skipped += 1
                 out.hold_s = held if out.hold_s == 0 else min(out.hold_s, held)
@@ -219,8 +226,8 @@ class Executor:
                     w.price if price != w.price else None))
         elif action is Action.CROSSED:
             out.skipped += 1
-            self.note_crossed(w.side, w.close, self._last_error)
-            held = self.holds.held_for((w.side, w.close))
+            self.note_crossed(w.side, w.close, w.price, self._last_error)
+            held = self.holds.held_for(hold_key(w.side, w.close, w.price))
             out.hold_s = held if out.hold_s == 0 else min(out.hold_s, held)
         elif action is Action.SKIP:
             out.skipped += 1

@@ -248,7 +248,10 @@ class StateSync:
                 changed |= st.open_orders.pop(oid, None) is not None
                 if side is not None and self.adapter.post_only_crossed(o):
                     close = (o.get("side") == "sell") if side == LONG else (o.get("side") == "buy")
-                    self.executor.note_crossed(side, close, self.adapter.caps.post_only_cancel_reason)
+                    cid = str(o.get("clientOrderId") or "")
+                    price = self.state.ideal_prices.get(cid, float(o.get("price") or 0.0))
+                    self.executor.note_crossed(side, close, price,
+                                               self.adapter.caps.post_only_cancel_reason)
             else:
                 p = self.parse_order(o)
                 if p is not None and p.qty > 0:
