@@ -140,3 +140,63 @@ async def test_stream_with_a_failure_limit_stops_the_bot_loudly():
         on_stop=stops.append, log=log, redact=Redactor(), base_delay=0.0, max_delay=0.0,
         max_attempts=5), 10)
     assert len(stops) == 1 and "ticker failed 5 times" in str(stops[0])
+
+
+async def test_a_watch_cancelled_under_the_stream_is_an_error_not_the_end_of_the_task():
+    """Regression: ccxt cancels the futures of a client closed under them; the CancelledError
+    ended the stream task for good (only the 60 s REST check remained)."""
+    calls, got, stopping = 0, [], asyncio.Event()
+
+    async def watch():
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise asyncio.CancelledError()  # what ccxt's client.close() does to a watch
+        stopping.set()
+        return ["after"]
+
+    log = logging.getLogger("test-stream-cancelled")
+    log.setLevel(logging.ERROR)
+    s = Stream("orders", watch, got.append)
+    await asyncio.wait_for(run_stream(
+        s, ex=object(), stopping=stopping, on_reconnect=lambda: None,
+        on_stop=lambda e: None, log=log, redact=Redactor(), base_delay=0.0, max_delay=0.0), 10)
+    assert got == [["after"]] and s.stats.errors == 1
+
+
+async def test_restart_abandons_a_pending_watch_without_cancelling_it():
+    """A kicked stream watches again at once; the abandoned watch is not cancelled (a ccxt
+    watch cancelled mid listen-key request parks every later user-stream watch)."""
+    stopping, reconnects, cancelled = asyncio.Event(), [], []
+    release = asyncio.Event()
+    calls = 0
+
+    async def watch():
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            try:
+                await release.wait()  # hangs, like a watch on a closed client
+            except asyncio.CancelledError:
+                cancelled.append(1)
+                raise
+            return ["late"]
+        stopping.set()
+        return ["fresh"]
+
+    log = logging.getLogger("test-stream-kick")
+    got = []
+    s = Stream("orders", watch, got.append)
+    task = asyncio.get_running_loop().create_task(run_stream(
+        s, ex=object(), stopping=stopping, on_reconnect=lambda: reconnects.append(1),
+        on_stop=lambda e: None, log=log, redact=Redactor()))
+    for _ in range(100):
+        if calls == 1:
+            break
+        await asyncio.sleep(0.01)
+    s.restart()
+    await asyncio.wait_for(task, 5)
+    assert got == [["fresh"]] and reconnects == [1] and s.stats.resubscribes == 1
+    release.set()
+    await asyncio.sleep(0.01)
+    assert cancelled == []  # the abandoned watch ran to its end, never cancelled
