@@ -50,6 +50,7 @@ class BotOptions:
     settle_quiet_s: float = 0.03
     orders_per_s: float | None = None  # None: the exchange's budget (Capabilities)
     close_grace_ms: int = 2_500  # with the local clock: wait for the candle's final update
+    late_ms: int = 5_000  # with the local clock: a candle this late after the grace -> REST
     fill_grace_s: float = 2.0  # an order traded through must be reported within this
     liveness_every_s: float = 0.5  # how often the user-stream liveness is checked
     clock_tick_s: float = 0.25  # local-clock resolution (candle closes by the clock)
@@ -61,8 +62,9 @@ class LiveBot:
         self.adapter, self.config, self.log, self.opt = adapter, config, log, options
         self.redact = redact or Redactor()
         params = np.stack([side_params(config.long), side_params(config.short)])
-        self.state = BotState(params=params,
-                              close_grace_ms=options.close_grace_ms if options.use_local_clock else 0)
+        local = options.use_local_clock
+        self.state = BotState(params=params, close_grace_ms=options.close_grace_ms if local else 0,
+                              late_ms=options.late_ms if local else MINUTE_MS)
         self.guard = getattr(adapter, "guard", None)  # None for scripted test adapters
         if self.guard is not None:
             self.guard.log = log
@@ -218,8 +220,9 @@ class LiveBot:
         now = int(time.time() * 1000)
         self.sync.time_offset = max(self.sync.time_offset, self.state.exchange_time - now)
         self.state.note_time(now + self.sync.time_offset)
-        if self.state.last_closed_ts + 2 * MINUTE_MS <= self.state.exchange_time:
-            self.trigger("clock")
+        st = self.state
+        if st.last_closed_ts + 2 * MINUTE_MS + st.close_grace_ms + st.late_ms <= st.exchange_time:
+            self.trigger("clock")  # a minute closed long ago and no candle: read it from REST
         elif self.state.pending and min(self.state.pending) + MINUTE_MS + \
                 self.state.close_grace_ms <= self.state.exchange_time:
             self.trigger("clock")  # a candle's grace ran out: apply its last update

@@ -51,6 +51,10 @@ class BotState:
     # With a local clock, a minute is taken as closed only this long after its end (or once
     # a later candle arrived), so the final close of the candle is the one applied.
     close_grace_ms: int = 0
+    # A minute closed by the clock whose candle has not arrived this long after the grace is
+    # read from REST (the stream may hold it back: ccxt delivers a message that arrived while
+    # no watch was pending only with the next one).
+    late_ms: int = MINUTE_MS
     order_sides: dict[str, int] = field(default_factory=dict)  # order id -> side, recent
     # client id -> the calculator's price the order was placed for (a post-only price may
     # have been moved behind the book): the diff compares the ideal with this, not the price.
@@ -127,7 +131,8 @@ class BotState:
                 return n, nxt
             # Closed by the clock but no candle received yet: the stream will deliver it,
             # unless it is already a minute late (then the caller fills it from REST).
-            if fill_now or nxt + 2 * MINUTE_MS <= self.exchange_time:
+            if fill_now or nxt + MINUTE_MS + self.close_grace_ms + self.late_ms \
+                    <= self.exchange_time:
                 return n, nxt
             return n, None
 

@@ -53,6 +53,7 @@ class StateSync:
         self._suspects: dict[str, float] = {}  # order id -> monotonic deadline
         self._checked: dict[str, float] = {}  # order id -> when REST last showed it open
         self.silent_user_detected = 0
+        self._gap_asked: tuple[int, float] = (-1, 0.0)  # (minute, when) last read from REST
         self.user_events = 0
 
     # -- REST ------------------------------------------------------------------------------
@@ -161,7 +162,11 @@ class StateSync:
         self.need_reconcile = False
 
     async def apply_candles(self, fill_now: bool = False) -> None:
-        """Apply closed candles to the EMAs in order; fill gaps from REST (bounded)."""
+        """Apply closed candles to the EMAs in order; fill gaps from REST (bounded).
+
+        A minute the exchange has no candle for is skipped only when a later candle exists
+        (a real gap); if the exchange has nothing from that minute on, it has not closed it
+        yet (our clock runs ahead): wait, and ask again at most every 2 s."""
         st = self.state
         for _ in range(5):
             n, gap = st.apply_closed(fill_now)
@@ -170,10 +175,16 @@ class StateSync:
                 self._suspect_range(*st.last_range)
             if gap is None:
                 return
+            now = time.monotonic()
+            if not fill_now and self._gap_asked[0] == gap and now - self._gap_asked[1] < 2.0:
+                return
+            self._gap_asked = (gap, now)
             got = await self.fetch_closed_candles(gap, st.exchange_time)
             for r in got:
                 st.add_candle(int(r[0]), float(r[4]), float(r[2]), float(r[3]))
-            if len(got) == 0 or int(got[0, 0]) != gap:
+            if len(got) == 0:
+                return  # not closed on the exchange yet
+            if int(got[0, 0]) != gap:
                 self.log.warning("no candle at %d on the exchange: EMAs skip that minute", gap)
                 st.last_closed_ts = gap
 
