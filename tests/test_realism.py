@@ -1,7 +1,8 @@
 """The realism campaign (bench/realism.py), short: the real bot against the emulator for a
 few emulated minutes per exchange, then the faults. It adds no order request beyond what
 the calculator's output needs, places take-profits fast, sends nothing during a
-Retry-After and resumes at once, and notices a silent user stream within seconds."""
+Retry-After and resumes at once, notices a silent user stream within seconds, and recovers
+from a clock skew (refused timestamps) by resyncing."""
 
 import importlib.util
 from pathlib import Path
@@ -25,3 +26,4 @@ async def test_realism_campaign_short(exchange):
     assert realism.pct(r["tp_ms"], 99) < 1000, lines
     assert r["retry_after_requests"] == 0 and r["retry_after_resumed_s"] < 2.0, lines
     assert r["silent_user_tp_s"] < 10.0, lines
+    assert r["clock_skew_s"] < 10.0 and r["clock_resyncs"] >= 1, lines
