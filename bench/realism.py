@@ -193,7 +193,9 @@ async def retry_after_fault(bot, emu, seconds: float = 1.5) -> dict:
                  default=n_ban) - n_ban
     after = [t for t, n in seen if n > n_ban]
     return {"retry_after_requests": during,
-            "retry_after_resumed_s": (after[0] - t_ban - seconds) if after else float("nan")}
+            # sampled every 5 ms from when the 429 was seen: clamp the sampling jitter at 0
+            "retry_after_resumed_s": max(0.0, after[0] - t_ban - seconds) if after
+            else float("nan")}
 
 
 async def silent_user_fault(bot, emu) -> dict:
