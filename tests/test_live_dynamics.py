@@ -136,7 +136,7 @@ async def test_binance_5022_cross_is_held_with_backoff_at_most_6_sends_a_minute(
             out = await ex.run(Plan(creates=[w]))
             if len(fake.creates) > before:
                 sends.append(now[0])
-            assert out.skipped == 1 and not out.reconcile
+            assert out.skipped + out.held == 1 and not out.reconcile
             now[0] += 0.25
     worst = max(sum(1 for t in sends if a <= t < a + 60.0) for a in sends)
     assert worst <= 6 and len(sends) >= 5
@@ -160,7 +160,7 @@ async def test_bybit_post_only_cancel_in_the_order_stream_holds_the_entry():
                      "info": {"positionIdx": 1, "rejectReason": "EC_PostOnlyWillTakeLiquidity"}}])
     assert oid not in st.open_orders
     out = await ex.run(Plan(creates=[w]))
-    assert len(fake.creates) == 1 and out.skipped == 1 and out.hold_s > 0  # held, not re-sent
+    assert len(fake.creates) == 1 and out.held == 1 and out.hold_s > 0  # held, not re-sent
     other = Wanted(SHORT, False, 0.1, 2010.0, KIND_INITIAL_ENTRY)  # the other side is free
     await ex.run(Plan(creates=[other]))
     assert len(fake.creates) == 2
@@ -324,3 +324,19 @@ async def test_persistent_refused_timestamp_stops_loudly_after_n_resyncs():
     with pytest.raises(StopError, match="refusing request timestamps after 3 clock resyncs"):
         await g.call(signed)
     assert ex.loaded == 3
+
+
+async def test_a_held_entry_is_retried_when_its_hold_ends_not_after_the_skip_backoff():
+    from passivbot.live.bot import BotOptions, LiveBot
+
+    cross = ccxt.OrderNotFillable('binanceusdm {"code":-5022,"msg":"Post Only"}')
+    fake = Fake(create_errors=[cross] * 100)
+    bot = LiveBot(fake, CFG, LOG, options=BotOptions(use_local_clock=False))
+    bot.market = MARKET.copy()
+    st = bot.state
+    st.balance, st.emas[:], st.close_price = 1000.0, 2000.0, 2000.0
+    bot.skip_streak = 50  # a long streak of refusals before: its backoff would be 30 s
+    await bot.cycle()
+    delay = bot._retry_handle.when() - asyncio.get_running_loop().time()
+    bot._retry_handle.cancel()
+    assert 0 < delay <= 4.0 and bot.skip_streak == 0  # the hold (2-4 s), not the backoff

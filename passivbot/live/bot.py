@@ -289,8 +289,12 @@ class LiveBot:
         out = await self.executor.run(plan)
         self.heal_streak = self.heal_streak + 1 if out.reconcile else 0
         self.skip_streak = self.skip_streak + 1 if out.skipped else 0
-        if out.skipped:  # retry the skipped orders soon, not at the next unrelated event
-            self._retry_soon(max(backoff_delay(self.skip_streak, 0.5, 30.0), out.hold_s))
+        # Retry refused creates soon (with backoff), held ones when their hold ends; not at
+        # the next unrelated event.
+        delays = ([backoff_delay(self.skip_streak, 0.5, 30.0)] if out.skipped else []) + \
+            ([out.hold_s] if out.held else [])
+        if delays:
+            self._retry_soon(min(delays))
         if out.reconcile:
             sync.need_reconcile = True
         if out.reconcile or plan.truncated:

@@ -111,7 +111,8 @@ class CrossHolds:
 class Outcome:
     cancelled: int = 0
     created: int = 0
-    skipped: int = 0
+    skipped: int = 0  # refused creates (margin, limits, crossed just now)
+    held: int = 0  # creates not sent: a post-only hold runs for them
     reconcile: bool = False
     hold_s: float = 0.0  # the soonest a held create may be sent again
 
@@ -200,7 +201,7 @@ class Executor:
                 continue
             held = self.holds.held_for(hold_key(w.side, w.close, w.price))
             if held > 0:
-                out.skipped += 1
+                out.held += 1
                 out.hold_s = held if out.hold_s == 0 else min(out.hold_s, held)
                 continue
             await self._create(w, out)
@@ -225,7 +226,7 @@ class Executor:
                     oid, cid, w.side, w.close, w.qty, price,
                     w.price if price != w.price else None))
         elif action is Action.CROSSED:
-            out.skipped += 1
+            out.held += 1
             self.note_crossed(w.side, w.close, w.price, self._last_error)
             held = self.holds.held_for(hold_key(w.side, w.close, w.price))
             out.hold_s = held if out.hold_s == 0 else min(out.hold_s, held)
