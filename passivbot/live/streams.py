@@ -3,8 +3,8 @@
 A stream that errors reconnects with exponential backoff and jitter (`retry.Backoff`);
 a market stream silent past its deadline is resubscribed (its ccxt connection is closed so
 the next watch opens a fresh one, and the streams that shared it are restarted: ccxt leaves
-the futures of a closed client pending forever). After any reconnect the bot reconciles over REST, because
-events sent while the socket was down are lost.
+the futures of a closed client pending forever). After any reconnect the bot reconciles over
+REST, because events sent while the socket was down are lost.
 """
 
 from __future__ import annotations
