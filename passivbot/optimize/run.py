@@ -158,7 +158,7 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     n_obj = 2 if o.multi_objective else 1
     sampler = make_sampler(o.sampler, space, o.seed, pop, x0, n_obj)
     resume_gen = restore(sampler, space, gens, logged, records)
-    log = TrialLog(run_dir / LOG_NAME, fsync_every=pop)
+    log = TrialLog(run_dir / LOG_NAME)
     search = Search(sampler, executor, log, next_number=next_number,
                     generation=gens[-1]["generation"] + 1 if gens else 0, starts=starts,
                     resume=resume_gen)

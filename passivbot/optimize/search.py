@@ -133,7 +133,6 @@ class Search:
                     self.stats.sampler_cpu_s += time.thread_time() - c0
                     self.generation = gen.index + 1
                     self.stats.generations += 1
-                self.log.commit(force_fsync=True)
         finally:
             for fut in futures:
                 fut.cancel()
@@ -162,19 +161,16 @@ class Search:
     def _collect(self, gen: Pending, futs: dict[cf.Future, list[int | None]],
                  on_done: Callable[[list[TaskResult]], None] | None) -> None:
         """Log each task's results as it returns; keep the generation's values by position."""
-        waiting = set(futs)
         st = self.stats
-        while waiting:
-            done, waiting = cf.wait(waiting, return_when=cf.FIRST_COMPLETED)
-            for fut in done:
-                results = fut.result()
-                for (_, _, values, secs, cpu, line), p in zip(results, futs[fut]):
-                    self.log.write_line(line)
-                    st.eval_s += secs
-                    st.eval_cpu_s += cpu
-                    if p is not None:
-                        gen.values[p] = values
-                self.log.commit()
-                st.trials += len(results)
-                if on_done is not None:
-                    on_done(results)
+        for fut in cf.as_completed(futs):
+            results = fut.result()
+            for (_, _, values, secs, cpu, line), p in zip(results, futs[fut]):
+                self.log.write_line(line)
+                st.eval_s += secs
+                st.eval_cpu_s += cpu
+                if p is not None:
+                    gen.values[p] = values
+            self.log.commit()
+            st.trials += len(results)
+            if on_done is not None:
+                on_done(results)
