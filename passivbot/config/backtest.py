@@ -79,7 +79,7 @@ BACKTEST_SCHEMA: tuple[FieldSpec, ...] = (
        default="mean", choices=("mean", "worst")),
     _f("holdout_symbols", "optimize", LIST,
        "symbols the search never sees; the best config is backtested on them at the end and "
-       "reported beside its score", default=()),
+       "reported beside its score", default=None),
     _f("seed", "optimize", INT, "random seed of the search", default=0, lo=0),
     _f("constraints", "optimize", OBJECT, "candidates violating these score as failed",
        default=None),

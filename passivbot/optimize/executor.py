@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from multiprocessing import shared_memory
@@ -29,6 +30,7 @@ from passivbot.optimize.objective import (
 
 CONNECT_TIMEOUT_S = 10
 SHM_DIR = "/dev/shm"  # where Linux backs multiprocessing.shared_memory
+PARENT_POLL_S = 1.0  # how often a local worker checks that the main process is alive
 WORKER_START_TIMEOUT_S = 120  # a cold start compiles the engine (~10 s); a loaded machine more
 
 
@@ -163,10 +165,20 @@ class _SharedCandles:
 _WORKER_SHM: list[shared_memory.SharedMemory] = []  # keeps the mapping alive in the worker
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A pool worker waits on its task queue forever: when the main process is killed alone
+    (kill -9 of its pid, not of the group), end the worker instead of leaving it behind."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(0)
+
+
 def _init_local(ctx: EvalContext) -> None:
     """Local workers ignore Ctrl-C: the terminal sends SIGINT to the whole process group, and
-    the main process alone handles it (cancels queued tasks, closes the log, exit 130)."""
+    the main process alone handles it (cancels queued tasks, closes the log, exit 130). They
+    exit by themselves when the main process is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     shared = [m for m in ctx.markets if isinstance(m.candles, _SharedCandles)]
     if shared:
         shm = shared_memory.SharedMemory(name=shared[0].candles.name)

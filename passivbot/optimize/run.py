@@ -20,7 +20,7 @@ from passivbot.optimize.best import holdout, write_best_reports
 from passivbot.optimize.executor import make_executor
 from passivbot.optimize.objective import DEFAULT_EVALUATOR, EvalContext, MarketData, TaskResult
 from passivbot.optimize.output import (
-    RUN_META, new_run_dir, write_best, write_json, write_pareto, write_run_inputs,
+    RUN_META, Checkpoint, new_run_dir, write_best, write_json, write_pareto, write_run_inputs,
     write_trials_csv,
 )
 from passivbot.optimize.resume import LOG_NAME, TrialLog, read_generations, read_log
@@ -34,6 +34,14 @@ from passivbot.optimize.space import SearchSpace
 # workers idle only over the last task or two (bench_optimize.py), and CMA-ES's own default
 # (13 for 22 keys) is the floor.
 AUTO_BATCH_PER_WORKER = 8
+
+
+class OptimizeInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the search: best.json and trials.csv were written; resume from run_dir."""
+
+    def __init__(self, run_dir: Path, trials: int):
+        super().__init__(f"interrupted after {trials} trials")
+        self.run_dir, self.trials = run_dir, trials
 
 
 @dataclass
@@ -162,21 +170,25 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     search = Search(sampler, executor, log, next_number=next_number,
                     generation=gens[-1]["generation"] + 1 if gens else 0, starts=starts,
                     resume=resume_gen)
+    check = Checkpoint(run_dir, space.candidate, records)
     best = [max((r["score"] for r in records), default=-math.inf)]
     bar = tqdm(total=total, initial=len(records), unit="trial", disable=not progress,
                dynamic_ncols=True, desc="optimize")
 
     def on_done(results: list[TaskResult]) -> None:
         best[0] = max(best[0], *(r[1] for r in results))
-        bar.set_postfix_str(f"best {best[0]:.6g}", refresh=False)
+        bar.set_postfix_str(f"best score {best[0]:.6g}", refresh=False)
         bar.update(len(results))
+        check.on_results(results)
 
     try:
         search.run(remaining, on_done)
     except KeyboardInterrupt:
         bar.close()
-        print(f"\ninterrupted; continue with --resume {run_dir}", file=sys.stderr)
-        raise
+        log.close()
+        executor.close()
+        check.write_now()
+        raise OptimizeInterrupted(run_dir, len(read_log(run_dir / LOG_NAME))) from None
     finally:
         bar.close()
         log.close()
