@@ -30,10 +30,12 @@ from passivbot.optimize.space import SearchSpace
 
 
 # Auto population (optimize.batch_size 0): candidates per generation per worker. A generation
-# ends when its slowest task does; with 8 per worker in shrinking tasks (search.chunks) the
-# workers idle only over the last task or two (bench_optimize.py), and CMA-ES's own default
-# (13 for 22 keys) is the floor.
-AUTO_BATCH_PER_WORKER = 8
+# ends when its slowest task does; with 16 per worker in shrinking tasks (search.chunks) the
+# workers idle only over the last task or two, and a generation's fixed costs (tell, logged
+# state) are spread over enough candidates (bench_optimize.py: the main process's CPU a trial
+# halved from 8 per worker on 30-day backtests). CMA-ES's own default (13 for 22 keys) is the
+# floor.
+AUTO_BATCH_PER_WORKER = 16
 
 
 class OptimizeInterrupted(KeyboardInterrupt):

@@ -43,6 +43,8 @@ class SearchStats:
     eval_s: float = 0.0  # sum of the workers' evaluation times (wall)
     eval_cpu_s: float = 0.0  # sum of the workers' evaluation CPU times (the work per trial)
     sampler_cpu_s: float = 0.0  # main-thread CPU inside the sampler's ask and tell (in cpu_s)
+    thread_cpu_s: float = 0.0  # the search loop's own thread (the rest of cpu_s: the
+    #                            executor's threads, which pickle tasks and unpickle results)
     wall_s: float = 0.0
     generations: int = 0
 
@@ -102,7 +104,7 @@ class Search:
         """Evaluate `n_trials` more candidates (the pending starting configs first, in the
         first wave); `on_done` gets each task's results as it returns."""
         remaining = n_trials
-        t_wall, t_cpu = time.perf_counter(), time.process_time()
+        t_wall, t_cpu, t_thread = time.perf_counter(), time.process_time(), time.thread_time()
         futures: set[cf.Future] = set()
         try:
             while remaining > 0 or self.resume is not None:
@@ -139,6 +141,7 @@ class Search:
                 fut.cancel()
             self.stats.wall_s += time.perf_counter() - t_wall
             self.stats.cpu_s += time.process_time() - t_cpu
+            self.stats.thread_cpu_s += time.thread_time() - t_thread
 
     def _submit(self, gen: Pending, todo: list[int],
                 starts: list[tuple[int, str, dict[str, Any]]]) -> dict[cf.Future, list[int]]:
