@@ -134,3 +134,18 @@ def test_several_symbols_score_by_the_mean_or_the_worst(bt, tmp_path, how):
         s = [per["ETHUSDT"]["score"], per["BTCUSDT"]["score"]]
         assert s[0] != s[1]
         assert r["score"] == pytest.approx(np.mean(s) if how == "mean" else min(s))
+
+
+def test_a_run_exports_to_an_optuna_storage_with_every_trial(bt, tmp_path):
+    import optuna
+
+    from passivbot.optimize.export import export_run
+
+    res = run(small(bt, batch_size=8), tmp_path, iterations=20)
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    name = export_run(res.run_dir, url)
+    trials = optuna.load_study(study_name=name, storage=url).get_trials()
+    assert [t.user_attrs["number"] for t in trials] == list(range(20))
+    assert [t.values for t in trials] == [r["values"] for r in res.records]
+    assert trials[0].user_attrs["origin"] == "start:0"
+    assert trials[5].params == res.records[5]["params"]

@@ -46,7 +46,8 @@ def test_space_ints_steps_and_fixed_bounds(bt):
     lo, mid, hi = sp.decode(np.array([[0.0] * 3, [0.5] * 3, [1.0] * 3]))
     assert lo == {"long.ddown_factor": 0.1, "long.min_markup": 0.001, "long.n_close_orders": 1}
     assert hi == {"long.ddown_factor": 2.0, "long.min_markup": 0.01, "long.n_close_orders": 10}
-    assert mid["long.ddown_factor"] == pytest.approx(1.05) and type(mid["long.n_close_orders"]) is int
+    assert mid["long.ddown_factor"] == pytest.approx(1.05)
+    assert type(mid["long.n_close_orders"]) is int
     assert mid["long.min_markup"] in (0.005, 0.006)
     # every grid value gets an equal share of the cube: 10 ints, each from a tenth of [0, 1]
     xs = (np.arange(1000) + 0.5) / 1000

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from passivbot.backtest.runner import backtest_live_config
-from passivbot.config import backtest_config_from_dict, backtest_config_to_dict, load_backtest_config
+from passivbot.config import (
+    backtest_config_from_dict, backtest_config_to_dict, load_backtest_config,
+)
 from passivbot.optimize import optimize
 from passivbot.optimize.summary import summary_lines
 

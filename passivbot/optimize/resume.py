@@ -11,10 +11,10 @@ Two kinds of JSON lines:
 Lines are flushed to the OS after every finished task, so a kill -9 loses at most the trials
 still in flight (at worst a torn last line, which the reader drops); they are fsynced at most
 once a second (an fsync costs about a millisecond here, more than a short backtest), so a power
-cut loses at most the last second more. A resumed run restores the last generation's sampler state, asks that
-generation again (the same points: the state includes the random generator), reuses the
-results already logged and evaluates only the missing ones, under the same numbers: nothing
-logged is lost or repeated, and the search continues as if it had not stopped.
+cut loses at most the last second more. A resumed run restores the last generation's sampler
+state, asks that generation again (the same points: the state determines the random draws),
+reuses the results already logged and evaluates only the missing ones, under the same numbers:
+nothing logged is lost or repeated, and the search continues as if it had not stopped.
 """
 
 from __future__ import annotations

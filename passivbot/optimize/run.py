@@ -198,7 +198,8 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     return finish(run_dir, bt, space, search.stats, candles if report else None, plots)
 
 
-def restore(sampler: Any, space: SearchSpace, gens: list[dict[str, Any]], logged: dict[int, dict[str, Any]],
+def restore(sampler: Any, space: SearchSpace, gens: list[dict[str, Any]],
+            logged: dict[int, dict[str, Any]],
             records: list[dict[str, Any]]) -> Pending | None:
     """Resume: the last logged generation, re-asked from its logged sampler state, with the
     results already logged filled in (search.Pending), or None when there is nothing to redo.

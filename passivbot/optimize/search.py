@@ -50,8 +50,10 @@ class SearchStats:
 
     @property
     def overhead_fraction(self) -> float:
-        """The optimizer's own CPU time per trial / evaluation time per trial."""
-        return self.cpu_s / self.eval_s if self.eval_s > 0 else 0.0
+        """The main process's CPU time per trial / a backtest's CPU time per trial (CPU, not
+        wall, on both sides: on a shared machine the wall time of a backtest grows with the
+        other processes' load, which would flatter the ratio)."""
+        return self.cpu_s / self.eval_cpu_s if self.eval_cpu_s > 0 else 0.0
 
 
 @dataclass

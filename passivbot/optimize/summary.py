@@ -79,5 +79,6 @@ def summary_lines(res: Any, verbose: bool = False) -> list[str]:
     if verbose and s.trials:
         out.append(f"this session: {s.trials} trials in {s.wall_s:.1f} s "
                    f"({s.trials / s.wall_s:.1f} trials/s, {s.generations} generations); "
-                   f"optimizer overhead {100 * s.overhead_fraction:.2f}% of evaluation time")
+                   f"optimizer overhead {100 * s.overhead_fraction:.2f}% of the backtests' "
+                   f"CPU time")
     return out
