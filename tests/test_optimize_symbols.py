@@ -67,3 +67,14 @@ def test_a_hold_out_symbol_that_is_also_searched_is_a_config_error(tmp_path):
     d["optimize"]["holdout_symbols"] = ["ETHUSDT"]
     with pytest.raises(ConfigError, match="also searched"):
         backtest_config_from_dict(d, "bt.json", root=ROOT)
+
+
+def test_best_json_trades_the_symbol_it_was_optimized_on(tmp_path):
+    """Regression: best.json took the starting config's symbol (ETHUSDT for ETH-J1) even when
+    the search ran on BTCUSDT's candles."""
+    from passivbot.config import load_live_config
+
+    bt = bundled(tmp_path, symbol="BTCUSDT")
+    assert bt.starting_configs[0].symbol == "ETHUSDT"
+    res = optimize(bt, workers=2, root=tmp_path, progress=False, plots=False, iterations=6)
+    assert load_live_config(res.run_dir / "best.json").symbol == "BTCUSDT"

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,8 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     total = int(meta["iterations"])
     evaluator = meta.get("evaluator", evaluator)
     o = bt.optimize
-    space = SearchSpace.build(o.bounds, bt.starting_configs[0])
+    # candidates trade the backtest config's (first) symbol, whatever the starting config's
+    space = SearchSpace.build(o.bounds, replace(bt.starting_configs[0], symbol=bt.symbol))
     gens = read_generations(run_dir / LOG_NAME)
     logged = {r["number"]: r for r in records}
     start_numbers = (gens[0].get("starts") if gens else None) or []
