@@ -39,11 +39,14 @@ def _trials(records):
     return [(r["number"], r["origin"], r["params"], r["values"]) for r in records]
 
 
-@pytest.mark.parametrize("sampler", ["cmaes", "nsga2", "random"])
-def test_a_resumed_run_finds_exactly_the_trials_of_an_uninterrupted_one(bt, tmp_path, sampler):
-    """Stopped inside a generation (iterations 23 with populations of 8), resumed to 50: the
-    same trials as one run of 50, because the logged state re-asks the same generation."""
-    cfg = small(bt, batch_size=8, sampler=sampler, multi_objective=sampler == "nsga2")
+@pytest.mark.parametrize("sampler, batch", [("cmaes", 8), ("nsga2", 8), ("random", 8),
+                                            ("cmaes", 0)])
+def test_a_resumed_run_finds_exactly_the_trials_of_an_uninterrupted_one(bt, tmp_path, sampler,
+                                                                        batch):
+    """Stopped inside a generation (iterations 23 with populations of 8, or the auto
+    population of 2 workers), resumed to 50 on one worker: the same trials as one run of 50,
+    because the logged state re-asks the same generation and the run keeps its population."""
+    cfg = small(bt, batch_size=batch, sampler=sampler, multi_objective=sampler == "nsga2")
     whole = run(cfg, tmp_path / "whole", iterations=50)
     part = run(cfg, tmp_path / "part", iterations=23)
     resumed = optimize(None, resume=part.run_dir, iterations=50, workers=1, candles=CANDLES,

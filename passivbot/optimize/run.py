@@ -164,8 +164,13 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
                        space=space)
     remaining = max(0, total - len(records))
     executor = make_executor(ctx, workers, dask_scheduler)
-    pop = max(o.batch_size or executor.n_workers * AUTO_BATCH_PER_WORKER,
-              1 if o.batch_size else default_pop_size(o.sampler, len(space.dims)))
+    # the population is the run's: a resumed run keeps it whatever its worker count
+    pop = meta.get("population") or max(
+        o.batch_size or executor.n_workers * AUTO_BATCH_PER_WORKER,
+        1 if o.batch_size else default_pop_size(o.sampler, len(space.dims)))
+    if meta.get("population") != pop:
+        meta["population"] = pop
+        write_json(run_dir / RUN_META, meta)
     n_obj = 2 if o.multi_objective else 1
     sampler = make_sampler(o.sampler, space, o.seed, pop, x0, n_obj)
     resume_gen = restore(sampler, space, gens, logged, records)
