@@ -1,5 +1,6 @@
-"""One optimization, start to finish: set up (or resume) the run folder, the study, the
-executor; search; write best.json, trials.csv, the Pareto front and the best config's report."""
+"""One optimization, start to finish: set up (or resume) the run folder, the sampler, the
+executor; search; write best.json, trials.csv, the Pareto front, the best config's report on
+every searched symbol and its score on the hold-out symbols."""
 
 from __future__ import annotations
 
