@@ -9,7 +9,9 @@
    per trial is its own CPU time divided by the trials. Measured with the populations the
    auto layout gives 2, 16 and 200 workers.
 2. Real searches: trials/s with 1 and with all local workers on 30 days and 1 year of
-   synthetic candles (seeded, not market data), the parallel efficiency, and the optimizer's
+   synthetic candles (seeded, not market data), the parallel efficiency, the share of the
+   time the workers spent in backtests (1 - idle: a machine busy with other work slows the
+   backtests but hardly moves it), and the optimizer's
    overhead per trial (CPU time of the main process, its executor threads included: ask/tell,
    pickling tasks and results, log writes, bookkeeping) as a fraction of the backtest time.
    Each figure is the median of REPEATS runs; the 1-worker and all-worker runs alternate, so a
@@ -119,7 +121,11 @@ def one_run(bt, candles, workers: int, trials: int, pop: int) -> dict[str, float
             "sampler_ms": 1e3 * s.sampler_cpu_s / s.trials,
             "loop_ms": 1e3 * s.thread_cpu_s / s.trials,
             "bt_ms": 1e3 * s.eval_s / s.trials, "bt_cpu_ms": 1e3 * s.eval_cpu_s / s.trials,
-            "overhead": s.overhead_fraction}
+            "overhead": s.overhead_fraction,
+            # the share of the wall time the workers spent in backtests: what the optimizer
+            # decides (idle workers at a generation's end, waiting on the main process), not
+            # how fast the machine runs a backtest, so other load on the machine hardly moves it
+            "busy": s.eval_s / (workers * s.wall_s)}
 
 
 def main() -> int:
@@ -176,6 +182,8 @@ def main() -> int:
             f"optimize_{name}_trials_per_s_1_worker: {med[1]['tps']:.1f} trials/s",
             f"optimize_{name}_trials_per_s_{n_all}_workers: {med[n_all]['tps']:.1f} trials/s",
             f"optimize_{name}_parallel_efficiency: {eff:.3f} ratio (target >= 0.90)",
+            f"optimize_{name}_worker_busy_fraction_{n_all}_workers: {med[n_all]['busy']:.3f} "
+            f"ratio",
             f"optimize_{name}_backtest_ms_per_trial: {med[1]['bt_ms']:.3f} ms",
             f"optimize_{name}_backtest_cpu_ratio_{n_all}_vs_1_workers: "
             f"{med[n_all]['bt_cpu_ms'] / med[1]['bt_cpu_ms']:.3f} ratio",
