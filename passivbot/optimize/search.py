@@ -125,11 +125,13 @@ class Search:
                 todo = [i for i in range(len(gen.numbers)) if i not in gen.values]
                 todo = todo[:max(0, remaining)]
                 remaining -= len(todo)
+                futures = self._submit(gen, todo, starts)
+                # logged after submitting (the workers start sooner) and before any of the
+                # generation's results, which only this thread writes, in _collect
                 self.log.write({"generation": gen.index, "numbers": gen.numbers,
                                 "state": gen.state,
                                 **({"starts": [n for n, _, _ in starts]} if starts else {})})
                 self.log.commit()
-                futures = self._submit(gen, todo, starts)
                 self._collect(gen, futures, on_done)
                 futures = set()
                 if len(gen.values) == len(gen.points):  # complete: tell it
