@@ -54,7 +54,8 @@ from passivbot.records import (
 MINUTE_MS = 60_000
 
 # Equity samples: the close of candle W (the last warm-up candle; 0 without warm-up), of every
-# 60th candle after it, and of the last candle.
+# 60th candle after it, and of the last candle; before them, the warm-up's W // 60 flat samples
+# (every 60th candle before W).
 EQ_TS = 0  # the sampled candle's open time, ms
 EQ_BALANCE = 1
 EQ_EQUITY = 2  # balance + unrealized pnl of both sides at the close
@@ -270,7 +271,7 @@ def run_backtest_nb(
     cls = np.empty((2, close_buffer_len_nb(long_params, short_params), ORDER_COLS))
     rows = np.empty(256, dtype=fill_dt)
     warmup = max(0, min(warmup, n - 1))
-    eq = np.empty(((n - warmup) // EQUITY_EVERY + 2, EQ_COLS))
+    eq = np.empty(((n - warmup) // EQUITY_EVERY + warmup // EQUITY_EVERY + 2, EQ_COLS))
     cnt = np.empty(2, dtype=np.int64)
     cnt[CNT_FILLS] = 0
     cnt[CNT_EQUITY] = 0
@@ -296,11 +297,17 @@ def run_backtest_nb(
     fk = 0
     peak = starting_balance
     dd_floor = peak
-    # warm-up: candles 1 .. W only feed the EMAs
+    # warm-up: candles 1 .. W only feed the EMAs. Its hourly equity samples (flat: the starting
+    # balance; W // 60 of them, on the same hour grid as the trading ones) keep equity.csv over
+    # the whole range; stats start at the sample of candle W.
+    if warmup % EQUITY_EVERY == 0 and warmup > 0:
+        _sample_equity_nb(eq, cnt, candles[0], balance, st, 0.0)
     for i in range(1, warmup + 1):
         if candles[i, 0] - candles[i - 1, 0] != MINUTE_MS:
             summary[S_GAP_INDEX] = i
             return rows[:0], eq[:0], summary
+        if (warmup - i) % EQUITY_EVERY == 0 and i < warmup:
+            _sample_equity_nb(eq, cnt, candles[i], balance, st, 0.0)
         last = candles[i, 4]
         for j in range(2):
             s = st[j]

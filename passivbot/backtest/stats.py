@@ -134,7 +134,8 @@ def compute_stats(
     final_equity = float(equity[-1, EQ_EQUITY]) if len(equity) else float(starting_balance)
     growth = final_equity / starting_balance
     liquidated = bool(summary[S_LIQUIDATED])
-    rets = daily_returns(equity, last_index - warmup, include_partial=liquidated)
+    traded = equity[warmup // EQUITY_EVERY:]  # the warm-up's flat samples are not returns
+    rets = daily_returns(traded, last_index - warmup, include_partial=liquidated)
     kinds = fills["kind"]
     trades = fills[kinds != KIND_FUNDING]
     stuck_long = max_minutes_stuck(fills, LONG, last_index) / 60.0
