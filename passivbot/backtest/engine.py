@@ -266,7 +266,7 @@ def run_backtest_nb(
         s = st[j]
         s.psize, s.pprice, s.l_ent, s.l_cls, s.ent_cap, s.cls_limit = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
         s.near_ent, s.near_cls, s.init_price, s.init_qty = 0.0, 0.0, 0.0, 0.0
-        s.n_ent, s.n_cls = 0, 0
+        s.n_ent, s.n_cls, s.ent_dirty = 0, 0, 0
     ent = np.empty((2, MAX_ENTRY_ORDERS, ORDER_COLS))
     cls = np.empty((2, close_buffer_len_nb(long_params, short_params), ORDER_COLS))
     rows = np.empty(256, dtype=fill_dt)
@@ -352,7 +352,7 @@ def run_backtest_nb(
         # liquidation price (nothing trades before the liquidation at the open; tested only when
         # an order can fill, and against the price before this candle's funding)
         if precheck_nb(st, low, high):
-            book = book_nb(st, ent, cls, balance_open, long_params, short_params, market)
+            book = book_nb(st, ent, cls, balance_open, long_params, short_params, market, last)
             seq = fill_sequence_nb(book, low, high)
             if not _trades_before_liquidation_nb(liq, liq_dir, candles[i, 1]):
                 seq = seq[:0]
