@@ -53,7 +53,7 @@ def bench_decide() -> tuple[float, float, float]:
     nid = 0
     for i in range(N_EVENTS):
         t0 = time.perf_counter()
-        st.last_price = float(np.round(prices[i], 2))
+        st.close_price = st.last_price = float(np.round(prices[i], 2))  # a closed minute
         plan = decide(st, market, 50)
         times.append(time.perf_counter() - t0)
         # apply as executed, so the next event diffs against a realistic book
@@ -61,7 +61,7 @@ def bench_decide() -> tuple[float, float, float]:
             st.open_orders.pop(o.id, None)
         for w in plan.creates:
             nid += 1
-            st.open_orders[str(nid)] = OpenOrder(str(nid), "", w.side, w.close, w.qty, w.price)
+            st.open_orders[str(nid)] = OpenOrder(str(nid), f"pb{nid}", w.side, w.close, w.qty, w.price)
         actions += len(plan.cancels) + len(plan.creates)
     ms = [t * 1000 for t in times[100:]]  # after compile / warm-up
     print(f"decide: {N_EVENTS} price events, {len(st.open_orders)} open orders at the end, "

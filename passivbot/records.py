@@ -110,6 +110,7 @@ side_dt = np.dtype(
         ("init_qty", np.float64),  # flat side: its qty when known, -1 when sized lazily
         ("n_ent", np.int64),  # cached entry orders
         ("n_cls", np.int64),  # cached close orders
+        ("ent_dirty", np.int64),  # 1: only the first entry level is current (balance moved)
         ("enabled", np.float64),  # P_ENABLED of the side's parameters
     ],
     align=True,

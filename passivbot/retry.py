@@ -4,6 +4,9 @@ for a transient reason (timeouts, 429 rate limits, 5xx, dropped connections).
 Used by the candle downloader and the live bot alike, so "how hard do we retry" is decided in
 one place. Only errors that mean "try again later" are retried; anything else (bad symbol,
 insufficient margin, auth) propagates at once, because retrying it cannot help.
+
+`Backoff` is the same schedule for loops that count failures themselves (a stream reconnecting,
+a cycle whose orders keep being rejected); it never overflows, however long the streak.
 """
 
 from __future__ import annotations
@@ -28,14 +31,38 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ccxt.ExchangeNotAvailable,
 )
 
+# 2**63 is far past any cap: the exponent is clamped here so a streak of any length is a
+# finite float (2.0 ** 1025 raises OverflowError).
+_MAX_EXPONENT = 63
+
 
 def backoff_delay(attempt: int, base_delay: float, max_delay: float,
                   rand: Callable[[], float] = random.random) -> float:
     """Delay before retry number `attempt` (1-based): base * 2**(attempt-1), capped at
     max_delay, then "equal jitter" (uniform in [d/2, d]) so many clients that failed together
-    do not retry together, while still waiting at least half the backoff."""
-    d = min(max_delay, base_delay * (2.0 ** (attempt - 1)))
+    do not retry together, while still waiting at least half the backoff. Any attempt number
+    (even millions) gives a finite delay <= max_delay."""
+    exponent = min(max(attempt - 1, 0), _MAX_EXPONENT)
+    d = min(max_delay, base_delay * (2.0 ** exponent))
     return d * (0.5 + 0.5 * rand())
+
+
+class Backoff:
+    """A failure streak and its next delay: `fail()` after each failure, `reset()` after a
+    success. Bounded delays for an unbounded streak (a bot may fail for days)."""
+
+    def __init__(self, base_delay: float, max_delay: float,
+                 rand: Callable[[], float] = random.random) -> None:
+        self.base_delay, self.max_delay, self.rand = base_delay, max_delay, rand
+        self.streak = 0
+
+    def fail(self) -> float:
+        """Count a failure; the delay to wait before the next try, seconds."""
+        self.streak += 1
+        return backoff_delay(self.streak, self.base_delay, self.max_delay, self.rand)
+
+    def reset(self) -> None:
+        self.streak = 0
 
 
 async def retry_async(fn: Callable[[], Awaitable[T]], *, attempts: int, base_delay: float,

@@ -253,3 +253,16 @@ def test_emulator_settles_funding_with_the_backtests_rule():
     assert acc.settle_funding(0.0001, 2010.0) == [(LONG, pytest.approx(0.1005))]
     assert acc.balance == pytest.approx(balance - 0.1005, rel=1e-12)
     assert ("account", "FUNDING_FEE") in events
+
+
+def test_warmup_keeps_hourly_equity_samples_over_the_whole_range():
+    # 150 warm-up candles: flat samples at candles 30 and 90 (on the hour grid of candle 150),
+    # then 150, 210, .., and the last; stats start at candle 150
+    c, lp = long_entered(400)
+    c[1, 3] = 100.0
+    fills, equity, summary = run_backtest(c, lp, OFF, MARKET, BRACKETS, 1000.0, MAKER, TAKER,
+                                          warmup=150)
+    assert list(equity[:, 0] // 60_000) == [30, 90, 150, 210, 270, 330, 390, 399]
+    assert (equity[:3, 1] == 1000.0).all()
+    s = compute_stats(fills, equity, summary, c, 1000.0)
+    assert s["days"] == pytest.approx(250 / 1440)

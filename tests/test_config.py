@@ -205,7 +205,7 @@ def test_backtest_defaults_and_fees_per_exchange():
 def test_shipped_backtest_configs_validate():
     eth, demo = load_backtest_config("eth"), load_backtest_config("demo")
     assert eth.data_source == "cache" and str(eth.start_date) == "2024-01-01"
-    assert demo.data_source == "bundled" and demo.optimize.iterations == 60
+    assert demo.data_source == "bundled" and demo.optimize.iterations == 400
     assert demo.optimize.bounds["long.wallet_exposure_limit"] == Bound(0.1, 1.0)
     assert demo.optimize.bounds["long.n_close_orders"] == Bound(1, 10, 1)
     assert demo.optimize.bounds.keys() == eth.optimize.bounds.keys()

@@ -160,7 +160,9 @@ async def test_subprocess_sigkill_restart_adopts_then_sigterm_leaves_orders_no_s
         await settled_at_ideal(emu)
         assert emu.account.hedge_mode and emu.account.leverage == CFG.leverage
         while emu.account.positions[LONG].size == 0.0 or emu.clock < 1440 + 40:
-            await emu.advance(1)
+            # Five minutes at a time: the bot runs its real-exchange clock (local clock, close
+            # grace), so each jump of the emulator's clock costs it one grace period.
+            await emu.advance(5)
             await settled_at_ideal(emu)
     finally:
         p1.p.kill()  # SIGKILL: no shutdown code runs

@@ -58,15 +58,34 @@ def test_diff_duplicate_open_orders_cancel_the_extra_one():
     assert plan.matched == 1 and len(plan.cancels) == 1 and not plan.creates
 
 
-def test_foreign_order_without_position_side_is_cancelled():
-    plan = diff_orders([], [OpenOrder("9", "", None, False, 1.0, 100.0)], 0.01, 0.001, 100, 5)
-    assert [o.id for o in plan.cancels] == ["9"]
+def test_foreign_orders_are_left_alone_and_only_ours_are_touched():
+    """Regression: any order on the symbol that was not ideal was cancelled, a user's manual
+    orders included; only orders with the bot's client-id prefix may be touched."""
+    foreign = [OpenOrder("9", "", None, False, 1.0, 100.0),
+               OpenOrder("8", "manual-1", LONG, False, 0.1, 99.0)]
+    plan = diff_orders([], foreign + [OO(7, LONG, False, 0.1, 98.0)], 0.01, 0.001, 100, 5)
+    assert [o.id for o in plan.cancels] == ["7"]
 
 
 @pytest.mark.parametrize("exc,op,action", [
     (ccxt.OrderNotFound("x"), "cancel", Action.RECONCILE),
     (ccxt.InsufficientFunds("x"), "create", Action.SKIP),
-    (ccxt.OrderImmediatelyFillable("x"), "create", Action.SKIP),
+    (ccxt.OrderImmediatelyFillable("x"), "create", Action.CROSSED),
+    (ccxt.OrderNotFillable('binanceusdm {"code":-5022,"msg":"Post Only order will be '
+                           'rejected"}'), "create", Action.CROSSED),
+    # -4015 is an invalid client id, not a duplicate (regression), whatever ccxt maps it to
+    (ccxt.PermissionDenied('binanceusdm {"code":-4015,"msg":"Client order id is not valid."}'),
+     "create", Action.SKIP),
+    (ccxt.ExchangeError('binanceusdm {"code":-4015,"msg":"Client order id is not valid."}'),
+     "create", Action.SKIP),
+    # -2027/-2028 skip the order (no reconcile every cycle: regression)
+    (ccxt.OperationRejected('binanceusdm {"code":-2027,"msg":"Exceeded the maximum allowable '
+                            'position at current leverage."}'), "create", Action.SKIP),
+    (ccxt.OperationRejected('binanceusdm {"code":-2028,"msg":"Leverage is smaller than '
+                            'permitted: insufficient margin balance"}'), "create", Action.SKIP),
+    (ccxt.InvalidNonce('binanceusdm {"code":-1021,"msg":"Timestamp for this request is outside '
+                       'of the recvWindow."}'), "create", Action.RESYNC),
+    (ccxt.InvalidNonce('bybit {"retCode":10002}'), "fetch", Action.RESYNC),
     (ccxt.AuthenticationError("x"), "create", Action.STOP),
     (ccxt.PermissionDenied("x"), "setup", Action.STOP),
     (ccxt.AccountSuspended("x"), "create", Action.STOP),

@@ -2,6 +2,7 @@
 that re-backtests to the stats it reported, Dask gives the same kind of result as local
 processes, and a bad optimize section stops backtest.py with exit 2."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -79,3 +80,26 @@ def test_bad_optimize_section_exits_2_with_a_clear_message(tmp_path, bounds, mes
     assert p.returncode == 2, p.stderr
     assert message in p.stderr and "optimize.bounds.long." in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_the_console_summary_speaks_a_traders_words(tmp_path):
+    """After a run: the best config's gain, daily gain, drawdown, hours stuck, closest
+    liquidation and fees; what score means; how many candidates broke each constraint; the
+    optimizer's own figures only with --verbose."""
+    path = write_bt_config(tmp_path, days=3)
+    cmd = [sys.executable, "backtest.py", str(path), "--iterations", "10", "--workers", "2",
+           "--no-progress", "--no-plots", "--results", str(tmp_path / "r")]
+    quiet = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    loud = subprocess.run(cmd + ["--verbose"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert quiet.returncode == 0 and loud.returncode == 0, quiet.stderr + loud.stderr
+    out = quiet.stdout
+    for label in ("gain", "average daily gain", "max drawdown", "hours stuck",
+                  "closest liquidation", "fees paid", "score = average daily gain",
+                  "10 candidates evaluated", "best.json:"):
+        assert label in out, (label, out)
+    trials = list(csv.DictReader(open(next((tmp_path / "r").rglob("trials.csv")))))
+    broken = sum("max_hours_stuck" in t["violations"].split() for t in trials)
+    if broken:
+        assert f"max_hours_stuck by {broken} of 10" in out
+    assert "overhead" not in out and "overhead" in loud.stdout

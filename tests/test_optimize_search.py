@@ -7,8 +7,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from optuna.distributions import FloatDistribution, IntDistribution
-
 from passivbot.config import Bound, Constraints, load_backtest_config
 from passivbot.optimize import optimize, score, violations
 from passivbot.optimize.objective import PENALTY_OFFSET, fold_slices
@@ -39,10 +37,25 @@ def test_space_ints_steps_and_fixed_bounds(bt):
     bounds = {"leverage": Bound(7, 7), "long.n_close_orders": Bound(1, 10, 1),
               "long.min_markup": Bound(0.001, 0.01, 0.001), "long.ddown_factor": Bound(0.1, 2)}
     sp = SearchSpace.build(bounds, bt.starting_configs[0])
-    assert "leverage" not in sp.distributions and sp.base["leverage"] == 7
-    assert isinstance(sp.distributions["long.n_close_orders"], IntDistribution)
-    assert sp.distributions["long.min_markup"].step == 0.001
-    assert isinstance(sp.distributions["long.ddown_factor"], FloatDistribution)
+    dims = {d.name: d for d in sp.dims}
+    assert "leverage" not in dims and sp.base["leverage"] == 7
+    assert dims["long.n_close_orders"].is_int and dims["long.n_close_orders"].step == 1
+    assert dims["long.min_markup"].step == 0.001
+    assert dims["long.ddown_factor"].step is None
+    # the unit cube's corners and middle decode onto the bounds and grids
+    lo, mid, hi = sp.decode(np.array([[0.0] * 3, [0.5] * 3, [1.0] * 3]))
+    assert lo == {"long.ddown_factor": 0.1, "long.min_markup": 0.001, "long.n_close_orders": 1}
+    assert hi == {"long.ddown_factor": 2.0, "long.min_markup": 0.01, "long.n_close_orders": 10}
+    assert mid["long.ddown_factor"] == pytest.approx(1.05)
+    assert type(mid["long.n_close_orders"]) is int
+    assert mid["long.min_markup"] in (0.005, 0.006)
+    # every grid value gets an equal share of the cube: 10 ints, each from a tenth of [0, 1]
+    xs = (np.arange(1000) + 0.5) / 1000
+    ints = [p["long.n_close_orders"] for p in sp.decode(np.c_[xs, xs, xs])]
+    assert [ints.count(k) for k in range(1, 11)] == [100] * 10
+    # encode is decode's inverse on grid values
+    p = {"long.ddown_factor": 0.7, "long.min_markup": 0.004, "long.n_close_orders": 3}
+    assert sp.decode(sp.encode(p))[0] == pytest.approx(p)
     cand = sp.candidate({"long.n_close_orders": 3, "long.min_markup": 0.004})
     assert cand["long"]["n_close_orders"] == 3 and type(cand["long"]["n_close_orders"]) is int
     assert cand["short"] == sp.base["short"]
@@ -122,8 +135,10 @@ def test_folds_score_by_the_worst_or_the_mean_fold(bt):
 def test_an_invalid_candidate_is_a_scored_trial_with_its_error_not_a_crash(bt):
     from passivbot.optimize.objective import INVALID_SCORE, EvalContext, evaluate
 
-    ctx = EvalContext(CANDLES, np.zeros(4), np.zeros((1, 3)), 0.0, 1000.0, 0.0002, 0.0005,
-                      Constraints(), evaluator=STANDIN)
+    from passivbot.optimize.objective import MarketData
+
+    ctx = EvalContext((MarketData("ETHUSDT", CANDLES, np.zeros(4), np.zeros((1, 3)), 0.0),),
+                      1000.0, 0.0002, 0.0005, Constraints(), evaluator=STANDIN)
     sp = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
     cand = sp.candidate({"leverage": 1, "long.wallet_exposure_limit": 1.0,
                          "short.wallet_exposure_limit": 0.5})
@@ -138,37 +153,6 @@ def test_n_folds_runs_every_fold_and_logs_fold_scores(bt, tmp_path):
     assert all(len(r["fold_scores"]) == 3 for r in res.records)
     r = res.records[0]
     assert r["score"] == pytest.approx(sum(r["fold_scores"]) / 3)
-
-
-@pytest.mark.parametrize("directions", [["maximize"], ["maximize", "maximize"]])
-def test_tell_finishes_the_trial_like_study_tell(directions):
-    """search.tell skips Study.tell's deep copy of the returned trial (per-trial cost) but
-    must leave the study exactly as Study.tell does: same state, values, best trial; with the
-    pinned Optuna it takes the copy-free path (an upgrade that removes it is caught here)."""
-    import optuna
-
-    from passivbot.optimize import search
-
-    assert search._optuna_tell is not None
-    dist = {"x": FloatDistribution(0.0, 1.0)}
-    studies = [optuna.create_study(directions=directions,
-                                   sampler=optuna.samplers.RandomSampler(seed=3))
-               for _ in range(2)]
-    for i in range(5):
-        values = [float(i % 3), -float(i)][:len(directions)]
-        a, b = (s.ask(dist) for s in studies)
-        search.tell(studies[0], a, values)
-        studies[1].tell(b, values)
-    ta, tb = (s.get_trials(deepcopy=False) for s in studies)
-    assert [(t.state, t.values, t.params) for t in ta] == [(t.state, t.values, t.params)
-                                                          for t in tb]
-    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in ta)
-    if len(directions) == 1:
-        assert studies[0].best_trial.number == studies[1].best_trial.number
-    for tell_again in (lambda: search.tell(studies[0], a, [0.0] * len(directions)),
-                       lambda: studies[1].tell(b, [0.0] * len(directions))):
-        with pytest.raises(ValueError, match="Cannot tell a COMPLETE trial"):
-            tell_again()  # a finished trial cannot be told again, either way
 
 
 def test_the_local_pool_starts_the_search_on_every_worker(bt, tmp_path, monkeypatch):
@@ -195,13 +179,13 @@ def _trials(res):
 
 @pytest.mark.parametrize("sampler", ["cmaes", "tpe"])
 def test_a_run_is_reproducible_and_the_same_on_1_and_on_2_workers(bt, tmp_path, sampler):
-    """Results are told in submission order, one task per refill: the sampler sees the same
-    asks and tells whatever the timing, so the same config, seed and task layout give the
-    same trials run after run and on any number of workers."""
-    cfg = small(bt, batch_size=4, sampler=sampler)  # tasks of one: they finish out of order
+    """A generation is told at once, in candidate order, whatever order its tasks finish in:
+    the same config, seed and population (batch_size) give the same trials run after run
+    and on any number of workers."""
+    cfg = small(bt, batch_size=6, sampler=sampler)  # small tasks: they finish out of order
     runs = [optimize(cfg, workers=w, root=tmp_path / f"{i}", candles=CANDLES,
                      evaluator="optimize_standin:jitter_stats", report=False, progress=False,
-                     iterations=40, tasks_in_flight=4)
+                     iterations=40)
             for i, w in enumerate((2, 2, 1))]
     assert len(runs[0].records) == 40
     assert _trials(runs[0]) == _trials(runs[1]) == _trials(runs[2])
@@ -218,14 +202,14 @@ def test_workers_see_the_candles_shared_or_copied_and_close_frees_them(bt, share
 
     candles = np.random.default_rng(5).random((3000, 6))
     space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
-    cand = space.candidate(space.params_of(bt.starting_configs[0])[0])
-    ex = LocalExecutor(eval_context(bt, candles, STANDIN), 2, share_candles=share)
+    cand = space.params_of(bt.starting_configs[0])[0]
+    ex = LocalExecutor(eval_context(bt, candles, STANDIN, space=space), 2, share_candles=share)
     if share:
         with pytest.raises(FileNotFoundError):  # unlinked already, still mapped by the workers
             shared_memory.SharedMemory(name=ex._shm.name)
     try:
-        out = [ex.submit([(i, cand)]) for i in range(4)]
-        sums = [r["stats"]["close_sum"] for f in out for _, r in f.result(timeout=30)]
+        out = [ex.submit(([i], "search", [cand])) for i in range(4)]
+        sums = [json.loads(r[-1])["stats"]["close_sum"] for f in out for r in f.result(timeout=30)]
     finally:
         ex.close()
     assert sums == [float(candles[:, 4].sum())] * 4
@@ -242,12 +226,13 @@ def test_shared_memory_too_small_falls_back_to_a_copy_per_worker(bt, monkeypatch
     monkeypatch.setattr(executor, "shm_has_room", lambda n: False)
     candles = np.random.default_rng(6).random((2000, 6))
     space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
-    cand = space.candidate(space.params_of(bt.starting_configs[0])[0])
-    ex = executor.LocalExecutor(eval_context(bt, candles, STANDIN), 1, share_candles=True)
+    cand = space.params_of(bt.starting_configs[0])[0]
+    ex = executor.LocalExecutor(eval_context(bt, candles, STANDIN, space=space), 1,
+                                share_candles=True)
     try:
         assert ex._shm is None
-        (_, r), = ex.submit([(0, cand)]).result(timeout=30)
+        (*_, line), = ex.submit(([0], "search", [cand])).result(timeout=30)
     finally:
         ex.close()
-    assert r["stats"]["close_sum"] == float(candles[:, 4].sum())
+    assert json.loads(line)["stats"]["close_sum"] == float(candles[:, 4].sum())
     assert "own copy of the candles" in capsys.readouterr().err

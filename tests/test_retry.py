@@ -54,3 +54,20 @@ def test_backoff_is_exponential_capped_and_jittered():
     assert backoff_delay(4, 0.5, 10, rand=lambda: 1.0) == 4.0
     assert backoff_delay(10, 0.5, 10, rand=lambda: 1.0) == 10.0
     assert backoff_delay(10, 0.5, 10, rand=lambda: 0.0) == 5.0
+
+
+def test_backoff_delay_never_overflows_after_1025_failures():
+    """Regression: 0.5 * 2 ** 1025 raised OverflowError in the bot's hand-rolled backoffs."""
+    for attempt in (1024, 1025, 1026, 10**6, 10**12):
+        assert backoff_delay(attempt, 0.5, 30.0, rand=lambda: 1.0) == 30.0
+        assert backoff_delay(attempt, 0.5, 30.0, rand=lambda: 0.0) == 15.0
+
+
+def test_backoff_streak_grows_caps_and_resets():
+    from passivbot.retry import Backoff
+
+    b = Backoff(0.5, 30.0, rand=lambda: 1.0)
+    delays = [b.fail() for _ in range(2000)]  # far past the old overflow at 1,025
+    assert delays[:4] == [0.5, 1.0, 2.0, 4.0] and max(delays) == 30.0 and b.streak == 2000
+    b.reset()
+    assert b.fail() == 0.5

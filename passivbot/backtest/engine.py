@@ -46,217 +46,48 @@ No allocation happens in a candle without fills unless the last price reaches a 
 import numpy as np
 from numba import njit
 
+from passivbot.backtest.account import (
+    CNT_EQUITY, CNT_FILLS, EQ_BALANCE, EQ_COLS, EQ_EQUITY, EQ_LIQ_PRICE, EQ_PPRICE_LONG,
+    EQ_PPRICE_SHORT, EQ_PRICE, EQ_PSIZE_LONG, EQ_PSIZE_SHORT, EQ_TS, EQUITY_EVERY, MINUTE_MS,
+    N_SUMMARY, S_CLOSEST_LIQ, S_FUNDING_EVENTS, S_FUNDING_PAID, S_FUNDING_RECEIVED, S_GAP_INDEX,
+    S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED, S_MARGIN_REFUSED, S_MAX_DRAWDOWN,
+    S_MAX_WE_LONG, S_MAX_WE_SHORT, S_PEAK_BALANCE, S_STOPS, S_UNSTUCK_LOSS_LONG,
+    S_UNSTUCK_LOSS_SHORT, S_WARMUP, fund_nb, liq_distance_nb, liquidation_book_nb,
+    sample_equity_nb, settle_nb, trades_before_liquidation_nb,
+)
 from passivbot.backtest.book import (
     book_nb, cache_current_nb, close_buffer_len_nb, precheck_nb, refresh_side_nb, set_closes_nb,
-    side_of_nb,
 )
 from passivbot.errors import InputError
-from passivbot.fills import apply_fill_nb, fill_sequence_nb, is_close_kind_nb
+from passivbot.fills import fill_sequence_nb
 from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, initial_entry_price_nb
 from passivbot.margin import (
-    LIQ_ABOVE, LIQ_BELOW, available_margin_nb, entry_margin_ok_nb, funding_payment_nb,
-    hedged_liq_price_nb, initial_margin_nb, is_liquidated_nb, liquidation_balance_nb,
-    liquidation_fill_price_nb,
+    hedged_liq_price_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
 )
-from passivbot.numeric import wallet_exposure_nb
 from passivbot.records import (
-    B_KIND, B_PRICE, B_QTY, B_SIDE, BOOK_COLS, KIND_FUNDING, KIND_LIQUIDATION, KIND_STOP_CLOSE,
-    KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, ORDER_COLS, P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED,
-    P_WALLET_EXPOSURE_LIMIT, fill_dt, side_dt,
+    KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, ORDER_COLS, P_EMA_SPAN_0, P_EMA_SPAN_1,
+    P_ENABLED, P_WALLET_EXPOSURE_LIMIT, fill_dt, side_dt,
 )
 from passivbot.risk import (
-    N_RISK_PARAMS, N_STOP_PARAMS, S_DRAWDOWN, STOP_FIRE, U_THRESHOLD,
-    closes_with_unstuck_nb, entries_allowed_nb, equity_stop_nb,
+    N_RISK_PARAMS, N_STOP_PARAMS, S_DRAWDOWN, STOP_FIRE, U_THRESHOLD, closes_with_unstuck_nb,
+    entries_allowed_nb, equity_stop_nb,
 )
 
-MINUTE_MS = 60_000
-
-# Equity samples: the close of candle W (the last warm-up candle; 0 without warm-up), of every
-# 60th candle after it, and of the last candle.
-EQ_TS = 0  # the sampled candle's open time, ms
-EQ_BALANCE = 1
-EQ_EQUITY = 2  # balance + unrealized pnl of both sides at the close
-EQ_PRICE = 3  # the close
-EQ_PSIZE_LONG = 4
-EQ_PPRICE_LONG = 5
-EQ_PSIZE_SHORT = 6
-EQ_PPRICE_SHORT = 7
-EQ_LIQ_PRICE = 8  # 0 when there is no liquidation price
-EQ_COLS = 9
-EQUITY_EVERY = 60
-
-# Summary array.
-S_CLOSEST_LIQ = 0  # min over candles in a position of the distance to liquidation, fraction
-S_MAX_WE_LONG = 1  # max wallet exposure after any fill, long
-S_MAX_WE_SHORT = 2
-S_LIQUIDATED = 3  # 1.0 if the run ended in a liquidation
-S_LAST_INDEX = 4  # index of the last candle run
-S_FUNDING_PAID = 5  # sum of funding payments paid (quote, >= 0)
-S_FUNDING_RECEIVED = 6  # sum of funding payments received (quote, >= 0)
-S_MARGIN_REFUSED = 7  # entry fills refused for insufficient margin (one per candle and order)
-S_LIQ_MARGIN_LOST = 8  # margin lost at liquidation (negative: a gap's deficit, insurance fund's)
-S_MAX_DRAWDOWN = 9  # max (peak close equity - candle's worst equity) / peak, fraction
-S_GAP_INDEX = 10  # index of the first row not one minute after the previous (0: none)
-S_WARMUP = 11  # candles used only to warm up the EMAs
-S_FUNDING_EVENTS = 12  # funding events inside the traded candles (charged or flat)
-S_STOPS = 13  # times the equity stop fired
-S_UNSTUCK_LOSS_LONG = 14  # realized loss of unstuck closes (fee - pnl, summed; quote)
-S_UNSTUCK_LOSS_SHORT = 15
-S_PEAK_BALANCE = 16  # the peak wallet balance the unstuck allowance was measured against
-N_SUMMARY = 17
-
-# Counters the kernel keeps in a small int array (fill rows, equity rows written).
-CNT_FILLS = 0
-CNT_EQUITY = 1
+# The engine's output layout is defined in account.py and is part of this module's interface.
+__all__ = [
+    "CandleGapError", "EQ_BALANCE", "EQ_COLS", "EQ_EQUITY", "EQ_LIQ_PRICE", "EQ_PPRICE_LONG",
+    "EQ_PPRICE_SHORT", "EQ_PRICE", "EQ_PSIZE_LONG", "EQ_PSIZE_SHORT", "EQ_TS", "EQUITY_EVERY",
+    "N_SUMMARY", "S_CLOSEST_LIQ", "S_FUNDING_EVENTS", "S_FUNDING_PAID", "S_FUNDING_RECEIVED",
+    "S_GAP_INDEX", "S_LAST_INDEX", "S_LIQ_MARGIN_LOST", "S_LIQUIDATED", "S_MARGIN_REFUSED",
+    "S_MAX_DRAWDOWN", "S_MAX_WE_LONG", "S_MAX_WE_SHORT", "S_PEAK_BALANCE", "S_STOPS",
+    "S_UNSTUCK_LOSS_LONG", "S_UNSTUCK_LOSS_SHORT", "S_WARMUP", "run_backtest",
+    "run_backtest_nb",
+]
 
 
 class CandleGapError(InputError, ValueError):
     """Candle rows that are not one minute apart (the engine counts time in rows); an input
     error: the CLI prints the message and exits 2."""
-
-
-@njit(cache=True)
-def _grow_nb(rows: np.ndarray) -> np.ndarray:
-    """Twice the room; an explicit copy (slice assignment would compile numba's shape-error
-    formatting, seconds of cold start)."""
-    out = np.empty(rows.shape[0] * 2, dtype=fill_dt)
-    for r in range(rows.shape[0]):
-        out[r] = rows[r]
-    return out
-
-
-@njit(cache=True)
-def _record_nb(rows, cnt, i, ts, side, kind, qty, price, fee, pnl, psize, pprice, balance):
-    """Append one fill_dt row; returns the (maybe grown) rows."""
-    n = cnt[CNT_FILLS]
-    if n == rows.shape[0]:
-        rows = _grow_nb(rows)
-    f = rows[n]
-    f.minute = i
-    f.timestamp = ts
-    f.side = side
-    f.kind = kind
-    f.qty = qty
-    f.price = price
-    f.fee = fee
-    f.pnl = pnl
-    f.psize = psize
-    f.pprice = pprice
-    f.balance = balance
-    cnt[CNT_FILLS] = n + 1
-    return rows
-
-
-@njit(cache=True)
-def _upnl_nb(st: np.ndarray, price: float) -> float:
-    upnl = 0.0
-    for j in range(2):
-        if st[j].psize > 0.0:
-            upnl += side_of_nb(j) * (price - st[j].pprice) * st[j].psize
-    return upnl
-
-
-@njit(cache=True)
-def _settle_nb(rows, cnt, summary, st, book, seq, fee_rate, balance, qty_step, i, ts, leverage,
-               last) -> tuple:
-    """Settle the rows `seq` of `book` in that order through the shared fill function and
-    record them: (rows, balance, whether anything filled). An entry the available margin
-    cannot carry (unrealized pnl at `last`) is refused and counted instead."""
-    filled = False
-    for r in seq:
-        side = int(book[r, B_SIDE])
-        kind = int(book[r, B_KIND])
-        j = 0 if side == LONG else 1
-        price = book[r, B_PRICE]
-        s = st[j]
-        if leverage < np.inf and not is_close_kind_nb(kind):
-            im_pos = initial_margin_nb(st[0].psize * st[0].pprice + st[1].psize * st[1].pprice,
-                                       leverage)
-            available = available_margin_nb(balance, _upnl_nb(st, last), im_pos, 0.0)
-            if not entry_margin_ok_nb(available, book[r, B_QTY], price, leverage):
-                summary[S_MARGIN_REFUSED] += 1.0
-                continue
-        psize, pprice, balance, q, fee, pnl = apply_fill_nb(
-            side, kind, book[r, B_QTY], price, fee_rate, s.psize, s.pprice, balance, qty_step,
-        )
-        if q <= 0.0:
-            continue
-        s.psize = psize
-        s.pprice = pprice
-        filled = True
-        rows = _record_nb(rows, cnt, i, ts, side, kind, q, price, fee, pnl, psize, pprice, balance)
-        we = wallet_exposure_nb(balance, psize, pprice)
-        summary[S_MAX_WE_LONG + j] = max(summary[S_MAX_WE_LONG + j], we)
-    return rows, balance, filled
-
-
-@njit(cache=True)
-def _fund_nb(rows, cnt, summary, st, balance, mark, rate, i, ts) -> tuple:
-    """Settle one funding event on both positions at `mark`: (rows, balance)."""
-    for j in range(2):
-        s = st[j]
-        if s.psize > 0.0:
-            side = side_of_nb(j)
-            pay = funding_payment_nb(side, s.psize, mark, rate)
-            balance -= pay
-            if pay > 0.0:
-                summary[S_FUNDING_PAID] += pay
-            else:
-                summary[S_FUNDING_RECEIVED] -= pay
-            rows = _record_nb(rows, cnt, i, ts, side, KIND_FUNDING, s.psize, mark, 0.0, -pay,
-                              s.psize, s.pprice, balance)
-    return rows, balance
-
-
-@njit(cache=True)
-def _trades_before_liquidation_nb(liq: float, direction: int, open_: float) -> bool:
-    """False when the candle opens past the liquidation price: it liquidates at its open
-    before any resting order can trade."""
-    return direction == 0 or not is_liquidated_nb(liq, direction, open_, open_)
-
-
-@njit(cache=True)
-def _liquidation_book_nb(st: np.ndarray, price: float, kind: int = KIND_LIQUIDATION) -> np.ndarray:
-    """Both open positions as `kind` orders (a liquidation, or the equity stop's market close)
-    at `price` (B_* columns), long first."""
-    book = np.empty((2, BOOK_COLS))
-    k = 0
-    for j in range(2):
-        if st[j].psize > 0.0:
-            book[k, B_QTY] = st[j].psize
-            book[k, B_PRICE] = price
-            book[k, B_KIND] = kind
-            book[k, B_SIDE] = side_of_nb(j)
-            k += 1
-    return book[:k]
-
-
-@njit(cache=True)
-def _liq_distance_nb(liq: float, direction: int, low: float, high: float) -> float:
-    """Distance from this candle's extreme to the liquidation price, as a fraction (<= 1)."""
-    if direction == LIQ_BELOW:
-        d = (low - liq) / low
-    elif direction == LIQ_ABOVE:
-        d = (liq - high) / high
-    else:
-        return 1.0
-    return min(1.0, max(0.0, d))
-
-
-@njit(cache=True)
-def _sample_equity_nb(eq, cnt, candle, balance, st, liq) -> None:
-    k = cnt[CNT_EQUITY]
-    cnt[CNT_EQUITY] = k + 1
-    close = candle[4]
-    eq[k, EQ_TS] = candle[0]
-    eq[k, EQ_BALANCE] = balance
-    eq[k, EQ_EQUITY] = balance + _upnl_nb(st, close)
-    eq[k, EQ_PRICE] = close
-    eq[k, EQ_PSIZE_LONG] = st[0].psize
-    eq[k, EQ_PPRICE_LONG] = st[0].pprice
-    eq[k, EQ_PSIZE_SHORT] = st[1].psize
-    eq[k, EQ_PPRICE_SHORT] = st[1].pprice
-    eq[k, EQ_LIQ_PRICE] = liq
 
 
 @njit(cache=True)
@@ -292,13 +123,13 @@ def run_backtest_nb(
         s = st[j]
         s.psize, s.pprice, s.l_ent, s.l_cls, s.ent_cap, s.cls_limit = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
         s.near_ent, s.near_cls, s.init_price, s.init_qty = 0.0, 0.0, 0.0, 0.0
-        s.n_ent, s.n_cls = 0, 0
+        s.n_ent, s.n_cls, s.ent_dirty = 0, 0, 0
     ent = np.empty((2, MAX_ENTRY_ORDERS, ORDER_COLS))
     # + 1: an unstuck close rests beside the take-profit grid of the rest of the position
     cls = np.empty((2, close_buffer_len_nb(long_params, short_params) + 1, ORDER_COLS))
     rows = np.empty(256, dtype=fill_dt)
     warmup = max(0, min(warmup, n - 1))
-    eq = np.empty(((n - warmup) // EQUITY_EVERY + 2, EQ_COLS))
+    eq = np.empty(((n - warmup) // EQUITY_EVERY + warmup // EQUITY_EVERY + 2, EQ_COLS))
     cnt = np.empty(2, dtype=np.int64)
     cnt[CNT_FILLS] = 0
     cnt[CNT_EQUITY] = 0
@@ -333,11 +164,17 @@ def run_backtest_nb(
     stop_until = np.int64(0)
     stop_pending = False  # the stop fired at the last close: close at this candle's open
     n0 = 0
-    # warm-up: candles 1 .. W only feed the EMAs
+    # warm-up: candles 1 .. W only feed the EMAs. Its hourly equity samples (flat: the starting
+    # balance; W // 60 of them, on the same hour grid as the trading ones) keep equity.csv over
+    # the whole range; stats start at the sample of candle W.
+    if warmup % EQUITY_EVERY == 0 and warmup > 0:
+        sample_equity_nb(eq, cnt, candles[0], balance, st, 0.0)
     for i in range(1, warmup + 1):
         if candles[i, 0] - candles[i - 1, 0] != MINUTE_MS:
             summary[S_GAP_INDEX] = i
             return rows[:0], eq[:0], summary
+        if (warmup - i) % EQUITY_EVERY == 0 and i < warmup:
+            sample_equity_nb(eq, cnt, candles[i], balance, st, 0.0)
         last = candles[i, 4]
         for j in range(2):
             s = st[j]
@@ -349,7 +186,7 @@ def run_backtest_nb(
                         market, True, recompute_every_candle)
     while fk < nf and funding_times[fk] <= candles[warmup, 0]:
         fk += 1
-    _sample_equity_nb(eq, cnt, candles[warmup], balance, st, 0.0)
+    sample_equity_nb(eq, cnt, candles[warmup], balance, st, 0.0)
     next_funding = float(funding_times[fk]) if fk < nf else np.inf
     i_end = warmup
     # rows one minute apart: counted here without a branch (a test that leaves the loop costs
@@ -373,7 +210,7 @@ def run_backtest_nb(
                 mark = funding_marks[fk]
                 if np.isnan(mark):
                     mark = candles[i, 1]
-                rows, balance = _fund_nb(rows, cnt, summary, st, balance, mark, funding_rates[fk],
+                rows, balance = fund_nb(rows, cnt, summary, st, balance, mark, funding_rates[fk],
                                          i, ts)
                 funded = True
             fk += 1
@@ -384,25 +221,25 @@ def run_backtest_nb(
                 # 0b. the equity stop's market close at this open (no order rests), unless the
                 # candle opens past the liquidation price (step 2 liquidates it then)
                 stop_pending = False
-                if _trades_before_liquidation_nb(liq, liq_dir, candles[i, 1]):
-                    book = _liquidation_book_nb(st, candles[i, 1], KIND_STOP_CLOSE)
+                if trades_before_liquidation_nb(liq, liq_dir, candles[i, 1]):
+                    book = liquidation_book_nb(st, candles[i, 1], KIND_STOP_CLOSE)
                     seq = np.empty(book.shape[0], dtype=np.int64)
                     for r in range(book.shape[0]):
                         seq[r] = r
-                    rows, balance, stop_filled = _settle_nb(rows, cnt, summary, st, book, seq,
-                                                            taker_fee, balance, qty_step, i, ts,
-                                                            np.inf, last)
+                    rows, balance, stop_filled = settle_nb(rows, cnt, summary, st, book, seq,
+                                                           taker_fee, balance, qty_step, i, ts,
+                                                           np.inf, last)
         if unstuck is not None:
             n0 = cnt[CNT_FILLS]
         # 1. fills of the book resting at this candle's open, unless the candle opens past the
         # liquidation price (nothing trades before the liquidation at the open; tested only when
         # an order can fill, and against the price before this candle's funding)
         if precheck_nb(st, low, high):
-            book = book_nb(st, ent, cls, balance_open, long_params, short_params, market)
+            book = book_nb(st, ent, cls, balance_open, long_params, short_params, market, last)
             seq = fill_sequence_nb(book, low, high)
-            if not _trades_before_liquidation_nb(liq, liq_dir, candles[i, 1]):
+            if not trades_before_liquidation_nb(liq, liq_dir, candles[i, 1]):
                 seq = seq[:0]
-            rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
+            rows, balance, filled = settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
                                                balance, qty_step, i, ts, leverage, last)
         if unstuck is not None:
             if filled:
@@ -420,11 +257,11 @@ def run_backtest_nb(
         # 2. liquidation: both positions close (taker fee), the margin left is lost; the end
         if st[0].psize > 0.0 or st[1].psize > 0.0:
             if is_liquidated_nb(liq, liq_dir, low, high):
-                book = _liquidation_book_nb(st, liquidation_fill_price_nb(liq, liq_dir, candles[i, 1]))
+                book = liquidation_book_nb(st, liquidation_fill_price_nb(liq, liq_dir, candles[i, 1]))
                 seq = np.empty(book.shape[0], dtype=np.int64)
                 for r in range(book.shape[0]):
                     seq[r] = r
-                rows, balance, _ = _settle_nb(rows, cnt, summary, st, book, seq, taker_fee,
+                rows, balance, _ = settle_nb(rows, cnt, summary, st, book, seq, taker_fee,
                                               balance, qty_step, i, ts, np.inf, last)
                 balance, lost = liquidation_balance_nb(balance)
                 last_row = rows[cnt[CNT_FILLS] - 1]
@@ -436,7 +273,7 @@ def run_backtest_nb(
                 summary[S_MAX_DRAWDOWN] = 1.0
                 liq, liq_dir = 0.0, 0
                 break
-            dist = _liq_distance_nb(liq, liq_dir, low, high)
+            dist = liq_distance_nb(liq, liq_dir, low, high)
             if dist < summary[S_CLOSEST_LIQ]:
                 summary[S_CLOSEST_LIQ] = dist
         if unstuck is not None:
@@ -508,14 +345,14 @@ def run_backtest_nb(
                         s.n_cls = 0
                         s.near_cls = np.nan
         if (i - warmup) % EQUITY_EVERY == 0 and i != n - 1:
-            _sample_equity_nb(eq, cnt, candles[i], balance, st, liq)
+            sample_equity_nb(eq, cnt, candles[i], balance, st, liq)
     if n_gaps > 0:
         for i in range(warmup + 1, n):
             if candles[i, 0] - candles[i - 1, 0] != MINUTE_MS:
                 summary[S_GAP_INDEX] = i
                 break
     if i_end > warmup:
-        _sample_equity_nb(eq, cnt, candles[i_end], balance, st, liq)
+        sample_equity_nb(eq, cnt, candles[i_end], balance, st, liq)
     summary[S_LAST_INDEX] = i_end
     summary[S_UNSTUCK_LOSS_LONG] = uloss[0]
     summary[S_UNSTUCK_LOSS_SHORT] = uloss[1]
@@ -576,7 +413,8 @@ def run_backtest(
     Thin wrapper over `run_backtest_nb`: contiguous float64 arrays, defaults, and the candle
     gap status turned into CandleGapError. `leverage` inf (the default) skips the
     initial-margin check; no funding arrays = no funding modelled; `warmup` = 0 trades from
-    candle 1 (what the parity harness aligns on).
+    candle 1 (what the parity harness aligns on). `long_risk`/`short_risk` (risk.U_*) and
+    `stop_params` (risk.S_*): the bounded-loss rules, None or zeros = off.
     """
     f64 = np.float64
     candles = np.ascontiguousarray(candles, dtype=f64)

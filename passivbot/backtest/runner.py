@@ -73,14 +73,29 @@ def load_backtest_funding(bt_cfg: BacktestConfig, candles: np.ndarray) -> Fundin
                    np.asarray(fs.mark, np.float64), str(fs.source))
 
 
-def warmup_candles(live_cfg: LiveConfig, n_candles: int) -> int:
+def warmup_for(long_p: np.ndarray, short_p: np.ndarray, n_candles: int) -> int:
     """Candles that only warm the EMAs before trading: WARMUP_SPANS x the largest EMA span of an
-    enabled side, as the live bot warms on history, but at most half of the candles (the live
-    bot, too, warms on what history there is: "up to")."""
-    spans = [p[k] for p in (side_params(live_cfg.long), side_params(live_cfg.short))
-             if p[P_ENABLED] != 0.0 for k in (P_EMA_SPAN_0, P_EMA_SPAN_1)]
+    enabled side (parameter arrays), as the live bot warms on history, but at most half of the
+    candles (the live bot, too, warms on what history there is: "up to")."""
+    spans = [p[k] for p in (long_p, short_p) if p[P_ENABLED] != 0.0
+             for k in (P_EMA_SPAN_0, P_EMA_SPAN_1)]
     want = int(np.ceil(WARMUP_SPANS * max(spans))) if spans else 0
     return max(0, min(want, n_candles // 2))
+
+
+def warmup_candles(live_cfg: LiveConfig, n_candles: int) -> int:
+    """warmup_for of a live config."""
+    return warmup_for(side_params(live_cfg.long), side_params(live_cfg.short), n_candles)
+
+
+def engine_kwargs(long_p: np.ndarray, short_p: np.ndarray, leverage: float, n_candles: int,
+                  funding: Funding = NO_FUNDING, warmup: int | None = None) -> dict[str, Any]:
+    """The keyword arguments of `engine.run_backtest` that make it account as the exchanges do
+    (initial margin at `leverage`, funding, EMA warm-up): one place for every caller (this
+    runner, the optimizer's evaluator), so a candidate scores as its report backtests."""
+    return dict(leverage=float(leverage), funding_times=funding.times_ms,
+                funding_rates=funding.rates, funding_marks=funding.mark,
+                warmup=warmup_for(long_p, short_p, n_candles) if warmup is None else int(warmup))
 
 
 def with_overrides(bt_cfg: BacktestConfig, **overrides: Any) -> BacktestConfig:
@@ -110,18 +125,16 @@ def backtest_live_config(
     spec = market_spec(bt_cfg.exchange, bt_cfg.symbol)
     if funding is None:
         funding = load_backtest_funding(bt_cfg, candles)
-    if warmup is None:
-        warmup = warmup_candles(live_cfg, len(candles))
+    lp, sp = side_params(live_cfg.long), side_params(live_cfg.short)
+    kw = engine_kwargs(lp, sp, live_cfg.leverage, len(candles), funding, warmup)
+    warmup = kw["warmup"]
     fills, equity, summary = run_backtest(
-        candles, side_params(live_cfg.long), side_params(live_cfg.short), spec.market_array(),
-        spec.brackets_array(), bt_cfg.starting_balance, bt_cfg.maker_fee, bt_cfg.taker_fee,
-        spec.mmr_add, leverage=float(live_cfg.leverage), funding_times=funding.times_ms,
-        funding_rates=funding.rates, funding_marks=funding.mark, warmup=warmup,
+        candles, lp, sp, spec.market_array(), spec.brackets_array(), bt_cfg.starting_balance,
+        bt_cfg.maker_fee, bt_cfg.taker_fee, spec.mmr_add, **kw,
         long_risk=unstuck_params(live_cfg.long), short_risk=unstuck_params(live_cfg.short),
         stop_params=stop_params(live_cfg),
     )
     stats = compute_stats(fills, equity, summary, candles, bt_cfg.starting_balance)
-    stats["funding_modelled"] = 0.0 if funding.source == "none" else 1.0
     info = {
         "exchange": bt_cfg.exchange,
         "symbol": live_cfg.symbol,

@@ -14,7 +14,8 @@ Definitions (stated next to the numbers, docs/backtest.md repeats them):
   equity (long marked at the candle's low, short at its high), as a fraction of the peak,
   measured by the engine on every candle (1.0 after a liquidation);
 - funding_paid / funding_received: sums of the funding payments (both >= 0); funding_net =
-  received - paid; fees_paid excludes the margin lost at liquidation (liquidation_margin_lost);
+  received - paid; funding_modelled = 1 when funding events fell inside the traded candles
+  (0: no funding data, or none in range); fees_paid excludes the margin lost at liquidation (liquidation_margin_lost);
 - bounded loss (passivbot.risk): n_unstuck_closes and unstuck_loss (fee - pnl of those fills,
   both sides), n_equity_stops (times the stop fired) and n_stop_closes (its market closes);
   n_closes counts take-profits only.
@@ -26,7 +27,7 @@ import numpy as np
 
 from passivbot.backtest.engine import (
     EQ_EQUITY, EQUITY_EVERY, S_CLOSEST_LIQ, S_FUNDING_PAID, S_FUNDING_RECEIVED, S_LAST_INDEX,
-    S_LIQ_MARGIN_LOST, S_LIQUIDATED, S_MARGIN_REFUSED, S_MAX_DRAWDOWN, S_MAX_WE_LONG,
+    S_FUNDING_EVENTS, S_LIQ_MARGIN_LOST, S_LIQUIDATED, S_MARGIN_REFUSED, S_MAX_DRAWDOWN, S_MAX_WE_LONG,
     S_MAX_WE_SHORT, S_STOPS, S_UNSTUCK_LOSS_LONG, S_UNSTUCK_LOSS_SHORT, S_WARMUP,
 )
 from passivbot.records import (
@@ -42,8 +43,8 @@ STAT_KEYS = (
     "max_hours_stuck", "max_hours_stuck_long", "max_hours_stuck_short", "n_fills", "n_entries",
     "n_closes", "n_liquidations", "fills_per_day", "fees_paid", "volume",
     "max_wallet_exposure_long", "max_wallet_exposure_short", "funding_paid", "funding_received",
-    "funding_net", "n_margin_refused", "liquidation_margin_lost", "n_unstuck_closes",
-    "unstuck_loss", "n_equity_stops", "n_stop_closes",
+    "funding_net", "funding_modelled", "n_margin_refused", "liquidation_margin_lost",
+    "n_unstuck_closes", "unstuck_loss", "n_equity_stops", "n_stop_closes",
 )
 
 
@@ -138,7 +139,8 @@ def compute_stats(
     final_equity = float(equity[-1, EQ_EQUITY]) if len(equity) else float(starting_balance)
     growth = final_equity / starting_balance
     liquidated = bool(summary[S_LIQUIDATED])
-    rets = daily_returns(equity, last_index - warmup, include_partial=liquidated)
+    traded = equity[warmup // EQUITY_EVERY:]  # the warm-up's flat samples are not returns
+    rets = daily_returns(traded, last_index - warmup, include_partial=liquidated)
     kinds = fills["kind"]
     trades = fills[kinds != KIND_FUNDING]
     stuck_long = max_minutes_stuck(fills, LONG, last_index) / 60.0
@@ -172,6 +174,7 @@ def compute_stats(
         "funding_paid": paid,
         "funding_received": received,
         "funding_net": received - paid,
+        "funding_modelled": 1.0 if summary[S_FUNDING_EVENTS] > 0 else 0.0,
         "n_margin_refused": float(summary[S_MARGIN_REFUSED]),
         "liquidation_margin_lost": lost,
         "n_unstuck_closes": float(np.sum(kinds == KIND_UNSTUCK_CLOSE)),

@@ -13,11 +13,12 @@ from passivbot.config.live import (
     PROJECT_ROOT, SIDE_FIELDS, SIDE_NUMERIC_KEYS, SIDES, SYMBOL_PATTERN, TOP_FIELDS, LiveConfig,
     check_live_dict, missing_file_message, read_config_file,
 )
-from passivbot.config.risk import STOP_KEYS
+from passivbot.config.risk import STOP_KEYS, UNSTUCK_KEYS
 from passivbot.config.schema import (
     BOOL, CHOICE, FLOAT, INT, LIST, OBJECT, STR, Collector, FieldSpec, check_object,
     did_you_mean, is_finite, read_json,
 )
+from passivbot.errors import MISSING
 from passivbot.markets import DEFAULT_FEES, EXCHANGES
 
 BACKTEST_CONFIG_VERSION = 1
@@ -39,8 +40,11 @@ BACKTEST_SCHEMA: tuple[FieldSpec, ...] = (
        lo=1),
     _f("exchange", "top", CHOICE, "exchange whose data, fees and market specs are used",
        choices=EXCHANGES),
-    _f("symbol", "top", STR, "exchange symbol id, e.g. ETHUSDT", pattern=SYMBOL_PATTERN,
-       hint="exchange id style, e.g. ETHUSDT"),
+    _f("symbol", "top", STR, "exchange symbol id, e.g. ETHUSDT (or give `symbols`)",
+       default=None, pattern=SYMBOL_PATTERN, hint="exchange id style, e.g. ETHUSDT"),
+    _f("symbols", "top", LIST,
+       "several symbols: the optimizer scores each candidate on all of them (the first is "
+       "the one a single backtest uses)", default=None),
     _f("data_source", "top", CHOICE,
        "cache = downloader's cache, bundled = shipped sample, synthetic = seeded generator",
        default="cache", choices=("cache", "bundled", "synthetic")),
@@ -59,16 +63,24 @@ BACKTEST_SCHEMA: tuple[FieldSpec, ...] = (
     _f("optimize", "top", OBJECT, "optimizer settings (optional)", default=None),
     _f("iterations", "optimize", INT, "candidates to evaluate", default=200, lo=1,
        hi=1_000_000),
-    _f("sampler", "optimize", CHOICE, "search algorithm (Optuna sampler)", default="cmaes",
+    _f("sampler", "optimize", CHOICE,
+       "search algorithm: cmaes (the cmaes library), nsga2 (pymoo), random, tpe (Optuna)",
+       default="cmaes",
        choices=SAMPLERS),
-    _f("batch_size", "optimize", INT, "candidates per batch; 0 = auto (workers x 4)",
-       default=0, lo=0),
+    _f("batch_size", "optimize", INT,
+       "candidates per generation (the population); 0 = auto (16 per worker, at least the "
+       "sampler's default)", default=0, lo=0, hi=100_000),
     _f("n_folds", "optimize", INT, "time folds each candidate is scored on", default=1, lo=1,
        hi=20),
     _f("fold_score", "optimize", CHOICE, "how fold scores combine", default="worst",
        choices=("worst", "mean")),
     _f("multi_objective", "optimize", BOOL,
        "gain vs drawdown, writes the Pareto front (needs sampler nsga2 or tpe)", default=False),
+    _f("symbol_score", "optimize", CHOICE, "how the scores on several symbols combine",
+       default="mean", choices=("mean", "worst")),
+    _f("holdout_symbols", "optimize", LIST,
+       "symbols the search never sees; the best config is backtested on them at the end and "
+       "reported beside its score", default=None),
     _f("seed", "optimize", INT, "random seed of the search", default=0, lo=0),
     _f("constraints", "optimize", OBJECT, "candidates violating these score as failed",
        default=None),
@@ -121,6 +133,8 @@ class OptimizeConfig:
     n_folds: int = 1
     fold_score: str = "worst"
     multi_objective: bool = False
+    symbol_score: str = "mean"
+    holdout_symbols: tuple[str, ...] = ()
     seed: int = 0
     constraints: Constraints = field(default_factory=Constraints)
     bounds: dict[str, Bound] = field(default_factory=dict)
@@ -144,6 +158,12 @@ class BacktestConfig:
     starting_configs: tuple[LiveConfig, ...]
     optimize: OptimizeConfig
     source: str = field(default="", compare=False)
+    symbols: tuple[str, ...] = ()  # every symbol the optimizer scores on; symbols[0] == symbol
+
+    def __post_init__(self) -> None:
+        if not self.symbols or self.symbols[0] != self.symbol:
+            object.__setattr__(self, "symbols", (self.symbol, *(
+                s for s in self.symbols if s != self.symbol)))
 
     @property
     def start_ms(self) -> int:
@@ -195,8 +215,10 @@ def _bound(key: str, spec: FieldSpec, v: Any, col: Collector) -> Bound | None:
     return Bound(lo, hi, step) if len(col.issues) == n else None
 
 
-# Top-level live keys the optimizer may vary (the equity stop's: passivbot.config.risk).
-SEARCHABLE_TOP_KEYS = ("leverage", *STOP_KEYS)
+# Top-level live keys the optimizer may vary.
+SEARCHABLE_TOP_KEYS = ("leverage",)
+NOT_YET_SEARCHABLE = ("not searchable yet: the optimizer backtests the grid keys only, so a "
+                      "bound on a bounded-loss key would change nothing (docs/configs.md)")
 
 
 def _bounds(d: Any, col: Collector) -> dict[str, Bound]:
@@ -212,6 +234,9 @@ def _bounds(d: Any, col: Collector) -> dict[str, Bound]:
                 continue
             for sk, sv in v.items():
                 key = f"optimize.bounds.{k}.{sk}"
+                if sk in UNSTUCK_KEYS:
+                    col.add(key, sv, NOT_YET_SEARCHABLE)
+                    continue
                 if sk not in SIDE_NUMERIC_KEYS:
                     what = "not a numeric strategy key" if sk in SIDE_FIELDS else "unknown key"
                     col.add(key, sv, what + (did_you_mean(sk, SIDE_NUMERIC_KEYS)
@@ -220,6 +245,9 @@ def _bounds(d: Any, col: Collector) -> dict[str, Bound]:
                 b = _bound(key, SIDE_FIELDS[sk], sv, col)
                 if b is not None:
                     out[f"{k}.{sk}"] = b
+            continue
+        elif k in STOP_KEYS:
+            col.add(f"optimize.bounds.{k}", v, NOT_YET_SEARCHABLE)
             continue
         else:
             col.add(f"optimize.bounds.{k}", v,
@@ -241,6 +269,8 @@ def _optimize(d: Any, col: Collector) -> OptimizeConfig | None:
     cons = check_object(opt.pop("constraints") or {}, BT_CONSTRAINTS, "optimize.constraints.",
                         col) if "constraints" in opt else {}
     bounds = _bounds(opt.pop("bounds", None), col)
+    opt["holdout_symbols"] = _symbol_list(opt.get("holdout_symbols"),
+                                          "optimize.holdout_symbols", col)
     if opt.get("multi_objective") and opt.get("sampler", "") not in MULTI_OBJECTIVE_SAMPLERS:
         col.add("optimize.multi_objective", True,
                 f"requires sampler {' or '.join(MULTI_OBJECTIVE_SAMPLERS)} "
@@ -249,6 +279,23 @@ def _optimize(d: Any, col: Collector) -> OptimizeConfig | None:
         return OptimizeConfig(**opt, constraints=Constraints(**(cons or {})), bounds=bounds)
     except TypeError:  # a key was invalid and left out; its issue is already collected
         return None
+
+
+def _symbol_list(v: Any, key: str, col: Collector) -> tuple[str, ...]:
+    """A list of distinct symbol ids (each like ETHUSDT)."""
+    import re
+
+    if v is None:
+        return ()
+    out = []
+    for i, s in enumerate(v):
+        if not isinstance(s, str) or not re.fullmatch(SYMBOL_PATTERN, s):
+            col.add(f"{key}[{i}]", s, "must be an exchange symbol id, e.g. ETHUSDT")
+        elif s in out:
+            col.add(f"{key}[{i}]", s, "listed twice")
+        else:
+            out.append(s)
+    return tuple(out)
 
 
 def _starting(paths: Any, root: Path, col: Collector) -> tuple[tuple[str, ...], tuple[LiveConfig, ...]]:
@@ -296,9 +343,22 @@ def backtest_config_from_dict(d: dict, source: str, *, root: Path | None = None)
             top[fee] = DEFAULT_FEES[top["exchange"]][fee]
     paths, cfgs = _starting(top.get("starting_configs"), root or PROJECT_ROOT, col)
     opt = _optimize(top.get("optimize"), col)
+    symbols = _symbol_list(top.get("symbols"), "symbols", col)
+    if top.get("symbols") is not None and not top["symbols"]:
+        col.add("symbols", top["symbols"], "must list at least one symbol")
+    symbol = top.get("symbol") or (symbols[0] if symbols else None)
+    flagged = {i.key for i in col.issues}
+    if symbol is None and "symbol" not in flagged and "symbols" not in flagged:
+        col.add("symbol", MISSING, "missing required key: give `symbol` or `symbols`")
+    if opt is not None and symbol:
+        both = set(opt.holdout_symbols) & {symbol, *symbols}
+        if both:
+            col.add("optimize.holdout_symbols", list(opt.holdout_symbols),
+                    f"{', '.join(sorted(both))} also searched: a hold-out symbol must not be")
     col.raise_if_any()
     return BacktestConfig(
-        config_version=top["config_version"], exchange=top["exchange"], symbol=top["symbol"],
+        config_version=top["config_version"], exchange=top["exchange"], symbol=symbol,
+        symbols=symbols,
         data_source=top["data_source"], synthetic_seed=top["synthetic_seed"], start_date=start,
         end_date=end, starting_balance=top["starting_balance"], maker_fee=top["maker_fee"],
         taker_fee=top["taker_fee"], starting_config_paths=paths, starting_configs=cfgs,
@@ -323,6 +383,7 @@ def backtest_config_to_dict(cfg: BacktestConfig) -> dict:
     c = o.constraints
     return {
         "config_version": cfg.config_version, "exchange": cfg.exchange, "symbol": cfg.symbol,
+        **({"symbols": list(cfg.symbols)} if len(cfg.symbols) > 1 else {}),
         "data_source": cfg.data_source, "synthetic_seed": cfg.synthetic_seed,
         "start_date": cfg.start_date.isoformat(), "end_date": cfg.end_date.isoformat(),
         "starting_balance": cfg.starting_balance, "maker_fee": cfg.maker_fee,
@@ -330,7 +391,8 @@ def backtest_config_to_dict(cfg: BacktestConfig) -> dict:
         "optimize": {
             "iterations": o.iterations, "sampler": o.sampler, "batch_size": o.batch_size,
             "n_folds": o.n_folds, "fold_score": o.fold_score,
-            "multi_objective": o.multi_objective, "seed": o.seed,
+            "multi_objective": o.multi_objective, "symbol_score": o.symbol_score,
+            "holdout_symbols": list(o.holdout_symbols), "seed": o.seed,
             "constraints": {k: getattr(c, k) for k in BT_CONSTRAINTS},
             "bounds": bounds,
         },

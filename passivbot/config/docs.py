@@ -264,9 +264,9 @@ a live config (its problems are reported under its own file name).
 `optimize.bounds`: `{{"leverage": [lo, hi], "long": {{KEY: [lo, hi] or [lo, hi, step]}},
 "short": {{...}}}}` where KEY is any numeric per-side key of the live schema. `lo <= hi`, both
 inside that key's live range, `step > 0`. Keys not listed keep the starting config's value.
-`equity_stop_drawdown` and `equity_stop_cooldown_minutes` may be bounded beside `leverage`; bound
-`unstuck_threshold`, `unstuck_close_pct` and `unstuck_loss_allowance_pct` together with lows
-above 0 (a candidate with some of them at 0 and others not is invalid: a failed trial).
+The bounded-loss keys (`unstuck_*`, `equity_stop_*`) cannot be bounded yet: the optimizer's
+evaluator backtests the grid keys only, so a bound on them is an error rather than a search
+that changes nothing.
 
 {STRATEGY}
 {BOUNDED_LOSS}

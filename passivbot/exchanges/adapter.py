@@ -24,6 +24,8 @@ class Capabilities:
     """What differs between exchanges, as data (freqtrade `_ft_has` style)."""
 
     name: str
+    # The ccxt.pro class, and options it needs beyond USDT-margined linear swaps.
+    ccxt_class: str
     # Order params that put an order on a hedge-mode position side.
     position_param: str  # "positionSide" | "positionIdx"
     position_values: tuple  # (value for LONG, value for SHORT)
@@ -37,13 +39,32 @@ class Capabilities:
     # Order-rate budget the executor keeps under (orders per second, burst).
     orders_per_s: float
     order_burst: int
-    # Candles per fetch_ohlcv page.
+    # Candles per fetch_ohlcv page (the most ccxt and the exchange both accept).
     ohlcv_page: int
     # Longest client order id the exchange accepts.
     max_client_id: int = 36
     # The user stream rides on a listen key that can expire (Binance): after a user-stream
     # failure, make ccxt fetch a fresh key instead of reconnecting with the dead one.
     listen_key: bool = False
+    # Rate limits: the header that says how long to wait after a 429/418 (seconds), the
+    # header with the ms epoch at which a limit window resets (Bybit), the body code of an
+    # account rate limit answered with HTTP 200 (Bybit 10006), the ban after HTTP 403 (Bybit:
+    # "10 minutes after the IP limit"), and the pause when a 429 names no time.
+    retry_after_header: str = "Retry-After"
+    limit_reset_header: str = ""
+    rate_limit_body_code: str = ""
+    forbidden_ban_s: float = 0.0
+    default_cool_down_s: float = 2.0
+    # Order-stream cancel reason of a post-only order that would have taken liquidity
+    # (Bybit accepts it, then cancels it); "" where the create itself is refused (Binance -5022).
+    post_only_cancel_reason: str = ""
+    # How fast the exchange pushes market data: a market stream silent this long is stale.
+    market_silence_s: float = 15.0
+    # Extra ccxt options (e.g. Bybit: load only linear markets).
+    ccxt_options: tuple = ()
+    # ccxt picks the error table by the URL's host (Binance: fapi.binance.com -> "linear"):
+    # a rewritten host (the emulator) must be mapped back to this table.
+    error_table_by_host: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,7 @@ class ExchangeAdapter:
         self.quote = quote
         self.symbol = ""  # ccxt unified symbol, after load_markets
         self.market: dict = {}
+        self.guard = None  # exchanges.guard.ExchangeGuard, set by registry.make_adapter
 
     # -- symbols and markets -------------------------------------------------------------
     async def load_market(self) -> dict:
@@ -160,6 +182,12 @@ class ExchangeAdapter:
 
     def order_side(self, order: dict) -> int | None:
         return self.extract.order_position_side(order)
+
+    def post_only_crossed(self, order: dict) -> bool:
+        """A cancelled order the exchange cancelled because post-only would have crossed."""
+        reason = self.caps.post_only_cancel_reason
+        info = order.get("info") or {}
+        return bool(reason) and isinstance(info, dict) and info.get("rejectReason") == reason
 
 
 def brackets_from_tiers(tiers: list, caps: Capabilities) -> np.ndarray:

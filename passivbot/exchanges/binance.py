@@ -6,6 +6,7 @@ from passivbot.exchanges.adapter import Capabilities, Extractors, side_from_name
 
 CAPS = Capabilities(
     name="binance",
+    ccxt_class="binanceusdm",
     position_param="positionSide",
     position_values=("LONG", "SHORT"),
     reduce_only_in_hedge_mode=False,  # -1106 "Parameter 'reduceOnly' sent when not required"
@@ -14,8 +15,10 @@ CAPS = Capabilities(
     liq_adds_taker_fee=False,
     orders_per_s=10.0,  # 300 orders / 10 s per account; stay well under
     order_burst=10,
-    ohlcv_page=1500,
+    ohlcv_page=1000,  # the API allows 1500, ccxt caps binanceusdm's fetch_ohlcv at 1000
     listen_key=True,
+    retry_after_header="Retry-After",  # 429 and the escalating 418 IP bans carry it
+    error_table_by_host="linear",
 )
 
 

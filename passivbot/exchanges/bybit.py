@@ -6,6 +6,7 @@ from passivbot.exchanges.adapter import Capabilities, Extractors, side_from_name
 
 CAPS = Capabilities(
     name="bybit",
+    ccxt_class="bybit",
     position_param="positionIdx",
     position_values=(1, 2),
     reduce_only_in_hedge_mode=True,
@@ -15,6 +16,11 @@ CAPS = Capabilities(
     orders_per_s=10.0,  # 10 create / s per symbol on the default tier
     order_burst=10,
     ohlcv_page=1000,
+    limit_reset_header="X-Bapi-Limit-Reset-Timestamp",  # ms epoch, with retCode 10006
+    rate_limit_body_code="10006",
+    forbidden_ban_s=600.0,  # HTTP 403 "access too frequent": the IP is banned 10 minutes
+    post_only_cancel_reason="EC_PostOnlyWillTakeLiquidity",
+    ccxt_options=(("fetchMarkets", {"types": ["linear"]}),),
 )
 
 

@@ -10,7 +10,9 @@ import re
 
 import ccxt.pro as ccxtpro
 
-CLASSES = {"binance": "binanceusdm", "bybit": "bybit"}
+from passivbot.exchanges import binance, bybit
+
+CAPS = {"binance": binance.CAPS, "bybit": bybit.CAPS}
 _HTTP = re.compile(r"^https?://[^/]+")
 _WS = re.compile(r"^wss?://[^/]+")
 
@@ -33,36 +35,37 @@ def create_exchange(exchange: str, *, api_key: str | None, secret: str | None,
     emulator: "HOST:PORT" of a passivbot emulator; every API URL then points there.
     Callers own the client: `await ex.close()` when done.
     """
-    if exchange not in CLASSES:
-        raise ValueError(f"unsupported exchange {exchange!r} (supported: {', '.join(CLASSES)})")
+    if exchange not in CAPS:
+        raise ValueError(f"unsupported exchange {exchange!r} (supported: {', '.join(CAPS)})")
+    caps = CAPS[exchange]
     config: dict = {"enableRateLimit": rate_limit,
                     "options": {"defaultType": "swap", "defaultSubType": "linear"}}
     if api_key is not None:
         config["apiKey"] = api_key
     if secret is not None:
         config["secret"] = secret
-    if exchange == "bybit":
-        config["options"]["fetchMarkets"] = {"types": ["linear"]}
-    ex = getattr(ccxtpro, CLASSES[exchange])(config)
+    for key, value in caps.ccxt_options:
+        config["options"][key] = value
+    ex = getattr(ccxtpro, caps.ccxt_class)(config)
     if testnet and emulator is None:
         ex.set_sandbox_mode(True)
     if emulator is not None:
         host = emulator.split("://")[-1].rstrip("/")
         ex.urls["api"] = _rewrite(ex.urls["api"], f"http://{host}", f"ws://{host}")
-        if exchange == "binance":
-            _keep_linear_error_map(ex, f"http://{host}/")
+        if caps.error_table_by_host:
+            _keep_error_table(ex, f"http://{host}/", caps.error_table_by_host)
     return ex
 
 
-def _keep_linear_error_map(ex, base: str) -> None:
+def _keep_error_table(ex, base: str, table: str) -> None:
     """ccxt picks Binance's USDT-M error table by URL host (https://fapi.binance.com/...); a
     rewritten host would fall back to the generic table (e.g. -2019 margin insufficient as a
-    plain ExchangeError). Map the emulator's /fapi URLs to the linear table, as the real host."""
+    plain ExchangeError). Map the emulator's /fapi URLs to `table`, as the real host."""
     original = ex.get_exceptions_by_url
 
     def by_url(url, exact_or_broad):
         if url is not None and url.startswith(base + "fapi/"):
-            return ex.safe_dict(ex.safe_dict(ex.exceptions, "linear", {}), exact_or_broad, {})
+            return ex.safe_dict(ex.safe_dict(ex.exceptions, table, {}), exact_or_broad, {})
         return original(url, exact_or_broad)
 
     ex.get_exceptions_by_url = by_url

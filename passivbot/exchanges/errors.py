@@ -4,8 +4,14 @@ The live bot never inspects a ccxt exception anywhere else; it asks `classify(ex
 to do and acts on the answer:
 
 - RETRY: transient (network, timeout, 429/418, 5xx): back off and try again (passivbot.retry).
-- SKIP: this one order cannot be placed now (insufficient margin, a post-only order that would
-  cross, an invalid order): drop it for this cycle; the next cycle recomputes it.
+- RESYNC: the request's timestamp was refused (Binance -1021, Bybit 10002; ccxt InvalidNonce):
+  measure the server time again, then retry; if it persists, stop (the clock is broken).
+- SKIP: this one order cannot be placed now (insufficient margin, position or leverage limits
+  -2027/-2028, an invalid order or client id -4015): drop it for this cycle; the next cycle
+  recomputes it (with backoff).
+- CROSSED: a post-only entry would have taken liquidity (Binance -5022; Bybit accepts it and
+  cancels it with `EC_PostOnlyWillTakeLiquidity`, seen in the order stream): hold that entry
+  with backoff, the market moves on.
 - RECONCILE: our picture of the exchange is wrong (an order filled while we cancelled it, a
   retried create whose client id already exists): refresh state from REST, then decide again.
 - STOP: nothing the bot can do heals it (bad keys, no permission, suspended account, unknown
@@ -26,7 +32,9 @@ import ccxt
 
 class Action(enum.Enum):
     RETRY = "retry"
+    RESYNC = "resync"
     SKIP = "skip"
+    CROSSED = "crossed"
     RECONCILE = "reconcile"
     STOP = "stop"
     IGNORE = "ignore"
@@ -39,7 +47,13 @@ class StopError(Exception):
 # Exchange error codes that mean "already so" (setting hedge mode or leverage twice) and
 # "client order id already used" (a retried create that had in fact reached the exchange).
 NO_CHANGE_CODES = ("-4059", "-4046", "110025", "110043", "34036")
-DUPLICATE_ID_CODES = ("-4116", "-4015", "110072")
+DUPLICATE_ID_CODES = ("-4116", "110072")
+# "This order cannot be placed now": invalid client id (-4015, a bug of ours, never a
+# duplicate), max position at this leverage (-2027), margin too small for the leverage (-2028),
+# Bybit's "not enough for new order" (110007). Each skips the one order; none needs a
+# reconcile (ccxt maps -2027/-2028 to OperationRejected, which would reconcile every cycle).
+SKIP_CODES = ("-4015", "-2027", "-2028", "110007")
+POST_ONLY_CODES = ("-5022",)  # Binance: "the Post Only order will be rejected"
 
 _STOP = (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended,
          ccxt.AccountNotEnabled, ccxt.BadSymbol)
@@ -64,10 +78,17 @@ def classify(exc: BaseException, op: str) -> Action:
     """
     if not isinstance(exc, ccxt.BaseError):
         raise TypeError(f"not a ccxt error: {type(exc).__name__}")
+    if op == "create" and isinstance(exc, ccxt.ExchangeError):
+        if _has_code(exc, POST_ONLY_CODES) or isinstance(exc, ccxt.OrderImmediatelyFillable):
+            return Action.CROSSED
+        if _has_code(exc, SKIP_CODES):
+            return Action.SKIP
     if isinstance(exc, _STOP):
         return Action.STOP
     if isinstance(exc, ccxt.NoChange) or (op == "setup" and _has_code(exc, NO_CHANGE_CODES)):
         return Action.IGNORE
+    if isinstance(exc, ccxt.InvalidNonce):
+        return Action.RESYNC
     if isinstance(exc, ccxt.NetworkError):
         return Action.RETRY
     if isinstance(exc, ccxt.OrderNotFound):

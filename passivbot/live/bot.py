@@ -2,9 +2,14 @@
 
 Life cycle: `setup()` (hedge mode, leverage, market specs, tiers, state over REST, EMA warm-up)
 -> `start()` (stream tasks, the cycle loop, reconciliation, status) -> `stop()`. Every event
-that can change the ideal orders (a fill, a candle close, a price change) calls `trigger()`;
-the cycle loop debounces them, so a burst gives one decide/execute cycle. `wait_settled()`
-lets a lockstep test (or the bench) wait until no cycle is pending or running.
+that can change the ideal orders (a fill, a candle close, a position or balance change) calls
+`trigger()`; the cycle loop debounces them, so a burst gives one decide/execute cycle. A tick
+is not such an event: the calculator prices from the last closed candle, as the backtest.
+`wait_settled()` lets a lockstep test (or the bench) wait until no cycle is pending or running.
+
+Who owns what: `LiveBot` the life cycle, tasks and the cycle loop; `StateSync` (live/sync.py)
+every change of the state, from streams and REST; `Executor` every order request; the
+exchange guard (exchanges/guard.py) the rate-limit cool-down and the server clock.
 """
 
 from __future__ import annotations
@@ -19,13 +24,15 @@ import numpy as np
 from passivbot.config import LiveConfig, side_params
 from passivbot.exchanges.adapter import ExchangeAdapter
 from passivbot.exchanges.errors import Redactor, StopError
-from passivbot.live import handlers
 from passivbot.live.console import status_line
 from passivbot.live.decide import decide
 from passivbot.live.execution import Executor
+from passivbot.live.shutdown import shutdown
 from passivbot.live.state import MINUTE_MS, SIDES, BotState
-from passivbot.live.streams import Stream, run_stream
+from passivbot.live.streams import Stream, close_ws_clients, run_stream
+from passivbot.live.sync import StateSync
 from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1
+from passivbot.retry import Backoff, backoff_delay
 
 
 @dataclass(frozen=True)
@@ -34,13 +41,19 @@ class BotOptions:
     debounce_s: float = 0.02  # a burst of events within this gives one cycle
     reconcile_every_s: float = 60.0  # REST positions, balance, open orders
     status_every_s: float = 30.0
-    market_silence_s: float = 180.0  # candles / ticker silent this long: resubscribe
-    use_local_clock: bool = True  # real exchanges: local clock + fetch_time offset
+    market_silence_s: float | None = None  # market stream silent this long: resubscribe
+    #                                        (None: the exchange's cadence, Capabilities)
+    use_local_clock: bool = True  # local clock + server offset (False: event times only,
+    #                               for lockstep harnesses whose exchange clock stands still)
     warmup_span_mult: float = 3.0  # warm up on this many x the largest EMA span
     max_warmup_candles: int = 20_000
     settle_quiet_s: float = 0.03
     orders_per_s: float | None = None  # None: the exchange's budget (Capabilities)
     close_grace_ms: int = 2_500  # with the local clock: wait for the candle's final update
+    late_ms: int = 5_000  # with the local clock: a candle this late after the grace -> REST
+    fill_grace_s: float = 2.0  # an order traded through must be reported within this
+    liveness_every_s: float = 0.5  # how often the user-stream liveness is checked
+    clock_tick_s: float = 0.25  # local-clock resolution (candle closes by the clock)
 
 
 class LiveBot:
@@ -49,41 +62,50 @@ class LiveBot:
         self.adapter, self.config, self.log, self.opt = adapter, config, log, options
         self.redact = redact or Redactor()
         params = np.stack([side_params(config.long), side_params(config.short)])
-        self.state = BotState(params=params,
-                              close_grace_ms=options.close_grace_ms if options.use_local_clock else 0)
-        self.executor = Executor(adapter, self.state, log, self.redact, options.orders_per_s)
+        local = options.use_local_clock
+        self.state = BotState(params=params, close_grace_ms=options.close_grace_ms if local else 0,
+                              late_ms=options.late_ms if local else MINUTE_MS)
+        self.guard = getattr(adapter, "guard", None)  # None for scripted test adapters
+        if self.guard is not None:
+            self.guard.log = log
+        self.executor = Executor(adapter, self.state, log, self.redact, options.orders_per_s,
+                                 guard=self.guard)
+        self.sync = StateSync(adapter, self.state, self.executor, log, self.redact,
+                              self.trigger, self.guard, options.fill_grace_s)
+        self.sync.on_silent_user = self.restart_user_stream
         self.market = np.zeros(4)
         self.brackets = np.zeros((1, 3))
         self.mmr_add = 0.0
-        self.time_offset = 0
         self.stopping = asyncio.Event()
         self.stop_error: StopError | None = None
         self._dirty = asyncio.Event()
         self._cycling = False
-        self._need_account = False
-        self._need_reconcile = False
         self._last_event = time.monotonic()
         self._tasks: list[asyncio.Task] = []
         self.streams: list[Stream] = []
         self.cycles = 0
-        self._heal_streak = 0  # consecutive cycles whose actions asked for a reconcile
-        self._skip_streak = 0  # consecutive cycles that skipped a create (rejected order)
+        # Consecutive cycles whose actions asked for a reconcile / skipped a create; failures.
+        self.heal_streak = 0
+        self.skip_streak = 0
+        self.fail_backoff = Backoff(1.0, 30.0)
         self._retry_handle: asyncio.TimerHandle | None = None
         self.decide_times: list[float] = []  # seconds per decide step (state -> plan)
+
+    @property
+    def time_offset(self) -> int:
+        return self.sync.time_offset
 
     # -- setup -----------------------------------------------------------------------------
     async def setup(self) -> None:
         """Everything before trading; raises ccxt errors (the caller classifies them)."""
-        a = self.adapter
+        a, sync = self.adapter, self.sync
         await a.load_market()
         self.market = a.market_array()
+        await sync.refresh_time()  # before any signed request: ccxt signs with server time
         for name, call in (("hedge mode", a.set_hedge_mode),
                            ("leverage", lambda: a.set_leverage(self.config.leverage))):
-            await handlers.setup_call(self, name, call)
-        self.brackets, self.mmr_add = await a.fetch_brackets()
-        server = await a.ex.fetch_time()
-        self.time_offset = int(server) - int(time.time() * 1000)
-        self.state.note_time(server)
+            await sync.setup_call(name, call)
+        self.brackets, self.mmr_add = await sync.rest(a.fetch_brackets)
         await self.reconcile()
         await self.warm_up()
         self.log.info("market %s: price step %g, qty step %g, min qty %g, min cost %g",
@@ -99,7 +121,7 @@ class LiveBot:
         n = int(min(self.opt.max_warmup_candles, max(2, np.ceil(span * self.opt.warmup_span_mult))))
         now = self.state.exchange_time
         start = (now // MINUTE_MS - n) * MINUTE_MS
-        candles = await handlers.fetch_closed_candles(self, start, now)
+        candles = await self.sync.fetch_closed_candles(start, now)
         if len(candles) == 0:
             raise StopError("no closed 1m candles to warm up the EMAs from")
         self.state.warm_up(candles)
@@ -108,45 +130,42 @@ class LiveBot:
 
     async def reconcile(self) -> None:
         """REST truth: positions, wallet balance, open orders (replaces the stream view)."""
-        await handlers.refresh_time(self)
-        await handlers.refresh_account(self)
-        await handlers.refresh_open_orders(self)
-        self._need_reconcile = False
-        self._need_account = False
+        await self.sync.reconcile()
 
     # -- run -------------------------------------------------------------------------------
     async def start(self) -> None:
         await self.setup()
         ex = self.adapter.ex
         sym = self.adapter.symbol
-        silence = self.opt.market_silence_s
+        silence = self.opt.market_silence_s or self.adapter.caps.market_silence_s
         user = self.adapter.reset_user_stream_auth
+        s = self.sync
         self.streams = [
-            Stream("orders", lambda: ex.watch_orders(sym), lambda u: handlers.on_orders(self, u),
+            Stream("orders", lambda: ex.watch_orders(sym), s.on_orders, on_error=user),
+            Stream("trades", lambda: ex.watch_my_trades(sym), s.on_trades, on_error=user),
+            Stream("positions", lambda: ex.watch_positions([sym]), s.on_positions,
                    on_error=user),
-            Stream("trades", lambda: ex.watch_my_trades(sym), lambda u: handlers.on_trades(self, u),
-                   on_error=user),
-            Stream("positions", lambda: ex.watch_positions([sym]),
-                   lambda u: handlers.on_positions(self, u), on_error=user),
-            Stream("balance", lambda: ex.watch_balance(), lambda u: handlers.on_balance(self, u),
-                   on_error=user),
-            Stream("candles", lambda: ex.watch_ohlcv(sym, "1m"),
-                   lambda u: handlers.on_candles(self, u), silence, "ohlcv"),
-            Stream("ticker", lambda: ex.watch_ticker(sym), lambda u: handlers.on_ticker(self, u),
-                   silence, "ticker"),
+            Stream("balance", lambda: ex.watch_balance(), s.on_balance, on_error=user),
+            Stream("candles", lambda: ex.watch_ohlcv(sym, "1m"), s.on_candles, silence, "ohlcv"),
+            Stream("ticker", lambda: ex.watch_ticker(sym), s.on_ticker, silence, "ticker"),
+            Stream("book", lambda: ex.watch_bids_asks([sym]), s.on_book),
         ]
         loop = asyncio.get_running_loop()
-        for s in self.streams:
+        for st in self.streams:
             self._tasks.append(loop.create_task(run_stream(
-                s, ex=ex, stopping=self.stopping, on_reconnect=self.request_reconcile,
-                on_stop=self.fail, log=self.log, redact=self.redact), name=f"stream-{s.name}"))
+                st, ex=ex, stopping=self.stopping, on_reconnect=self.request_reconcile,
+                on_stop=self.fail, log=self.log, redact=self.redact,
+                on_closed=self._restart_others), name=f"stream-{st.name}"))
         self._tasks.append(loop.create_task(self._cycle_loop(), name="cycle"))
         self._tasks.append(loop.create_task(self._every(self.opt.reconcile_every_s,
                                                         self.request_reconcile), name="reconcile"))
         self._tasks.append(loop.create_task(self._every(self.opt.status_every_s,
                                                         self.print_status), name="status"))
+        self._tasks.append(loop.create_task(self._every(self.opt.liveness_every_s,
+                                                        self._check_liveness), name="liveness"))
         if self.opt.use_local_clock:
-            self._tasks.append(loop.create_task(self._every(1.0, self._tick_clock), name="clock"))
+            self._tasks.append(loop.create_task(self._every(self.opt.clock_tick_s,
+                                                            self._tick_clock), name="clock"))
         self.trigger("start")
 
     async def run_until_stopped(self) -> None:
@@ -165,17 +184,48 @@ class LiveBot:
         self._dirty.set()
 
     def request_account(self) -> None:
-        self._need_account = True
+        self.sync.need_account = True
         self.trigger("account")
 
     def request_reconcile(self) -> None:
-        self._need_reconcile = True
+        self.sync.need_reconcile = True
         self.trigger("reconcile")
 
+    def restart_user_stream(self) -> None:
+        """The user stream went silent: a fresh listen key and fresh connections for every
+        stream (then the bot reconciles)."""
+        self.adapter.reset_user_stream_auth()
+        if not self.stopping.is_set():
+            self._tasks.append(asyncio.get_running_loop().create_task(
+                self._reconnect_all(), name="restart-streams"))
+
+    async def _reconnect_all(self) -> None:
+        await close_ws_clients(self.adapter.ex)
+        for s in self.streams:
+            s.restart()
+
+    def _restart_others(self, closed: Stream) -> None:
+        for s in self.streams:
+            if s is not closed:
+                s.restart()
+
+    def _check_liveness(self) -> None:
+        if self.sync.overdue():
+            self.trigger("liveness")
+
     def _tick_clock(self) -> None:
-        self.state.note_time(int(time.time() * 1000) + self.time_offset)
-        if self.state.last_closed_ts + 2 * MINUTE_MS <= self.state.exchange_time:
-            self.trigger("clock")
+        """Exchange time from the local clock. The estimate never lags what the exchange's
+        own messages showed (their time is adopted: a clock that jumped, or a local clock
+        running slow), and never goes back (BotState.note_time keeps the maximum)."""
+        now = int(time.time() * 1000)
+        self.sync.time_offset = max(self.sync.time_offset, self.state.exchange_time - now)
+        self.state.note_time(now + self.sync.time_offset)
+        st = self.state
+        if st.last_closed_ts + 2 * MINUTE_MS + st.close_grace_ms + st.late_ms <= st.exchange_time:
+            self.trigger("clock")  # a minute closed long ago and no candle: read it from REST
+        elif self.state.pending and min(self.state.pending) + MINUTE_MS + \
+                self.state.close_grace_ms <= self.state.exchange_time:
+            self.trigger("clock")  # a candle's grace ran out: apply its last update
 
     async def _every(self, seconds: float, fn) -> None:
         while not self.stopping.is_set():
@@ -200,30 +250,34 @@ class LiveBot:
                     await asyncio.sleep(self.opt.debounce_s)
                 self._dirty.clear()
                 await self.cycle()
-                if self._heal_streak > 3:  # a persistent rejection: do not spin on it
-                    await asyncio.sleep(min(30.0, 0.5 * 2 ** (self._heal_streak - 4)))
+                self.fail_backoff.reset()
+                if self.heal_streak > 3:  # a persistent rejection: do not spin on it
+                    await self._pause(backoff_delay(self.heal_streak - 3, 0.5, 30.0))
             except StopError as e:
                 self.fail(e)
             except Exception as e:  # noqa: BLE001 - transient IO after retries: heal later
-                self.log.warning("cycle failed: %s", self.redact(f"{type(e).__name__}: {e}"))
-                self._need_reconcile = True
-                try:
-                    await asyncio.wait_for(self.stopping.wait(), 1.0)
-                except asyncio.TimeoutError:
-                    self._dirty.set()
+                delay = self.fail_backoff.fail()
+                self.log.warning("cycle failed (%d in a row, next try in %.1fs): %s",
+                                 self.fail_backoff.streak, delay,
+                                 self.redact(f"{type(e).__name__}: {e}"))
+                self.sync.need_reconcile = True
+                await self._pause(delay)
+                self._dirty.set()
             finally:
                 self._cycling = False
                 self._last_event = time.monotonic()
 
     async def cycle(self) -> None:
         """One decide/execute cycle on fresh state."""
-        healing = self._need_reconcile
+        sync = self.sync
+        if sync.overdue():
+            await sync.check_user_stream()
+        healing = sync.need_reconcile
         if healing:
-            await self.reconcile()
-        elif self._need_account:
-            self._need_account = False
-            await handlers.refresh_account(self)
-        await handlers.apply_candles(self, fill_now=healing)
+            await sync.reconcile()
+        elif sync.need_account:
+            await sync.refresh_account()
+        await sync.apply_candles(fill_now=healing)
         t0 = time.perf_counter()
         plan = decide(self.state, self.market, self.opt.max_actions)
         self.decide_times.append(time.perf_counter() - t0)
@@ -233,14 +287,25 @@ class LiveBot:
         if plan.empty:
             return
         out = await self.executor.run(plan)
-        self._heal_streak = self._heal_streak + 1 if out.reconcile else 0
-        self._skip_streak = self._skip_streak + 1 if out.skipped else 0
-        if out.skipped:  # retry the skipped orders soon, not at the next unrelated event
-            self._retry_soon(min(30.0, 0.5 * 2 ** (self._skip_streak - 1)))
+        self.heal_streak = self.heal_streak + 1 if out.reconcile else 0
+        self.skip_streak = self.skip_streak + 1 if out.skipped else 0
+        # Retry refused creates soon (with backoff), held ones when their hold ends; not at
+        # the next unrelated event.
+        delays = ([backoff_delay(self.skip_streak, 0.5, 30.0)] if out.skipped else []) + \
+            ([out.hold_s] if out.held else [])
+        if delays:
+            self._retry_soon(min(delays))
         if out.reconcile:
-            self._need_reconcile = True
+            sync.need_reconcile = True
         if out.reconcile or plan.truncated:
             self._dirty.set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if the bot stops meanwhile."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
 
     def _retry_soon(self, delay: float) -> None:
         """One cycle in `delay` seconds (a rejected create is retried with backoff: 0.5 s,
@@ -251,7 +316,7 @@ class LiveBot:
 
     def settled(self) -> bool:
         return (not self._dirty.is_set() and not self._cycling and self.executor.in_flight == 0
-                and not self._need_account and not self._need_reconcile)
+                and not self.sync.need_account and not self.sync.need_reconcile)
 
     async def wait_settled(self, timeout: float = 5.0) -> bool:
         """True once no cycle is pending or running and no action is outstanding, for
@@ -271,8 +336,6 @@ class LiveBot:
         """Stop tasks; cancel our orders if asked, else list them. Positions are never closed.
 
         Returns the orders left open on the exchange (as ccxt dicts)."""
-        from passivbot.live.shutdown import shutdown
-
         self.stopping.set()
         self._dirty.set()
         if self._retry_handle is not None:
@@ -288,7 +351,7 @@ class LiveBot:
                 cycle[0].cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        return await shutdown(self, cancel_on_exit)
+        return await shutdown(self.adapter, self.state, self.log, self.redact, cancel_on_exit)
 
 
 __all__ = ["BotOptions", "LiveBot", "SIDES"]

@@ -2,7 +2,8 @@
 
 Exactly the backtester's call: `grid.ideal_orders_nb(side, balance, psize, pprice, ema_lo,
 ema_hi, last_price, params, market)` with the wallet balance, the EMA band of the side's two
-EMAs on closed candles, and the last traded price.
+EMAs on closed candles, and as last price the close of the last closed candle (the backtest's
+last price; a tick never changes the ideal orders).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from passivbot.records import M_PRICE_STEP, M_QTY_STEP
 def ideal_orders(state: BotState, market: np.ndarray) -> list[Wanted]:
     """Both sides' ideal orders for the current state (long first, each nearest first)."""
     out: list[Wanted] = []
-    if state.balance <= 0.0 or state.last_price <= 0.0:
+    if state.balance <= 0.0 or state.close_price <= 0.0:
         return out
     for j, side in enumerate(SIDES):
         lo, hi = ema_band_nb(state.emas[j, 0], state.emas[j, 1])
         entries, closes = ideal_orders_nb(side, state.balance, state.psize[j], state.pprice[j],
-                                          lo, hi, state.last_price, state.params[j], market)
+                                          lo, hi, state.close_price, state.params[j], market)
         out += wanted_from_arrays(side, entries, closes)
     return out
 
@@ -31,4 +32,4 @@ def ideal_orders(state: BotState, market: np.ndarray) -> list[Wanted]:
 def decide(state: BotState, market: np.ndarray, max_actions: int) -> Plan:
     """The actions that move the open orders to the ideal ones (cancels first, nearest first)."""
     return diff_orders(ideal_orders(state, market), list(state.open_orders.values()),
-                       market[M_PRICE_STEP], market[M_QTY_STEP], state.last_price, max_actions)
+                       market[M_PRICE_STEP], market[M_QTY_STEP], state.close_price, max_actions)

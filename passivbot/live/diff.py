@@ -1,7 +1,11 @@
 """Ideal orders vs open orders -> the actions that turn one into the other (pure, no IO).
 
-An open order matches an ideal one when position side, direction (entry/close), price and
-qty agree within half a step (i.e. they are the same stepped value): matched orders are left
+Only the bot's own orders (client id prefix `pb`) take part; anything else on the symbol
+(a user's manual order) is left alone. An open order matches an ideal one when position side,
+direction (entry/close), price and qty agree within half a step (i.e. they are the same stepped
+value); the price compared is the calculator's price the order was placed for (`ideal_price`,
+when a post-only price was moved behind the book), and the qty is what remains (a partially
+filled order whose remainder is still ideal keeps resting). Matched orders are left
 alone, unmatched open orders are cancelled, unmatched ideal orders are created. Cancels come
 first (they free margin and remove stale levels), nearest to the last price first, because
 the nearest orders are the next to fill; at most `max_actions` actions per cycle, the rest
@@ -17,6 +21,12 @@ import numpy as np
 from passivbot.records import KIND_CLOSE, LONG, O_KIND, O_PRICE, O_QTY
 
 MATCH_TOL_STEPS = 0.5
+CLIENT_ID_PREFIX = "pb"
+
+
+def is_ours(client_id: str | None) -> bool:
+    """Orders the bot placed carry its client-id prefix; only those are ever touched."""
+    return str(client_id or "").startswith(CLIENT_ID_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -42,12 +52,17 @@ class OpenOrder:
     client_id: str
     side: int | None  # position side; None if the exchange did not say (cancelled as foreign)
     close: bool
-    qty: float
+    qty: float  # remaining
     price: float
+    ideal_price: float | None = None  # the calculator's price, when it differs from `price`
 
     @property
     def is_buy(self) -> bool:
         return (self.side == LONG) != self.close
+
+    @property
+    def wanted_price(self) -> float:
+        return self.price if self.ideal_price is None else self.ideal_price
 
 
 @dataclass
@@ -75,7 +90,7 @@ def wanted_from_arrays(side: int, entries: np.ndarray, closes: np.ndarray) -> li
 
 def same(w: Wanted, o: OpenOrder, price_step: float, qty_step: float) -> bool:
     return (o.side == w.side and o.close == w.close
-            and abs(o.price - w.price) < MATCH_TOL_STEPS * price_step
+            and abs(o.wanted_price - w.price) < MATCH_TOL_STEPS * price_step
             and abs(o.qty - w.qty) < MATCH_TOL_STEPS * qty_step)
 
 
@@ -83,7 +98,7 @@ def diff_orders(ideal: list[Wanted], open_orders: list[OpenOrder], price_step: f
                 qty_step: float, last_price: float, max_actions: int) -> Plan:
     """The cancels and creates that make `open_orders` equal `ideal` (see module doc)."""
     plan = Plan()
-    unmatched = list(open_orders)
+    unmatched = [o for o in open_orders if is_ours(o.client_id)]
     missing: list[Wanted] = []
     for w in ideal:
         for i, o in enumerate(unmatched):

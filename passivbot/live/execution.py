@@ -1,16 +1,30 @@
 """Execution: carry out a Plan on the exchange within its rate limits, errors as decisions.
 
 Cancels first, then creates, in the plan's order (nearest to the price first). Each call goes
-through `passivbot.retry.retry_async` for transient errors and `exchanges.errors.classify`
-for the rest. A create keeps its client order id across retries, so a create that reached the
-exchange before its answer was lost comes back as "duplicate id": treated as placed, and the
-state is reconciled from REST.
+through the exchange guard (shared rate-limit cool-down, clock resync), `passivbot.retry` for
+transient errors and `exchanges.errors.classify` for the rest. Rules that keep exposure and
+request counts bounded:
+
+- A create keeps its client order id across retries, so a create that reached the exchange
+  before its answer was lost comes back as "duplicate id": treated as placed, reconciled.
+- A cancel that failed for a transient reason (HTTP 503s) leaves the order as resting: no
+  order of the same side and direction is created in that cycle, so the replacement never
+  rests beside the order it replaces (never more exposure resting than the ideal).
+- Post-only entries are priced behind the book when it is known (a buy never above the best
+  bid, a sell never below the best ask); the calculator's price is remembered for the diff,
+  so the order is not re-priced on every tick.
+- A post-only entry that would cross (Binance -5022; Bybit's cancel with
+  `EC_PostOnlyWillTakeLiquidity`, reported by the order stream) is held back with backoff
+  (4 s doubling to 30 s): at most 6 sends a minute while it keeps crossing, one log line.
+  The hold is for that order (side, direction, calculator's price): when the calculator's
+  price moves (the next closed minute), the new order is sent at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections import deque
@@ -18,18 +32,30 @@ from dataclasses import dataclass
 
 from passivbot.exchanges.adapter import ExchangeAdapter
 from passivbot.exchanges.errors import Action, Redactor, StopError, classify, describe
-from passivbot.live.diff import OpenOrder, Plan, Wanted
+from passivbot.live.diff import CLIENT_ID_PREFIX, OpenOrder, Plan, Wanted
 from passivbot.live.state import BotState
 from passivbot.records import KIND_NAMES, LONG
-from passivbot.retry import retry_async
+from passivbot.retry import backoff_delay, retry_async
 
-CLIENT_ID_PREFIX = "pb"
+CROSS_BASE_S, CROSS_MAX_S = 4.0, 30.0  # post-only cross hold: >= 2, 6, 14, 30, 45, 60 s apart
+CROSS_FORGET_S = 60.0  # a key that did not cross for this long starts its backoff afresh
 
 
 def new_client_id(w: Wanted) -> str:
     """`pb` + side (l/s) + entry/close (e/c) + random: unique, <= 36 chars, marks our orders."""
     return f"{CLIENT_ID_PREFIX}{'l' if w.side == LONG else 's'}{'c' if w.close else 'e'}" \
            f"-{uuid.uuid4().hex[:24]}"
+
+
+def behind_book(w: Wanted, bid: float, ask: float) -> float:
+    """The post-only price of entry `w`: the calculator's price, moved behind the top of
+    book if it would cross (a buy never above the best bid, a sell never below the best ask).
+    Closes (reduce-only, not post-only) and an unknown book (0) keep the price."""
+    if w.close:
+        return w.price
+    if w.is_buy:
+        return min(w.price, bid) if bid > 0 else w.price
+    return max(w.price, ask) if ask > 0 else w.price
 
 
 class TokenBucket:
@@ -51,30 +77,80 @@ class TokenBucket:
             await asyncio.sleep((1.0 - self.tokens) / self.rate)
 
 
+def hold_key(side: int, close: bool, price: float) -> tuple:
+    """What a post-only hold is for: one order of the calculator (side, direction, price)."""
+    return (side, close, round(price, 8))
+
+
+class CrossHolds:
+    """Per order key (`hold_key`): how long a post-only entry that crossed is held back."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self.clock = clock
+        self._keys: dict[tuple, list[float]] = {}  # key -> [streak, last cross, hold until]
+
+    def crossed(self, key: tuple) -> float:
+        """Count a cross; the seconds the key is held."""
+        now = self.clock()
+        streak, last, _ = self._keys.get(key, (0, -math.inf, 0.0))
+        streak = 1 if now - last > CROSS_FORGET_S else int(streak) + 1
+        hold = backoff_delay(streak, CROSS_BASE_S, CROSS_MAX_S)
+        self._keys[key] = [streak, now, now + hold]
+        return hold
+
+    def held_for(self, key: tuple) -> float:
+        entry = self._keys.get(key)
+        return max(0.0, entry[2] - self.clock()) if entry else 0.0
+
+    def streak(self, key: tuple) -> int:
+        entry = self._keys.get(key)
+        return int(entry[0]) if entry else 0
+
+
 @dataclass
 class Outcome:
     cancelled: int = 0
     created: int = 0
-    skipped: int = 0
+    skipped: int = 0  # refused creates (margin, limits, crossed just now)
+    held: int = 0  # creates not sent: a post-only hold runs for them
     reconcile: bool = False
+    hold_s: float = 0.0  # the soonest a held create may be sent again
+
+
+async def _direct(fn):
+    return await fn()
 
 
 class Executor:
     def __init__(self, adapter: ExchangeAdapter, state: BotState, log: logging.Logger,
-                 redact: Redactor, orders_per_s: float | None = None, retry_attempts: int = 4, retry_base: float = 0.2,
-                 retry_max: float = 5.0) -> None:
+                 redact: Redactor, orders_per_s: float | None = None, retry_attempts: int = 4,
+                 retry_base: float = 0.2, retry_max: float = 5.0, guard=None) -> None:
         self.adapter, self.state, self.log, self.redact = adapter, state, log, redact
         caps = adapter.caps
         rate = orders_per_s or caps.orders_per_s
         self.bucket = TokenBucket(rate, max(caps.order_burst, int(rate)))
         self.retry = dict(attempts=retry_attempts, base_delay=retry_base, max_delay=retry_max)
+        self.guarded = guard.call if guard is not None else _direct
         self.terminated: deque[str] = deque(maxlen=512)  # ids the stream saw end
+        self.holds = CrossHolds()
         self._skip_logged: set = set()
+        self._last_error = ""
         self.in_flight = 0
-        self.counts = {"create": 0, "cancel": 0, "errors": 0}
+        self.counts = {"create": 0, "cancel": 0, "errors": 0, "crossed": 0}
 
     def note_terminated(self, order_id: str) -> None:
         self.terminated.append(order_id)
+
+    def note_crossed(self, side: int, close: bool, price: float, detail: str) -> None:
+        """A post-only entry crossed (refused, or accepted then cancelled): hold it back.
+        `price`: the calculator's price of that order."""
+        key = hold_key(side, close, price)
+        hold = self.holds.crossed(key)
+        self.counts["crossed"] += 1
+        if self.holds.streak(key) == 1:  # one line per crossing episode
+            self.log.warning("post-only %s entry would take liquidity (%s): held %.1fs, "
+                             "retried with backoff while it keeps crossing",
+                             "long" if side == LONG else "short", detail, hold)
 
     def _on_retry(self, op: str):
         def cb(attempt: int, exc: BaseException, delay: float) -> None:
@@ -83,11 +159,13 @@ class Executor:
         return cb
 
     async def _call(self, op: str, fn) -> tuple[object | None, Action | None]:
-        """(result, None) on success, (None, action) on a classified failure."""
+        """(result, None) on success, (None, action) on a classified failure (RETRY: the
+        retries ran out)."""
         await self.bucket.take()
         self.in_flight += 1
         try:
-            return await retry_async(fn, on_retry=self._on_retry(op), **self.retry), None
+            return await retry_async(lambda: self.guarded(fn), on_retry=self._on_retry(op),
+                                     **self.retry), None
         except Exception as e:  # noqa: BLE001 - classified below; non-ccxt errors re-raised
             try:
                 action = classify(e, op)
@@ -96,8 +174,6 @@ class Executor:
             self.counts["errors"] += 1
             if action is Action.STOP:
                 raise StopError(describe(e, self.redact)) from None
-            if action is Action.RETRY:  # retries exhausted: heal on the next cycle
-                action = Action.RECONCILE
             self._last_error = describe(e, self.redact)
             return None, action
         finally:
@@ -105,40 +181,62 @@ class Executor:
 
     async def run(self, plan: Plan) -> Outcome:
         out = Outcome()
+        blocked: set[tuple] = set()  # (side, close) with a cancel that may not have happened
         for o in plan.cancels:
             res, action = await self._call("cancel", lambda o=o: self.adapter.cancel_order(o.id))
             self.counts["cancel"] += 1
-            if action is None or action is Action.RECONCILE:
-                # Gone either way; if it filled meanwhile, the fill arrives by stream/REST.
-                self.state.open_orders.pop(o.id, None)
             if action is None:
                 out.cancelled += 1
-            else:
-                self.log.info("cancel %s: %s -> %s", o.id, self._last_error, action.value)
-                out.reconcile = True
+                self.state.open_orders.pop(o.id, None)
+                continue
+            if action is Action.RECONCILE:
+                # Gone (filled or cancelled meanwhile); a fill arrives by stream or REST.
+                self.state.open_orders.pop(o.id, None)
+            else:  # transient failures outlasted the retries: it may still rest
+                blocked.add((o.side, o.close))
+            self.log.info("cancel %s: %s -> %s", o.id, self._last_error, action.value)
+            out.reconcile = True
         for w in plan.creates:
-            cid = new_client_id(w)
-            res, action = await self._call(
-                "create", lambda w=w, cid=cid: self.adapter.create_order(
-                    w.side, w.close, w.qty, w.price, cid))
-            self.counts["create"] += 1
-            key = (w.side, w.kind)
-            if action is None:
-                out.created += 1
-                self._skip_logged.discard(key)
-                oid = str(res.get("id"))
-                if oid not in self.terminated and res.get("status") not in ("closed", "canceled",
-                                                                            "expired", "rejected"):
-                    self.state.remember_order(OpenOrder(oid, cid, w.side, w.close, w.qty,
-                                                        w.price))
-            elif action is Action.SKIP:
-                out.skipped += 1
-                if key not in self._skip_logged:  # logged once until it succeeds again
-                    self._skip_logged.add(key)
-                    self.log.warning("skipped %s %s %s @ %s: %s",
-                                     "long" if w.side == LONG else "short", KIND_NAMES[w.kind],
-                                     w.qty, w.price, self._last_error)
-            else:
-                self.log.info("create %s: %s -> %s", cid, self._last_error, action.value)
-                out.reconcile = True
+            if (w.side, w.close) in blocked:
+                continue
+            held = self.holds.held_for(hold_key(w.side, w.close, w.price))
+            if held > 0:
+                out.held += 1
+                out.hold_s = held if out.hold_s == 0 else min(out.hold_s, held)
+                continue
+            await self._create(w, out)
         return out
+
+    async def _create(self, w: Wanted, out: Outcome) -> None:
+        cid = new_client_id(w)
+        price = behind_book(w, self.state.bid, self.state.ask)
+        if price != w.price:
+            self.state.note_ideal_price(cid, w.price)
+        res, action = await self._call(
+            "create", lambda: self.adapter.create_order(w.side, w.close, w.qty, price, cid))
+        self.counts["create"] += 1
+        key = (w.side, w.kind)
+        if action is None:
+            out.created += 1
+            self._skip_logged.discard(key)
+            oid = str(res.get("id"))
+            if oid not in self.terminated and res.get("status") not in (
+                    "closed", "canceled", "expired", "rejected"):
+                self.state.remember_order(OpenOrder(
+                    oid, cid, w.side, w.close, w.qty, price,
+                    w.price if price != w.price else None))
+        elif action is Action.CROSSED:
+            out.held += 1
+            self.note_crossed(w.side, w.close, w.price, self._last_error)
+            held = self.holds.held_for(hold_key(w.side, w.close, w.price))
+            out.hold_s = held if out.hold_s == 0 else min(out.hold_s, held)
+        elif action is Action.SKIP:
+            out.skipped += 1
+            if key not in self._skip_logged:  # logged once until it succeeds again
+                self._skip_logged.add(key)
+                self.log.warning("skipped %s %s %s @ %s: %s",
+                                 "long" if w.side == LONG else "short", KIND_NAMES[w.kind],
+                                 w.qty, price, self._last_error)
+        else:
+            self.log.info("create %s: %s -> %s", cid, self._last_error, action.value)
+            out.reconcile = True

@@ -134,11 +134,10 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
     if log_path is not None:
         log.info("log file %s", log_path)
     ex = create_exchange(args.exchange, api_key=key, secret=secret, emulator=args.emulator,
-                         testnet=args.testnet, rate_limit=args.emulator is None)
-    # The emulator's time is its candle clock (no local clock): reconcile more often so a
-    # minute missed while streams (re)subscribe is found quickly.
-    opts = BotOptions(use_local_clock=args.emulator is None, status_every_s=args.status_every,
-                      reconcile_every_s=60.0 if args.emulator is None else 10.0)
+                         testnet=args.testnet)
+    # --emulator only changes where ccxt connects: the bot runs exactly as on a real exchange
+    # (local clock + server offset, the same reconcile period).
+    opts = BotOptions(status_every_s=args.status_every)
     bot = LiveBot(make_adapter(args.exchange, ex, cfg.symbol), cfg, log, redact, opts)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

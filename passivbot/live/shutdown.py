@@ -5,14 +5,13 @@ user did not ask for."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
 
-from passivbot.exchanges.errors import describe
-from passivbot.live.execution import CLIENT_ID_PREFIX
+from passivbot.exchanges.adapter import ExchangeAdapter
+from passivbot.exchanges.errors import Redactor, describe
+from passivbot.live.diff import is_ours
+from passivbot.live.state import BotState
 from passivbot.retry import retry_async
-
-if TYPE_CHECKING:
-    from passivbot.live.bot import LiveBot
 
 
 def _line(o: dict) -> str:
@@ -20,24 +19,25 @@ def _line(o: dict) -> str:
             f"(id {o.get('id')}, client id {o.get('clientOrderId')})")
 
 
-async def shutdown(bot: "LiveBot", cancel_on_exit: bool) -> list[dict]:
+async def shutdown(adapter: ExchangeAdapter, state: BotState, log: logging.Logger,
+                   redact: Redactor, cancel_on_exit: bool) -> list[dict]:
     """Returns the orders left open. Never raises for exchange errors (logs them)."""
-    a, log = bot.adapter, bot.log
+    a = adapter
     try:
         orders = await retry_async(lambda: a.ex.fetch_open_orders(a.symbol), attempts=3,
                                    base_delay=0.2, max_delay=2.0)
     except Exception as e:  # noqa: BLE001 - best effort on the way out
-        log.warning("could not list open orders at exit: %s", describe(e, bot.redact))
+        log.warning("could not list open orders at exit: %s", describe(e, redact))
         orders = [{"id": o.id, "clientOrderId": o.client_id, "side": "?", "amount": o.qty,
-                   "price": o.price} for o in bot.state.open_orders.values()]
+                   "price": o.price} for o in state.open_orders.values()]
     if cancel_on_exit:
-        ours = [o for o in orders if str(o.get("clientOrderId") or "").startswith(CLIENT_ID_PREFIX)]
+        ours = [o for o in orders if is_ours(o.get("clientOrderId"))]
         for o in ours:
             try:
                 await retry_async(lambda o=o: a.cancel_order(str(o["id"])), attempts=3,
                                   base_delay=0.2, max_delay=2.0)
             except Exception as e:  # noqa: BLE001
-                log.warning("cancel %s at exit failed: %s", o.get("id"), describe(e, bot.redact))
+                log.warning("cancel %s at exit failed: %s", o.get("id"), describe(e, redact))
         cancelled = {o["id"] for o in ours}
         log.info("cancelled %d order(s) on exit", len(cancelled))
         orders = [o for o in orders if o["id"] not in cancelled]
@@ -45,8 +45,8 @@ async def shutdown(bot: "LiveBot", cancel_on_exit: bool) -> list[dict]:
         log.warning("WARNING: %d order(s) left open on %s %s (they can still fill; restart the "
                     "bot to manage them, or use --cancel-on-exit):\n%s", len(orders),
                     a.caps.name, a.symbol, "\n".join(_line(o) for o in orders))
-    positions = [(n, bot.state.psize[j], bot.state.pprice[j]) for j, n in enumerate(("long", "short"))
-                 if bot.state.psize[j] > 0]
+    positions = [(n, state.psize[j], state.pprice[j]) for j, n in enumerate(("long", "short"))
+                 if state.psize[j] > 0]
     if positions:
         log.warning("positions stay open (shutdown never closes them): %s",
                     ", ".join(f"{n} {s:g}@{p:g}" for n, s, p in positions))

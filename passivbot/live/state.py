@@ -4,6 +4,11 @@ Sides are indexed j = 0 (LONG) and 1 (SHORT) in arrays; positions are magnitudes
 updated exactly as the backtester does: seeded with the first close of the history, then
 `grid.ema_update_nb` once per closed 1m candle, in order, with no candle skipped or doubled.
 A candle with open time t counts as closed when the exchange time is >= t + 60 000 ms.
+
+The calculator's "last price" is `close_price`, the close of the last closed candle, exactly
+as the backtester computes orders from the state after each closed candle: the ideal orders
+then change at most once a minute in a steady market (never on a tick), and backtest = live
+holds. Tickers only update `last_price` (status) and the top of book (`bid`, `ask`).
 """
 
 from __future__ import annotations
@@ -31,17 +36,30 @@ class BotState:
     psize: np.ndarray = field(default_factory=lambda: np.zeros(2))
     pprice: np.ndarray = field(default_factory=lambda: np.zeros(2))
     emas: np.ndarray = field(default_factory=lambda: np.zeros((2, 2)))  # [side j, span k]
-    last_price: float = 0.0
+    last_price: float = 0.0  # last trade (ticker), for the status line and liveness checks
     last_price_ts: int = 0  # exchange time of last_price, ms
+    close_price: float = 0.0  # close of the last closed candle: the calculator's last price
+    last_range: tuple[float, float] = (0.0, 0.0)  # (high, low) of the last closed candle
+    bid: float = 0.0  # best bid / ask when known (0: unknown), for post-only prices
+    ask: float = 0.0
     exchange_time: int = 0  # ms, max event timestamp seen (and corrected local clock)
     last_closed_ts: int = -1  # open time of the last candle applied to the EMAs
     open_orders: dict[str, OpenOrder] = field(default_factory=dict)
-    pending: dict[int, float] = field(default_factory=dict)  # candle open time -> close
+    # candle open time -> (high, low, close), received but not yet applied
+    pending: dict[int, tuple[float, float, float]] = field(default_factory=dict)
     candles_applied: int = 0
     # With a local clock, a minute is taken as closed only this long after its end (or once
     # a later candle arrived), so the final close of the candle is the one applied.
     close_grace_ms: int = 0
+    # A minute closed by the clock whose candle has not arrived this long after the grace is
+    # read from REST (the stream may hold it back: ccxt delivers a message that arrived while
+    # no watch was pending only with the next one).
+    late_ms: int = MINUTE_MS
     order_sides: dict[str, int] = field(default_factory=dict)  # order id -> side, recent
+    # client id -> the calculator's price the order was placed for (a post-only price may
+    # have been moved behind the book): the diff compares the ideal with this, not the price.
+    ideal_prices: dict[str, float] = field(default_factory=dict)
+    foreign_orders: dict[str, str] = field(default_factory=dict)  # id -> line, not ours
 
     # -- EMAs ------------------------------------------------------------------------------
     def alphas(self, j: int) -> tuple[float, float]:
@@ -55,6 +73,8 @@ class BotState:
             p = self.params[j]
             self.emas[j] = emas_from_closes_nb(closes, p[P_EMA_SPAN_0], p[P_EMA_SPAN_1])
         self.last_closed_ts = int(candles[-1, 0])
+        self.close_price = float(closes[-1])
+        self.last_range = (float(candles[-1, 2]), float(candles[-1, 3]))
         self.set_last_price(float(closes[-1]), self.last_closed_ts + MINUTE_MS)
         self.pending = {t: c for t, c in self.pending.items() if t > self.last_closed_ts}
 
@@ -69,9 +89,11 @@ class BotState:
         if ts:
             self.exchange_time = max(self.exchange_time, int(ts))
 
-    def add_candle(self, ts: int, close: float) -> None:
+    def add_candle(self, ts: int, close: float, high: float | None = None,
+                   low: float | None = None) -> None:
         if ts > self.last_closed_ts:
-            self.pending[int(ts)] = float(close)
+            self.pending[int(ts)] = (float(close if high is None else high),
+                                     float(close if low is None else low), float(close))
 
     def set_last_price(self, price: float, ts: int) -> bool:
         """Take `price` as the last trade if it is not older than what we have; changed?"""
@@ -96,8 +118,9 @@ class BotState:
             if nxt + MINUTE_MS + (0 if later_seen else self.close_grace_ms) > self.exchange_time:
                 return n, None  # the next candle has not closed yet
             if nxt in self.pending:
-                close = self.pending.pop(nxt)
+                high, low, close = self.pending.pop(nxt)
                 self.apply_close(close)
+                self.close_price, self.last_range = close, (high, low)
                 # A close is the last trade as of the candle's end (if no ticker is newer).
                 self.set_last_price(close, nxt + MINUTE_MS)
                 self.last_closed_ts = nxt
@@ -108,7 +131,8 @@ class BotState:
                 return n, nxt
             # Closed by the clock but no candle received yet: the stream will deliver it,
             # unless it is already a minute late (then the caller fills it from REST).
-            if fill_now or nxt + 2 * MINUTE_MS <= self.exchange_time:
+            if fill_now or nxt + MINUTE_MS + self.close_grace_ms + self.late_ms \
+                    <= self.exchange_time:
                 return n, nxt
             return n, None
 
@@ -117,6 +141,13 @@ class BotState:
         self.open_orders[order.id] = order
         if order.side is not None:
             self.note_side(order.id, order.side)
+
+    def note_ideal_price(self, client_id: str, price: float) -> None:
+        """Remember the calculator's price of an order placed at another price, bounded."""
+        self.ideal_prices[client_id] = price
+        if len(self.ideal_prices) > 4096:
+            for k in list(self.ideal_prices)[:2048]:
+                del self.ideal_prices[k]
 
     def note_side(self, order_id: str, side: int) -> None:
         """Remember an order's position side (executions may not carry it), bounded."""

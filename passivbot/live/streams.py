@@ -1,9 +1,10 @@
 """Websocket streams, one task each: watch, hand the update to a handler, survive failures.
 
-A stream that errors reconnects with exponential backoff and jitter (`retry.backoff_delay`);
+A stream that errors reconnects with exponential backoff and jitter (`retry.Backoff`);
 a market stream silent past its deadline is resubscribed (its ccxt connection is closed so
-the next watch opens a fresh one). After any reconnect the bot reconciles over REST, because
-events sent while the socket was down are lost.
+the next watch opens a fresh one, and the streams that shared it are restarted: ccxt leaves
+the futures of a closed client pending forever). After any reconnect the bot reconciles over
+REST, because events sent while the socket was down are lost.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import ccxt
+
 from passivbot.exchanges.errors import Action, Redactor, StopError, classify, describe
-from passivbot.retry import backoff_delay
+from passivbot.retry import Backoff
 
 
 @dataclass
@@ -34,12 +37,56 @@ class Stream:
     hash_hint: str = ""  # part of ccxt's message hash: which websocket client serves it
     on_error: Callable[[], None] | None = None  # e.g. forget a dead listen key
     stats: StreamStats = field(default_factory=StreamStats)
+    kick: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def restart(self) -> None:
+        """Abandon the pending watch and watch again (after its connection was closed: ccxt
+        does not fail the futures of a client closed under them, they would wait forever)."""
+        self.kick.set()
+
+
+class Restarted(Exception):
+    """The stream was asked to watch again."""
+
+
+def _quiet(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: an abandoned watch's error is not news
+
+
+async def next_update(s: Stream):
+    """The next update of `s`; TimeoutError after its silence deadline, Restarted on a kick.
+
+    An abandoned watch is left to end by itself, never cancelled: cancelling a ccxt watch
+    in the middle of its listen-key request would leave ccxt's single-flight authentication
+    pending forever (every later user-stream watch would wait on it)."""
+    watch = asyncio.ensure_future(s.watch())
+    kick = asyncio.ensure_future(s.kick.wait())
+    try:
+        done, _ = await asyncio.wait({watch, kick}, timeout=s.silence_s,
+                                     return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        kick.cancel()
+        if not watch.done():
+            watch.add_done_callback(_quiet)
+    if watch in done:
+        if watch.cancelled():  # ccxt cancels the futures of a client closed under them
+            raise ccxt.NetworkError(f"stream {s.name}: connection closed under the watch")
+        return watch.result()
+    if kick in done:
+        s.kick.clear()
+        raise Restarted()
+    raise asyncio.TimeoutError()
 
 
 async def close_ws_clients(ex, hint: str = "") -> None:
     """Close the ccxt.pro websocket clients whose subscriptions mention `hint` (all if none
     does), so the next watch opens a fresh connection and subscribes again."""
-    clients = [c for c in getattr(ex, "clients", {}).values() if hasattr(c, "close")]
+    # Only real connections: ccxt also keeps never-dialed bookkeeping clients (Binance's
+    # `authenticationFlights`, whose cancelled futures would park every later listen-key
+    # request forever).
+    clients = [c for c in getattr(ex, "clients", {}).values()
+               if hasattr(c, "close") and str(getattr(c, "url", "")).startswith("ws")]
     if hint:
         hit = [c for c in clients if any(hint in str(k) for k in
                                          list(getattr(c, "subscriptions", {}))
@@ -55,21 +102,29 @@ async def close_ws_clients(ex, hint: str = "") -> None:
 async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Callable[[], None],
                      on_stop: Callable[[StopError], None], log: logging.Logger,
                      redact: Redactor, base_delay: float = 0.5, max_delay: float = 30.0,
-                     max_attempts: int = 1_000_000) -> None:
-    """Run one stream until `stopping` is set (bounded by max_attempts consecutive failures)."""
-    failures = 0
-    while not stopping.is_set() and failures < max_attempts:
+                     max_attempts: int | None = None,
+                     on_closed: Callable[[Stream], None] | None = None) -> None:
+    """Run one stream until `stopping` is set. It never gives up on its own (an outage of
+    days still ends in a reconnect); `max_attempts` consecutive failures, if given, stop the
+    bot loudly instead of leaving it without the stream."""
+    failures = Backoff(base_delay, max_delay)
+    while not stopping.is_set():
         try:
-            if s.silence_s is None:
-                update = await s.watch()
-            else:
-                update = await asyncio.wait_for(s.watch(), s.silence_s)
+            update = await next_update(s)
         except asyncio.CancelledError:
             raise
+        except Restarted:
+            s.stats.resubscribes += 1
+            if s.on_error is not None:
+                s.on_error()
+            on_reconnect()
+            continue
         except asyncio.TimeoutError:
             s.stats.resubscribes += 1
             log.warning("stream %s silent for %.0fs: resubscribing", s.name, s.silence_s)
             await close_ws_clients(ex, s.hash_hint)
+            if on_closed is not None:  # the other streams on the closed clients watch again
+                on_closed(s)
             on_reconnect()
             continue
         except Exception as e:  # noqa: BLE001 - classified; non-ccxt errors are logged as bugs
@@ -85,10 +140,14 @@ async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Ca
             if action is Action.STOP:
                 on_stop(StopError(s.stats.last_error))
                 return
-            failures += 1
+            s.kick.clear()  # about to watch afresh anyway
+            delay = failures.fail()
+            if max_attempts is not None and failures.streak >= max_attempts:
+                on_stop(StopError(f"stream {s.name} failed {failures.streak} times in a row: "
+                                  f"{s.stats.last_error}"))
+                return
             if s.on_error is not None:
                 s.on_error()
-            delay = backoff_delay(failures, base_delay, max_delay)
             log.warning("stream %s: %s; reconnecting in %.1fs", s.name, s.stats.last_error, delay)
             try:
                 await asyncio.wait_for(stopping.wait(), delay)
@@ -97,7 +156,7 @@ async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Ca
                 pass
             on_reconnect()
             continue
-        failures = 0
+        failures.reset()
         s.stats.updates += 1
         try:
             s.handle(update)

@@ -68,11 +68,12 @@ def wanted_book(wanted: list[Wanted]) -> list[tuple]:
 
 
 def caught_up(bot, emu) -> bool:
-    """The bot's state equals the emulator's: last closed candle, price, balance, positions."""
+    """The bot's state equals the emulator's: last closed candle and its close (the
+    calculator's price), balance, positions."""
     acc, st = emu.account, bot.state
     if st.last_closed_ts != int(emu.candles[acc.clock - 1, 0]):
         return False
-    if st.last_price != float(emu.candles[acc.clock - 1, 4]):
+    if st.close_price != float(emu.candles[acc.clock - 1, 4]):
         return False
     if abs(st.balance - acc.balance) > 1e-6:
         return False
@@ -103,7 +104,7 @@ async def settle(bot, emu, timeout: float = 10.0, idle_s: float = 0.01) -> None:
     raise AssertionError(
         f"bot did not settle with the emulator in {timeout}s: settled={bot.settled()} "
         f"last_closed {st.last_closed_ts} vs {int(emu.candles[acc.clock - 1, 0])}, "
-        f"time {st.exchange_time}, price {st.last_price} vs {emu.candles[acc.clock - 1, 4]}, "
+        f"time {st.exchange_time}, close {st.close_price} vs {emu.candles[acc.clock - 1, 4]}, "
         f"balance {st.balance} vs {acc.balance}, sizes {st.psize.tolist()} vs "
         f"{[acc.positions[s].size for s in (LONG, SHORT)]}, pending {sorted(st.pending)}")
 

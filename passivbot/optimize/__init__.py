@@ -1,6 +1,7 @@
-"""The optimizer: Optuna ask/tell over the backtest config's bounds, candidates backtested in
-batches on local processes or a Dask cluster, resumable from an append-only trial log, ending
-with best.json (a live config). See docs/optimize.md."""
+"""The optimizer: population samplers (cmaes, pymoo) asked a generation at a time over the
+backtest config's bounds, candidates backtested in tasks on local processes or a Dask cluster
+on one or several symbols, resumable from an append-only trial log, ending with best.json (a
+live config). See docs/optimize.md."""
 
 from passivbot.optimize.cli import main
 from passivbot.optimize.objective import EvalContext, score, violations

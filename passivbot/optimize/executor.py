@@ -1,7 +1,8 @@
 """Where candidate batches run: a local process pool or a Dask cluster, behind one interface.
 
-Both return `concurrent.futures.Future`s from `submit(batch)`, so the search loop waits on them
-with `concurrent.futures.wait` whichever backend runs them. The EvalContext (with the candles)
+Both return `concurrent.futures.Future`s from `submit(task)` (a task: several candidates,
+objective.Task), so the search loop takes results as they finish (`concurrent.futures.wait`)
+whichever backend runs them. The EvalContext (with the candles)
 goes to each worker once: as the pool initializer's argument locally, as one broadcast
 `client.scatter` on Dask. Nothing home-made: ProcessPoolExecutor and
 `distributed.Client.get_executor`.
@@ -14,18 +15,22 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from multiprocessing import shared_memory
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from passivbot.optimize.objective import EvalContext, evaluate_batch, init_worker
+from passivbot.optimize.objective import (
+    EvalContext, Task, evaluate_task, init_worker,
+)
 
 
 CONNECT_TIMEOUT_S = 10
 SHM_DIR = "/dev/shm"  # where Linux backs multiprocessing.shared_memory
+PARENT_POLL_S = 1.0  # how often a local worker checks that the main process is alive
 WORKER_START_TIMEOUT_S = 120  # a cold start compiles the engine (~10 s); a loaded machine more
 
 
@@ -36,7 +41,7 @@ class SchedulerUnreachable(RuntimeError):
 class BatchExecutor(Protocol):
     n_workers: int
 
-    def submit(self, batch: list[tuple[int, dict[str, Any]]]) -> cf.Future: ...
+    def submit(self, task: Task) -> cf.Future: ...
 
     def close(self) -> None: ...
 
@@ -55,16 +60,21 @@ class LocalExecutor:
                  share_candles: bool = True):
         self.n_workers = max(1, n_workers or os.cpu_count() or 1)
         self._shm: shared_memory.SharedMemory | None = None
-        if share_candles and ctx.candles.nbytes and not shm_has_room(ctx.candles.nbytes):
-            print(f"note: {SHM_DIR} has less than {ctx.candles.nbytes / 2**20:.0f} MB free; "
+        nbytes = sum(m.candles.nbytes for m in ctx.markets)
+        if share_candles and nbytes and not shm_has_room(nbytes):
+            print(f"note: {SHM_DIR} has less than {nbytes / 2**20:.0f} MB free; "
                   f"each optimizer worker gets its own copy of the candles", file=sys.stderr)
             share_candles = False
-        if share_candles and ctx.candles.nbytes:
-            self._shm = shared_memory.SharedMemory(create=True, size=ctx.candles.nbytes)
-            np.ndarray(ctx.candles.shape, ctx.candles.dtype, buffer=self._shm.buf)[:] = \
-                ctx.candles
-            ctx = replace(ctx, candles=_SharedCandles(self._shm.name, ctx.candles.shape,
-                                                      ctx.candles.dtype.str))
+        if share_candles and nbytes:  # every market's candles, one after the other
+            self._shm = shared_memory.SharedMemory(create=True, size=nbytes)
+            markets, offset = [], 0
+            for m in ctx.markets:
+                c = np.ascontiguousarray(m.candles, dtype=np.float64)
+                np.ndarray(c.shape, c.dtype, buffer=self._shm.buf, offset=offset)[:] = c
+                markets.append(replace(m, candles=_SharedCandles(self._shm.name, offset,
+                                                                 c.shape, c.dtype.str)))
+                offset += c.nbytes
+            ctx = replace(ctx, markets=tuple(markets))
         self._pool = cf.ProcessPoolExecutor(
             self.n_workers, mp_context=mp.get_context("spawn"), initializer=_init_local,
             initargs=(ctx,))
@@ -90,8 +100,8 @@ class LocalExecutor:
             probes = [self._pool.submit(_pid_after, 0.02) for _ in range(self.n_workers)]
             pids |= {f.result() for f in probes}
 
-    def submit(self, batch: list[tuple[int, dict[str, Any]]]) -> cf.Future:
-        return self._pool.submit(evaluate_batch, batch)
+    def submit(self, task: Task) -> cf.Future:
+        return self._pool.submit(evaluate_task, task)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -126,8 +136,8 @@ class DaskExecutor:
                                         allow_other_workers=False) for w in workers]
             self._client.gather(warm)
 
-    def submit(self, batch: list[tuple[int, dict[str, Any]]]) -> cf.Future:
-        return self._exec.submit(evaluate_batch, batch, self._ctx)
+    def submit(self, task: Task) -> cf.Future:
+        return self._exec.submit(evaluate_task, task, self._ctx)
 
     def close(self) -> None:
         self._exec.shutdown(wait=False)
@@ -147,6 +157,7 @@ def shm_has_room(nbytes: int) -> bool:
 @dataclass(frozen=True)
 class _SharedCandles:
     name: str
+    offset: int
     shape: tuple[int, ...]
     dtype: str
 
@@ -154,16 +165,29 @@ class _SharedCandles:
 _WORKER_SHM: list[shared_memory.SharedMemory] = []  # keeps the mapping alive in the worker
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A pool worker waits on its task queue forever: when the main process is killed alone
+    (kill -9 of its pid, not of the group), end the worker instead of leaving it behind."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(0)
+
+
 def _init_local(ctx: EvalContext) -> None:
     """Local workers ignore Ctrl-C: the terminal sends SIGINT to the whole process group, and
-    the main process alone handles it (cancels queued tasks, closes the log, exit 130)."""
+    the main process alone handles it (cancels queued tasks, closes the log, exit 130). They
+    exit by themselves when the main process is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if isinstance(ctx.candles, _SharedCandles):
-        sc = ctx.candles
-        shm = shared_memory.SharedMemory(name=sc.name)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    shared = [m for m in ctx.markets if isinstance(m.candles, _SharedCandles)]
+    if shared:
+        shm = shared_memory.SharedMemory(name=shared[0].candles.name)
         _WORKER_SHM.append(shm)
         # writable on purpose: numba compiles a separate engine for read-only arrays
-        ctx = replace(ctx, candles=np.ndarray(sc.shape, np.dtype(sc.dtype), buffer=shm.buf))
+        ctx = replace(ctx, markets=tuple(
+            replace(m, candles=np.ndarray(m.candles.shape, np.dtype(m.candles.dtype),
+                                          buffer=shm.buf, offset=m.candles.offset))
+            if isinstance(m.candles, _SharedCandles) else m for m in ctx.markets))
     init_worker(ctx)
 
 

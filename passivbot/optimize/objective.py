@@ -15,6 +15,7 @@ which broken candidate is nearer to valid. A liquidation is a violation of size 
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -23,6 +24,7 @@ import numpy as np
 
 from passivbot.config import Constraints, live_config_from_dict, side_params
 from passivbot.errors import ConfigError
+from passivbot.optimize.space import SearchSpace
 
 PENALTY_OFFSET = 1.0
 INVALID_SCORE = -10.0  # a candidate that is not a valid live config (e.g. exposure > leverage)
@@ -30,33 +32,50 @@ DEFAULT_EVALUATOR = "passivbot.optimize.objective:backtest_stats"
 
 
 @dataclass(frozen=True)
-class EvalContext:
-    """Everything a worker needs besides the candidates; sent once per worker."""
+class MarketData:
+    """One symbol's candles and market arrays (engine conventions: passivbot.backtest.engine)."""
 
+    symbol: str
     candles: np.ndarray
     market: np.ndarray
     brackets: np.ndarray
     mmr_add: float
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """Everything a worker needs besides the candidates; sent once per worker. A candidate is
+    backtested on every market (symbol) and every fold of each, and scored by combining the
+    folds (`fold_score`), then the symbols (`symbol_score`)."""
+
+    markets: tuple[MarketData, ...]
     starting_balance: float
     maker_fee: float
     taker_fee: float
     constraints: Constraints
+    space: SearchSpace | None = None  # decodes the samplers' points (space.py)
     n_folds: int = 1
     fold_score: str = "worst"
+    symbol_score: str = "mean"
     multi_objective: bool = False
-    evaluator: str = DEFAULT_EVALUATOR  # "module:function(ctx, long, short, candles) -> stats"
+    evaluator: str = DEFAULT_EVALUATOR  # "module:function(ctx, m, long, short, candles) -> stats"
     warmup: dict | None = None  # a live config dict run once at worker start (JIT cache load)
 
+    @property
+    def candles(self) -> np.ndarray:
+        """The first market's candles (single-symbol callers)."""
+        return self.markets[0].candles
 
-def backtest_stats(ctx: EvalContext, long_p: np.ndarray, short_p: np.ndarray,
+
+def backtest_stats(ctx: EvalContext, m: MarketData, long_p: np.ndarray, short_p: np.ndarray,
                    candles: np.ndarray) -> dict[str, float]:
     """The real evaluator: engine + stats from the backtester (imported in the worker)."""
     from passivbot.backtest.engine import run_backtest
     from passivbot.backtest.stats import compute_stats
 
     fills, equity, summary = run_backtest(
-        candles, long_p, short_p, ctx.market, ctx.brackets, ctx.starting_balance,
-        ctx.maker_fee, ctx.taker_fee, mmr_add=ctx.mmr_add)
+        candles, long_p, short_p, m.market, m.brackets, ctx.starting_balance,
+        ctx.maker_fee, ctx.taker_fee, mmr_add=m.mmr_add)
     return compute_stats(fills, equity, summary, candles, ctx.starting_balance)
 
 
@@ -113,37 +132,74 @@ def resolve(evaluator: str) -> Callable[..., dict[str, float]]:
     return getattr(importlib.import_module(mod), fn)
 
 
+def combine_symbols(per_symbol: list[tuple[float, dict[str, float]]], how: str
+                    ) -> tuple[float, dict[str, float]]:
+    """(score, stats) over symbols: mean -> mean score and per-key mean stats; worst -> the
+    worst symbol's score and stats."""
+    if len(per_symbol) == 1:
+        return per_symbol[0]
+    if how == "worst":
+        return min(per_symbol, key=lambda p: p[0])
+    keys = per_symbol[0][1].keys()
+    return (float(np.mean([p[0] for p in per_symbol])),
+            {k: float(np.mean([p[1][k] for p in per_symbol])) for k in keys})
+
+
+def _invalid(ctx: EvalContext, error: str, t0: float, c0: float) -> dict[str, Any]:
+    values = [INVALID_SCORE, -1.0] if ctx.multi_objective else [INVALID_SCORE]
+    return {"score": INVALID_SCORE, "values": values, "stats": {}, "fold_scores": [],
+            "violations": {}, "error": error,
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
+
+
 def evaluate(ctx: EvalContext, candidate: dict[str, Any]) -> dict[str, Any]:
-    """Backtest one candidate live config dict on every fold; a dict with score, values (one
-    per objective), stats, fold_scores, violations (of the combined stats), error (str, when
-    the candidate is not a valid live config), seconds (wall) and cpu_seconds (this process's
-    CPU: the work itself, without the time the OS gave the core to another process)."""
+    """Backtest one candidate live config dict on every market and fold; a dict with score,
+    values (one per objective), stats, fold_scores, violations (broken on any symbol, the
+    largest amount), error (str, when the candidate is not a valid live config), seconds
+    (wall), cpu_seconds (this process's CPU: the work itself, without the time the OS gave the
+    core to another process) and, with several symbols, `symbols` {symbol: {score, stats}}."""
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         cfg = live_config_from_dict(candidate, "candidate")
     except ConfigError as e:
-        values = [INVALID_SCORE, -1.0] if ctx.multi_objective else [INVALID_SCORE]
-        return {"score": INVALID_SCORE, "values": values, "stats": {}, "fold_scores": [],
-                "violations": {}, "error": "; ".join(i.line() for i in e.issues),
-                "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
+        return _invalid(ctx, "; ".join(i.line() for i in e.issues), t0, c0)
     fn = resolve(ctx.evaluator)
     lp, sp = side_params(cfg.long), side_params(cfg.short)
-    fold_stats, fold_scores = [], []
-    for sl in fold_slices(len(ctx.candles), ctx.n_folds):
-        st = fn(ctx, lp, sp, ctx.candles[sl])
-        fold_stats.append(st)
-        fold_scores.append(score(st, ctx.constraints))
-    sc, stats = combine(fold_stats, fold_scores, ctx.fold_score)
-    values = [sc]
-    if ctx.multi_objective:
-        values.append(-max(s["max_drawdown"] for s in fold_stats))
-    return {"score": sc, "values": values, "stats": stats, "fold_scores": fold_scores,
-            "violations": violations(stats, ctx.constraints), "error": None,
-            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
+    fold_scores: list[float] = []
+    per_symbol: list[tuple[float, dict[str, float]]] = []
+    worst_dd = 0.0
+    for m in ctx.markets:
+        fstats, fscores = [], []
+        for sl in fold_slices(len(m.candles), ctx.n_folds):
+            st = fn(ctx, m, lp, sp, m.candles[sl])
+            fstats.append(st)
+            fscores.append(score(st, ctx.constraints))
+            worst_dd = max(worst_dd, st["max_drawdown"])
+        fold_scores += fscores
+        per_symbol.append(combine(fstats, fscores, ctx.fold_score))
+    sc, stats = combine_symbols(per_symbol, ctx.symbol_score)
+    broken: dict[str, float] = {}
+    for _, st in per_symbol:
+        for k, v in violations(st, ctx.constraints).items():
+            broken[k] = max(v, broken.get(k, 0.0))
+    values = [sc, -worst_dd] if ctx.multi_objective else [sc]
+    out = {"score": sc, "values": values, "stats": stats, "fold_scores": fold_scores,
+           "violations": broken, "error": None,
+           "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
+    if len(ctx.markets) > 1:
+        out["symbols"] = {m.symbol: {"score": s, "stats": st}
+                          for m, (s, st) in zip(ctx.markets, per_symbol)}
+    return out
 
 
 # ---- worker side: one context per worker process ------------------------------------------
 _CTX: EvalContext | None = None
+
+# A task: (trial numbers, origins (one per trial, or one for all), points). Points are rows of
+# the unit cube (decoded here with ctx.space) or params dicts (starting configs, TPE).
+Task = tuple[list[int], "list[str] | str", "np.ndarray | list[dict[str, Any]]"]
+# A result: (number, score, values, seconds, cpu_seconds, the trial's log line).
+TaskResult = tuple[int, float, list[float], float, float, str]
 
 
 def init_worker(ctx: EvalContext) -> None:
@@ -152,15 +208,26 @@ def init_worker(ctx: EvalContext) -> None:
     global _CTX
     _CTX = ctx
     if ctx.warmup is not None:
-        short = EvalContext(**{**ctx.__dict__, "candles": ctx.candles[:2000], "n_folds": 1})
-        evaluate(short, ctx.warmup)
+        short = tuple(MarketData(m.symbol, m.candles[:2000], m.market, m.brackets, m.mmr_add)
+                      for m in ctx.markets[:1])
+        evaluate(EvalContext(**{**ctx.__dict__, "markets": short, "n_folds": 1}), ctx.warmup)
 
 
-def evaluate_batch(batch: list[tuple[int, dict[str, Any]]], ctx: EvalContext | None = None
-                   ) -> list[tuple[int, dict[str, Any]]]:
-    """Evaluate several candidates in one task: [(number, candidate dict)] -> [(number,
-    result)]. `ctx` None = the worker's installed context (local pool); Dask passes the
+def evaluate_task(task: Task, ctx: EvalContext | None = None) -> list[TaskResult]:
+    """Evaluate the candidates of one task, returning each trial's log line ready to write:
+    the JSON encoding (tens of microseconds a trial) happens here, in the worker, not in the
+    main process. `ctx` None = the worker's installed context (local pool); Dask passes the
     scattered context, which lives on the worker and is not re-sent."""
     c = ctx if ctx is not None else _CTX
     assert c is not None, "worker has no EvalContext (init_worker not run)"
-    return [(n, evaluate(c, cand)) for n, cand in batch]
+    numbers, origins, points = task
+    params = c.space.decode(points) if isinstance(points, np.ndarray) else points
+    if isinstance(origins, str):
+        origins = [origins] * len(numbers)
+    out: list[TaskResult] = []
+    for n, origin, p in zip(numbers, origins, params):
+        res = evaluate(c, c.space.candidate(p))
+        line = json.dumps({"number": n, "origin": origin, "params": p, **res},
+                          separators=(",", ":"))
+        out.append((n, res["score"], res["values"], res["seconds"], res["cpu_seconds"], line))
+    return out

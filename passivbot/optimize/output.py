@@ -101,3 +101,56 @@ def write_pareto(run_dir: Path, records: list[dict[str, Any]], space_candidate) 
     write_json(run_dir / "pareto.json", [
         {"number": r["number"], "score": r["score"], "max_drawdown": -r["values"][1],
          "stats": r["stats"], "live_config": space_candidate(r["params"])} for r in front])
+
+
+class Checkpoint:
+    """best.json and trials.csv kept current while a run goes: best.json when the best
+    improves (at most every `best_every_s`), trials.csv every `csv_every_s` (it re-reads the
+    log), both at once by `write_now` (end of run, Ctrl-C). A run stopped any way but kill -9
+    leaves both files as of its last trial."""
+
+    def __init__(self, run_dir: Path, candidate, records: list[dict[str, Any]],
+                 best_every_s: float = 5.0, csv_every_s: float = 60.0):
+        import time
+
+        self._clock = time.monotonic
+        self.run_dir, self._candidate = run_dir, candidate
+        self.best = max(records, key=lambda r: (r["score"], -r["number"])) if records else None
+        self._best_line: str | None = None
+        self._dirty = False
+        self._best_every, self._csv_every = best_every_s, csv_every_s
+        self._best_at = self._csv_at = self._clock()
+
+    def _key(self, score: float, number: int) -> tuple[float, int]:
+        return score, -number
+
+    def on_results(self, results) -> None:
+        """Task results (objective.TaskResult): remember the best, write files when due."""
+        top = max(results, key=lambda r: self._key(r[1], r[0]))
+        if self.best is None or self._key(top[1], top[0]) > self._key(self.best["score"],
+                                                                     self.best["number"]):
+            self.best = {"number": top[0], "score": top[1]}
+            self._best_line, self._dirty = top[5], True
+        now = self._clock()
+        if self._dirty and now - self._best_at >= self._best_every:
+            self._write_best()
+        if now - self._csv_at >= self._csv_every:
+            self._write_csv()
+
+    def _write_best(self) -> None:
+        if self._best_line is not None:
+            self.best = json.loads(self._best_line)
+            self._best_line = None
+        if self.best is not None and "params" in self.best:
+            write_best(self.run_dir, self._candidate(self.best["params"]))
+        self._dirty, self._best_at = False, self._clock()
+
+    def _write_csv(self) -> None:
+        from passivbot.optimize.resume import LOG_NAME, read_log
+
+        write_trials_csv(self.run_dir / "trials.csv", read_log(self.run_dir / LOG_NAME))
+        self._csv_at = self._clock()
+
+    def write_now(self) -> None:
+        self._write_best()
+        self._write_csv()

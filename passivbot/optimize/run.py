@@ -1,5 +1,6 @@
-"""One optimization, start to finish: set up (or resume) the run folder, the study, the
-executor; search; write best.json, trials.csv, the Pareto front and the best config's report."""
+"""One optimization, start to finish: set up (or resume) the run folder, the sampler, the
+executor; search; write best.json, trials.csv, the Pareto front, the best config's report on
+every searched symbol and its score on the hold-out symbols."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import datetime as dt
 import json
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +17,34 @@ from tqdm import tqdm
 
 from passivbot.config import BacktestConfig, LiveConfig, load_backtest_config
 from passivbot.markets import market_spec
+from passivbot.optimize.best import holdout, write_best_reports
 from passivbot.optimize.executor import make_executor
-from passivbot.optimize.objective import DEFAULT_EVALUATOR, EvalContext
+from passivbot.optimize.objective import DEFAULT_EVALUATOR, EvalContext, MarketData, TaskResult
 from passivbot.optimize.output import (
-    RUN_META, new_run_dir, write_best, write_json, write_pareto, write_run_inputs,
+    RUN_META, Checkpoint, new_run_dir, write_best, write_json, write_pareto, write_run_inputs,
     write_trials_csv,
 )
-from passivbot.optimize.resume import LOG_NAME, TrialLog, read_log, rebuild
-from passivbot.optimize.search import Search, SearchStats, make_sampler, make_study
+from passivbot.optimize.resume import LOG_NAME, TrialLog, read_generations, read_log
+from passivbot.optimize.samplers import default_pop_size, make_sampler
+from passivbot.optimize.search import Pending, Search, SearchStats
 from passivbot.optimize.space import SearchSpace
 
 
-# Auto batch (optimize.batch_size 0): configs in flight per worker. 8 = two tasks of 4 per
-# worker: a task then costs one submit and one flush per 4 backtests (bench_optimize.py), while
-# CMA-ES (population ~13 for 22 params) still sees results after about a generation.
-AUTO_BATCH_PER_WORKER = 8
+# Auto population (optimize.batch_size 0): candidates per generation per worker. A generation
+# ends when its slowest task does; with 16 per worker in shrinking tasks (search.chunks) the
+# workers idle only over the last task or two, and a generation's fixed costs (tell, logged
+# state) are spread over enough candidates (bench_optimize.py: the main process's CPU a trial
+# halved from 8 per worker on 30-day backtests). CMA-ES's own default (13 for 22 keys) is the
+# floor.
+AUTO_BATCH_PER_WORKER = 16
+
+
+class OptimizeInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the search: best.json and trials.csv were written; resume from run_dir."""
+
+    def __init__(self, run_dir: Path, trials: int):
+        super().__init__(f"interrupted after {trials} trials")
+        self.run_dir, self.trials = run_dir, trials
 
 
 @dataclass
@@ -43,26 +57,48 @@ class OptimizeResult:
     records: list[dict[str, Any]]
     search: SearchStats
     report_dir: Path | None = None
+    symbols: dict[str, Any] = field(default_factory=dict)  # best's {symbol: {score, stats}}
+    holdout: dict[str, Any] = field(default_factory=dict)  # best on the hold-out symbols
 
 
-def load_candles(bt: BacktestConfig) -> np.ndarray:
-    """The backtest config's candles (bundled, synthetic or the downloader's cache)."""
+def load_candles(bt: BacktestConfig, symbol: str | None = None) -> np.ndarray:
+    """The backtest config's candles for `symbol` (default: its first symbol)."""
     from passivbot.data import load_source
 
-    return load_source(bt.data_source, bt.exchange, bt.symbol, bt.start_date, bt.end_date,
-                       bt.synthetic_seed)
+    return load_source(bt.data_source, bt.exchange, symbol or bt.symbol, bt.start_date,
+                       bt.end_date, bt.synthetic_seed)
 
 
-def eval_context(bt: BacktestConfig, candles: np.ndarray, evaluator: str = DEFAULT_EVALUATOR,
-                 warmup: dict | None = None) -> EvalContext:
-    m = market_spec(bt.exchange, bt.symbol)
+Candles = "np.ndarray | dict[str, np.ndarray]"
+
+
+def candles_by_symbol(bt: BacktestConfig, candles: Any = None,
+                      symbols: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """{symbol: candles} for `symbols` (default: the searched ones): those given (an array is
+    the first symbol's), the rest loaded per the config."""
+    symbols = symbols or bt.symbols
+    given = candles if isinstance(candles, dict) else (
+        {} if candles is None else {bt.symbol: candles})
+    return {s: given[s] if s in given else load_candles(bt, s) for s in symbols}
+
+
+def market_data(bt: BacktestConfig, symbol: str, candles: np.ndarray) -> MarketData:
+    m = market_spec(bt.exchange, symbol)
+    return MarketData(symbol, np.ascontiguousarray(candles, dtype=np.float64), m.market_array(),
+                      m.brackets_array(), m.mmr_add)
+
+
+def eval_context(bt: BacktestConfig, candles: Any, evaluator: str = DEFAULT_EVALUATOR,
+                 warmup: dict | None = None, space: SearchSpace | None = None) -> EvalContext:
+    """The workers' context: every searched symbol's candles and market arrays."""
+    by_sym = candles if isinstance(candles, dict) else {bt.symbol: candles}
     o = bt.optimize
     return EvalContext(
-        candles=np.ascontiguousarray(candles, dtype=np.float64), market=m.market_array(),
-        brackets=m.brackets_array(), mmr_add=m.mmr_add, starting_balance=bt.starting_balance,
-        maker_fee=bt.maker_fee, taker_fee=bt.taker_fee, constraints=o.constraints,
-        n_folds=o.n_folds, fold_score=o.fold_score, multi_objective=o.multi_objective,
-        evaluator=evaluator, warmup=warmup)
+        markets=tuple(market_data(bt, s, c) for s, c in by_sym.items()),
+        starting_balance=bt.starting_balance, maker_fee=bt.maker_fee, taker_fee=bt.taker_fee,
+        constraints=o.constraints, space=space, n_folds=o.n_folds, fold_score=o.fold_score,
+        symbol_score=o.symbol_score, multi_objective=o.multi_objective, evaluator=evaluator,
+        warmup=warmup)
 
 
 def _best(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -73,15 +109,16 @@ def _best(records: list[dict[str, Any]]) -> dict[str, Any]:
 def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
              workers: int | None = None, dask_scheduler: str | None = None,
              resume: str | Path | None = None, root: str | Path = "backtests",
-             candles: np.ndarray | None = None, progress: bool = True,
+             candles: Any = None, progress: bool = True,
              evaluator: str = DEFAULT_EVALUATOR, report: bool = True,
-             plots: bool = True, tasks_in_flight: int | None = None) -> OptimizeResult:
+             plots: bool = True) -> OptimizeResult:
     """Run (or, with `resume` = a run folder, continue) an optimization of `bt`.
 
     `iterations` overrides the config's total trial count (on resume: the new total, trials
-    already logged included). `candles` None = loaded per the config. `tasks_in_flight` None =
-    two per worker; with the same value and the same batch size, runs on different worker
-    counts ask and tell the same sequence, so they find the same trials (the bench uses it).
+    already logged included). `candles`: an array (the first symbol's) or {symbol: array};
+    what is missing is loaded per the config. With the same `batch_size` (the population),
+    runs on different worker counts ask and tell the same generations, so they find the same
+    trials.
     """
     if resume is not None:
         run_dir = Path(resume)
@@ -101,7 +138,13 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     total = int(meta["iterations"])
     evaluator = meta.get("evaluator", evaluator)
     o = bt.optimize
-    space = SearchSpace.build(o.bounds, bt.starting_configs[0])
+    # candidates trade the backtest config's (first) symbol, whatever the starting config's
+    space = SearchSpace.build(o.bounds, replace(bt.starting_configs[0], symbol=bt.symbol))
+    gens = read_generations(run_dir / LOG_NAME)
+    logged = {r["number"]: r for r in records}
+    start_numbers = (gens[0].get("starts") if gens else None) or []
+    next_number = max([*logged, *(n for g in gens for n in g["numbers"]), *start_numbers],
+                      default=-1) + 1
     starts = []
     done_origins = {r["origin"] for r in records}
     for i, cfg in enumerate(bt.starting_configs):
@@ -110,37 +153,51 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
             print(f"note: starting config {i} lies outside the bounds for {', '.join(moved)}; "
                   f"its projection into the bounds is evaluated", file=sys.stderr)
         if f"start:{i}" not in done_origins:
-            starts.append((f"start:{i}", params))
-    x0 = space.params_of(bt.starting_configs[0])[0]
-    sampler = make_sampler(o.sampler, o.seed + len(records), x0, space.distributions)
-    study = make_study(sampler, o.multi_objective)
-    rebuild(study, records, space.distributions)
-    if candles is None:
-        candles = load_candles(bt)
-    ctx = eval_context(bt, candles, evaluator, warmup=space.candidate(x0))
+            if i < len(start_numbers):  # given a number before a kill: keep it
+                n = start_numbers[i]
+            else:
+                n, next_number = next_number, next_number + 1
+            starts.append((n, f"start:{i}", params))
+    x0 = space.encode(space.params_of(bt.starting_configs[0])[0])
+    if candles is None or isinstance(candles, dict) or len(bt.symbols) > 1:
+        candles = candles_by_symbol(bt, candles)
+    ctx = eval_context(bt, candles, evaluator, warmup=space.candidate(space.decode(x0)[0]),
+                       space=space)
     remaining = max(0, total - len(records))
     executor = make_executor(ctx, workers, dask_scheduler)
-    batch = o.batch_size or executor.n_workers * AUTO_BATCH_PER_WORKER
-    # a queued task per worker: no idle gap between tasks
-    in_flight = tasks_in_flight or 2 * executor.n_workers
-    log = TrialLog(run_dir / LOG_NAME, fsync_every=batch)
-    search = Search(study, space, executor, log,
-                    next_number=max((r["number"] for r in records), default=-1) + 1,
-                    starts=starts)
+    # the population is the run's: a resumed run keeps it whatever its worker count
+    pop = meta.get("population") or max(
+        o.batch_size or executor.n_workers * AUTO_BATCH_PER_WORKER,
+        1 if o.batch_size else default_pop_size(o.sampler, len(space.dims)))
+    if meta.get("population") != pop:
+        meta["population"] = pop
+        write_json(run_dir / RUN_META, meta)
+    n_obj = 2 if o.multi_objective else 1
+    sampler = make_sampler(o.sampler, space, o.seed, pop, x0, n_obj)
+    resume_gen = restore(sampler, space, gens, logged, records)
+    log = TrialLog(run_dir / LOG_NAME)
+    search = Search(sampler, executor, log, next_number=next_number,
+                    generation=gens[-1]["generation"] + 1 if gens else 0, starts=starts,
+                    resume=resume_gen)
+    check = Checkpoint(run_dir, space.candidate, records)
     best = [max((r["score"] for r in records), default=-math.inf)]
     bar = tqdm(total=total, initial=len(records), unit="trial", disable=not progress,
                dynamic_ncols=True, desc="optimize")
 
-    def on_done(recs: list[dict[str, Any]]) -> None:
-        best[0] = max(best[0], *(r["score"] for r in recs))
-        bar.set_postfix_str(f"best {best[0]:.6g}", refresh=False)
-        bar.update(len(recs))
+    def on_done(results: list[TaskResult]) -> None:
+        best[0] = max(best[0], *(r[1] for r in results))
+        bar.set_postfix_str(f"best score {best[0]:.6g}", refresh=False)
+        bar.update(len(results))
+        check.on_results(results)
 
     try:
-        search.run(remaining, max(1, math.ceil(batch / in_flight)), in_flight, on_done)
+        search.run(remaining, on_done)
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with --resume {run_dir}", file=sys.stderr)
-        raise
+        bar.close()
+        log.close()
+        executor.close()
+        check.write_now()
+        raise OptimizeInterrupted(run_dir, len(read_log(run_dir / LOG_NAME))) from None
     finally:
         bar.close()
         log.close()
@@ -148,28 +205,44 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     return finish(run_dir, bt, space, search.stats, candles if report else None, plots)
 
 
+def restore(sampler: Any, space: SearchSpace, gens: list[dict[str, Any]],
+            logged: dict[int, dict[str, Any]],
+            records: list[dict[str, Any]]) -> Pending | None:
+    """Resume: the last logged generation, re-asked from its logged sampler state, with the
+    results already logged filled in (search.Pending), or None when there is nothing to redo.
+    A sampler without state (TPE) is given every logged trial instead."""
+    if not gens:
+        return None
+    g = gens[-1]
+    if g.get("state") is None:
+        if hasattr(sampler, "load"):
+            sampler.load(records)
+        return None
+    sampler.restore(g["state"])
+    points = sampler.ask()
+    pend = Pending(g["generation"], list(g["numbers"]), points, g["state"])
+    for i, n in enumerate(pend.numbers):
+        if n in logged:
+            pend.values[i] = logged[n]["values"]
+            if isinstance(points, np.ndarray) and space.decode(points[i])[0] != logged[n]["params"]:
+                # not the point logged (another library version?): tell what was evaluated
+                points[i] = space.encode(logged[n]["params"])
+    return pend
+
+
 def finish(run_dir: Path, bt: BacktestConfig, space: SearchSpace, stats: SearchStats,
-           candles: np.ndarray | None, plots: bool = True) -> OptimizeResult:
-    """Write best.json, trials.csv, the Pareto front and (candles given) the best's report."""
+           candles: Any = None, plots: bool = True) -> OptimizeResult:
+    """Write best.json, trials.csv, the Pareto front and (candles given) the best's report
+    on every searched symbol and its score on the hold-out symbols."""
     records = read_log(run_dir / LOG_NAME)
     write_trials_csv(run_dir / "trials.csv", records)
     best = _best(records)
     best_cfg = write_best(run_dir, space.candidate(best["params"]))
     if bt.optimize.multi_objective:
         write_pareto(run_dir, records, space.candidate)
-    report_dir = (write_best_report(best_cfg, bt, candles, run_dir, plots)
-                  if candles is not None else None)
-    return OptimizeResult(run_dir, best, best_cfg, records, stats, report_dir)
-
-
-def write_best_report(cfg: LiveConfig, bt: BacktestConfig, candles: np.ndarray,
-                      run_dir: Path, plots: bool = True) -> Path | None:
-    """The best config's full backtest report under run_dir/report (backtester's writer)."""
-    try:
-        from passivbot.backtest.report import write_report
-        from passivbot.backtest.runner import backtest_live_config
-    except ImportError as e:  # the backtester's runner/report not installed yet
-        print(f"note: no backtest report ({e})", file=sys.stderr)
-        return None
-    result = backtest_live_config(cfg, bt, candles=candles)
-    return Path(write_report(result, root=run_dir / "report", label="best", plots=plots))
+    res = OptimizeResult(run_dir, best, best_cfg, records, stats)
+    if candles is not None:
+        by_sym = candles if isinstance(candles, dict) else {bt.symbol: candles}
+        res.report_dir, res.symbols = write_best_reports(best_cfg, bt, by_sym, run_dir, plots)
+        res.holdout = holdout(best_cfg, bt, None, run_dir)
+    return res

@@ -1,78 +1,36 @@
-"""The search loop: Optuna ask/tell with the study in memory, candidates evaluated in tasks of
-several configs on a BatchExecutor, results logged per task.
+"""The search loop: a population sampler asked a whole generation at once, its candidates
+evaluated in tasks of several on a BatchExecutor, results logged as each task returns, and the
+generation told at once when its last result is in.
 
-Steady state rather than generations: `tasks_in_flight` tasks of `chunk` candidates are kept
-queued on the executor; when the oldest finishes, its trials are told, logged (one fsync per
-task) and a new task is asked and submitted at once, so workers never wait for the slowest
-candidate of a generation. CMA-ES and NSGA-II group trials into generations themselves from the
-told results. Tells follow submission order, so a run is reproducible (Search.run).
+Per candidate the main process only asks (the cmaes library: ~17 us), passes a row of a numpy
+array to a task, writes the log line the worker encoded, and tells (~6-10 us per candidate per
+generation); the candidate dicts, validation and JSON encoding happen in the workers.
+
+A generation is split into tasks that shrink toward its end (guided self-scheduling: each task
+takes 1/workers of what is left, at most `max_chunk`), all submitted at once, so every worker
+stays busy until the generation's last few candidates, in as few tasks as that allows (a task
+costs the main process ~0.1-0.3 ms in the process pool's threads). The sampler sees each generation
+told in candidate order whatever the completion order, so the same config and seed give the
+same trials on 1 worker, on N, or on Dask, run after run (the population size is the config's
+`batch_size`, or a default from the worker count: set it to compare machines).
 """
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures as cf
+import math
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import optuna
-from optuna.distributions import BaseDistribution
+import numpy as np
 
-from passivbot.optimize.cma import FastCmaEsSampler, fast_cma_supported
 from passivbot.optimize.executor import BatchExecutor
+from passivbot.optimize.objective import TaskResult
 from passivbot.optimize.resume import TrialLog
-from passivbot.optimize.space import SearchSpace
+from passivbot.optimize.samplers import Sampler
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-try:  # what Study.optimize itself calls: Study.tell without the deep copy of the trial it returns
-    from optuna.study._tell import _tell_with_warning as _optuna_tell
-except ImportError:  # an Optuna without it: the public tell (same effect, one copy more)
-    _optuna_tell = None
-
-
-def tell(study: optuna.Study, trial: optuna.trial.Trial, values: list[float]) -> None:
-    """Finish a trial with its values. `Study.tell` returns a deep copy of the finished trial
-    (22 distributions, the sampler's attributes): ~0.17 ms a trial, most of tell's cost and ~8%
-    of the main process's per-trial CPU (bench_optimize.py), for a result we never read. So
-    this calls the function `Study.tell` and `Study.optimize` both use (same checks, same
-    storage update, same sampler `after_trial`), without that copy."""
-    if _optuna_tell is None:
-        study.tell(trial, values)
-    else:
-        _optuna_tell(study=study, trial=trial, value_or_values=values)
-
-
-def make_sampler(name: str, seed: int, x0: dict[str, Any] | None = None,
-                 space: dict[str, BaseDistribution] | None = None
-                 ) -> optuna.samplers.BaseSampler:
-    """The Optuna sampler for the config's `sampler` choice. CMA-ES starts its mean at the
-    first starting config (x0) rather than the middle of the box; given the fixed search
-    `space` every trial is asked with, it is the FastCmaEsSampler (same search, O(1)
-    bookkeeping per trial: optimize/cma.py)."""
-    if name == "cmaes":
-        with warnings.catch_warnings():  # x0 is deprecated after Optuna 4.9 (still in 5.0)
-            warnings.simplefilter("ignore", FutureWarning)
-            if space is not None and fast_cma_supported():
-                return FastCmaEsSampler(x0=x0, seed=seed, warn_independent_sampling=False,
-                                        search_space=space)
-            return optuna.samplers.CmaEsSampler(x0=x0, seed=seed,
-                                                warn_independent_sampling=False)
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    raise ValueError(f"unknown sampler {name!r}")
-
-
-def make_study(sampler: optuna.samplers.BaseSampler, multi_objective: bool) -> optuna.Study:
-    """In-memory study: maximize the score (and, multi-objective, -max_drawdown)."""
-    directions = ["maximize", "maximize"] if multi_objective else ["maximize"]
-    return optuna.create_study(directions=directions, sampler=sampler)
+MAX_CHUNK = 8  # candidates per task at most: a task costs one submit and one result message
 
 
 @dataclass
@@ -84,85 +42,143 @@ class SearchStats:
     #                     pickling and result threads) during the search
     eval_s: float = 0.0  # sum of the workers' evaluation times (wall)
     eval_cpu_s: float = 0.0  # sum of the workers' evaluation CPU times (the work per trial)
-    sampler_cpu_s: float = 0.0  # main-thread CPU inside Optuna's ask and tell (part of cpu_s)
+    sampler_cpu_s: float = 0.0  # main-thread CPU inside the sampler's ask and tell (in cpu_s)
+    thread_cpu_s: float = 0.0  # the search loop's own thread (the rest of cpu_s: the
+    #                            executor's threads, which pickle tasks and unpickle results)
     wall_s: float = 0.0
+    generations: int = 0
 
     @property
     def overhead_fraction(self) -> float:
-        """The optimizer's own CPU time per trial / evaluation time per trial."""
-        return self.cpu_s / self.eval_s if self.eval_s > 0 else 0.0
+        """The main process's CPU time per trial / a backtest's CPU time per trial (CPU, not
+        wall, on both sides: on a shared machine the wall time of a backtest grows with the
+        other processes' load, which would flatter the ratio)."""
+        return self.cpu_s / self.eval_cpu_s if self.eval_cpu_s > 0 else 0.0
+
+
+@dataclass
+class Pending:
+    """A generation asked but not yet told (also: the one a resumed run re-asks)."""
+
+    index: int
+    numbers: list[int]  # the trial number of each point evaluated (a prefix of the points)
+    points: Any  # everything the sampler proposed (numpy rows or params dicts)
+    state: str | None = None  # the sampler's state it was asked from (samplers.py)
+    values: dict[int, list[float]] = field(default_factory=dict)  # position -> values
+
+
+def chunks(n: int, workers: int, max_chunk: int = MAX_CHUNK) -> list[int]:
+    """Task sizes for n candidates: each 1/workers of what is left (at least 1, at most
+    max_chunk), so the last tasks of a generation are small and finish together."""
+    out = []
+    while n > 0:
+        k = max(1, min(max_chunk, math.ceil(n / workers), n))
+        out.append(k)
+        n -= k
+    return out
 
 
 @dataclass
 class Search:
     """One optimization's state in the main process."""
 
-    study: optuna.Study
-    space: SearchSpace
+    sampler: Sampler
     executor: BatchExecutor
     log: TrialLog
     next_number: int = 0
-    starts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (origin, params)
+    generation: int = 0
+    starts: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    resume: Pending | None = None  # a logged generation to finish first (resume)
     stats: SearchStats = field(default_factory=SearchStats)
 
-    def _ask(self) -> tuple[int, optuna.trial.Trial, str, dict[str, Any], dict[str, Any]]:
-        if self.starts:
-            origin, params = self.starts.pop(0)
-            self.study.enqueue_trial(params)
-        else:
-            origin = "search"
+    def _new_generation(self, limit: int) -> Pending:
         c0 = time.thread_time()
-        trial = self.study.ask(self.space.distributions)
+        state = self.sampler.state()
+        points = self.sampler.ask()
         self.stats.sampler_cpu_s += time.thread_time() - c0
-        n = self.next_number
-        self.next_number += 1
-        # Samplers keep their state in trial system attrs (CMA-ES: its pickled optimizer);
-        # logging them lets a resumed study continue the same search.
-        sys_attrs = dict(trial.storage.get_trial_system_attrs(trial._trial_id))
-        return n, trial, origin, sys_attrs, trial.params
+        k = min(len(points), limit)
+        numbers = list(range(self.next_number, self.next_number + k))
+        self.next_number += k
+        return Pending(self.generation, numbers, points, state)
 
-    def run(self, n_trials: int, chunk: int, tasks_in_flight: int,
-            on_done: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
-        """Evaluate `n_trials` more candidates; `on_done` gets each task's log records.
-
-        One task is told per refill, in the order the tasks were submitted (a task finished
-        early waits for the older ones; its worker has already moved on to a queued task). So
-        the sampler sees the same sequence of asks and tells whatever the timing: the same
-        config, seed and task layout give the same trials on 1 worker, on 8, or on Dask, run
-        after run."""
-        to_ask = n_trials
-        pending: collections.deque[tuple[cf.Future, list[tuple[int, Any, str, dict, dict]]]] = (
-            collections.deque())
-        t_wall, t_cpu = time.perf_counter(), time.process_time()
+    def run(self, n_trials: int,
+            on_done: Callable[[list[TaskResult]], None] | None = None) -> None:
+        """Evaluate `n_trials` more candidates (the pending starting configs first, in the
+        first wave); `on_done` gets each task's results as it returns."""
+        remaining = n_trials
+        t_wall, t_cpu, t_thread = time.perf_counter(), time.process_time(), time.thread_time()
+        futures: set[cf.Future] = set()
         try:
-            while to_ask > 0 or pending:
-                while to_ask > 0 and len(pending) < tasks_in_flight:
-                    k = min(chunk, to_ask)
-                    metas = [self._ask() for _ in range(k)]
-                    to_ask -= k
-                    batch = [(n, self.space.candidate(p)) for n, _, _, _, p in metas]
-                    pending.append((self.executor.submit(batch), metas))
-                fut, metas = pending[0]
-                results = dict(fut.result())  # the oldest task; one task told per refill
-                pending.popleft()
-                records = []
-                for n, trial, origin, sys_attrs, params in metas:
-                    res = results[n]
-                    c0 = time.thread_time()
-                    tell(self.study, trial, res["values"])
-                    self.stats.sampler_cpu_s += time.thread_time() - c0
-                    self.stats.eval_s += res["seconds"]
-                    self.stats.eval_cpu_s += res.get("cpu_seconds", res["seconds"])
-                    records.append({"number": n, "origin": origin, "params": params,
-                                    **res, "system_attrs": sys_attrs})
-                for r in records:
-                    self.log.write(r)
+            while remaining > 0 or self.resume is not None:
+                starts = self.starts[:max(0, remaining)]
+                self.starts = []
+                remaining -= len(starts)
+                if self.resume is not None:
+                    gen, self.resume = self.resume, None
+                    extra = max(0, min(len(gen.points) - len(gen.numbers), remaining))
+                    gen.numbers += list(range(self.next_number, self.next_number + extra))
+                    self.next_number += extra
+                elif remaining > 0:
+                    gen = self._new_generation(remaining)
+                else:
+                    break
+                todo = [i for i in range(len(gen.numbers)) if i not in gen.values]
+                todo = todo[:max(0, remaining)]
+                remaining -= len(todo)
+                futures = self._submit(gen, todo, starts)
+                # logged after submitting (the workers start sooner) and before any of the
+                # generation's results, which only this thread writes, in _collect
+                self.log.write({"generation": gen.index, "numbers": gen.numbers,
+                                "state": gen.state,
+                                **({"starts": [n for n, _, _ in starts]} if starts else {})})
                 self.log.commit()
-                self.stats.trials += len(records)
-                if on_done is not None:
-                    on_done(records)
+                self._collect(gen, futures, on_done)
+                futures = set()
+                if len(gen.values) == len(gen.points):  # complete: tell it
+                    c0 = time.thread_time()
+                    self.sampler.tell(gen.points, [gen.values[i] for i in range(len(gen.points))])
+                    self.stats.sampler_cpu_s += time.thread_time() - c0
+                    self.generation = gen.index + 1
+                    self.stats.generations += 1
         finally:
-            for fut, _ in pending:
+            for fut in futures:
                 fut.cancel()
             self.stats.wall_s += time.perf_counter() - t_wall
             self.stats.cpu_s += time.process_time() - t_cpu
+            self.stats.thread_cpu_s += time.thread_time() - t_thread
+
+    def _submit(self, gen: Pending, todo: list[int],
+                starts: list[tuple[int, str, dict[str, Any]]]) -> dict[cf.Future, list[int]]:
+        """Submit the starts (one task each) and the generation's missing positions."""
+        futs: dict[cf.Future, list[int | None]] = {}
+        for n, origin, params in starts:
+            futs[self.executor.submit(([n], [origin], [params]))] = [None]
+        pts = gen.points
+        i = 0
+        for k in chunks(len(todo), self.executor.n_workers):
+            pos = todo[i:i + k]
+            i += k
+            nums = [gen.numbers[p] for p in pos]
+            if isinstance(pts, np.ndarray):
+                sub = pts[pos[0]:pos[-1] + 1] if pos[-1] - pos[0] == k - 1 else pts[pos]
+            else:
+                sub = [pts[p] for p in pos]
+            futs[self.executor.submit((nums, "search", sub))] = pos
+        return futs
+
+    def _collect(self, gen: Pending, futs: dict[cf.Future, list[int | None]],
+                 on_done: Callable[[list[TaskResult]], None] | None) -> None:
+        """Log each task's results as it returns; keep the generation's values by position."""
+        st = self.stats
+        for fut in cf.as_completed(futs):
+            results = fut.result()
+            for (_, _, values, secs, cpu, line), p in zip(results, futs[fut]):
+                self.log.write_line(line)
+                st.eval_s += secs
+                st.eval_cpu_s += cpu
+                if p is not None:
+                    gen.values[p] = values
+            self.log.commit()
+            st.trials += len(results)
+            if on_done is not None:
+                on_done(results)

@@ -1,0 +1,91 @@
+"""The best config after a search: its full backtest report on every searched symbol, its
+stats per symbol (`symbols.json`), and its score on the hold-out symbols the search never saw
+(`holdout.json`), reported beside the search's score so overfitting to the searched charts
+shows."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from passivbot.config import BacktestConfig, LiveConfig
+from passivbot.optimize.objective import combine, fold_slices, score
+from passivbot.optimize.output import write_json
+
+
+def symbol_results(cfg: LiveConfig, bt: BacktestConfig, candles: dict[str, np.ndarray]
+                   ) -> dict[str, Any]:
+    """{symbol: BacktestResult} of `cfg` over each symbol's whole period."""
+    from passivbot.backtest.runner import backtest_live_config
+
+    return {s: backtest_live_config(cfg, replace(bt, symbol=s, symbols=(s,)), candles=c)
+            for s, c in candles.items()}
+
+
+def symbol_scores(results: dict[str, Any], bt: BacktestConfig, candles: dict[str, np.ndarray]
+                  ) -> dict[str, dict[str, Any]]:
+    """{symbol: {"score", "stats"}}: the score as the search computes it (folds included),
+    the stats over the whole period (those of the report)."""
+    from passivbot.backtest.runner import backtest_live_config
+
+    o = bt.optimize
+    out = {}
+    for s, res in results.items():
+        if o.n_folds == 1:
+            sc = score(res.stats, o.constraints)
+        else:
+            fold = [backtest_live_config(res.live_config, replace(bt, symbol=s, symbols=(s,)),
+                                         candles=candles[s][sl]).stats
+                    for sl in fold_slices(len(candles[s]), o.n_folds)]
+            sc = combine(fold, [score(f, o.constraints) for f in fold], o.fold_score)[0]
+        out[s] = {"score": sc, "stats": res.stats}
+    return out
+
+
+def write_best_reports(cfg: LiveConfig, bt: BacktestConfig, candles: dict[str, np.ndarray],
+                       run_dir: Path, plots: bool = True) -> tuple[Path, dict[str, Any]]:
+    """The best config's report per searched symbol under run_dir/report (one symbol: as
+    before, one folder), and with several symbols run_dir/symbols.json. Returns the report
+    root and {symbol: {score, stats}}."""
+    from passivbot.backtest.report import write_report
+
+    results = symbol_results(cfg, bt, candles)
+    for s, res in results.items():
+        write_report(res, root=run_dir / "report", label="best", plots=plots)
+    per = symbol_scores(results, bt, candles) if len(results) > 1 else {}
+    if per:
+        write_json(run_dir / "symbols.json", per)
+    return run_dir / "report", per
+
+
+def holdout(cfg: LiveConfig, bt: BacktestConfig, candles: dict[str, np.ndarray] | None = None,
+            run_dir: Path | None = None) -> dict[str, Any]:
+    """The best config on the hold-out symbols: {symbol: {score, stats}} plus "mean" and
+    "worst" scores; written to run_dir/holdout.json. Symbols whose candles or market spec
+    cannot be had are skipped with a note."""
+    from passivbot.optimize.run import load_candles
+
+    syms = bt.optimize.holdout_symbols
+    if not syms:
+        return {}
+    got: dict[str, np.ndarray] = {}
+    for s in syms:
+        try:
+            got[s] = candles[s] if candles and s in candles else load_candles(bt, s)
+        except Exception as e:  # noqa: BLE001 - a note, the search's result stands
+            print(f"note: hold-out symbol {s} skipped ({e})", file=sys.stderr)
+    try:
+        per = symbol_scores(symbol_results(cfg, bt, got), bt, got)
+    except KeyError as e:  # no offline market spec
+        print(f"note: hold-out skipped ({e.args[0]})", file=sys.stderr)
+        return {}
+    scores = [v["score"] for v in per.values()]
+    out = {"symbols": per, "mean": float(np.mean(scores)) if scores else None,
+           "worst": min(scores) if scores else None}
+    if run_dir is not None:
+        write_json(run_dir / "holdout.json", out)
+    return out

@@ -1,0 +1,154 @@
+"""Population ask/tell: a resumed run continues exactly where it stopped (the logged sampler
+state re-asks the same generation, holes left by a kill are filled under the same numbers), the
+samplers propose whole generations in the unit cube, and a candidate is scored on several
+symbols (mean or worst) with per-symbol results logged."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from passivbot.config import load_backtest_config
+from passivbot.optimize import optimize
+from passivbot.optimize.resume import read_generations, read_log
+from passivbot.optimize.samplers import make_sampler
+from passivbot.optimize.search import chunks
+from passivbot.optimize.space import SearchSpace
+
+STANDIN = "optimize_standin:stats"
+CANDLES = np.zeros((1440, 6))
+
+
+@pytest.fixture(scope="module")
+def bt():
+    return load_backtest_config("backtest_configs/demo.json")
+
+
+def small(bt, **opt):
+    return replace(bt, optimize=replace(bt.optimize, **opt))
+
+
+def run(bt, root, **kw):
+    kw.setdefault("workers", 2)
+    return optimize(bt, root=root, candles=CANDLES, evaluator=STANDIN, report=False,
+                    progress=False, **kw)
+
+
+def _trials(records):
+    return [(r["number"], r["origin"], r["params"], r["values"]) for r in records]
+
+
+@pytest.mark.parametrize("sampler, batch", [("cmaes", 8), ("nsga2", 8), ("random", 8),
+                                            ("cmaes", 0)])
+def test_a_resumed_run_finds_exactly_the_trials_of_an_uninterrupted_one(bt, tmp_path, sampler,
+                                                                        batch):
+    """Stopped inside a generation (iterations 23 with populations of 8, or the auto
+    population of 2 workers), resumed to 50 on one worker: the same trials as one run of 50,
+    because the logged state re-asks the same generation and the run keeps its population."""
+    cfg = small(bt, batch_size=batch, sampler=sampler, multi_objective=sampler == "nsga2")
+    whole = run(cfg, tmp_path / "whole", iterations=50)
+    part = run(cfg, tmp_path / "part", iterations=23)
+    resumed = optimize(None, resume=part.run_dir, iterations=50, workers=1, candles=CANDLES,
+                       report=False, progress=False)
+    assert _trials(resumed.records) == _trials(whole.records)
+    assert [r["number"] for r in resumed.records] == list(range(50))
+
+
+def test_a_kill_mid_generation_loses_nothing_logged_and_fills_the_holes(bt, tmp_path):
+    """A kill leaves holes where tasks were in flight (results are logged as tasks finish, in
+    any order): resume evaluates exactly the missing candidates, under their numbers, and the
+    search goes on as if nothing had happened."""
+    cfg = small(bt, batch_size=8)
+    whole = run(cfg, tmp_path / "whole", iterations=41)
+    part = run(cfg, tmp_path / "part", iterations=41)
+    log = part.run_dir / "trials.jsonl"
+    # the log as a kill during generation 3 (trials 25-32) leaves it: the tasks holding 26, 28
+    # and 31 were in flight, nothing after them was asked
+    kept = []
+    for ln in log.read_text().splitlines():
+        rec = json.loads(ln)
+        if rec.get("generation") == 4:
+            break
+        if rec.get("number") not in (26, 28, 31):
+            kept.append(ln)
+    log.write_text("\n".join(kept) + "\n")
+    before = read_log(log)
+    resumed = optimize(None, resume=part.run_dir, iterations=41, workers=2, candles=CANDLES,
+                       report=False, progress=False)
+    assert all(r in resumed.records for r in before)  # nothing logged changed
+    assert _trials(resumed.records) == _trials(whole.records)
+    raw = [json.loads(ln)["number"] for ln in log.read_text().splitlines()
+           if '"number"' in ln]
+    assert sorted(raw) == list(range(41))  # each trial in the log once
+
+
+def test_generations_are_logged_with_their_numbers_and_the_starts(bt, tmp_path):
+    res = run(small(bt, batch_size=8), tmp_path, iterations=20)
+    gens = read_generations(res.run_dir / "trials.jsonl")
+    assert [g["generation"] for g in gens] == [0, 1, 2]
+    assert gens[0]["starts"] == [0] and gens[0]["numbers"] == list(range(1, 9))
+    assert gens[2]["numbers"] == list(range(17, 20))  # the last one cut at the total
+    assert all(isinstance(g["state"], str) for g in gens)
+
+
+def test_tasks_shrink_toward_the_end_of_a_generation():
+    assert chunks(16, 2) == [8, 4, 2, 1, 1]
+    c = chunks(128, 16)
+    assert sum(c) == 128 and c[0] == 8 and c[-1] == 1 and c == sorted(c, reverse=True)
+    assert sum(chunks(1000, 16)) == 1000 and max(chunks(1000, 16)) == 8
+    assert chunks(0, 4) == []
+
+
+@pytest.mark.parametrize("name", ["cmaes", "random", "nsga2", "tpe"])
+def test_each_sampler_proposes_a_whole_generation_inside_the_space(bt, name):
+    space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
+    x0 = space.encode(space.params_of(bt.starting_configs[0])[0])
+    s = make_sampler(name, space, 3, 12, x0, n_obj=2 if name == "nsga2" else 1)
+    for _ in range(3):
+        pts = s.ask()
+        assert len(pts) == 12
+        params = pts if name == "tpe" else space.decode(pts)
+        assert all(d.lo <= p[d.name] <= d.hi for p in params for d in space.dims)
+        s.tell(pts, [[-float(i), -1.0][:2 if name == "nsga2" else 1] for i in range(12)])
+
+
+def test_cma_es_climbs_the_stand_in_bowl_from_the_start(bt, tmp_path):
+    res = run(small(bt, batch_size=16), tmp_path, iterations=300)
+    scores = [r["score"] for r in res.records]
+    assert max(scores) > scores[0]
+    assert np.mean(scores[-48:]) > np.mean(scores[1:49])  # later generations score higher
+
+
+@pytest.mark.parametrize("how", ["mean", "worst"])
+def test_several_symbols_score_by_the_mean_or_the_worst(bt, tmp_path, how):
+    """The stand-in's gain falls with the mean close price, so the two symbols' scores
+    differ; the trial's score combines them as configured."""
+    eth = np.zeros((1440, 6))
+    btc = np.zeros((1440, 6))
+    btc[:, 4] = 1.0
+    cfg = replace(small(bt, batch_size=8, symbol_score=how), symbols=("ETHUSDT", "BTCUSDT"))
+    res = optimize(cfg, workers=2, root=tmp_path, candles={"ETHUSDT": eth, "BTCUSDT": btc},
+                   evaluator="optimize_standin:per_symbol_stats", report=False,
+                   progress=False, iterations=12)
+    for r in res.records:
+        per = r["symbols"]
+        assert set(per) == {"ETHUSDT", "BTCUSDT"}
+        s = [per["ETHUSDT"]["score"], per["BTCUSDT"]["score"]]
+        assert s[0] != s[1]
+        assert r["score"] == pytest.approx(np.mean(s) if how == "mean" else min(s))
+
+
+def test_a_run_exports_to_an_optuna_storage_with_every_trial(bt, tmp_path):
+    import optuna
+
+    from passivbot.optimize.export import export_run
+
+    res = run(small(bt, batch_size=8), tmp_path, iterations=20)
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    name = export_run(res.run_dir, url)
+    trials = optuna.load_study(study_name=name, storage=url).get_trials()
+    assert [t.user_attrs["number"] for t in trials] == list(range(20))
+    assert [t.values for t in trials] == [r["values"] for r in res.records]
+    assert trials[0].user_attrs["origin"] == "start:0"
+    assert trials[5].params == res.records[5]["params"]

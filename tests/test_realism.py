@@ -1,0 +1,29 @@
+"""The realism campaign (bench/realism.py), short: the real bot against the emulator for a
+few emulated minutes per exchange, then the faults. It adds no order request beyond what
+the calculator's output needs, places take-profits fast, sends nothing during a
+Retry-After and resumes at once, notices a silent user stream within seconds, and recovers
+from a clock skew (refused timestamps) by resyncing."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from passivbot.live.testing import fall_then_rise
+
+spec = importlib.util.spec_from_file_location(
+    "realism", Path(__file__).resolve().parents[1] / "bench" / "realism.py")
+realism = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(realism)
+
+
+@pytest.mark.parametrize("exchange", ["binance", "bybit"])
+async def test_realism_campaign_short(exchange):
+    r = await realism.campaign(exchange, fall_then_rise(), 40, {}, faults=True)
+    lines = "\n".join(realism.report(exchange, r))
+    assert r["minutes"] == 40 and r["fills"] >= 1, lines
+    assert r["excess"] == 0, lines  # every order request is a change of the ideal book
+    assert realism.pct(r["tp_ms"], 99) < 1000, lines
+    assert r["retry_after_requests"] == 0 and r["retry_after_resumed_s"] < 2.0, lines
+    assert r["silent_user_tp_s"] < 10.0, lines
+    assert r["clock_skew_s"] < 10.0 and r["clock_resyncs"] >= 1, lines
