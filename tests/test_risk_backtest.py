@@ -205,3 +205,33 @@ def test_cached_grids_equal_recomputed_with_unstuck_and_stop(seed, vol, dd, cool
     for name in a[0].dtype.names:
         assert np.array_equal(a[0][name], b[0][name]), name
     assert np.array_equal(a[2], b[2])
+
+
+def test_report_shows_unstuck_and_stop_fills_and_summary(tmp_path):
+    """backtest.py's path on the bundled ETHUSDT sample with both rules on (the docs' example
+    values): fills.csv names the new kinds, stats.json counts them, the console says so."""
+    import csv
+    import json
+
+    from passivbot.backtest.report import summary_table, write_report
+    from passivbot.backtest.runner import backtest_live_config
+    from passivbot.config import (
+        live_config_from_dict, live_config_to_dict, load_backtest_config, load_live_config,
+    )
+
+    d = live_config_to_dict(load_live_config("default"))
+    for s in ("long", "short"):
+        d[s].update(unstuck_threshold=0.8, unstuck_close_pct=0.1, unstuck_ema_dist=0.005,
+                    unstuck_loss_allowance_pct=0.02)
+    d.update(equity_stop_drawdown=0.1, equity_stop_cooldown_minutes=1440)
+    res = backtest_live_config(live_config_from_dict(d, "risk.json"),
+                               load_backtest_config("demo"))
+    path = write_report(res, tmp_path, plots=False)
+    with open(path / "fills.csv") as f:
+        names = [r["kind_name"] for r in csv.DictReader(f)]
+    stats = json.loads((path / "stats.json").read_text())
+    assert names.count("unstuck_close") == stats["n_unstuck_closes"] > 0
+    assert names.count("stop_close") == stats["n_stop_closes"] > 0
+    assert stats["n_equity_stops"] >= 1
+    assert stats["unstuck_loss"] <= 0.02 * 2 * res.summary[S_PEAK_BALANCE]
+    assert "bounded loss:" in summary_table(res)
