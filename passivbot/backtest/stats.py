@@ -15,7 +15,8 @@ Definitions (stated next to the numbers, docs/backtest.md repeats them):
   measured by the engine on every candle (1.0 after a liquidation);
 - funding_paid / funding_received: sums of the funding payments (both >= 0); funding_net =
   received - paid; funding_modelled = 1 when funding events fell inside the traded candles
-  (0: no funding data, or none in range); fees_paid excludes the margin lost at liquidation (liquidation_margin_lost);
+  (0: no funding data, or none in range); fees_paid excludes the margin lost at liquidation
+  (liquidation_margin_lost);
 - bounded loss (passivbot.risk): n_unstuck_closes and unstuck_loss (fee - pnl of those fills,
   both sides), n_equity_stops (times the stop fired) and n_stop_closes (its market closes);
   n_closes counts take-profits only.
