@@ -184,21 +184,36 @@ def book_is_ideal(bot, emu) -> bool:
     return emulator_book(emu.account) == wanted_book(exp)
 
 
+def merged_fills(fills: list[dict]) -> list[FillKey]:
+    """The emulator's executions as the fill rule's fills: consecutive executions of one order
+    in one minute (a partial fill's parts, realistic mode) are one fill of their summed qty."""
+    out: list[list] = []
+    for f in fills:
+        if out and out[-1][5] == f["order_id"] and out[-1][0] == f["minute"]:
+            out[-1][4] += f["qty"]
+        else:
+            out.append([f["minute"], f["side"], f["kind"], f["price"], f["qty"], f["order_id"]])
+    return [fill_key(*row[:5]) for row in out]
+
+
 async def live_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
                        starting_balance: float, maker_fee: float, taker_fee: float,
                        minute_timeout: float = 10.0, check_book: bool = True,
-                       progress=None, time_limit_s: float | None = None) -> Outcome:
+                       progress=None, time_limit_s: float | None = None,
+                       realism="full") -> Outcome:
     """The live bot's fills trading the emulator in lockstep over candles[1:] (see module).
 
     With `time_limit_s`, stops after the minute that crosses it; `Outcome.n_candles` says how
-    many candles were run (the backtest to compare with is over candles[:n_candles])."""
+    many candles were run (the backtest to compare with is over candles[:n_candles]).
+    `realism`: the emulator's mode ("full": intra-minute path, spread, partial fills; "minute")."""
     from passivbot.emulator import Emulator
 
     n = len(candles)
     extra = candles[-1:].copy()
     extra[0, 0] += 60_000
     emu = Emulator(exchange, cfg.symbol, np.concatenate([candles, extra]), start_index=1,
-                   starting_balance=starting_balance, maker_fee=maker_fee, taker_fee=taker_fee)
+                   starting_balance=starting_balance, maker_fee=maker_fee, taker_fee=taker_fee,
+                   realism=realism)
     await emu.start()
     t0 = time.perf_counter()
     bot = None
@@ -210,7 +225,7 @@ async def live_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
         while emu.clock < n:
             if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s:
                 break
-            await emu.advance(1)
+            await emu.advance(1, idle_s=0.001)
             await settle(bot, emu, timeout=minute_timeout)
             if check_book and not book_is_ideal(bot, emu):
                 bad_books.append(emu.clock)
@@ -221,7 +236,7 @@ async def live_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
             await bot.stop()
         await emu.stop()
     acc = emu.account
-    keys = [fill_key(f["minute"], f["side"], f["kind"], f["price"], f["qty"]) for f in acc.fills]
+    keys = merged_fills(acc.fills)
     pos = tuple((acc.positions[s].size, acc.positions[s].price if acc.positions[s].size else 0.0)
                 for s in (LONG, SHORT))
     return Outcome(keys, acc.balance, pos, time.perf_counter() - t0, bad_books, acc.clock)
@@ -243,18 +258,18 @@ def compare(exchange: str, n_candles: int, bt: Outcome, live: Outcome) -> Parity
 async def run_parity(cfg: LiveConfig, candles: np.ndarray, exchange: str,
                      starting_balance: float = 10_000.0, maker_fee: float | None = None,
                      taker_fee: float | None = None, progress=None,
-                     time_limit_s: float | None = None) -> ParityReport:
+                     time_limit_s: float | None = None, realism="full") -> ParityReport:
     """Backtest, then the live bot on the emulator over the same candles; the comparison.
 
     With `time_limit_s` the live run may stop early; both are then compared over the candles
-    the live run reached."""
+    the live run reached. `realism`: the emulator's mode, "full" (default) or "minute"."""
     fees = DEFAULT_FEES[exchange]
     maker = fees["maker_fee"] if maker_fee is None else maker_fee
     taker = fees["taker_fee"] if taker_fee is None else taker_fee
     candles = np.ascontiguousarray(candles, dtype=np.float64)
     bt = backtest_outcome(cfg, candles, exchange, starting_balance, maker, taker)
     live = await live_outcome(cfg, candles, exchange, starting_balance, maker, taker,
-                              progress=progress, time_limit_s=time_limit_s)
+                              progress=progress, time_limit_s=time_limit_s, realism=realism)
     if live.n_candles < len(candles):
         bt = backtest_outcome(cfg, candles[:live.n_candles], exchange, starting_balance, maker,
                               taker)

@@ -15,11 +15,18 @@ import time
 import numpy as np
 from aiohttp import WSMsgType, web
 
+from passivbot.emulator import limits
+from passivbot.emulator import path as mpath
 from passivbot.emulator.core import Account
 from passivbot.emulator.faults import FaultInjector
+from passivbot.emulator.path import Realism, realism_of
 from passivbot.markets import DEFAULT_FEES, market_spec
 
 ALLOWED_HOSTS = ("127.0.0.1", "localhost")
+
+
+class _Stopped(Exception):
+    """The emulator was stopped while a real-time candle was in progress."""
 
 
 class WsConn:
@@ -29,11 +36,16 @@ class WsConn:
         self.ws, self.emu, self.kind = ws, emu, kind
         self.topics: set[str] = set()
         self.authed = False
+        self.closing = False
+        self.silent = False  # Binance listenKeyExpired: open, but nothing more is sent
+        self.opened_ms = emu.account.now_ms()
         self.listen_key: str | None = None
         self.queue: asyncio.Queue = asyncio.Queue()
         self.writer = asyncio.get_running_loop().create_task(self._write())
 
     def send(self, obj: dict) -> None:
+        if self.silent:
+            return
         self.queue.put_nowait(json.dumps(obj, separators=(",", ":")))
 
     async def _write(self) -> None:
@@ -64,7 +76,7 @@ class Emulator:
     def __init__(self, exchange: str, symbol: str, candles: np.ndarray, start_index: int = 1440,
                  starting_balance: float = 10_000.0, maker_fee: float | None = None,
                  taker_fee: float | None = None, api_key: str | None = None,
-                 api_secret: str | None = None) -> None:
+                 api_secret: str | None = None, realism: Realism | str | None = None) -> None:
         if exchange not in ("binance", "bybit"):
             raise ValueError(f"exchange must be 'binance' or 'bybit', not {exchange!r}")
         candles = np.asarray(candles, dtype=np.float64)
@@ -78,7 +90,16 @@ class Emulator:
             self.spec, candles, start_index, float(starting_balance),
             fees["maker_fee"] if maker_fee is None else maker_fee,
             fees["taker_fee"] if taker_fee is None else taker_fee)
+        self.realism = realism_of(realism)
+        self.speed = 60.0  # scales bans and Retry-After (lockstep: as the CLI's default speed)
+        self.max_conn_age_ms = 86_400_000 if (self.realism.full and exchange == "binance") \
+            else None  # Binance cuts every websocket after 24 h
+        self._setup_realism()
         self.faults = FaultInjector()
+        self.limits_armed = False  # a rate-limit fault was armed (minute mode: limits off)
+        self.clock_check = limits.ClockCheck(lambda: self.account.now_ms())
+        self.limiter = (limits.BinanceLimiter(self.speed) if exchange == "binance"
+                        else limits.BybitLimiter(self.speed, lambda: self.account.now_ms()))
         self.counters: dict = {"requests": collections.Counter(), "orders_created": 0,
                                "orders_cancelled": 0, "orders_rejected": 0, "ws_messages": 0,
                                "ws_connections": 0}
@@ -101,6 +122,7 @@ class Emulator:
         self.ws.register(self.app.router)
         self.account.listeners.append(self.ws.on_event)
         self.faults._drop = self._drop_all
+        self.faults._emu = self
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -127,13 +149,92 @@ class Emulator:
             self._runner = None
 
     # -- the clock -------------------------------------------------------------------------
-    async def advance(self, n: int = 1) -> list:
-        """Settle the next `n` candles (lockstep); returns the fills. Yields between candles."""
+    def _setup_realism(self) -> None:
+        r, acc = self.realism, self.account
+        acc.realistic = r.full
+        acc.partial_share = r.partial_share if (r.full and r.partial_fills) else 0.0
+        acc.rng.seed(r.seed)
+        self._spread = r.spread_ticks * self.spec.price_step
+        self._at_bid = True
+        if r.full:  # the book around the last close before the first path point
+            i = acc.clock - 1
+            prev = float(self.candles[i - 1, 4]) if i > 0 else float(self.candles[i, 1])
+            self._book_after(float(self.candles[i, 4]), prev)
+
+    def _book_after(self, price: float, prev: float, offset_ms: int = 0) -> tuple:
+        bid, ask, self._at_bid = mpath.book_at(price, prev, self._at_bid, self._spread,
+                                               self.spec.price_step)
+        self.account.set_tick(price, bid, ask, offset_ms)
+        return bid, ask
+
+    async def _candle(self, n_points: int, pause) -> list:
+        """One candle: the realistic mode's path points (each published, then `await
+        pause(k, t_ms)`), then the settlement by the shared rule at the close."""
+        acc = self.account
+        i = acc.clock
+        if self.realism.full and i < len(self.candles):
+            c = self.candles[i]
+            prices = mpath.candle_path(c, i, self.realism.seed, n_points, self.spec.price_step)
+            times = mpath.point_times(n_points)
+            prev, t_prev = acc.last_price, -1
+            hi = lo = float(c[1])
+            for k in range(n_points - 1):  # the last point is the close: settled below
+                old = (acc.bid, acc.ask)
+                p = float(prices[k])
+                hi, lo = max(hi, p), min(lo, p)
+                bid, ask = self._book_after(p, prev, int(times[k]))
+                topics = mpath.due(self.exchange, t_prev, int(times[k]), p != prev or k == 0,
+                                   (bid, ask) != old or k == 0)
+                self.ws.on_event("tick", {"index": i, "price": p, "bid": bid, "ask": ask,
+                                          "open": float(c[1]), "high": hi, "low": lo,
+                                          "topics": topics})
+                prev, t_prev = p, int(times[k])
+                await pause(k, int(times[k]))
+            self._book_after(float(c[4]), prev, mpath.CANDLE_MS - 1)
+            fills = acc.step()
+            self.ws.on_event("tick", {"index": i, "price": float(c[4]), "bid": acc.bid, "ask": acc.ask,
+                                      "open": float(c[1]), "high": float(c[2]),
+                                      "low": float(c[3]), "topics": {"bookticker", "orderbook"}})
+            return fills
+        return acc.step()
+
+    async def advance(self, n: int = 1, idle_s: float | None = None) -> list:
+        """Settle the next `n` candles (lockstep); returns the fills. Yields between candles.
+
+        Realistic mode: each candle's path is published first, `realism.lockstep_points`
+        points; with `idle_s` the emulator waits for clients to go idle after each point (a
+        lockstep barrier inside the minute), else it only yields."""
+        async def pause(k: int, t_ms: int) -> None:
+            if idle_s is not None:
+                await self.wait_idle(idle_s, 5.0)
+            else:
+                await asyncio.sleep(0)
+
         fills = []
         for _ in range(n):
-            fills += self.account.step()
+            fills += await self._candle(self.realism.lockstep_points, pause)
+            self._cut_old_conns()
             await asyncio.sleep(0)
         return fills
+
+    def set_speed(self, speed: float) -> None:
+        """Emulated minutes per wall minute; scales rate-limit windows and bans."""
+        self.speed = speed
+        self.limiter.scale = 1.0 / speed
+
+    def _cut_old_conns(self) -> int:
+        """Close (with a close frame) every websocket open for max_conn_age_ms of market time."""
+        if self.max_conn_age_ms is None:
+            return 0
+        now, n = self.account.now_ms(), 0
+        for c in list(self.conns):
+            if now - c.opened_ms >= self.max_conn_age_ms and not c.closing:
+                c.closing = True
+                c.silent = False
+                c.close_after_send()
+                n += 1
+        self.counters["ws_cut_24h"] = self.counters.get("ws_cut_24h", 0) + n
+        return n
 
     async def wait_idle(self, idle_s: float = 0.05, timeout: float = 5.0) -> bool:
         """Until no request is in flight and no stream message is queued for `idle_s`."""
@@ -150,15 +251,38 @@ class Emulator:
     async def run_realtime(self, speed: float = 60.0, max_minutes: int | None = None) -> None:
         """Advance one candle every 60/speed seconds until stopped or out of candles."""
         done = 0
+        n_points = mpath.wall_points(speed, self.realism.min_wall_step_s)
+        candle_s = 60.0 / speed
+
+        async def sleep_until(t: float) -> None:
+            delay = t - time.monotonic()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(self._stopped.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+            if self._stopped.is_set():
+                raise _Stopped
+
+        self.set_speed(speed)
         while not self._stopped.is_set() and self.clock < len(self.candles):
             if max_minutes is not None and done >= max_minutes:
                 return
+            t0 = time.monotonic()
             try:
-                await asyncio.wait_for(self._stopped.wait(), 60.0 / speed)
+                if self.realism.full:
+                    await sleep_until(t0 + candle_s / n_points)
+
+                    async def pause(k: int, t_ms: int) -> None:
+                        await sleep_until(t0 + candle_s * (k + 2) / n_points)
+
+                    await self._candle(n_points, pause)
+                else:
+                    await sleep_until(t0 + candle_s)
+                    await self.advance(1)
+            except _Stopped:
                 return
-            except asyncio.TimeoutError:
-                pass
-            await self.advance(1)
+            self._cut_old_conns()
             done += 1
 
     # -- plumbing --------------------------------------------------------------------------
@@ -214,11 +338,15 @@ class Emulator:
             self.counters["requests"][f"{request.method} {name}"] += 1
             delay = self.faults.take_delay(f"{request.method} {name}")
             status = self.faults.take_http_error()
+            headers: dict = {}
             if status:
                 response = self.rest.http_error(status)
             else:
-                denied = await self.rest.authorize(request)
+                denied, headers = await self.rest.guard(request, name)
+                if denied is None:
+                    denied = await self.rest.authorize(request)
                 response = denied if denied is not None else await handler(request)
+            response.headers.update(headers)
             if delay:  # the request is executed now, its answer held back (may be lost)
                 await asyncio.sleep(delay)
             return response
