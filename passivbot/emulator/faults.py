@@ -70,12 +70,14 @@ class FaultInjector:
         self.log.append(f"skew_clock {ms}")
         self._emu.clock_check.skew_ms = int(ms)
 
-    def exhaust_rate_limit(self) -> None:
-        """The request budget of the current window is used up: Binance answers 429 with
-        Retry-After (then 418 bans for a client that keeps calling), Bybit 10006."""
+    def exhaust_rate_limit(self, seconds: float = 60.0) -> None:
+        """The request budget is used up by others on the same IP / UID: Binance for the rest
+        of the current minute window (429 with Retry-After, then 418 bans for a client that
+        keeps calling), Bybit every endpoint for `seconds` venue seconds (10006)."""
         self.log.append("exhaust_rate_limit")
         self._emu.limits_armed = True
-        self._emu.limiter.exhaust()
+        lim = self._emu.limiter
+        lim.exhaust() if hasattr(lim, "retry_until") else lim.exhaust(seconds)
 
     def ip_ban(self, seconds: float | None = None) -> float:
         """Ban the IP now: Binance 418 (the next escalation step, or `seconds`), Bybit 403 for

@@ -342,7 +342,7 @@ class Emulator:
             if status:
                 response = self.rest.http_error(status)
             else:
-                denied, headers = await self.rest.guard(request, name)
+                denied, headers = await self.rest.guard(request, f"{request.method} {name}")
                 if denied is None:
                     denied = await self.rest.authorize(request)
                 response = denied if denied is not None else await handler(request)
