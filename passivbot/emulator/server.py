@@ -86,6 +86,8 @@ class Emulator:
         self.exchange, self.symbol, self.candles = exchange, symbol, candles
         self.spec = market_spec(exchange, symbol)
         self.api_key, self.api_secret = api_key, api_secret
+        self.starting_balance = float(starting_balance)
+        self.out_of_candles = False  # the CLI's --at-end serve: the clock stopped for good
         self.account = Account(
             self.spec, candles, start_index, float(starting_balance),
             fees["maker_fee"] if maker_fee is None else maker_fee,
@@ -120,6 +122,7 @@ class Emulator:
             self.rest, self.ws = BybitRest(self), BybitWs(self)
         self.rest.register(self.app.router)
         self.ws.register(self.app.router)
+        self.app.router.add_route("*", "/{tail:.*}", self._unknown)  # last: nothing else matched
         self.account.listeners.append(self.ws.on_event)
         self.faults._drop = self._drop_all
         self.faults._emu = self
@@ -325,6 +328,26 @@ class Emulator:
                 await c.ws.close()
         self.conns.clear()
         return len(conns)
+
+    async def _unknown(self, request: web.Request) -> web.Response:
+        """A path this venue does not have: say which emulator this is, so a client of the
+        other venue (or a wrong --exchange) reads a cause instead of a bare 404."""
+        other = {"binance": ("bybit", ("/v5/",)),
+                 "bybit": ("binance", ("/fapi/", "/sapi/", "/api/", "/ws", "/market/ws",
+                                       "/public/ws", "/private/ws", "/stream"))}[self.exchange]
+        if request.path.startswith(other[1]):
+            msg = (f"this is a passivbot {self.exchange} emulator on 127.0.0.1:{self.port} and "
+                   f"{request.method} {request.path} is a {other[0]} path: start the emulator "
+                   f"with --exchange {other[0]}, or point a {self.exchange} client at it")
+        else:
+            msg = (f"this is a passivbot {self.exchange} emulator: {request.method} "
+                   f"{request.path} is not an endpoint it serves (docs/emulator.md)")
+        if self.exchange == "binance":
+            body = {"code": -1000, "msg": msg}
+        else:
+            body = {"retCode": 10001, "retMsg": msg, "result": {}, "retExtInfo": {},
+                    "time": self.account.now_ms()}
+        return web.json_response(body, status=404)
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler):
