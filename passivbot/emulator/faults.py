@@ -23,6 +23,7 @@ class FaultInjector:
     delay_count: int = 0
     delay_only: str = ""  # delay only requests whose "METHOD /path" contains this
     reject_count: int = 0
+    ws_refuse_count: int = 0  # websocket handshakes to refuse with 503
     # Hooks installed by the server: close every websocket / expire the listen key.
     _drop: Callable[[], Awaitable[int]] | None = None
     _expire: Callable[[bool], Awaitable[int]] | None = None
@@ -119,6 +120,16 @@ class FaultInjector:
             self.delay_count -= 1
             return self.delay_s
         return 0.0
+
+    def refuse_websockets(self, count: int) -> None:
+        """Refuse the next `count` websocket handshakes with HTTP 503 (an outage)."""
+        self.ws_refuse_count = count
+
+    def take_ws_refusal(self) -> bool:
+        if self.ws_refuse_count > 0:
+            self.ws_refuse_count -= 1
+            return True
+        return False
 
     def take_reject(self) -> bool:
         if self.reject_count > 0:

@@ -297,6 +297,9 @@ class Emulator:
 
     async def serve_ws(self, request: web.Request, kind: str, on_message, on_open=None):
         """Run a websocket: `on_message(conn, data)` per JSON text message."""
+        if self.faults.take_ws_refusal():  # an outage: the handshake fails
+            self.counters["ws_refused"] = self.counters.get("ws_refused", 0) + 1
+            return web.Response(status=503, text="Service Unavailable")
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
         conn = self.add_conn(ws, kind)
