@@ -170,7 +170,7 @@ class Emulator:
         self.account.set_tick(price, bid, ask, offset_ms)
         return bid, ask
 
-    async def _candle(self, n_points: int, pause) -> list:
+    async def _candle(self, n_points: int, pause, lockstep: bool = False) -> list:
         """One candle: the realistic mode's path points (each published, then `await
         pause(k, t_ms)`), then the settlement by the shared rule at the close."""
         acc = self.account
@@ -195,9 +195,16 @@ class Emulator:
                 await pause(k, int(times[k]))
             self._book_after(float(c[4]), prev, mpath.CANDLE_MS - 1)
             fills = acc.step()
-            self.ws.on_event("tick", {"index": i, "price": float(c[4]), "bid": acc.bid, "ask": acc.ask,
-                                      "open": float(c[1]), "high": float(c[2]),
-                                      "low": float(c[3]), "topics": {"bookticker", "orderbook"}})
+            close = {"index": i, "price": float(c[4]), "bid": acc.bid, "ask": acc.ask,
+                     "open": float(c[1]), "high": float(c[2]), "low": float(c[3])}
+            self.ws.on_event("tick", dict(close, topics={"bookticker", "orderbook"}))
+            if lockstep:
+                # The venues keep pushing tickers (Binance every second, Bybit every 100 ms),
+                # so in real time a client busy when the close arrived reads the next push
+                # within a second. In lockstep nothing follows until the next advance: once
+                # the clients are idle, push the tickers once more at the same market time.
+                await self.wait_idle(0.002, 2.0)
+                self.ws.on_event("tick", dict(close, topics={"miniticker", "ticker", "tickers"}))
             return fills
         return acc.step()
 
@@ -215,7 +222,7 @@ class Emulator:
 
         fills = []
         for _ in range(n):
-            fills += await self._candle(self.realism.lockstep_points, pause)
+            fills += await self._candle(self.realism.lockstep_points, pause, lockstep=True)
             self._cut_old_conns()
             await asyncio.sleep(0)
         return fills
