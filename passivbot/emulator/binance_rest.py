@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from passivbot.emulator import core, limits
+from passivbot.emulator import core, guards
 from passivbot.margin import hedged_liq_price_nb
 from passivbot.records import LONG, SHORT
 
@@ -101,43 +101,8 @@ class BinanceRest:
                             content_type="text/html")
 
     async def guard(self, req: web.Request, name: str) -> tuple[web.Response | None, dict]:
-        """Rate limits and the recvWindow clock check (emulator.limits): (refusal, headers)."""
-        emu = self.emu
-        headers: dict = {}
-        if emu.realism.rate_limits or emu.limits_armed:
-            weight = limits.BINANCE_WEIGHTS.get(name, 1)
-            if name == "GET /fapi/v1/klines":
-                weight = limits.kline_weight(int(req.query.get("limit", 500) or 500))
-            status, wait, headers = emu.limiter.check(name, weight)
-            if status == 429:
-                return web.json_response(
-                    {"code": -1003, "msg": "Too many requests; current limit of IP(127.0.0.1) is "
-                     "2400 requests per minute. Please use the websocket for live updates to "
-                     "avoid polling the API."}, status=429,
-                    headers={"Retry-After": limits.retry_after(wait)}), {}
-            if status == 418:
-                until = self.acc.now_ms() + int(wait * emu.speed * 1000)
-                return web.json_response(
-                    {"code": -1003, "msg": f"Way too many requests; IP(127.0.0.1) banned until "
-                     f"{until}. Please use the websocket for live updates to avoid bans."},
-                    status=418, headers={"Retry-After": limits.retry_after(wait)}), {}
-        if emu.realism.check_clock or emu.clock_check.skew_ms:
-            p = dict(req.query)
-            if req.method != "GET":
-                p.update(dict(parse_qsl(await req.text())))
-            if "timestamp" in p:
-                try:
-                    ts, rw = int(p["timestamp"]), int(p.get("recvWindow", 5000))
-                except ValueError:
-                    return error(core.R_BAD_PARAM), headers
-                verdict = emu.clock_check.verdict(ts, min(rw, 60_000))
-                if verdict:
-                    emu.counters["clock_rejects"] = emu.counters.get("clock_rejects", 0) + 1
-                    msg = ("Timestamp for this request was 1000ms ahead of the server's time."
-                           if verdict == "ahead" else
-                           "Timestamp for this request is outside of the recvWindow.")
-                    return web.json_response({"code": -1021, "msg": msg}, status=400), headers
-        return None, headers
+        """Rate limits and the recvWindow clock check (emulator.guards): (refusal, headers)."""
+        return await guards.binance_guard(self, req, name)
 
     async def authorize(self, req: web.Request) -> web.Response | None:
         """With a key pair configured, check the HMAC of signed requests (-1022 if bad)."""

@@ -14,7 +14,7 @@ import json
 
 from aiohttp import web
 
-from passivbot.emulator import core, limits
+from passivbot.emulator import core, guards
 from passivbot.emulator.binance_rest import s
 from passivbot.margin import hedged_liq_price_nb
 from passivbot.records import LONG, SHORT
@@ -34,7 +34,8 @@ ERRORS = {  # reject code -> (retCode, retMsg)
     core.R_LEVERAGE: (10001, "leverage invalid"),
     core.R_NO_CHANGE: (110025, "Position mode is not modified"),
 }
-STATUS = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled", "CANCELED": "Cancelled", "EXPIRED": "Deactivated"}
+STATUS = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled",
+          "CANCELED": "Cancelled", "EXPIRED": "Deactivated"}
 IDX = {LONG: 1, SHORT: 2}
 
 
@@ -83,34 +84,8 @@ class BybitRest:
         get("/v5/asset/coin/query-info", self.coins)
 
     async def guard(self, req: web.Request, name: str) -> tuple[web.Response | None, dict]:
-        """Rate limits and the recvWindow clock check (emulator.limits): (refusal, headers)."""
-        emu = self.emu
-        headers: dict = {}
-        if emu.realism.rate_limits or emu.limits_armed:
-            status, wait, headers = emu.limiter.check(req.path)
-            if status == 403:  # the IP ban; Retry-After is the emulator's addition (scaled)
-                return web.Response(status=403, text="403 Forbidden: access too frequent",
-                                    headers={"Retry-After": limits.retry_after(wait)}), {}
-            if status == 10006:
-                return web.json_response({"retCode": 10006, "retMsg": "Too many visits. "
-                                          "Exceeded the API Rate Limit.", "result": {},
-                                          "retExtInfo": {}, "time": self.acc.now_ms()},
-                                         headers=headers), {}
-        h = req.headers
-        if (emu.realism.check_clock or emu.clock_check.skew_ms) and "X-BAPI-TIMESTAMP" in h:
-            try:
-                ts, rw = int(h["X-BAPI-TIMESTAMP"]), int(h.get("X-BAPI-RECV-WINDOW", 5000))
-            except ValueError:
-                return self.err(core.R_BAD_PARAM), headers
-            if emu.clock_check.verdict(ts, rw):
-                emu.counters["clock_rejects"] = emu.counters.get("clock_rejects", 0) + 1
-                server = self.acc.now_ms() + emu.clock_check.skew_ms
-                return web.json_response({
-                    "retCode": 10002, "retMsg": "invalid request, please check your server "
-                    f"timestamp or recv_window param. req_timestamp[{ts}],server_timestamp"
-                    f"[{server}],recv_window[{rw}]", "result": {}, "retExtInfo": {},
-                    "time": server}), headers
-        return None, headers
+        """Rate limits and the recvWindow clock check (emulator.guards): (refusal, headers)."""
+        return await guards.bybit_guard(self, req, name)
 
     async def authorize(self, req: web.Request) -> web.Response | None:
         """With a key pair configured, check the v5 HMAC of signed requests (10004 if bad)."""
