@@ -76,12 +76,18 @@ class Emulator:
     def __init__(self, exchange: str, symbol: str, candles: np.ndarray, start_index: int = 1440,
                  starting_balance: float = 10_000.0, maker_fee: float | None = None,
                  taker_fee: float | None = None, api_key: str | None = None,
-                 api_secret: str | None = None, realism: Realism | str | None = None) -> None:
+                 api_secret: str | None = None, realism: Realism | str | None = None,
+                 wall_clock: bool = False) -> None:
         if exchange not in ("binance", "bybit"):
             raise ValueError(f"exchange must be 'binance' or 'bybit', not {exchange!r}")
         candles = np.asarray(candles, dtype=np.float64)
         if candles.ndim != 2 or candles.shape[1] < 6 or not 0 < start_index < len(candles):
             raise ValueError("candles must be (n, 6) and 0 < start_index < n")
+        self.wall_clock = wall_clock
+        if wall_clock:  # re-stamp (a copy) so that candle start_index opens this wall minute
+            now_min = int(time.time() * 1000) // 60_000 * 60_000
+            candles = candles.copy()
+            candles[:, 0] += now_min - candles[start_index, 0]
         fees = DEFAULT_FEES[exchange]
         self.exchange, self.symbol, self.candles = exchange, symbol, candles
         self.spec = market_spec(exchange, symbol)
@@ -259,7 +265,12 @@ class Emulator:
         return False
 
     async def run_realtime(self, speed: float = 60.0, max_minutes: int | None = None) -> None:
-        """Advance one candle every 60/speed seconds until stopped or out of candles."""
+        """Advance one candle every 60/speed seconds until stopped or out of candles.
+
+        With `wall_clock` (constructor) the speed must be 1 and candle boundaries fall on the
+        host clock's minutes: market time is wall time, for clients that run on their clock."""
+        if self.wall_clock and speed != 1.0:
+            raise ValueError("a wall-clock emulator runs at speed 1")
         done = 0
         n_points = mpath.wall_points(speed, self.realism.min_wall_step_s)
         candle_s = 60.0 / speed
@@ -275,10 +286,13 @@ class Emulator:
                 raise _Stopped
 
         self.set_speed(speed)
+        t_start = time.monotonic()
+        if self.wall_clock:  # the candle in progress opened at its (shifted) timestamp
+            t_start -= (time.time() * 1000 - float(self.candles[self.clock, 0])) / 1000
         while not self._stopped.is_set() and self.clock < len(self.candles):
             if max_minutes is not None and done >= max_minutes:
                 return
-            t0 = time.monotonic()
+            t0 = t_start + done * candle_s
             try:
                 if self.realism.full:
                     await sleep_until(t0 + candle_s / n_points)
