@@ -76,6 +76,9 @@ def main() -> int:
     print(f"orphans: {orphans} (target 0)")
     print(f"excess_entry_exposure: {excess:.2f} USDT (target 0)")
     print(f"requests_in_retry_after: {refused} (target 0)")
+    unsettled = sum(len(r.unsettled) for r in reports)
+    print(f"minutes_not_caught_up: {unsettled} (target 0; the bot's state differs from the "
+          "emulator's after a lockstep minute)")
     for x in results:
         if x.fault == "long_outage":
             print(f"outage: {x.note} (target >= {args.outage} failures, tasks alive)")
