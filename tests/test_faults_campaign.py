@@ -27,6 +27,9 @@ async def test_bot_survives_every_fault_and_converges_within_10s(exchange):
     assert sorted(r.fault for r in rep.results) == sorted(faults_for(exchange)), text
     assert rep.survived == len(rep.results), text
     assert rep.duplicates == 0 and rep.worst_s < 10.0, text
+    if rep.excess_exposure > 1e-6:  # measured at every poll (fault_campaign.excess_exposure)
+        pytest.xfail("needs the bot fix of issue 15 (helper 'live'): never rest more entry "
+                     "exposure than the ideal while a cancel fails:\n" + text)
 
 
 def test_schedule_is_seeded_spaced_and_covers_every_fault():
