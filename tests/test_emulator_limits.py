@@ -92,6 +92,26 @@ async def test_binance_weight_header_429_retry_after_then_escalating_418_bans():
         await emu.stop()
 
 
+async def test_binance_order_count_limit_is_429_minus_1015_without_retry_after():
+    emu = Emulator("binance", "ETHUSDT", flat_candles(2000, 2000.0, 1.0), start_index=1440)
+    url = await emu.start()
+    emu.set_speed(1.0)
+    try:
+        emu.limiter.orders = [time.monotonic()] * (limits.BINANCE_ORDERS_10S - 1)
+        async with aiohttp.ClientSession() as s:
+            form = {"symbol": "ETHUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.1",
+                    "price": "1990", "timeInForce": "GTX", "positionSide": "BOTH"}
+            async with s.post(url + "/fapi/v1/order", data=form) as r:
+                assert r.status == 200 and r.headers["X-MBX-ORDER-COUNT-10S"] == "300"
+            async with s.post(url + "/fapi/v1/order", data=form) as r:
+                body = await r.json()
+                assert r.status == 429 and body["code"] == -1015
+                assert "Retry-After" not in r.headers
+        assert emu.counters["orders_created"] == 1
+    finally:
+        await emu.stop()
+
+
 async def test_binance_429_and_418_reach_ccxt_as_rate_limit_errors():
     emu = Emulator("binance", "ETHUSDT", flat_candles(2000, 2000.0, 1.0), start_index=1440)
     url = await emu.start()

@@ -323,8 +323,8 @@ class BinanceRest:
         return web.json_response({"code": 200, "msg": "success"})
 
     async def listen_key(self, req):
-        if req.method == "POST":
-            key = secrets.token_urlsafe(48)
+        if req.method == "POST":  # an active key is returned again (and extended)
+            key = next(iter(self.listen_keys), None) or secrets.token_urlsafe(48)
             self.listen_keys.add(key)
             return web.json_response({"listenKey": key})
         if req.method == "PUT" and not self.listen_keys:

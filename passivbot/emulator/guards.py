@@ -26,6 +26,10 @@ async def binance_guard(self, req: web.Request, name: str) -> tuple[web.Response
                  "2400 requests per minute. Please use the websocket for live updates to "
                  "avoid polling the API."}, status=429,
                 headers={"Retry-After": limits.retry_after(wait)}), {}
+        if status == -1015:  # the order-count limit: 429 without Retry-After
+            return web.json_response(
+                {"code": -1015, "msg": "Too many new orders; current limit is 300 orders per "
+                 "TEN_SECONDS."}, status=429), headers
         if status == 418:
             until = self.acc.now_ms() + int(wait * emu.speed * 1000)
             return web.json_response(

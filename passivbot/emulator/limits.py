@@ -11,7 +11,9 @@
   Binance counts request weight per minute window (2400; `X-MBX-USED-WEIGHT-1M` on every
   answer); over it, HTTP 429 with `Retry-After`; a client that keeps calling during a
   `Retry-After` is banned with HTTP 418, 2 minutes for the first ban, doubling for each later
-  one (the venue documents 2 minutes to 3 days). Bybit limits each endpoint per second
+  one (the venue documents 2 minutes to 3 days); new orders also count per account, 300 per
+  10 s and 1200 per minute (`X-MBX-ORDER-COUNT-10S`, `-1M`; over them HTTP 429 -1015 without
+  Retry-After). Bybit limits each endpoint per second
   (`X-Bapi-Limit`, `X-Bapi-Limit-Status`, `X-Bapi-Limit-Reset-Timestamp`; over it retCode
   10006) and the IP to 600 requests per 5 s; over that, HTTP 403 for 10 minutes.
 
@@ -30,6 +32,7 @@ BINANCE_WEIGHT_LIMIT = 2400
 BINANCE_FIRST_BAN_S = 120.0
 BINANCE_MAX_BAN_S = 3 * 86_400.0
 STRIKES_BEFORE_BAN = 3  # requests inside a Retry-After before the 418
+BINANCE_ORDERS_10S, BINANCE_ORDERS_1M = 300, 1200  # new orders per account (-1015 over them)
 BYBIT_IP_LIMIT, BYBIT_IP_WINDOW_S, BYBIT_IP_BAN_S = 600, 5.0, 600.0
 # Binance USDT-M request weights (docs: "Request Weight" of each endpoint); 1 when not listed.
 BINANCE_WEIGHTS = {
@@ -80,6 +83,7 @@ class BinanceLimiter:
         self.banned_until = 0.0  # a 418 ban
         self.strikes = 0
         self.bans = 0
+        self.orders: list[float] = []  # monotonic times of new orders in the last minute
         self.log: list[tuple[float, int]] = []  # (monotonic, status) of refused requests
 
     @property
@@ -127,7 +131,17 @@ class BinanceLimiter:
             self.log.append((now, 429))
             return 429, self.retry_until - now, {}
         self.used += weight
-        return 0, 0.0, {"X-MBX-USED-WEIGHT-1M": str(self.used)}
+        headers = {"X-MBX-USED-WEIGHT-1M": str(self.used)}
+        if name == "POST /fapi/v1/order":  # the account's order-count limits
+            self.orders = [t for t in self.orders if t > now - 60.0 * self.scale]
+            n10 = sum(1 for t in self.orders if t > now - 10.0 * self.scale)
+            if n10 >= BINANCE_ORDERS_10S or len(self.orders) >= BINANCE_ORDERS_1M:
+                self.log.append((now, -1015))
+                return -1015, 0.0, headers
+            self.orders.append(now)
+            headers.update({"X-MBX-ORDER-COUNT-10S": str(n10 + 1),
+                            "X-MBX-ORDER-COUNT-1M": str(len(self.orders))})
+        return 0, 0.0, headers
 
 
 class BybitLimiter:
