@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from passivbot.emulator import Emulator  # noqa: E402
+from passivbot.emulator.path import Realism  # noqa: E402
 from passivbot.emulator.testing import flat_candles  # noqa: E402
 from passivbot.exchanges.ccxt_factory import create_exchange  # noqa: E402
 
@@ -114,8 +115,9 @@ async def realistic_minutes_per_second(n: int = 300) -> tuple[float, float]:
 
 
 async def main() -> None:
+    # capacity, not the venue's limits: a client this fast would be refused (-1015)
     emu = Emulator("binance", "ETHUSDT", flat_candles(3000, 2000.0, 1.0), start_index=1440,
-                   starting_balance=1e9)
+                   starting_balance=1e9, realism=Realism(rate_limits=False))
     url = await emu.start()
     try:
         seq, conc = await orders_per_second(emu, url)
