@@ -43,14 +43,15 @@ import asyncio
 import math
 import random
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from passivbot.config import LiveConfig
+from passivbot.fault_measures import (  # noqa: F401 (book_check, excess_exposure: public API)
+    book_check, excess_exposure, hard_kill, warmup_len,
+)
 from passivbot.parity import lockstep_options, settle, start_bot
-from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1
 
 CLIENT_TIMEOUT_MS = 2000  # the bot's ccxt request timeout in the campaign
 SLOW_S = 1.0  # "slow": answers held back this long (below the client timeout)
@@ -130,56 +131,6 @@ def schedule(seed: int, exchange: str, n_minutes: int, rounds: int = 1,
         raise ValueError(f"{n_minutes} minutes cannot hold {len(faults)} faults {gap} apart")
     minutes = sorted(rng.sample(slots, len(faults)))
     return list(zip(minutes, faults))
-
-
-def _keys(orders) -> Counter:
-    from passivbot.live.testing import order_key
-
-    return Counter(order_key(o.side, o.close, o.qty, o.price) for o in orders)
-
-
-def book_check(bot, emu, warm_from: int) -> tuple[bool, int, int]:
-    """(book == ideal, duplicates, orphans) for the emulator's state now."""
-    from passivbot.live.testing import expected_orders
-
-    ideal = _keys(expected_orders(emu.account, emu.candles, warm_from, bot.state.params,
-                                  bot.market))
-    book = _keys(emu.account.open_orders.values())
-    dups = sum(n - max(ideal.get(k, 0), 1) for k, n in book.items() if n > max(ideal.get(k, 0), 1))
-    orphans = sum((book - ideal).values())
-    return book == ideal, dups, orphans
-
-
-def excess_exposure(bot, emu, warm_from: int) -> float:
-    """The worst side's resting entry quantity beyond the calculator's ideal entries, valued at
-    the last price (quote). An entry resting at a stale price with the ideal quantity is not an
-    excess; a second entry on a side is."""
-    from passivbot.live.testing import expected_orders
-
-    ideal = expected_orders(emu.account, emu.candles, warm_from, bot.state.params, bot.market)
-    worst = 0.0
-    for side in (-1, 1):
-        want = sum(w.qty for w in ideal if w.side == side and not w.close)
-        rest = sum(o.qty for o in emu.account.open_orders.values()
-                   if o.side == side and not o.close)
-        worst = max(worst, (rest - want) * emu.account.last_price)
-    return worst
-
-
-def warmup_len(bot) -> int:
-    """Candles the bot warms its EMAs on (LiveBot.warm_up's rule)."""
-    p = bot.state.params
-    span = float(max(p[:, P_EMA_SPAN_0].max(), p[:, P_EMA_SPAN_1].max()))
-    return int(min(bot.opt.max_warmup_candles, max(2, math.ceil(span * bot.opt.warmup_span_mult))))
-
-
-async def hard_kill(bot) -> None:
-    """What a SIGKILL leaves: tasks gone, sockets closed, no shutdown code, orders resting."""
-    bot.stopping.set()
-    for t in bot._tasks:
-        t.cancel()
-    await asyncio.gather(*bot._tasks, return_exceptions=True)
-    await bot.adapter.ex.close()
 
 
 class Campaign:
