@@ -25,9 +25,10 @@ Arguments that recur:
 
 The unstuck allowance is over the whole run: realized unstuck losses of a side may total at most
 `unstuck_loss_allowance_pct` x the peak balance. Profits raise the peak and so the allowance;
-a loss never gives allowance back. (Passivbot v7 bounds by the drop from the peak instead,
-which refills as soon as the balance recovers; the whole-run sum is simpler to persist, to
-check, and is the stricter bound.)
+a loss never gives allowance back. (Passivbot v7 bounds by the balance's drop from its peak
+instead, any loss counted, refilled as soon as the balance recovers; a whole-run sum of the
+unstuck losses alone is two floats to persist, checkable from the fills, and a loss taken once
+is never allowed again.)
 """
 
 import numpy as np
