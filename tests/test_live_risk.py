@@ -206,3 +206,20 @@ def test_decide_with_unstuck_places_a_reduce_only_unstuck_close_as_the_backtest(
     assert (unstuck[0].qty, unstuck[0].price) == (row[0], row[1])
     assert unstuck[0].price < 110.0  # below the position price: a loss, bounded
     assert sum(x.qty for x in w if x.side == LONG and x.close) == pytest.approx(4.5)
+
+
+def test_clear_equity_stop_flag_clears_the_file_the_bot_reads(tmp_path):
+    from passivbot.live.bounded_loss import prepare_risk_state
+    from passivbot.live.main import build_parser
+    args = build_parser().parse_args(["binance", "u1", "--clear-equity-stop"])
+    assert args.clear_equity_stop
+    assert not build_parser().parse_args(["binance", "u1"]).clear_equity_stop
+    log = logging.getLogger("t")
+    p = prepare_risk_state(tmp_path, "binance", "u1", "ETHUSDT", False, log)
+    assert p == tmp_path / "binance-u1-ETHUSDT.risk.json" and not p.exists()
+    rs.save_risk_state(p, rs.RiskState(1000.0, [1.0, 0.0], 900.0, int(risk.STOP_FOREVER), False))
+    assert prepare_risk_state(tmp_path, "binance", "u1", "ETHUSDT", False, log) == p
+    assert rs.load_risk_state(p).stop_until_ms == risk.STOP_FOREVER  # untouched without flag
+    prepare_risk_state(tmp_path, "binance", "u1", "ETHUSDT", True, log)
+    assert rs.load_risk_state(p).stop_until_ms == 0
+    assert rs.load_risk_state(p).unstuck_loss == [1.0, 0.0]

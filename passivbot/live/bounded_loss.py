@@ -29,7 +29,9 @@ import numpy as np
 from passivbot import risk
 from passivbot.config.risk import stop_params, unstuck_params
 from passivbot.live.diff import CLIENT_ID_PREFIX
-from passivbot.live.risk_state import RiskState, load_risk_state, save_risk_state
+from passivbot.live.risk_state import (
+    RiskState, clear_equity_stop, load_risk_state, save_risk_state,
+)
 from passivbot.live.state import MINUTE_MS, SIDES, BotState
 from passivbot.records import LONG
 
@@ -41,6 +43,20 @@ def _ms_text(ms: int) -> str:
         return "until cleared (start_bot.py ... --clear-equity-stop)"
     import time
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+
+def prepare_risk_state(folder: str | Path, exchange: str, user: str, symbol: str,
+                       clear: bool, log: logging.Logger) -> Path:
+    """The state file of this bot (`FOLDER/EXCHANGE-USER-SYMBOL.risk.json`); with `clear`
+    (start_bot.py --clear-equity-stop) a stop in force is cleared first, deliberately."""
+    path = Path(folder) / f"{exchange}-{user}-{symbol}.risk.json"
+    if clear:
+        was = load_risk_state(path).stop_until_ms
+        clear_equity_stop(path)
+        log.warning("equity stop cleared by --clear-equity-stop (%s; was: %s)", path,
+                    "not stopped" if was == 0 else f"stopped {_ms_text(was)}")
+    log.info("bounded-loss state file %s", path)
+    return path
 
 
 class BoundedLoss:
