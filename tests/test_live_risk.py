@@ -1,9 +1,19 @@
 """The live bot's bounded-loss parts: the diff's reduce-only flag for every close kind, the
 persisted risk state (atomic, loud on corruption), the per-cycle decisions."""
 
-import numpy as np
+import dataclasses
+import logging
+import os
 
+import numpy as np
+import pytest
+
+from passivbot import risk
+from passivbot.config import load_live_config
+from passivbot.live import risk_state as rs
+from passivbot.live.bounded_loss import BoundedLoss
 from passivbot.live.diff import wanted_from_arrays
+from passivbot.live.state import BotState
 from passivbot.records import (
     KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG,
     ORDER_COLS, SHORT,
@@ -27,18 +37,6 @@ def test_diff_unstuck_and_stop_closes_go_out_reduce_only_regression_kind_eq_clos
 
 
 # -- risk_state: persistence ------------------------------------------------------------------
-
-import dataclasses  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-
-import pytest  # noqa: E402
-
-from passivbot import risk  # noqa: E402
-from passivbot.config import load_live_config  # noqa: E402
-from passivbot.live import risk_state as rs  # noqa: E402
-from passivbot.live.bounded_loss import BoundedLoss  # noqa: E402
-from passivbot.live.state import BotState  # noqa: E402
 
 
 def test_risk_state_round_trips_and_a_missing_file_is_a_fresh_state(tmp_path):
@@ -126,7 +124,8 @@ def test_equity_stop_fires_persists_before_closing_and_blocks_entries_for_the_co
     assert bl.before_cycle(st) == "fire"
     until = T + 120_000 + 60_000 + 30 * 60_000  # the candle's close + 30 minutes
     saved = rs.load_risk_state(p)  # persisted before the caller sends any order
-    assert saved.stop_until_ms == until and saved.close_pending and saved.peak_equity == pytest.approx(899.5)
+    assert saved.stop_until_ms == until and saved.close_pending
+    assert saved.peak_equity == pytest.approx(899.5)
     # the same candle is not checked twice; the position still open: close again
     assert bl.before_cycle(st) == "close"
     entries = np.array([[0.1, 90.0, KIND_INITIAL_ENTRY]])

@@ -8,13 +8,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from passivbot.config.risk import stop_params, unstuck_params  # noqa: F401
+from passivbot.config.risk import stop_params, unstuck_params
 from passivbot.data.bundled import load_bundled
 from passivbot.markets import DEFAULT_FEES, market_spec
 from passivbot.parity import busy_config, run_parity, summary_lines
 from passivbot.records import KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE
 
-# Day 5 (index 4) of the bundled ETHUSDT sample (found by scanning days: unstuck closes and a stop).
+# Day 5 (index 4) of the bundled ETHUSDT sample: found by scanning the days for one with
+# unstuck closes and a stop (11 unstuck closes, 1 stop close in the backtest, binance).
 START, DAY = 4 * 1440, 1440
 UNSTUCK = dict(unstuck_threshold=0.3, unstuck_close_pct=0.2, unstuck_ema_dist=0.0,
                unstuck_loss_allowance_pct=0.01)
