@@ -145,12 +145,16 @@ def test_equity_stop_fires_persists_before_closing_and_blocks_entries_for_the_co
     assert bl2.st.peak_equity == 899.5
 
 
-def test_cooldown_zero_stays_stopped_across_restarts_until_cleared(tmp_path):
+def test_cooldown_zero_stays_stopped_across_restarts_until_cleared(tmp_path, caplog):
     cfg = dataclasses.replace(CFG, equity_stop_drawdown=0.1, equity_stop_cooldown_minutes=0)
     p = tmp_path / "r.json"
     bl = BoundedLoss(cfg, p, logging.getLogger("t"))
     bl.before_cycle(state_at(cfg, 1000.0, 10.0, 100.0, 100.0, T))
-    assert bl.before_cycle(state_at(cfg, 1000.0, 10.0, 100.0, 89.9, T + 60_000)) == "fire"
+    with caplog.at_level(logging.ERROR):
+        assert bl.before_cycle(state_at(cfg, 1000.0, 10.0, 100.0, 89.9, T + 60_000)) == "fire"
+    loud = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert loud and loud[0].getMessage().startswith("EQUITY STOP: equity 899.00 is 10.10% below")
+    assert "until cleared" in loud[0].getMessage()
     entries = np.array([[0.1, 90.0, KIND_INITIAL_ENTRY]])
     year = 365 * 24 * 60 * 60_000
     st = state_at(cfg, 899.0, 0.0, 0.0, 90.0, T + year)

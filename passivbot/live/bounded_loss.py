@@ -21,6 +21,7 @@ What the backtest does (backtest/engine.py) and how the bot matches it:
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from pathlib import Path
 
@@ -39,10 +40,10 @@ STOP_CID = f"{CLIENT_ID_PREFIX}x"  # client ids of the stop's market closes (our
 
 
 def _ms_text(ms: int) -> str:
+    """'until <time>' of a stop's end, for the log."""
     if ms >= risk.STOP_FOREVER:
         return "until cleared (start_bot.py ... --clear-equity-stop)"
-    import time
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+    return time.strftime("until %Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
 
 
 def prepare_risk_state(folder: str | Path, exchange: str, user: str, symbol: str,
@@ -78,8 +79,7 @@ class BoundedLoss:
         self.stops_fired = 0
         if self.st.stop_until_ms > 0:
             log.error("EQUITY STOP in force from the state file %s: no entries %s", self.path,
-                      "until cleared" if self.st.stop_until_ms >= risk.STOP_FOREVER
-                      else f"before {_ms_text(self.st.stop_until_ms)}")
+                      _ms_text(self.st.stop_until_ms))
 
     @property
     def active(self) -> bool:
@@ -163,8 +163,7 @@ class BoundedLoss:
                         "closing both positions at market; no entries %s", equity,
                         100.0 * (1.0 - equity / self.st.peak_equity) if self.st.peak_equity
                         else 0.0, self.st.peak_equity, 100.0 * self.sparams[risk.S_DRAWDOWN],
-                        _ms_text(int(until)) if int(until) >= risk.STOP_FOREVER
-                        else f"before {_ms_text(int(until))}")
+                        _ms_text(int(until)))
                     self.st.close_pending = bool(state.psize.max() > 0.0)
                     action = "fire"
                 self.st.stop_until_ms, self.st.peak_equity = int(until), float(peak)
