@@ -226,3 +226,23 @@ def test_clear_equity_stop_flag_clears_the_file_the_bot_reads(tmp_path):
     prepare_risk_state(tmp_path, "binance", "u1", "ETHUSDT", True, log)
     assert rs.load_risk_state(p).stop_until_ms == 0
     assert rs.load_risk_state(p).unstuck_loss == [1.0, 0.0]
+
+
+def test_restart_between_the_fire_and_the_fill_closes_the_leftover_position(tmp_path):
+    cfg = dataclasses.replace(CFG, equity_stop_drawdown=0.1, equity_stop_cooldown_minutes=30)
+    p = tmp_path / "r.json"
+    until = T + 31 * 60_000
+    rs.save_risk_state(p, rs.RiskState(1000.0, [0.0, 0.0], 899.0, until, True))
+    bl = BoundedLoss(cfg, p, logging.getLogger("t"))
+    st = state_at(cfg, 1000.0, 10.0, 100.0, 89.9, T + 60_000)
+    assert bl.before_cycle(st) == "close"  # cooling, the position still open: close it
+    assert bl.entries(st, np.array([[0.1, 90.0, KIND_INITIAL_ENTRY]])).shape[0] == 0
+    st.set_position(LONG, 0.0, 0.0)
+    assert bl.before_cycle(st) == "" and not rs.load_risk_state(p).close_pending
+
+
+def test_a_bot_with_a_corrupt_state_file_does_not_start(tmp_path):
+    p = tmp_path / "r.json"
+    p.write_text('{"version": 1, "stop_until_ms": ')  # a truncated write by another tool
+    with pytest.raises(rs.RiskStateError, match="r.json"):
+        BoundedLoss(CFG, p, logging.getLogger("t"))
