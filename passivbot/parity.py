@@ -41,7 +41,9 @@ from passivbot.backtest.engine import (
 )
 from passivbot.config import LiveConfig, side_params
 from passivbot.markets import DEFAULT_FEES, market_spec
-from passivbot.records import KIND_NAMES, LONG, SHORT
+from passivbot.records import (
+    KIND_CLOSE, KIND_NAMES, KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, SHORT,
+)
 
 FillKey = tuple  # (minute, side, kind, price, qty)
 BALANCE_TOL = 1e-6
@@ -118,14 +120,25 @@ class ParityReport:
 
 
 def backtest_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
-                     starting_balance: float, maker_fee: float, taker_fee: float) -> Outcome:
-    """The backtester's fills and final state over `candles` with the exchange's market spec."""
+                     starting_balance: float, maker_fee: float, taker_fee: float,
+                     bounded_loss: bool = False) -> Outcome:
+    """The backtester's fills and final state over `candles` with the exchange's market spec.
+    `bounded_loss`: with the config's unstuck / equity-stop keys; their close kinds compare as
+    KIND_CLOSE (the emulator sees a reduce-only order, not the bot's reason for it)."""
     spec = market_spec(exchange, cfg.symbol)
     t0 = time.perf_counter()
+    extra = {}
+    if bounded_loss:
+        from passivbot.config.risk import stop_params, unstuck_params
+        extra = dict(long_risk=unstuck_params(cfg.long), short_risk=unstuck_params(cfg.short),
+                     stop_params=stop_params(cfg))
     fills, equity, _ = run_backtest(candles, side_params(cfg.long), side_params(cfg.short),
                                     spec.market_array(), spec.brackets_array(), starting_balance,
-                                    maker_fee, taker_fee, spec.mmr_add)
-    keys = [fill_key(f["minute"], f["side"], f["kind"], f["price"], f["qty"]) for f in fills]
+                                    maker_fee, taker_fee, spec.mmr_add, **extra)
+    kinds = [KIND_CLOSE if bounded_loss and f["kind"] in (KIND_UNSTUCK_CLOSE, KIND_STOP_CLOSE)
+             else f["kind"] for f in fills]
+    keys = [fill_key(f["minute"], f["side"], k, f["price"], f["qty"])
+            for f, k in zip(fills, kinds)]
     last = equity[-1]
     return Outcome(keys, float(last[EQ_BALANCE]),
                    ((float(last[EQ_PSIZE_LONG]), float(last[EQ_PPRICE_LONG])),
@@ -269,7 +282,8 @@ def compare(exchange: str, n_candles: int, bt: Outcome, live: Outcome) -> Parity
 async def run_parity(cfg: LiveConfig, candles: np.ndarray, exchange: str,
                      starting_balance: float = 10_000.0, maker_fee: float | None = None,
                      taker_fee: float | None = None, progress=None,
-                     time_limit_s: float | None = None, realism="full") -> ParityReport:
+                     time_limit_s: float | None = None, realism="full",
+                     bounded_loss: bool = False) -> ParityReport:
     """Backtest, then the live bot on the emulator over the same candles; the comparison.
 
     With `time_limit_s` the live run may stop early; both are then compared over the candles
@@ -278,13 +292,15 @@ async def run_parity(cfg: LiveConfig, candles: np.ndarray, exchange: str,
     maker = fees["maker_fee"] if maker_fee is None else maker_fee
     taker = fees["taker_fee"] if taker_fee is None else taker_fee
     candles = np.ascontiguousarray(candles, dtype=np.float64)
-    bt = backtest_outcome(cfg, candles, exchange, starting_balance, maker, taker)
+    bt = backtest_outcome(cfg, candles, exchange, starting_balance, maker, taker, bounded_loss)
+    # bounded_loss: the ideal book check (live.testing.expected_orders) knows only the grid
     live = await live_outcome(cfg, candles, exchange, starting_balance, maker, taker,
+                              check_book=not bounded_loss,
                               progress=progress, time_limit_s=time_limit_s, realism=realism,
                               minute_timeout=10.0 if realism == "minute" else 3.0)
     if live.n_candles < len(candles):
         bt = backtest_outcome(cfg, candles[:live.n_candles], exchange, starting_balance, maker,
-                              taker)
+                              taker, bounded_loss)
     return compare(exchange, live.n_candles, bt, live)
 
 

@@ -138,8 +138,13 @@ class Account:
         return price > last if is_buy else price < last
 
     def taker_price(self, is_buy: bool) -> float:
+        """What a taker order gets now: the best opposite price (realistic mode), else the
+        open of the candle in progress (minute mode: the backtest's price for a market close,
+        e.g. the equity stop's, is the next candle's open), the last close past the data."""
         if self.realistic and self.ask > 0.0:
             return self.ask if is_buy else self.bid
+        if 0 < self.clock < len(self.candles):
+            return float(self.candles[self.clock, 1])
         return self.last_price
 
     def upnl(self, price: float | None = None) -> float:

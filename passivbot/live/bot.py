@@ -24,6 +24,7 @@ import numpy as np
 from passivbot.config import LiveConfig, side_params
 from passivbot.exchanges.adapter import ExchangeAdapter
 from passivbot.exchanges.errors import Redactor, StopError
+from passivbot.live.bounded_loss import BoundedLoss, stop_close
 from passivbot.live.console import status_line
 from passivbot.live.decide import decide
 from passivbot.live.execution import Executor
@@ -54,6 +55,7 @@ class BotOptions:
     fill_grace_s: float = 2.0  # an order traded through must be reported within this
     liveness_every_s: float = 0.5  # how often the user-stream liveness is checked
     clock_tick_s: float = 0.25  # local-clock resolution (candle closes by the clock)
+    risk_state_path: str | None = None  # bounded-loss state file (None: kept in memory only)
 
 
 class LiveBot:
@@ -90,6 +92,7 @@ class LiveBot:
         self.fail_backoff = Backoff(1.0, 30.0)
         self._retry_handle: asyncio.TimerHandle | None = None
         self.decide_times: list[float] = []  # seconds per decide step (state -> plan)
+        self.risk: BoundedLoss | None = None  # bounded loss (live/bounded_loss.py), at setup
 
     @property
     def time_offset(self) -> int:
@@ -101,6 +104,10 @@ class LiveBot:
         a, sync = self.adapter, self.sync
         await a.load_market()
         self.market = a.market_array()
+        # -- bounded loss hook: load the persisted state before anything can trade --
+        self.risk = BoundedLoss(self.config, self.opt.risk_state_path, self.log,
+                                float(a.market.get("maker") or 0.0))
+        self.sync.risk = self.risk if self.risk.active else None
         await sync.refresh_time()  # before any signed request: ccxt signs with server time
         for name, call in (("hedge mode", a.set_hedge_mode),
                            ("leverage", lambda: a.set_leverage(self.config.leverage))):
@@ -278,8 +285,13 @@ class LiveBot:
         elif sync.need_account:
             await sync.refresh_account()
         await sync.apply_candles(fill_now=healing)
+        risk = self.sync.risk
+        if risk is not None:  # -- bounded loss hook: the equity stop (live/bounded_loss.py) --
+            if risk.before_cycle(self.state) and not await stop_close(risk, self.adapter, sync,
+                                                                      self.log):
+                self._retry_soon(2.0)
         t0 = time.perf_counter()
-        plan = decide(self.state, self.market, self.opt.max_actions)
+        plan = decide(self.state, self.market, self.opt.max_actions, risk)
         self.decide_times.append(time.perf_counter() - t0)
         if len(self.decide_times) > 10_000:
             del self.decide_times[:5_000]

@@ -16,8 +16,11 @@ from passivbot.live.state import SIDES, BotState
 from passivbot.records import M_PRICE_STEP, M_QTY_STEP
 
 
-def ideal_orders(state: BotState, market: np.ndarray) -> list[Wanted]:
-    """Both sides' ideal orders for the current state (long first, each nearest first)."""
+def ideal_orders(state: BotState, market: np.ndarray, risk=None) -> list[Wanted]:
+    """Both sides' ideal orders for the current state (long first, each nearest first).
+
+    `risk` (live/bounded_loss.BoundedLoss or None): the bounded-loss rules, as the backtest
+    applies them (unstuck close among the closes; no entries while the equity stop cools)."""
     out: list[Wanted] = []
     if state.balance <= 0.0 or state.close_price <= 0.0:
         return out
@@ -25,11 +28,14 @@ def ideal_orders(state: BotState, market: np.ndarray) -> list[Wanted]:
         lo, hi = ema_band_nb(state.emas[j, 0], state.emas[j, 1])
         entries, closes = ideal_orders_nb(side, state.balance, state.psize[j], state.pprice[j],
                                           lo, hi, state.close_price, state.params[j], market)
+        if risk is not None:  # -- bounded loss hook (live/bounded_loss.py) --
+            entries = risk.entries(state, entries)
+            closes = risk.closes(j, state, market, lo, hi, closes)
         out += wanted_from_arrays(side, entries, closes)
     return out
 
 
-def decide(state: BotState, market: np.ndarray, max_actions: int) -> Plan:
+def decide(state: BotState, market: np.ndarray, max_actions: int, risk=None) -> Plan:
     """The actions that move the open orders to the ideal ones (cancels first, nearest first)."""
-    return diff_orders(ideal_orders(state, market), list(state.open_orders.values()),
+    return diff_orders(ideal_orders(state, market, risk), list(state.open_orders.values()),
                        market[M_PRICE_STEP], market[M_QTY_STEP], state.close_price, max_actions)

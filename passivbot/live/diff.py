@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from passivbot.records import KIND_CLOSE, LONG, O_KIND, O_PRICE, O_QTY
+from passivbot.fills import is_close_kind_nb
+from passivbot.records import LONG, O_KIND, O_PRICE, O_QTY
 
 MATCH_TOL_STEPS = 0.5
 CLIENT_ID_PREFIX = "pb"
@@ -83,7 +84,9 @@ def wanted_from_arrays(side: int, entries: np.ndarray, closes: np.ndarray) -> li
     for arr in (entries, closes):
         for r in range(arr.shape[0]):
             kind = int(arr[r, O_KIND])
-            out.append(Wanted(side, kind == KIND_CLOSE, float(arr[r, O_QTY]),
+            # Every close kind (take-profit, unstuck, stop) is reduce-only: one predicate,
+            # shared with the fill rule, so an unstuck close never goes out as an entry.
+            out.append(Wanted(side, bool(is_close_kind_nb(kind)), float(arr[r, O_QTY]),
                               float(arr[r, O_PRICE]), kind))
     return out
 

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--log-dir", default=str(PROJECT_ROOT / "logs"), help=argparse.SUPPRESS)
     p.add_argument("--status-every", type=float, default=30.0, help="status line period, s")
+    p.add_argument("--clear-equity-stop", action="store_true",  # bounded loss (risklive)
+                   help="clear an equity stop in force (the bot trades again), then start")
     return p
 
 
@@ -137,7 +139,11 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
                          testnet=args.testnet)
     # --emulator only changes where ccxt connects: the bot runs exactly as on a real exchange
     # (local clock + server offset, the same reconcile period).
-    opts = BotOptions(status_every_s=args.status_every)
+    # -- bounded loss hook: the persisted stop / unstuck state (live/bounded_loss.py) --
+    from passivbot.live.bounded_loss import prepare_risk_state
+    risk_path = prepare_risk_state(args.log_dir, args.exchange, args.user, cfg.symbol,
+                                   args.clear_equity_stop, log)
+    opts = BotOptions(status_every_s=args.status_every, risk_state_path=str(risk_path))
     bot = LiveBot(make_adapter(args.exchange, ex, cfg.symbol), cfg, log, redact, opts)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

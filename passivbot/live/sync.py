@@ -55,6 +55,7 @@ class StateSync:
         self.silent_user_detected = 0
         self._gap_asked: tuple[int, float] = (-1, 0.0)  # (minute, when) last read from REST
         self.user_events = 0
+        self.risk = None  # live/bounded_loss.BoundedLoss, set by the bot when the rules are on
 
     # -- REST ------------------------------------------------------------------------------
     async def rest(self, fn):
@@ -290,6 +291,10 @@ class StateSync:
             fee = (t.get("fee") or {}).get("cost")
             self.log.info(fill_line(name, action, float(t.get("amount") or 0),
                                     float(t.get("price") or 0), fee))
+            if self.risk is not None:  # -- bounded loss hook: unstuck loss (bounded_loss.py)
+                self.risk.on_trade(side, action == "close", float(t.get("price") or 0),
+                                   float(t.get("amount") or 0),
+                                   None if fee is None else float(fee), self.state)
         self.need_account = True
         self.trigger("account")
 
