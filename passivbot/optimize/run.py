@@ -16,7 +16,6 @@ import numpy as np
 from tqdm import tqdm
 
 from passivbot.config import BacktestConfig, LiveConfig, load_backtest_config
-from passivbot.markets import market_spec
 from passivbot.optimize.best import holdout, write_best_reports
 from passivbot.optimize.executor import make_executor
 from passivbot.optimize.objective import DEFAULT_EVALUATOR, EvalContext, MarketData, TaskResult
@@ -85,11 +84,12 @@ def candles_by_symbol(bt: BacktestConfig, candles: Any = None,
 def market_data(bt: BacktestConfig, symbol: str, candles: np.ndarray) -> MarketData:
     """`symbol`'s candles, market arrays and funding events, as the single backtest
     (backtest.runner) loads them, so a candidate scores as its report backtests."""
-    from passivbot.backtest.runner import load_backtest_funding
+    from passivbot.backtest.runner import backtest_market_spec, load_backtest_funding
 
-    m = market_spec(bt.exchange, symbol)
+    one = replace(bt, symbol=symbol, symbols=(symbol,))
+    m = backtest_market_spec(one)
     candles = np.ascontiguousarray(candles, dtype=np.float64)
-    funding = load_backtest_funding(replace(bt, symbol=symbol, symbols=(symbol,)), candles)
+    funding = load_backtest_funding(one, candles)
     return MarketData(symbol, candles, m.market_array(), m.brackets_array(), m.mmr_add, funding)
 
 
