@@ -1,6 +1,6 @@
 """Passivbot: a preferential grid trading bot for leveraged perpetual futures (hedge mode).
 
-Layers, one direction of knowledge (see DESIGN.md): `records`/`numeric`/`margin`/`fills` are
+Layers, one direction of knowledge (see docs/design.md): `records`/`numeric`/`margin`/`fills` are
 leaves; `grid` decides orders; `backtest` replays candles through `grid`; `optimize` searches
 over `backtest`; `live` trades through `exchanges`; `emulator` knows only the exchange
 protocols and the fill rule.

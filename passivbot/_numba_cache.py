@@ -13,9 +13,14 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 KEEP_VERSIONS = 4
+# A version folder used within this long is never pruned, however many there are: another
+# checkout's process may be compiling into it or loading from it right now (several worktrees
+# or versions side by side would otherwise delete each other's caches mid-run).
+IN_USE_S = 24 * 3600
 
 
 def _cache_root() -> Path:
@@ -71,6 +76,10 @@ def configure(package_dir: Path) -> None:
         if in_tree:
             return  # numba falls back to __pycache__ beside the sources
         _no_cache_exit(f"tried {_cache_root()}, {tempfile.gettempdir()} and {package_dir}")
+    try:
+        os.utime(target)  # marks this version as in use (see _prune)
+    except OSError:
+        pass
     os.environ["NUMBA_CACHE_DIR"] = str(target)
     if "numba" in sys.modules:  # imported before us: its config is already read
         sys.modules["numba"].config.CACHE_DIR = str(target)
@@ -84,12 +93,15 @@ def _no_cache_exit(tried: str) -> None:
     raise SystemExit(2)
 
 
-def _prune(root: Path, keep: Path) -> None:
-    """Drop all but the newest few source versions (each is a full set of compiled kernels)."""
+def _prune(root: Path, keep: Path, now: float | None = None) -> None:
+    """Drop all but the newest few source versions (each is a full set of compiled kernels),
+    sparing any used within IN_USE_S (its folder's time is set each time a process picks it)."""
+    now = time.time() if now is None else now
     try:
-        dirs = sorted((d for d in root.iterdir() if d.is_dir() and d != keep),
-                      key=lambda d: d.stat().st_mtime, reverse=True)
+        dirs = sorted(((d.stat().st_mtime, d) for d in root.iterdir()
+                       if d.is_dir() and d != keep), reverse=True)
     except OSError:
         return
-    for d in dirs[KEEP_VERSIONS - 1:]:
-        shutil.rmtree(d, ignore_errors=True)
+    for mtime, d in dirs[KEEP_VERSIONS - 1:]:
+        if now - mtime > IN_USE_S:
+            shutil.rmtree(d, ignore_errors=True)

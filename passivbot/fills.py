@@ -2,7 +2,7 @@
 does to the account. The backtester and the exchange emulator both call these functions (never
 copies of them), which is what makes a backtest and a live run over the same candles agree.
 
-The rule (DESIGN.md, "Candles, fills and time"):
+The rule (docs/design.md, "Candles, fills and time"):
 - the orders that count in a candle are those resting at its open;
 - a resting buy fills when the candle's low trades below its price, a sell when the high
   trades above it (strictly: touching is not trading through), at the order price, maker fee;

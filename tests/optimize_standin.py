@@ -10,7 +10,7 @@ TARGET = {P_WALLET_EXPOSURE_LIMIT: 0.8, P_DDOWN_FACTOR: 1.5, P_MIN_MARKUP: 0.008
 SCALE = {P_WALLET_EXPOSURE_LIMIT: 1.0, P_DDOWN_FACTOR: 2.0, P_MIN_MARKUP: 0.01}
 
 
-def stats(ctx, m, long_p, short_p, candles):
+def stats(ctx, m, long_p, short_p, candles, leverage):
     """Quadratic bowl around TARGET; drawdown grows with exposure (for the Pareto front)."""
     d = sum(((long_p[k] - t) / SCALE[k]) ** 2 for k, t in TARGET.items())
     return {"average_daily_gain": 0.01 - 0.01 * d, "max_drawdown": 0.5 * long_p[P_WALLET_EXPOSURE_LIMIT],
@@ -39,7 +39,7 @@ def write_bt_config(folder, days=5, seed=7, **optimize):
 WARMUP_ROWS = 2000  # init_worker's warm-up backtests this many candles
 
 
-def slow_start_stats(ctx, m, long_p, short_p, candles):
+def slow_start_stats(ctx, m, long_p, short_p, candles, leverage):
     """`stats`, where every worker but the first to warm up takes a second more to do it (as
     one loading a cold JIT cache would), so a pool that starts the search before every worker
     is up shows it. The first one claims a file in $PB_TEST_SLOW_START_DIR."""
@@ -52,20 +52,20 @@ def slow_start_stats(ctx, m, long_p, short_p, candles):
                              os.O_CREAT | os.O_EXCL))
         except FileExistsError:
             time.sleep(1.0)
-    return stats(ctx, m, long_p, short_p, candles)
+    return stats(ctx, m, long_p, short_p, candles, leverage)
 
 
-def jitter_stats(ctx, m, long_p, short_p, candles):
+def jitter_stats(ctx, m, long_p, short_p, candles, leverage):
     """`stats` after 0-20 ms that vary with the candidate, so tasks finish out of order."""
     import time
 
     time.sleep(float(long_p[P_WALLET_EXPOSURE_LIMIT] * 7919.0 % 1.0) * 0.02)
-    return stats(ctx, m, long_p, short_p, candles)
+    return stats(ctx, m, long_p, short_p, candles, leverage)
 
 
-def per_symbol_stats(ctx, m, long_p, short_p, candles):
+def per_symbol_stats(ctx, m, long_p, short_p, candles, leverage):
     """`stats` with a gain lowered by the mean close price: symbols with different candles
     score differently."""
-    st = stats(ctx, m, long_p, short_p, candles)
+    st = stats(ctx, m, long_p, short_p, candles, leverage)
     st["average_daily_gain"] -= 0.001 * float(np.mean(candles[:, 4]))
     return st

@@ -201,3 +201,28 @@ def test_one_default_starting_balance():
 
     spec = next(f for f in BACKTEST_SCHEMA if f.name == "starting_balance")
     assert spec.default == DEFAULT_STARTING_BALANCE == 1000.0
+
+
+def test_numba_cache_prune_spares_versions_in_use(tmp_path):
+    """Old source versions beyond KEEP_VERSIONS are dropped, but never one used within
+    IN_USE_S: another checkout's process may be compiling into it right now."""
+    import os
+
+    from passivbot import _numba_cache as nc
+
+    now = 1_000_000_000.0
+    ages = {"keep": 0, "a": 10, "b": 20, "c": 30, "d": 40, "e": 50,
+            "old1": nc.IN_USE_S + 60, "old2": nc.IN_USE_S + 70}
+    for name, age in ages.items():
+        (tmp_path / name).mkdir()
+        os.utime(tmp_path / name, (now - age, now - age))
+    nc._prune(tmp_path, tmp_path / "keep", now=now)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["a", "b", "c", "d", "e", "keep"]  # recent ones stay past KEEP_VERSIONS
+    (tmp_path / "e").rmdir()
+    for k, name in enumerate("abcd"):  # all stale now, a the newest
+        t = now - nc.IN_USE_S - 1 - k
+        os.utime(tmp_path / name, (t, t))
+    nc._prune(tmp_path, tmp_path / "keep", now=now)
+    # the newest KEEP_VERSIONS - 1 stale ones stay beside the one in use
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "c", "keep"]

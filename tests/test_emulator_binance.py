@@ -55,7 +55,7 @@ async def test_markets_balance_time_and_leverage(env):
     await ex.set_leverage(10, SYM)
     assert emu.account.leverage == 10
     tiers = await ex.fetch_leverage_tiers([SYM])
-    assert tiers[SYM][0]["maintenanceMarginRate"] == 0.005
+    assert tiers[SYM][0]["maintenanceMarginRate"] == 0.004
 
 
 async def test_orders_rest_then_fill_at_their_price_when_candle_trades_through(env):

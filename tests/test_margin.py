@@ -25,6 +25,14 @@ from passivbot.margin import (
 from passivbot.markets import market_spec
 
 
+# Tiers of the hand examples (Binance ETHUSDT's table before the bundled snapshot's refresh):
+# tier 1 to 50,000 (MMR 0.5 %, cum 0), tier 2 to 500,000 (0.65 %, cum 50,000 x 0.15 % = 75),
+# then 1 % (cum 75 + 500,000 x 0.35 % = 1825). Built here so the hand-computed numbers do not
+# follow the snapshot (tests/test_data_specs.py checks the snapshot's own table).
+HAND_BRACKETS = np.array([[50_000.0, 0.005, 0.0], [500_000.0, 0.0065, 75.0],
+                          [np.inf, 0.01, 1825.0]])
+
+
 def test_binance_long_only_hand_example():
     # WB = 1000, long 1 ETH at 2000, tier 1: MMR 0.5%, cum 0.
     # LP = (1000 + 0 - 1*2000) / (1*0.005 - 1) = -1000 / -0.995 = 1005.0251256...
@@ -46,7 +54,7 @@ def test_binance_hedged_hand_example_with_tier_amounts():
     # num = 5000 + 75 + 75 - 100*2000 + 40*2100 = 5150 - 200000 + 84000 = -110850
     # den = 100*0.0065 + 40*0.0065 - 100 + 40 = 0.91 - 60 = -59.09
     # LP = 1875.9519377...
-    brackets = market_spec("binance", "ETHUSDT").brackets_array()
+    brackets = HAND_BRACKETS
     assert bracket_nb(brackets, 200_000.0) == (0.0065, 75.0)
     lp, d = hedged_liq_price_nb(5000.0, 100.0, 2000.0, 40.0, 2100.0, brackets, 0.0)
     assert d == LIQ_BELOW
@@ -119,13 +127,13 @@ SPECS = [market_spec("binance", "ETHUSDT"), market_spec("binance", "BTCUSDT"),
 
 
 def test_tier_is_chosen_at_the_liquidation_price_not_the_position_price():
-    # Binance ETHUSDT: tier 1 up to 50,000 (MMR 0.5 %, cum 0), tier 2 to 500,000 (0.65 %, 75).
+    # HAND_BRACKETS: tier 1 up to 50,000 (MMR 0.5 %, cum 0), tier 2 to 500,000 (0.65 %, 75).
     # Long 26 @ 2000 (52,000: tier 2 at the entry), wallet 5000.
     # Tier 1: LP = (5000 - 52000) / (26 x 0.005 - 26) = -47000 / -25.87 = 1816.776...;
     #   notional there 26 x 1816.78 = 47,236 <= 50,000: tier 1 holds -> this is the price.
     # Tier 2 (the entry's tier): (5000 + 75 - 52000) / (26 x 0.0065 - 26) = 1816.616...,
     #   where the notional 47,232 is not tier 2: inconsistent (and on the unsafe side).
-    b = market_spec("binance", "ETHUSDT").brackets_array()
+    b = HAND_BRACKETS
     lp, d = hedged_liq_price_nb(5000.0, 26.0, 2000.0, 0.0, 0.0, b, 0.0)
     assert d == LIQ_BELOW and lp == pytest.approx(47000.0 / 25.87, rel=1e-12)
     assert bracket_nb(b, 26.0 * lp) == (0.005, 0.0)

@@ -16,7 +16,8 @@ from nbclient import NotebookClient
 from passivbot.backtest.analysis import load_run
 from passivbot.backtest.analysis_cycles import position_cycles, run_cycles
 from passivbot.backtest.analysis_runs import (
-    DEMO_COMMAND, NoResultsError, find_optimization, find_run, load_optimization, zoom,
+    DEMO_COMMAND, DEMO_DAYS, NoResultsError, find_optimization, find_run, load_optimization,
+    make_command, zoom,
 )
 from passivbot.backtest.report import write_report
 from passivbot.backtest.runner import backtest_live_config, load_backtest_candles
@@ -117,6 +118,28 @@ def test_a_symbol_without_results_names_the_folder_searched_and_the_command(tmp_
     assert find_optimization("ETHUSDT", root) is None
     # the notebook shows the message alone (IPython's hook), not a traceback
     assert e.value._render_traceback_() == [f"NoResultsError: {e.value}"]
+
+
+def test_the_command_for_a_bundled_symbol_stays_inside_its_sample():
+    """Every bundled symbol gets a command without a download note, with dates its sample
+    covers (ENA's ends on 2025-06-03, ADA's starts on 2025-05-09); others get the note."""
+    from passivbot.data import load_source
+    from passivbot.data.bundled import BUNDLED_SYMBOLS
+
+    demo = load_backtest_config(ROOT / "backtest_configs" / "demo.json")
+    assert DEMO_DAYS == (demo.start_date, demo.end_date) and demo.symbol == "ETHUSDT"
+    assert len(BUNDLED_SYMBOLS) > 2
+    for sym in ("ADAUSDT", "ENAUSDT", "BTCUSDT"):
+        cmd = make_command(sym)
+        assert "download" not in cmd and f"--symbol {sym}" in cmd
+        args = cmd.split()
+        start = args[args.index("--start-date") + 1] if "--start-date" in args else DEMO_DAYS[0]
+        end = args[args.index("--end-date") + 1] if "--end-date" in args else DEMO_DAYS[1]
+        assert len(load_source("bundled", "binance", sym, start, end)) > 0
+    assert "--start-date 2025-05-09" in make_command("ADAUSDT")
+    assert "--end-date 2025-06-04" in make_command("ENAUSDT")
+    assert "--start-date" not in make_command("BTCUSDT")
+    assert "download candles first" in make_command("DOGEUSDT")
 
 
 def test_a_named_folder_that_is_no_result_is_a_clear_error(tmp_path):

@@ -184,3 +184,14 @@ def test_docs_name_no_file_a_clone_lacks(doc):
     text = doc.read_text(encoding="utf-8")
     assert "../shared" not in text and "OPTIMIZER_NOTES.md" not in text
     assert not re.search(r"(?<!docs/)DESIGN\.md", text)
+
+
+def test_the_code_names_no_file_a_clone_lacks():
+    """Docstrings and comments point to the repository's copies (docs/design.md,
+    docs/optimizer_notes.md), never to notes kept outside it."""
+    files = [*ROOT.glob("*.py"), *ROOT.glob("*.ipynb"), *(ROOT / "passivbot").rglob("*.py"),
+             *(ROOT / "bench").rglob("*.py")]
+    bad = [f"{f.relative_to(ROOT)}: {m.group(0)}" for f in files
+           for m in re.finditer(r"\.\./shared|/work/shared|OPTIMIZER_NOTES\.md|(?<!docs/)DESIGN\.md",
+                                f.read_text(encoding="utf-8"))]
+    assert len(files) > 50 and not bad, bad

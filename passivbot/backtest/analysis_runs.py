@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from passivbot.backtest.analysis import Run
 from passivbot.backtest.report import SUMMARY_ROWS
+from passivbot.data.bundled import BUNDLED_SYMBOLS, load_bundled
 from passivbot.errors import InputError
 
 DEMO_COMMAND = ("python3 backtest.py backtest_configs/demo.json "
                 "--live-config live_settings/ETH-J1.json")
-BUNDLED_SYMBOLS = ("ETHUSDT", "BTCUSDT")
+DEMO_DAYS = (date(2025, 5, 5), date(2025, 6, 24))  # demo.json's [start_date, end_date)
 OPTIMIZE_DIR = "optimize"
 
 
@@ -45,11 +47,24 @@ def make_command(symbol: str) -> str:
     if sym == "ETHUSDT":
         return DEMO_COMMAND
     cmd = f"{DEMO_COMMAND} --symbol {sym}"
-    if sym not in BUNDLED_SYMBOLS:
+    if sym in BUNDLED_SYMBOLS:  # its sample may span fewer days than the demo's
+        first, end = _bundled_days(sym)
+        if first > DEMO_DAYS[0]:
+            cmd += f" --start-date {first.isoformat()}"
+        if end < DEMO_DAYS[1]:
+            cmd += f" --end-date {end.isoformat()}"
+    else:
         cmd += ("\n  (bundled candles cover only " + ", ".join(BUNDLED_SYMBOLS) + "; for "
                 f"{sym} download candles first (docs/data.md) and use a backtest config with "
                 '"data_source": "cache")')
     return cmd
+
+
+def _bundled_days(symbol: str) -> tuple[date, date]:
+    """Days [first, last + 1) the bundled sample of `symbol` touches."""
+    ts = load_bundled(symbol)[[0, -1], 0] / 1000.0
+    first, last = (datetime.fromtimestamp(t, timezone.utc).date() for t in ts)
+    return first, last + timedelta(days=1)
 
 
 def _is_backtest(p: Path) -> bool:

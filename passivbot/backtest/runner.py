@@ -12,12 +12,13 @@ from passivbot.backtest.engine import run_backtest
 from passivbot.backtest.stats import compute_stats
 from passivbot.config import BacktestConfig, LiveConfig, side_params
 from passivbot.config.risk import stop_params, unstuck_params
-from passivbot.markets import market_spec
+from passivbot.markets import MarketSpec, market_spec
 from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED
 
 # The live bot warms its EMAs on up to this many times the largest span of history.
 WARMUP_SPANS = 3
 MINUTE_MS = 60_000
+DEFAULT_CACHE_DIR = "caches"  # the downloader's default --cache-dir
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,24 @@ def load_backtest_candles(bt_cfg: BacktestConfig) -> np.ndarray:
     from passivbot.data import load_source  # data imports ccxt: only when candles are needed
 
     return load_source(bt_cfg.data_source, bt_cfg.exchange, bt_cfg.symbol, bt_cfg.start_date,
-                       bt_cfg.end_date, seed=bt_cfg.synthetic_seed)
+                       bt_cfg.end_date, seed=bt_cfg.synthetic_seed,
+                       cache_dir=cache_dir_of(bt_cfg) or DEFAULT_CACHE_DIR)
+
+
+def cache_dir_of(bt_cfg: BacktestConfig) -> str | None:
+    """Where the downloader stored bt_cfg's market data (candles, funding, the exchange's
+    market spec) when the candles come from it (data_source "cache"), else None: the bundled
+    sample's funding and the bundled market snapshot are used."""
+    if bt_cfg.data_source != "cache":
+        return None
+    return str(getattr(bt_cfg, "cache_dir", None) or DEFAULT_CACHE_DIR)
+
+
+def backtest_market_spec(bt_cfg: BacktestConfig) -> MarketSpec:
+    """The market spec of bt_cfg's exchange and symbol: the one the downloader stored beside
+    cached candles (so a downloaded symbol outside the bundled snapshot can be backtested),
+    else the bundled snapshot's (`markets.market_spec`)."""
+    return market_spec(bt_cfg.exchange, bt_cfg.symbol, cache_dir=cache_dir_of(bt_cfg))
 
 
 @dataclass(frozen=True)
@@ -62,13 +80,10 @@ def load_backtest_funding(bt_cfg: BacktestConfig, candles: np.ndarray) -> Fundin
     synthetic candles: they are not a market)."""
     if bt_cfg.data_source == "synthetic" or len(candles) == 0:
         return NO_FUNDING
-    try:
-        from passivbot.data.perp import load_funding
-    except ImportError:  # TODO(data): remove this fallback once passivbot.data.perp is merged
-        return NO_FUNDING
-    cache_dir = "caches" if bt_cfg.data_source == "cache" else None
+    from passivbot.data.perp import load_funding
+
     fs = load_funding(bt_cfg.exchange, bt_cfg.symbol, int(candles[0, 0]),
-                      int(candles[-1, 0]) + MINUTE_MS, cache_dir=cache_dir)
+                      int(candles[-1, 0]) + MINUTE_MS, cache_dir=cache_dir_of(bt_cfg))
     return Funding(np.asarray(fs.times_ms, np.int64), np.asarray(fs.rates, np.float64),
                    np.asarray(fs.mark, np.float64), str(fs.source))
 
@@ -111,7 +126,8 @@ def backtest_live_config(
     warmup: int | None = None,
 ) -> BacktestResult:
     """Backtest `live_cfg` over `candles` (None: loaded per bt_cfg) with bt_cfg's balance and fees
-    and the offline market spec of (bt_cfg.exchange, bt_cfg.symbol), the exchanges' accounting:
+    and the market spec of (bt_cfg.exchange, bt_cfg.symbol) (`backtest_market_spec`: stored by
+    the downloader, else the bundled snapshot), the exchanges' accounting:
     funding (`funding` None: loaded for the candles' span; NO_FUNDING: none), initial margin at
     the live config's leverage, and an EMA warm-up (`warmup` None: `warmup_candles`).
 
@@ -122,7 +138,7 @@ def backtest_live_config(
         live_cfg = replace(live_cfg, symbol=bt_cfg.symbol)
     if candles is None:
         candles = load_backtest_candles(bt_cfg)
-    spec = market_spec(bt_cfg.exchange, bt_cfg.symbol)
+    spec = backtest_market_spec(bt_cfg)
     if funding is None:
         funding = load_backtest_funding(bt_cfg, candles)
     lp, sp = side_params(live_cfg.long), side_params(live_cfg.short)

@@ -1,9 +1,13 @@
 """The objective: average daily gain, penalized when a risk constraint is broken, optionally
 over k contiguous time folds; and the worker-side evaluation of a batch of candidates.
 
-Workers hold one `EvalContext` (candles, market arrays, fees, constraints) installed once per
-worker (process pool initializer, or one Dask scatter), so a task carries only a few small
-candidate dicts, never the candles.
+Workers hold one `EvalContext` (candles, market arrays, funding events, fees, constraints)
+installed once per worker (process pool initializer, or one Dask scatter), so a task carries
+only a few small candidate dicts, never the candles.
+
+A candidate is backtested with the engine arguments of the single backtest
+(`passivbot.backtest.runner.engine_kwargs`: its leverage, the symbol's funding, the EMA warm-up),
+so the best config's report re-backtests to the stats it was scored on.
 
 Score of one backtest: `average_daily_gain` when every constraint holds; otherwise
 `average_daily_gain - PENALTY_OFFSET - sum(relative violations)`. The offset puts any broken
@@ -17,14 +21,17 @@ from __future__ import annotations
 import importlib
 import json
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from passivbot.config import Constraints, live_config_from_dict, side_params
 from passivbot.errors import ConfigError
 from passivbot.optimize.space import SearchSpace
+
+if TYPE_CHECKING:  # the runner imports the engine (numba): only in the workers, when evaluating
+    from passivbot.backtest.runner import Funding
 
 PENALTY_OFFSET = 1.0
 INVALID_SCORE = -10.0  # a candidate that is not a valid live config (e.g. exposure > leverage)
@@ -33,13 +40,15 @@ DEFAULT_EVALUATOR = "passivbot.optimize.objective:backtest_stats"
 
 @dataclass(frozen=True)
 class MarketData:
-    """One symbol's candles and market arrays (engine conventions: passivbot.backtest.engine)."""
+    """One symbol's candles, market arrays (engine conventions: passivbot.backtest.engine) and
+    funding events over the candles' span (None: none modelled, e.g. synthetic candles)."""
 
     symbol: str
     candles: np.ndarray
     market: np.ndarray
     brackets: np.ndarray
     mmr_add: float
+    funding: "Funding | None" = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,8 @@ class EvalContext:
     fold_score: str = "worst"
     symbol_score: str = "mean"
     multi_objective: bool = False
-    evaluator: str = DEFAULT_EVALUATOR  # "module:function(ctx, m, long, short, candles) -> stats"
+    # "module:function(ctx, m, long, short, candles, leverage) -> stats"
+    evaluator: str = DEFAULT_EVALUATOR
     warmup: dict | None = None  # a live config dict run once at worker start (JIT cache load)
 
     @property
@@ -68,14 +78,20 @@ class EvalContext:
 
 
 def backtest_stats(ctx: EvalContext, m: MarketData, long_p: np.ndarray, short_p: np.ndarray,
-                   candles: np.ndarray) -> dict[str, float]:
-    """The real evaluator: engine + stats from the backtester (imported in the worker)."""
+                   candles: np.ndarray, leverage: float) -> dict[str, float]:
+    """The real evaluator: engine + stats from the backtester (imported in the worker), with
+    the single backtest's engine arguments (`runner.engine_kwargs`): initial margin at
+    `leverage`, the symbol's funding (events outside `candles`, e.g. another fold's, are not
+    charged), the EMA warm-up for `candles`' length."""
     from passivbot.backtest.engine import run_backtest
+    from passivbot.backtest.runner import NO_FUNDING, engine_kwargs
     from passivbot.backtest.stats import compute_stats
 
     fills, equity, summary = run_backtest(
         candles, long_p, short_p, m.market, m.brackets, ctx.starting_balance,
-        ctx.maker_fee, ctx.taker_fee, mmr_add=m.mmr_add)
+        ctx.maker_fee, ctx.taker_fee, m.mmr_add,
+        **engine_kwargs(long_p, short_p, leverage, len(candles),
+                        m.funding if m.funding is not None else NO_FUNDING))
     return compute_stats(fills, equity, summary, candles, ctx.starting_balance)
 
 
@@ -171,7 +187,7 @@ def evaluate(ctx: EvalContext, candidate: dict[str, Any]) -> dict[str, Any]:
     for m in ctx.markets:
         fstats, fscores = [], []
         for sl in fold_slices(len(m.candles), ctx.n_folds):
-            st = fn(ctx, m, lp, sp, m.candles[sl])
+            st = fn(ctx, m, lp, sp, m.candles[sl], cfg.leverage)
             fstats.append(st)
             fscores.append(score(st, ctx.constraints))
             worst_dd = max(worst_dd, st["max_drawdown"])
@@ -208,8 +224,7 @@ def init_worker(ctx: EvalContext) -> None:
     global _CTX
     _CTX = ctx
     if ctx.warmup is not None:
-        short = tuple(MarketData(m.symbol, m.candles[:2000], m.market, m.brackets, m.mmr_add)
-                      for m in ctx.markets[:1])
+        short = tuple(replace(m, candles=m.candles[:2000]) for m in ctx.markets[:1])
         evaluate(EvalContext(**{**ctx.__dict__, "markets": short, "n_folds": 1}), ctx.warmup)
 
 

@@ -16,7 +16,6 @@ import numpy as np
 from tqdm import tqdm
 
 from passivbot.config import BacktestConfig, LiveConfig, load_backtest_config
-from passivbot.markets import market_spec
 from passivbot.optimize.best import holdout, write_best_reports
 from passivbot.optimize.executor import make_executor
 from passivbot.optimize.objective import DEFAULT_EVALUATOR, EvalContext, MarketData, TaskResult
@@ -83,14 +82,20 @@ def candles_by_symbol(bt: BacktestConfig, candles: Any = None,
 
 
 def market_data(bt: BacktestConfig, symbol: str, candles: np.ndarray) -> MarketData:
-    m = market_spec(bt.exchange, symbol)
-    return MarketData(symbol, np.ascontiguousarray(candles, dtype=np.float64), m.market_array(),
-                      m.brackets_array(), m.mmr_add)
+    """`symbol`'s candles, market arrays and funding events, as the single backtest
+    (backtest.runner) loads them, so a candidate scores as its report backtests."""
+    from passivbot.backtest.runner import backtest_market_spec, load_backtest_funding
+
+    one = replace(bt, symbol=symbol, symbols=(symbol,))
+    m = backtest_market_spec(one)
+    candles = np.ascontiguousarray(candles, dtype=np.float64)
+    funding = load_backtest_funding(one, candles)
+    return MarketData(symbol, candles, m.market_array(), m.brackets_array(), m.mmr_add, funding)
 
 
 def eval_context(bt: BacktestConfig, candles: Any, evaluator: str = DEFAULT_EVALUATOR,
                  warmup: dict | None = None, space: SearchSpace | None = None) -> EvalContext:
-    """The workers' context: every searched symbol's candles and market arrays."""
+    """The workers' context: every searched symbol's candles, market arrays and funding."""
     by_sym = candles if isinstance(candles, dict) else {bt.symbol: candles}
     o = bt.optimize
     return EvalContext(
