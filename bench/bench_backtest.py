@@ -7,6 +7,12 @@ numba cache: compile) and warm (cache filled) start times in fresh processes.
 
 `--candles` times one (n, 6) float64 array (timestamp ms, open, high, low, close, volume) instead
 of the synthetic spans, so the same work can be timed side by side with other backtesters.
+
+Every run uses the exchanges' accounting: the live config's leverage (initial-margin check) and
+funding every 8 h at +0.01 % (synthetic) or the bundled funding history when the data package
+provides it. On the bundled ETHUSDT sample the same kernel is also timed with the rules off
+(no leverage check, no funding: the pre-accounting work) and beside the figure recorded before
+the accounting landed (BASELINE_ETH_CPS, commit d1100f3, this 2-core machine).
 The last lines are `name: value unit (target ...)`.
 """
 
@@ -29,6 +35,12 @@ import numpy as np  # noqa: E402
 MIN_PER_DAY = 1440
 SPANS = (("30d", 30), ("1y", 365), ("3y", 3 * 365))
 TARGET_CPS = 10_000_000
+# Measured before funding/margin/liquidation rules (commit d1100f3, same machine, same config):
+# bundled ETHUSDT (73,140 candles) median of 7 runs; synthetic 3y median of 2 runs.
+BASELINE_ETH_CPS = 23_300_000
+BASELINE_3Y_CPS = 39_500_000
+FUNDING_EVERY_MS = 8 * 3600 * 1000
+FUNDING_RATE = 0.0001
 
 # Run in a fresh interpreter: import + compile (or load from cache) + one tiny backtest.
 START_SNIPPET = """
@@ -41,7 +53,9 @@ cfg = load_live_config({cfg!r}); spec = market_spec("binance", cfg.symbol)
 c = np.zeros((200, 6)); c[:, 0] = np.arange(200) * 60000.0; c[:, 1:5] = 2000.0
 c[::7, 3] = 1900.0; c[::11, 2] = 2100.0
 run_backtest(c, side_params(cfg.long), side_params(cfg.short), spec.market_array(),
-             spec.brackets_array(), 1000.0, 0.0002, 0.0005, spec.mmr_add)
+             spec.brackets_array(), 1000.0, 0.0002, 0.0005, spec.mmr_add,
+             leverage=float(cfg.leverage), funding_times=np.array([3_600_000]),
+             funding_rates=np.array([1e-4]))
 print(time.perf_counter() - t0)
 """
 
@@ -54,10 +68,11 @@ from passivbot.config import load_live_config, side_params
 cfg = load_live_config({cfg!r}); spec = market_spec("binance", cfg.symbol)
 args = (side_params(cfg.long), side_params(cfg.short), spec.market_array(), spec.brackets_array(),
         1000.0, 0.0002, 0.0005, spec.mmr_add)
-run_backtest(np.load({path!r})[:500], *args)
+kw = dict(leverage=float(cfg.leverage))
+run_backtest(np.load({path!r})[:500], *args, **kw)
 candles = np.load({path!r})
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-run_backtest(candles, *args)
+run_backtest(candles, *args, **kw)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(after / 1024, (after - before) / 1024)
 """
@@ -86,6 +101,30 @@ def start_time(cfg: str, cache_dir: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def funding_for(candles: np.ndarray, symbol: str | None = None) -> tuple:
+    """(times, rates, marks) over the candles: the bundled history of `symbol` when the data
+    package has it, else every 8 h at FUNDING_RATE with the mark unknown (NaN: candle open)."""
+    if symbol is not None:
+        try:
+            from passivbot.data.perp import load_funding
+            fs = load_funding("binance", symbol, int(candles[0, 0]), int(candles[-1, 0]) + 60_000)
+            if len(fs.times_ms):
+                return (np.asarray(fs.times_ms, np.int64), np.asarray(fs.rates, np.float64),
+                        np.asarray(fs.mark, np.float64), fs.source)
+        except ImportError:
+            pass
+    t0 = (int(candles[0, 0]) // FUNDING_EVERY_MS + 1) * FUNDING_EVERY_MS
+    times = np.arange(t0, int(candles[-1, 0]) + 1, FUNDING_EVERY_MS, dtype=np.int64)
+    return times, np.full(len(times), FUNDING_RATE), np.full(len(times), np.nan), "synthetic 8h"
+
+
+def kernel_args(base: tuple, leverage: float, funding: tuple | None) -> tuple:
+    """run_backtest_nb's arguments after the candles: rules on (leverage, funding) or off."""
+    if funding is None:
+        funding = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    return (*base, False, leverage, *funding[:3], 0)
+
+
 def time_runs(candles: np.ndarray, args: tuple, runs: int) -> tuple[float, int]:
     from passivbot.backtest.engine import run_backtest_nb
 
@@ -97,6 +136,33 @@ def time_runs(candles: np.ndarray, args: tuple, runs: int) -> tuple[float, int]:
         times.append(time.perf_counter() - t)
         n_fills = len(fills)
     return statistics.median(times), n_fills
+
+
+def bundled_eth_lines(cfg, base: tuple, runs: int) -> list[str]:
+    """Bundled ETHUSDT: rules on vs off in this run, and the recorded pre-accounting figure."""
+    from passivbot.data.bundled import load_bundled
+
+    candles = np.ascontiguousarray(load_bundled("ETHUSDT"), dtype=np.float64)
+    funding = funding_for(candles, "ETHUSDT")
+    on = kernel_args(base, float(cfg.leverage), funding)
+    off = kernel_args(base, np.inf, None)
+    runs = max(runs, 7)
+    dt_off, _ = time_runs(candles, off, runs)
+    dt_on, n_fills = time_runs(candles, on, runs)
+    dt_off2, _ = time_runs(candles, off, runs)  # again: the machine is noisy
+    dt_off = min(dt_off, dt_off2)
+    cps_on, cps_off = len(candles) / dt_on, len(candles) / dt_off
+    print(f"bundled ETHUSDT {len(candles):,} candles: rules on {cps_on / 1e6:.1f} M candles/s "
+          f"({n_fills:,} rows, funding {funding[3]}, leverage {cfg.leverage}), rules off "
+          f"{cps_off / 1e6:.1f} M candles/s, recorded before {BASELINE_ETH_CPS / 1e6:.1f} M")
+    return [
+        f"backtest_candles_per_s_eth_rules_on: {cps_on:.0f} candles/s (target >= "
+        f"{0.9 * BASELINE_ETH_CPS:.0f}: 90 % of {BASELINE_ETH_CPS} recorded before)",
+        f"backtest_candles_per_s_eth_rules_off: {cps_off:.0f} candles/s (same kernel, no funding, "
+        f"no margin check)",
+        f"backtest_rules_on_vs_off_eth: {cps_on / cps_off:.3f} ratio (target >= 0.9)",
+        f"backtest_rules_on_vs_recorded_eth: {cps_on / BASELINE_ETH_CPS:.3f} ratio (target >= 0.9)",
+    ]
 
 
 def main() -> int:
@@ -116,8 +182,8 @@ def main() -> int:
     if not (cfg.long.enabled and cfg.short.enabled):
         print(f"warning: {a.live_config} does not enable both sides", file=sys.stderr)
     spec = market_spec("binance", cfg.symbol)
-    args = (lp, sp, spec.market_array(), spec.brackets_array(), 1000.0, 0.0002, 0.0005,
-            spec.mmr_add, False)
+    base = (lp, sp, spec.market_array(), spec.brackets_array(), 1000.0, 0.0002, 0.0005,
+            spec.mmr_add)
 
     lines = []
     if not a.no_start_times:
@@ -127,7 +193,8 @@ def main() -> int:
         print(f"start: cold {cold:.2f} s (fresh NUMBA_CACHE_DIR), warm {warm:.2f} s")
 
     from passivbot.backtest.engine import run_backtest_nb
-    run_backtest_nb(np.ascontiguousarray(synthetic_candles(500, 0)), *args)  # compile / load
+    first = np.ascontiguousarray(synthetic_candles(500, 0))
+    run_backtest_nb(first, *kernel_args(base, float(cfg.leverage), funding_for(first)))  # compile
 
     if a.candles:
         spans = [(Path(a.candles).name, np.ascontiguousarray(np.load(a.candles), dtype=np.float64))]
@@ -136,6 +203,7 @@ def main() -> int:
     cps = {}
     for name, candles in spans:
         runs = a.runs if len(candles) < 1_000_000 else max(3, a.runs // 2)
+        args = kernel_args(base, float(cfg.leverage), funding_for(candles))
         dt, n_fills = time_runs(candles, args, runs)
         cps[name] = len(candles) / dt
         print(f"{name:>8}: {len(candles):>10,} candles  {dt * 1000:9.1f} ms  "
@@ -145,10 +213,12 @@ def main() -> int:
     print(f"memory: {name} ({big.nbytes / 2**20:.0f} MB of candles): peak RSS {peak_mb:.0f} MB, "
           f"the backtest added {added_mb:.1f} MB")
     if not a.candles:
+        lines += bundled_eth_lines(cfg, base, a.runs)
         c30, c3 = cps["30d"], cps["3y"]
         lines.append(f"backtest_candles_per_s_30d: {c30:.0f} candles/s (target >= {TARGET_CPS})")
         lines.append(f"backtest_candles_per_s_1y: {cps['1y']:.0f} candles/s (target >= {TARGET_CPS})")
-        lines.append(f"backtest_candles_per_s_3y: {c3:.0f} candles/s (target >= {TARGET_CPS})")
+        lines.append(f"backtest_candles_per_s_3y: {c3:.0f} candles/s (target >= {TARGET_CPS}; "
+                     f"{BASELINE_3Y_CPS} recorded before the accounting rules)")
         lines.append(f"backtest_linearity_3y_vs_30d: {c3 / c30:.2f} ratio (target ~1.0: cost linear in candles)")
     else:
         name = spans[0][0]

@@ -19,7 +19,12 @@ KIND_INITIAL_ENTRY = 0
 KIND_REENTRY = 1
 KIND_CLOSE = 2
 KIND_LIQUIDATION = 3
-KIND_NAMES = ("initial_entry", "reentry", "close", "liquidation")
+# Not an order: a funding payment on one position, recorded as a row of the fill records (as
+# Bybit reports it: an execution with execType=Funding) with qty = position size, price = mark
+# price, fee = 0 and pnl = the cash flow (negative: paid), so balance = previous + pnl - fee
+# holds for every row.
+KIND_FUNDING = 4
+KIND_NAMES = ("initial_entry", "reentry", "close", "liquidation", "funding")
 
 # Columns of an order array (float64, shape (n, ORDER_COLS)).
 O_QTY = 0
@@ -80,6 +85,32 @@ BR_MMR = 1  # maintenance margin rate
 BR_MAINT_AMOUNT = 2  # Binance "cum", Bybit "mmDeduction"
 BRACKET_COLS = 3
 
+# Per-side state of the backtest engine: one record per side (index 0 = long, 1 = short), the
+# position, the EMAs and what the cached order grids of `passivbot.backtest.book` were made from.
+side_dt = np.dtype(
+    [
+        ("psize", np.float64),  # position size (magnitude)
+        ("pprice", np.float64),  # position price
+        ("ema0", np.float64),
+        ("ema1", np.float64),
+        ("alpha0", np.float64),
+        ("alpha1", np.float64),
+        ("l_ent", np.float64),  # last price the cached entry grid was computed at
+        ("l_cls", np.float64),  # last price the cached close grid was computed at
+        ("ent_cap", np.float64),  # the entry grid is uncapped while side * (last - cap) >= 0
+        ("cls_limit", np.float64),  # the close grid is uncapped while side * (last - limit) <= 0
+        ("near_ent", np.float64),  # nearest cached entry price (nan: none)
+        ("near_cls", np.float64),  # nearest cached close price (nan: none)
+        ("init_price", np.float64),  # flat side: initial entry price (nan: no order)
+        ("init_qty", np.float64),  # flat side: its qty when known, -1 when sized lazily
+        ("n_ent", np.int64),  # cached entry orders
+        ("n_cls", np.int64),  # cached close orders
+        ("ent_dirty", np.int64),  # 1: only the first entry level is current (balance moved)
+        ("enabled", np.float64),  # P_ENABLED of the side's parameters
+    ],
+    align=True,
+)
+
 # Fill records (backtester output; the emulator reports the same fields).
 fill_dt = np.dtype(
     [
@@ -89,7 +120,8 @@ fill_dt = np.dtype(
         ("kind", np.int8),  # KIND_*
         ("qty", np.float64),
         ("price", np.float64),
-        ("fee", np.float64),  # paid, >= 0 (quote)
+        ("fee", np.float64),  # paid, >= 0 (quote); a liquidation's last row adds the margin
+        # lost (negative when the insurance fund covers a gap's deficit)
         ("pnl", np.float64),  # realized, before fee (quote)
         ("psize", np.float64),  # position size after the fill
         ("pprice", np.float64),  # position price after the fill

@@ -11,9 +11,9 @@ from passivbot.data.bundled import load_bundled
 from tests.backtest_helpers import ETH, ETH_BRACKETS, make_params, random_walk_candles
 
 
-def _run(candles, lp, sp, every=False, balance=1000.0):
+def _run(candles, lp, sp, every=False, balance=1000.0, **kw):
     return run_backtest(candles, lp, sp, ETH, ETH_BRACKETS, balance, 0.0002, 0.0005,
-                        recompute_every_candle=every)
+                        recompute_every_candle=every, **kw)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -35,8 +35,15 @@ def test_cached_book_equals_recomputing_every_candle(seed):
 
     lp, sp = side(), side()
     balance = float(rng.uniform(50, 5000))
-    fast = _run(candles, lp, sp, balance=balance)
-    ref = _run(candles, lp, sp, every=True, balance=balance)
+    # half the seeds with funding every 4 h and leverage: a payment moves the balance, so the
+    # entry grids must follow it exactly as a full recompute does
+    kw = {}
+    if seed % 2:
+        times = candles[::240, 0].astype(np.int64)
+        kw = dict(funding_times=times, funding_rates=rng.normal(0, 0.001, len(times)),
+                  leverage=float(rng.uniform(1, 10)))
+    fast = _run(candles, lp, sp, balance=balance, **kw)
+    ref = _run(candles, lp, sp, every=True, balance=balance, **kw)
     assert len(ref[0]) > 0 or lp[0] + sp[0] == 0
     np.testing.assert_array_equal(fast[0], ref[0])
     np.testing.assert_array_equal(fast[1], ref[1])

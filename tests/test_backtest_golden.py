@@ -99,7 +99,11 @@ def test_hand_worked_stats():
     assert s["max_hours_stuck_long"] == pytest.approx(2 / 60)
     # long 2.02 @ 96.5 on ~1000: the liquidation price is negative -> never liquidated
     assert s["closest_liquidation_distance"] == 1.0 and s["liquidated"] == 0.0
-    assert s["max_drawdown"] == 0.0  # only two equity samples, both rising
+    # drawdown from each candle's worst equity (long at the low) against the peak close equity
+    # (1000, never exceeded before minute 3): after candle 3 the long is 2.02 @ 96.5 with
+    # balance 999.80507 and the low is 93.9: 999.80507 + 2.02 * (93.9 - 96.5) = 994.55307,
+    # (1000 - 994.55307) / 1000 = 0.00544693 (candle 2: 999.90001 - 1.01 * 0.1 = 999.79901)
+    assert s["max_drawdown"] == pytest.approx(0.00544693, abs=1e-12)
 
 
 def _regression_run():

@@ -5,15 +5,16 @@ that some configs get stuck and some are liquidated; kernels compile once per pr
 """
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from passivbot.backtest.engine import S_LAST_INDEX, S_LIQUIDATED, run_backtest
+from passivbot.backtest.engine import S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED, run_backtest
 from passivbot.data.synthetic import synthetic_candles
 from passivbot.fills import is_buy_nb
 from passivbot.grid import emas_from_closes_nb, ideal_orders_nb
 from passivbot.records import (
-    KIND_LIQUIDATION, LONG, M_QTY_STEP, P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED,
+    KIND_FUNDING, KIND_LIQUIDATION, LONG, M_QTY_STEP, P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED,
     P_WALLET_EXPOSURE_LIMIT,
 )
 from tests.backtest_helpers import ETH, ETH_BRACKETS, make_params
@@ -54,18 +55,30 @@ def state_before(fills, i: int, side: int, balance0: float) -> tuple:
 
 @settings(max_examples=60)
 @given(seed=st.integers(0, 2**31), amp=st.floats(1.0, 12.0), lp=sides, sp=sides,
-       balance0=st.floats(30.0, 20_000.0))
-def test_replay_invariants(seed, amp, lp, sp, balance0):
+       balance0=st.floats(30.0, 20_000.0), leverage=st.sampled_from([np.inf, 3.0, 10.0]),
+       funding_every=st.sampled_from([0, 60, 240, 480]))
+def test_replay_invariants(seed, amp, lp, sp, balance0, leverage, funding_every):
     candles = stretched_candles(seed, amp)
-    fills, equity, summary = run_backtest(candles, lp, sp, ETH, ETH_BRACKETS, balance0, MAKER, TAKER)
+    ft = candles[::funding_every, 0].astype(np.int64) if funding_every else np.zeros(0, np.int64)
+    fr = np.random.default_rng(seed).normal(0.0, 0.002, len(ft))  # large rates: they must bite
+    fills, equity, summary = run_backtest(candles, lp, sp, ETH, ETH_BRACKETS, balance0, MAKER, TAKER,
+                                          leverage=leverage, funding_times=ft, funding_rates=fr)
     qty_step = ETH[M_QTY_STEP]
 
     # balance changes only by realized pnl and fees, fill by fill
     expected = balance0 + np.cumsum(fills["pnl"] - fills["fee"])
     np.testing.assert_allclose(fills["balance"], expected, rtol=1e-9, atol=1e-9)
-    # fees are the maker (taker for liquidations) rate of the fill's notional
-    rate = np.where(fills["kind"] == KIND_LIQUIDATION, TAKER, MAKER)
-    np.testing.assert_allclose(fills["fee"], fills["qty"] * fills["price"] * rate, rtol=1e-12)
+    # the balance is never negative
+    assert (fills["balance"] >= 0.0).all() and (equity[:, 1] >= 0.0).all()
+    # fees are the maker (taker for liquidations) rate of the fill's notional; the last
+    # liquidation row also carries the margin lost (summary), which leaves the balance at 0
+    rate = np.where(fills["kind"] == KIND_LIQUIDATION, TAKER,
+                    np.where(fills["kind"] == KIND_FUNDING, 0.0, MAKER))
+    expected_fee = fills["qty"] * fills["price"] * rate
+    if summary[S_LIQUIDATED]:
+        expected_fee[-1] += summary[S_LIQ_MARGIN_LOST]
+        assert fills["balance"][-1] == 0.0
+    np.testing.assert_allclose(fills["fee"], expected_fee, rtol=1e-12, atol=1e-9)
 
     # position sizes never negative; closes never exceed the position
     assert (fills["psize"] >= 0.0).all() and (fills["qty"] > 0.0).all()
@@ -73,6 +86,12 @@ def test_replay_invariants(seed, amp, lp, sp, balance0):
     for f in fills:
         i, side, kind, price = int(f["minute"]), int(f["side"]), int(f["kind"]), float(f["price"])
         low, high = candles[i, 3], candles[i, 2]
+        if kind == KIND_FUNDING:
+            # at the candle's open (no mark given), on the whole position, the rate's sign
+            j = np.searchsorted(ft, candles[i, 0], side="right") - 1
+            assert price == candles[i, 1] and f["qty"] == f["psize"] > 0.0
+            assert f["pnl"] == pytest.approx(-side * f["qty"] * price * fr[j], rel=1e-12)
+            continue
         # every fill price inside its candle's range (maker fills strictly traded through)
         assert low <= price <= high
         if kind != KIND_LIQUIDATION:

@@ -14,7 +14,9 @@ from passivbot.backtest.cli import main
 from passivbot.backtest.engine import EQ_COLS, EQ_EQUITY, N_SUMMARY, S_CLOSEST_LIQ, S_LAST_INDEX
 from passivbot.backtest.report import summary_table, write_report
 from passivbot.backtest.runner import backtest_live_config
-from passivbot.backtest.stats import STAT_KEYS, compute_stats, daily_returns, max_drawdown
+from passivbot.backtest.stats import (
+    STAT_KEYS, compute_stats, daily_returns, max_drawdown, sharpe_ratio, sortino_ratio,
+)
 from passivbot.config import load_backtest_config, load_live_config
 from passivbot.records import fill_dt
 
@@ -26,12 +28,27 @@ def test_max_drawdown_is_the_largest_fall_from_a_peak():
     assert max_drawdown(np.array([1.0, 2.0, 3.0])) == 0.0
 
 
-def test_daily_returns_use_every_24th_hourly_sample_and_the_end():
+def test_daily_returns_use_whole_days_and_leave_a_partial_last_day_out():
     eq = np.zeros((50, EQ_COLS))
     eq[:, EQ_EQUITY] = 100.0
     eq[24, EQ_EQUITY] = 110.0  # day 1 ends +10 %
-    eq[48:, EQ_EQUITY] = 99.0  # day 2 ends at 99 (-10 %), the partial day adds 0 %
-    np.testing.assert_allclose(daily_returns(eq), [0.1, -0.1, 0.0])
+    eq[48:, EQ_EQUITY] = 99.0  # day 2 ends at 99 (-10 %)
+    eq[49, EQ_EQUITY] = 49.5  # the last sample, 30 minutes into day 3: -50 %
+    minutes = 2 * 1440 + 30
+    np.testing.assert_allclose(daily_returns(eq, minutes), [0.1, -0.1])
+    # a liquidated run counts its last partial day, with its loss
+    np.testing.assert_allclose(daily_returns(eq, minutes, include_partial=True), [0.1, -0.1, -0.5])
+    # a last sample on an hour boundary that is not a whole day is not a day either
+    np.testing.assert_allclose(daily_returns(eq[:25], 23 * 60 + 40), [])
+
+
+def test_sharpe_and_sortino_are_annualised_with_the_conventional_definitions():
+    r = np.array([0.01, -0.02, 0.03, 0.0])
+    mean, std = 0.005, np.sqrt(((0.005**2) + 0.025**2 + 0.025**2 + 0.005**2) / 3)
+    assert sharpe_ratio(r) == pytest.approx(mean / std * np.sqrt(365), rel=1e-12)
+    downside = np.sqrt(0.02**2 / 4)  # root mean square of min(r, 0): only -0.02 counts
+    assert sortino_ratio(r) == pytest.approx(mean / downside * np.sqrt(365), rel=1e-12)
+    assert sharpe_ratio(r[:1]) == 0.0 and sortino_ratio(np.array([0.01, 0.02])) == 0.0
 
 
 def test_stats_without_fills_are_flat_and_finite():
@@ -130,3 +147,36 @@ def test_backtest_symbol_wins_over_the_live_configs_symbol():
     prices = res.fills["price"][res.fills["kind"] != 3]
     assert len(prices) > 0
     assert abs(prices * 10 - (prices * 10).round()).max() < 1e-6
+
+
+def test_funding_reaches_fills_csv_stats_and_the_summary(tmp_path):
+    """Funding payments are rows of fills.csv (kind_name funding), summed in stats, and the
+    console says where funding came from, or that it was not modelled."""
+    from passivbot.backtest.cli import apply_overrides, build_parser
+    from passivbot.backtest.runner import NO_FUNDING, Funding, load_backtest_candles
+
+    bt = load_backtest_config(ROOT / "backtest_configs/demo.json")
+    args = build_parser().parse_args(["x", "--start-date", "2025-05-05", "--end-date", "2025-05-08"])
+    bt = apply_overrides(bt, args)
+    live = load_live_config(ROOT / "live_settings/ETH-J1.json")
+    candles = load_backtest_candles(bt)
+    times = candles[::480, 0].astype(np.int64)  # every 8 h
+    rates = np.full(len(times), 0.0005)
+    res = backtest_live_config(live, bt, candles,
+                               funding=Funding(times, rates, np.full(len(times), np.nan), "bundled"))
+    rows = res.fills[res.fills["kind"] == 4]
+    assert len(rows) > 0
+    paid = -rows["pnl"][rows["pnl"] < 0].sum()
+    received = rows["pnl"][rows["pnl"] > 0].sum()
+    assert res.stats["funding_paid"] == pytest.approx(paid, rel=1e-12)
+    assert res.stats["funding_received"] == pytest.approx(received, rel=1e-12)
+    assert res.stats["funding_modelled"] == 1.0 and res.candles_info["funding_source"] == "bundled"
+    path = write_report(res, root=tmp_path, plots=False)
+    csv = (path / "fills.csv").read_text().splitlines()
+    assert sum(",funding," in line for line in csv) == len(rows)
+    text = summary_table(res)
+    assert "funding paid" in text and "funding from bundled" in text
+    plain = backtest_live_config(live, bt, candles, funding=NO_FUNDING)
+    assert "funding NOT modelled" in summary_table(plain)
+    assert plain.stats["funding_modelled"] == 0.0
+    assert plain.stats["final_balance"] != res.stats["final_balance"]

@@ -1,18 +1,30 @@
 """The backtest engine: one `@njit` replay of 1-minute candles through the shared calculator.
 
 Conventions (see `passivbot.records`): candles float64 (n, 6) = timestamp ms, open, high, low,
-close, volume, one row a minute; prices in quote, sizes in base (magnitudes), sides LONG/SHORT.
+close, volume, one row a minute (checked: a row not 60 000 ms after the previous one stops the
+kernel with summary[S_GAP_INDEX] = its index, and `run_backtest` raises CandleGapError); prices
+in quote, sizes in base (magnitudes), sides LONG/SHORT. Funding: `funding_times` int64 ms
+ascending, `funding_rates` float64, `funding_marks` float64 (NaN: use the candle's open).
 
-Seed: both sides' EMAs and the last price = candles[0].close; the orders resting at candle 1's
-open are ideal_orders of that state. Then for each candle i = 1 .. n-1:
- 1. the book resting at candle i's open (both sides) is filled by `fills.fill_sequence_nb` and
-    settled by `fills.apply_fill_nb` (maker fee), in settlement order;
- 2. the hedged liquidation price (recomputed only after a fill) is checked against the candle's
-    range; if reached, both positions close at it (taker fee; the price is clipped into the
-    candle's range for the degenerate case of an account already under maintenance) and the
-    run ends;
- 3. the EMAs update on the close, last price = close;
- 4. the orders resting at candle i+1's open are `grid.ideal_orders_nb` of the new state, cached
+Seed: both sides' EMAs and the last price = candles[0].close. Candles 1 .. W (W = `warmup`)
+only update the EMAs, as the live bot warms up on history before it trades. The orders resting
+at candle W+1's open are ideal_orders of the state after candle W. Then for each candle i > W:
+ 0. every funding event with time <= candle i's open time not yet charged is settled on both
+    positions at its mark price (`margin.funding_payment_nb`), recorded as a KIND_FUNDING row;
+ 1. unless the candle opens past the liquidation price (then nothing fills before the
+    liquidation at the open), the book resting at candle i's open (both sides) is filled by
+    `fills.fill_sequence_nb` and settled by `fills.apply_fill_nb` (maker fee), in settlement
+    order; an entry that the
+    account's available margin cannot carry (`margin.entry_margin_ok_nb`, unrealized pnl at
+    the price the book was made at, the previous close) is refused and counted;
+ 2. the hedged liquidation price (recomputed only after a fill or funding; tiers chosen at the
+    liquidation price) is checked against the candle's range; if reached, both positions close
+    at it (at the open when the candle opens past it; taker fee), the margin left is lost
+    (balance 0, `margin.liquidation_balance_nb`) and the run ends;
+ 3. drawdown: the candle's worst equity (long marked at the low, short at the high, positions
+    as after the candle) against the running peak of close equity;
+ 4. the EMAs update on the close, last price = close;
+ 5. the orders resting at candle i+1's open are `grid.ideal_orders_nb` of the new state, cached
     by `passivbot.backtest.book` (identical to recomputing every candle, which
     `recompute_every_candle=True` does; a test compares both modes).
 
@@ -22,147 +34,41 @@ No allocation happens in a candle without fills unless the last price reaches a 
 import numpy as np
 from numba import njit
 
-from passivbot.backtest.book import (
-    C_ALPHA0, C_ALPHA1, C_CLS_LIMIT, C_EMA0, C_EMA1, C_ENABLED, C_INIT_PRICE, C_L_CLS, C_L_ENT,
-    C_PPRICE, C_PSIZE, C_ENT_CAP, N_STATE_COLS, book_nb, cache_current_nb, close_buffer_len_nb,
-    precheck_nb, refresh_side_nb, side_of_nb,
+from passivbot.backtest.account import (
+    CNT_EQUITY, CNT_FILLS, EQ_BALANCE, EQ_COLS, EQ_EQUITY, EQ_LIQ_PRICE, EQ_PPRICE_LONG,
+    EQ_PPRICE_SHORT, EQ_PRICE, EQ_PSIZE_LONG, EQ_PSIZE_SHORT, EQ_TS, EQUITY_EVERY, MINUTE_MS,
+    N_SUMMARY, S_CLOSEST_LIQ, S_FUNDING_EVENTS, S_FUNDING_PAID, S_FUNDING_RECEIVED, S_GAP_INDEX,
+    S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED, S_MARGIN_REFUSED, S_MAX_DRAWDOWN,
+    S_MAX_WE_LONG, S_MAX_WE_SHORT, S_WARMUP, fund_nb, liq_distance_nb, liquidation_book_nb,
+    sample_equity_nb, settle_nb, trades_before_liquidation_nb,
 )
-from passivbot.fills import apply_fill_nb, fill_sequence_nb
+from passivbot.backtest.book import (
+    book_nb, cache_current_nb, close_buffer_len_nb, precheck_nb, refresh_side_nb,
+)
+from passivbot.errors import InputError
+from passivbot.fills import fill_sequence_nb
 from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, initial_entry_price_nb
 from passivbot.margin import (
-    LIQ_ABOVE, LIQ_BELOW, hedged_liq_price_nb, is_liquidated_nb, liquidation_fill_price_nb,
+    hedged_liq_price_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
 )
-from passivbot.numeric import wallet_exposure_nb
 from passivbot.records import (
-    B_KIND, B_PRICE, B_QTY, B_SIDE, BOOK_COLS, KIND_LIQUIDATION, LONG, M_QTY_STEP, ORDER_COLS,
-    P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, fill_dt,
+    M_QTY_STEP, ORDER_COLS, P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, fill_dt, side_dt,
 )
 
-# Columns of the kernel's float64 fill rows (the wrapper turns them into fill_dt records).
-F_MINUTE, F_TS, F_SIDE, F_KIND, F_QTY, F_PRICE, F_FEE, F_PNL, F_PSIZE, F_PPRICE, F_BALANCE = range(11)
-FILL_COLS = 11
-
-# Equity samples: the close of candle 0, of every 60th candle after it, and of the last candle.
-EQ_TS = 0  # the sampled candle's open time, ms
-EQ_BALANCE = 1
-EQ_EQUITY = 2  # balance + unrealized pnl of both sides at the close
-EQ_PRICE = 3  # the close
-EQ_PSIZE_LONG = 4
-EQ_PPRICE_LONG = 5
-EQ_PSIZE_SHORT = 6
-EQ_PPRICE_SHORT = 7
-EQ_LIQ_PRICE = 8  # 0 when there is no liquidation price
-EQ_COLS = 9
-EQUITY_EVERY = 60
-
-# Summary array.
-S_CLOSEST_LIQ = 0  # min over candles in a position of the distance to liquidation, fraction
-S_MAX_WE_LONG = 1  # max wallet exposure after any fill, long
-S_MAX_WE_SHORT = 2
-S_LIQUIDATED = 3  # 1.0 if the run ended in a liquidation
-S_LAST_INDEX = 4  # index of the last candle run
-N_SUMMARY = 5
-
-# Counters the kernel keeps in a small int array (fill rows, equity rows written).
-CNT_FILLS = 0
-CNT_EQUITY = 1
+# The engine's output layout is defined in account.py and is part of this module's interface.
+__all__ = [
+    "CandleGapError", "EQ_BALANCE", "EQ_COLS", "EQ_EQUITY", "EQ_LIQ_PRICE", "EQ_PPRICE_LONG",
+    "EQ_PPRICE_SHORT", "EQ_PRICE", "EQ_PSIZE_LONG", "EQ_PSIZE_SHORT", "EQ_TS", "EQUITY_EVERY",
+    "N_SUMMARY", "S_CLOSEST_LIQ", "S_FUNDING_EVENTS", "S_FUNDING_PAID", "S_FUNDING_RECEIVED",
+    "S_GAP_INDEX", "S_LAST_INDEX", "S_LIQ_MARGIN_LOST", "S_LIQUIDATED", "S_MARGIN_REFUSED",
+    "S_MAX_DRAWDOWN", "S_MAX_WE_LONG", "S_MAX_WE_SHORT", "S_WARMUP", "run_backtest",
+    "run_backtest_nb",
+]
 
 
-@njit(cache=True)
-def _grow_nb(rows: np.ndarray) -> np.ndarray:
-    """Twice the room; an explicit copy (slice assignment would compile numba's shape-error
-    formatting, seconds of cold start)."""
-    out = np.empty((rows.shape[0] * 2, FILL_COLS))
-    for r in range(rows.shape[0]):
-        for c in range(FILL_COLS):
-            out[r, c] = rows[r, c]
-    return out
-
-
-@njit(cache=True)
-def _settle_nb(rows, cnt, summary, st, book, seq, fee_rate, balance, qty_step, i, ts) -> tuple:
-    """Settle the rows `seq` of `book` in that order through the shared fill function and
-    record them: (rows, balance, whether anything filled). cnt[CNT_FILLS] counts the rows."""
-    filled = False
-    for r in seq:
-        side = int(book[r, B_SIDE])
-        kind = int(book[r, B_KIND])
-        j = 0 if side == LONG else 1
-        price = book[r, B_PRICE]
-        psize, pprice, balance, q, fee, pnl = apply_fill_nb(
-            side, kind, book[r, B_QTY], price, fee_rate, st[j, C_PSIZE], st[j, C_PPRICE],
-            balance, qty_step,
-        )
-        if q <= 0.0:
-            continue
-        st[j, C_PSIZE] = psize
-        st[j, C_PPRICE] = pprice
-        filled = True
-        n = cnt[CNT_FILLS]
-        if n == rows.shape[0]:
-            rows = _grow_nb(rows)
-        rows[n, F_MINUTE] = i
-        rows[n, F_TS] = ts
-        rows[n, F_SIDE] = side
-        rows[n, F_KIND] = kind
-        rows[n, F_QTY] = q
-        rows[n, F_PRICE] = price
-        rows[n, F_FEE] = fee
-        rows[n, F_PNL] = pnl
-        rows[n, F_PSIZE] = psize
-        rows[n, F_PPRICE] = pprice
-        rows[n, F_BALANCE] = balance
-        cnt[CNT_FILLS] = n + 1
-        we = wallet_exposure_nb(balance, psize, pprice)
-        summary[S_MAX_WE_LONG + j] = max(summary[S_MAX_WE_LONG + j], we)
-    return rows, balance, filled
-
-
-@njit(cache=True)
-def _liquidation_book_nb(st: np.ndarray, price: float) -> np.ndarray:
-    """Both open positions as liquidation orders at `price` (B_* columns), long first."""
-    book = np.empty((2, BOOK_COLS))
-    k = 0
-    for j in range(2):
-        if st[j, C_PSIZE] > 0.0:
-            book[k, B_QTY] = st[j, C_PSIZE]
-            book[k, B_PRICE] = price
-            book[k, B_KIND] = KIND_LIQUIDATION
-            book[k, B_SIDE] = side_of_nb(j)
-            k += 1
-    return book[:k]
-
-
-@njit(cache=True)
-def _liq_distance_nb(liq: float, direction: int, low: float, high: float) -> float:
-    """Distance from this candle's extreme to the liquidation price, as a fraction (<= 1)."""
-    if direction == LIQ_BELOW:
-        d = (low - liq) / low
-    elif direction == LIQ_ABOVE:
-        d = (liq - high) / high
-    else:
-        return 1.0
-    return min(1.0, max(0.0, d))
-
-
-@njit(cache=True)
-def _sample_equity_nb(eq, cnt, candle, balance, st, liq) -> None:
-    k = cnt[CNT_EQUITY]
-    cnt[CNT_EQUITY] = k + 1
-    close = candle[4]
-    upnl = 0.0
-    for j in range(2):
-        if st[j, C_PSIZE] > 0.0:
-            upnl += side_of_nb(j) * (close - st[j, C_PPRICE]) * st[j, C_PSIZE]
-    eq[k, EQ_TS] = candle[0]
-    eq[k, EQ_BALANCE] = balance
-    eq[k, EQ_EQUITY] = balance + upnl
-    eq[k, EQ_PRICE] = close
-    eq[k, EQ_PSIZE_LONG] = st[0, C_PSIZE]
-    eq[k, EQ_PPRICE_LONG] = st[0, C_PPRICE]
-    eq[k, EQ_PSIZE_SHORT] = st[1, C_PSIZE]
-    eq[k, EQ_PPRICE_SHORT] = st[1, C_PPRICE]
-    eq[k, EQ_LIQ_PRICE] = liq
+class CandleGapError(InputError, ValueError):
+    """Candle rows that are not one minute apart (the engine counts time in rows); an input
+    error: the CLI prints the message and exits 2."""
 
 
 @njit(cache=True)
@@ -175,21 +81,31 @@ def run_backtest_nb(
     starting_balance: float,
     maker_fee: float,
     taker_fee: float,
-    mmr_add: float = 0.0,
-    recompute_every_candle: bool = False,
+    mmr_add: float,
+    recompute_every_candle: bool,
+    leverage: float,
+    funding_times: np.ndarray,
+    funding_rates: np.ndarray,
+    funding_marks: np.ndarray,
+    warmup: int,
 ) -> tuple:
-    """(fill rows float64 (k, FILL_COLS), equity (h, EQ_COLS), summary (N_SUMMARY,))."""
+    """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,)).
+
+    `leverage` = inf skips the initial-margin check; empty funding arrays model no funding."""
     n = candles.shape[0]
     qty_step = market[M_QTY_STEP]
     # np.empty + explicit zeroing everywhere: np.zeros / np.arange would each add compile time
-    st = np.empty((2, N_STATE_COLS))
+    st = np.empty(2, dtype=side_dt)
     for j in range(2):
-        for c in range(N_STATE_COLS):
-            st[j, c] = 0.0
+        s = st[j]
+        s.psize, s.pprice, s.l_ent, s.l_cls, s.ent_cap, s.cls_limit = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+        s.near_ent, s.near_cls, s.init_price, s.init_qty = 0.0, 0.0, 0.0, 0.0
+        s.n_ent, s.n_cls, s.ent_dirty = 0, 0, 0
     ent = np.empty((2, MAX_ENTRY_ORDERS, ORDER_COLS))
     cls = np.empty((2, close_buffer_len_nb(long_params, short_params), ORDER_COLS))
-    rows = np.empty((256, FILL_COLS))
-    eq = np.empty((n // EQUITY_EVERY + 2, EQ_COLS))
+    rows = np.empty(256, dtype=fill_dt)
+    warmup = max(0, min(warmup, n - 1))
+    eq = np.empty(((n - warmup) // EQUITY_EVERY + warmup // EQUITY_EVERY + 2, EQ_COLS))
     cnt = np.empty(2, dtype=np.int64)
     cnt[CNT_FILLS] = 0
     cnt[CNT_EQUITY] = 0
@@ -197,6 +113,7 @@ def run_backtest_nb(
     for c in range(N_SUMMARY):
         summary[c] = 0.0
     summary[S_CLOSEST_LIQ] = 1.0
+    summary[S_WARMUP] = warmup
     balance = starting_balance
     liq, liq_dir = 0.0, 0
     if n == 0:
@@ -204,90 +121,157 @@ def run_backtest_nb(
     last = candles[0, 4]
     for j in range(2):
         params = long_params if j == 0 else short_params
-        st[j, C_EMA0] = last
-        st[j, C_EMA1] = last
-        st[j, C_ALPHA0] = ema_alpha_nb(params[P_EMA_SPAN_0])
-        st[j, C_ALPHA1] = ema_alpha_nb(params[P_EMA_SPAN_1])
-        st[j, C_ENABLED] = params[P_ENABLED]
+        s = st[j]
+        s.ema0 = last
+        s.ema1 = last
+        s.alpha0 = ema_alpha_nb(params[P_EMA_SPAN_0])
+        s.alpha1 = ema_alpha_nb(params[P_EMA_SPAN_1])
+        s.enabled = params[P_ENABLED]
+    nf = funding_times.shape[0]
+    fk = 0
+    peak = starting_balance
+    dd_floor = peak
+    # warm-up: candles 1 .. W only feed the EMAs. Its hourly equity samples (flat: the starting
+    # balance; W // 60 of them, on the same hour grid as the trading ones) keep equity.csv over
+    # the whole range; stats start at the sample of candle W.
+    if warmup % EQUITY_EVERY == 0 and warmup > 0:
+        sample_equity_nb(eq, cnt, candles[0], balance, st, 0.0)
+    for i in range(1, warmup + 1):
+        if candles[i, 0] - candles[i - 1, 0] != MINUTE_MS:
+            summary[S_GAP_INDEX] = i
+            return rows[:0], eq[:0], summary
+        if (warmup - i) % EQUITY_EVERY == 0 and i < warmup:
+            sample_equity_nb(eq, cnt, candles[i], balance, st, 0.0)
+        last = candles[i, 4]
+        for j in range(2):
+            s = st[j]
+            s.ema0 = ema_update_nb(s.ema0, last, s.alpha0)
+            s.ema1 = ema_update_nb(s.ema1, last, s.alpha1)
+    # the orders resting at candle W+1's open; funding due before it is not the account's
     for j in range(2):
         refresh_side_nb(j, st, ent, cls, balance, last, long_params if j == 0 else short_params,
-                        market, n > 0, recompute_every_candle)
-    _sample_equity_nb(eq, cnt, candles[0], balance, st, 0.0)
-    i_end = 0
-    for i in range(1, n):
+                        market, True, recompute_every_candle)
+    while fk < nf and funding_times[fk] <= candles[warmup, 0]:
+        fk += 1
+    sample_equity_nb(eq, cnt, candles[warmup], balance, st, 0.0)
+    next_funding = float(funding_times[fk]) if fk < nf else np.inf
+    i_end = warmup
+    # rows one minute apart: counted here without a branch (a test that leaves the loop costs
+    # it a fifth of its speed), located after the loop
+    n_gaps = 0
+    ts_prev = candles[warmup, 0]
+    for i in range(warmup + 1, n):
+        ts = candles[i, 0]
+        n_gaps += ts - ts_prev != MINUTE_MS
+        ts_prev = ts
         i_end = i
         high = candles[i, 2]
         low = candles[i, 3]
+        balance_open = balance  # what the resting orders were computed from
+        funded = False
         filled = False
-        # 1. fills of the book resting at this candle's open
+        # 0. funding events due at this candle's open
+        while ts >= next_funding:  # the next event's time in a register: no load per candle
+            summary[S_FUNDING_EVENTS] += 1.0
+            if st[0].psize > 0.0 or st[1].psize > 0.0:
+                mark = funding_marks[fk]
+                if np.isnan(mark):
+                    mark = candles[i, 1]
+                rows, balance = fund_nb(rows, cnt, summary, st, balance, mark, funding_rates[fk],
+                                         i, ts)
+                funded = True
+            fk += 1
+            next_funding = float(funding_times[fk]) if fk < nf else np.inf
+        # 1. fills of the book resting at this candle's open, unless the candle opens past the
+        # liquidation price (nothing trades before the liquidation at the open; tested only when
+        # an order can fill, and against the price before this candle's funding)
         if precheck_nb(st, low, high):
-            book = book_nb(st, ent, cls, balance, long_params, short_params, market)
+            book = book_nb(st, ent, cls, balance_open, long_params, short_params, market, last)
             seq = fill_sequence_nb(book, low, high)
-            rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, maker_fee, balance,
-                                               qty_step, i, candles[i, 0])
-            if filled:
-                liq, liq_dir = hedged_liq_price_nb(
-                    balance, st[0, C_PSIZE], st[0, C_PPRICE], st[1, C_PSIZE], st[1, C_PPRICE],
-                    brackets, mmr_add,
-                )
-        # 2. liquidation: both positions close at the liquidation price, taker fee; the end
-        if st[0, C_PSIZE] > 0.0 or st[1, C_PSIZE] > 0.0:
+            if not trades_before_liquidation_nb(liq, liq_dir, candles[i, 1]):
+                seq = seq[:0]
+            rows, balance, filled = settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
+                                               balance, qty_step, i, ts, leverage, last)
+        changed = funded or filled
+        if changed:
+            liq, liq_dir = hedged_liq_price_nb(
+                balance, st[0].psize, st[0].pprice, st[1].psize, st[1].pprice, brackets, mmr_add,
+            )
+        # 2. liquidation: both positions close (taker fee), the margin left is lost; the end
+        if st[0].psize > 0.0 or st[1].psize > 0.0:
             if is_liquidated_nb(liq, liq_dir, low, high):
-                book = _liquidation_book_nb(st, liquidation_fill_price_nb(liq, low, high))
+                book = liquidation_book_nb(st, liquidation_fill_price_nb(liq, liq_dir, candles[i, 1]))
                 seq = np.empty(book.shape[0], dtype=np.int64)
                 for r in range(book.shape[0]):
                     seq[r] = r
-                rows, balance, filled = _settle_nb(rows, cnt, summary, st, book, seq, taker_fee,
-                                                   balance, qty_step, i, candles[i, 0])
+                rows, balance, _ = settle_nb(rows, cnt, summary, st, book, seq, taker_fee,
+                                              balance, qty_step, i, ts, np.inf, last)
+                balance, lost = liquidation_balance_nb(balance)
+                last_row = rows[cnt[CNT_FILLS] - 1]
+                last_row.fee += lost
+                last_row.balance = balance
+                summary[S_LIQ_MARGIN_LOST] = lost
                 summary[S_CLOSEST_LIQ] = 0.0
                 summary[S_LIQUIDATED] = 1.0
+                summary[S_MAX_DRAWDOWN] = 1.0
                 liq, liq_dir = 0.0, 0
                 break
-            dist = _liq_distance_nb(liq, liq_dir, low, high)
+            dist = liq_distance_nb(liq, liq_dir, low, high)
             if dist < summary[S_CLOSEST_LIQ]:
                 summary[S_CLOSEST_LIQ] = dist
-        # 3. EMAs and last price on the close
+        # 3. drawdown from this candle's worst equity (a flat side adds 0: psize 0, pprice 0);
+        # dd_floor = peak x (1 - max drawdown): one comparison per candle, no division
+        psl, ppl, pss, pps = st[0].psize, st[0].pprice, st[1].psize, st[1].pprice
+        worst = balance + psl * (low - ppl) - pss * (high - pps)
+        if worst < dd_floor:
+            dd_floor = worst
+            summary[S_MAX_DRAWDOWN] = (peak - worst) / peak
+        close = candles[i, 4]
+        close_equity = balance + psl * (close - ppl) - pss * (close - pps)
+        if close_equity > peak:
+            peak = close_equity
+            dd_floor = peak * (1.0 - summary[S_MAX_DRAWDOWN])
+        # 4. EMAs and last price on the close
         last = candles[i, 4]
         for j in range(2):
-            st[j, C_EMA0] = ema_update_nb(st[j, C_EMA0], last, st[j, C_ALPHA0])
-            st[j, C_EMA1] = ema_update_nb(st[j, C_EMA1], last, st[j, C_ALPHA1])
-        # 4. the orders resting at the next candle's open
+            s = st[j]
+            s.ema0 = ema_update_nb(s.ema0, last, s.alpha0)
+            s.ema1 = ema_update_nb(s.ema1, last, s.alpha1)
+        # 5. the orders resting at the next candle's open
         for j in range(2):
             side = 1 - 2 * j  # LONG, SHORT
+            s = st[j]
             if filled or recompute_every_candle:
                 stale = True
-            elif st[j, C_PSIZE] > 0.0:
-                stale = not cache_current_nb(side, st[j, C_L_ENT], st[j, C_ENT_CAP], st[j, C_L_CLS],
-                                             st[j, C_CLS_LIMIT], last)
+            elif s.psize > 0.0:
+                stale = funded or not cache_current_nb(side, s, last)
             else:
                 # flat: the initial entry's price follows the EMAs every candle (sized lazily)
                 stale = False
-                if st[j, C_ENABLED] != 0.0:
-                    st[j, C_INIT_PRICE] = initial_entry_price_nb(
-                        side, min(st[j, C_EMA0], st[j, C_EMA1]), max(st[j, C_EMA0], st[j, C_EMA1]),
-                        last, long_params if j == 0 else short_params, market,
+                if s.enabled != 0.0:
+                    s.init_price = initial_entry_price_nb(
+                        side, min(s.ema0, s.ema1), max(s.ema0, s.ema1), last,
+                        long_params if j == 0 else short_params, market,
                     )
             if stale:
                 refresh_side_nb(j, st, ent, cls, balance, last,
                                 long_params if j == 0 else short_params, market, filled,
-                                recompute_every_candle)
-        if i % EQUITY_EVERY == 0 and i != n - 1:
-            _sample_equity_nb(eq, cnt, candles[i], balance, st, liq)
-    if i_end > 0:
-        _sample_equity_nb(eq, cnt, candles[i_end], balance, st, liq)
+                                recompute_every_candle, funded)
+        if (i - warmup) % EQUITY_EVERY == 0 and i != n - 1:
+            sample_equity_nb(eq, cnt, candles[i], balance, st, liq)
+    if n_gaps > 0:
+        for i in range(warmup + 1, n):
+            if candles[i, 0] - candles[i - 1, 0] != MINUTE_MS:
+                summary[S_GAP_INDEX] = i
+                break
+    if i_end > warmup:
+        sample_equity_nb(eq, cnt, candles[i_end], balance, st, liq)
     summary[S_LAST_INDEX] = i_end
     return rows[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], summary
 
 
-def fills_to_records(rows: np.ndarray) -> np.ndarray:
-    """Kernel fill rows -> structured `fill_dt` records."""
-    out = np.zeros(rows.shape[0], dtype=fill_dt)
-    for name, col in (("minute", F_MINUTE), ("timestamp", F_TS), ("side", F_SIDE), ("kind", F_KIND)):
-        out[name] = rows[:, col].astype(out.dtype[name])
-    for name, col in (("qty", F_QTY), ("price", F_PRICE), ("fee", F_FEE), ("pnl", F_PNL),
-                      ("psize", F_PSIZE), ("pprice", F_PPRICE), ("balance", F_BALANCE)):
-        out[name] = rows[:, col]
-    return out
+_NO_TIMES = np.zeros(0, dtype=np.int64)
+_NO_FLOATS = np.zeros(0, dtype=np.float64)
 
 
 def run_backtest(
@@ -301,20 +285,54 @@ def run_backtest(
     taker_fee: float,
     mmr_add: float = 0.0,
     recompute_every_candle: bool = False,
+    *,
+    leverage: float = np.inf,
+    funding_times: np.ndarray | None = None,
+    funding_rates: np.ndarray | None = None,
+    funding_marks: np.ndarray | None = None,
+    warmup: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,)) of one replay.
 
-    Thin wrapper over `run_backtest_nb`: makes the arrays contiguous float64 and converts the
-    fill rows to records.
+    Thin wrapper over `run_backtest_nb`: contiguous float64 arrays, defaults, and the candle
+    gap status turned into CandleGapError. `leverage` inf (the default) skips the
+    initial-margin check; no funding arrays = no funding modelled; `warmup` = 0 trades from
+    candle 1 (what the parity harness aligns on).
     """
     f64 = np.float64
+    candles = np.ascontiguousarray(candles, dtype=f64)
+    if funding_times is None or len(funding_times) == 0:
+        ft, fr, fm = _NO_TIMES, _NO_FLOATS, _NO_FLOATS
+    else:
+        ft = np.ascontiguousarray(funding_times, dtype=np.int64)
+        fr = np.ascontiguousarray(funding_rates, dtype=f64)
+        fm = (np.full(len(ft), np.nan) if funding_marks is None
+              else np.ascontiguousarray(funding_marks, dtype=f64))
+        if not (len(ft) == len(fr) == len(fm)):
+            raise ValueError(f"funding arrays differ in length: times {len(ft)}, rates {len(fr)}, "
+                             f"marks {len(fm)}")
+        if len(ft) > 1 and (np.diff(ft) <= 0).any():
+            raise ValueError("funding times must be strictly ascending")
     rows, equity, summary = run_backtest_nb(
-        np.ascontiguousarray(candles, dtype=f64),
+        candles,
         np.ascontiguousarray(long_params, dtype=f64),
         np.ascontiguousarray(short_params, dtype=f64),
         np.ascontiguousarray(market, dtype=f64),
         np.ascontiguousarray(brackets, dtype=f64),
         float(starting_balance), float(maker_fee), float(taker_fee), float(mmr_add),
-        bool(recompute_every_candle),
+        bool(recompute_every_candle), float(leverage), ft, fr, fm, int(warmup),
     )
-    return fills_to_records(rows), equity, summary
+    gap = int(summary[S_GAP_INDEX])
+    if gap:
+        raise CandleGapError(
+            f"candles are not one minute apart: row {gap - 1} at {_iso(candles[gap - 1, 0])} is "
+            f"followed by row {gap} at {_iso(candles[gap, 0])} ({(candles[gap, 0] - candles[gap - 1, 0]) / MINUTE_MS:g} "
+            f"minutes later); the backtest counts time in rows, so a gap must be filled or the "
+            f"range split (docs/backtest.md, 'Candles')")
+    return rows, equity, summary
+
+
+def _iso(ms: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

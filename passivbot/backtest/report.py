@@ -5,7 +5,9 @@ A run folder: backtests/{exchange}/{SYMBOL}/{YYYYmmddTHHMMSS}_{label}/ with
   backtest_config.json  the backtest config resolved with defaults and CLI overrides
   stats.json            compute_stats (floats only)
   meta.json             data source, synthetic flag, candle range, created time, counts
-  fills.csv, equity.csv the engine's records (see analysis.py for the columns)
+  fills.csv, equity.csv the engine's records (see analysis.py for the columns); fills.csv
+                        holds funding payments too, kind_name "funding" (pnl = the payment,
+                        negative when paid, price = the mark price)
   plots/*.png           price with fills, balance & equity, position sizes, wallet exposure
 """
 
@@ -98,8 +100,8 @@ SUMMARY_ROWS = (
     ("average daily gain", "average_daily_gain", "{:+.4%}"),
     ("median daily gain", "median_daily_gain", "{:+.4%}"),
     ("max drawdown", "max_drawdown", "{:.2%}"),
-    ("sharpe (daily)", "sharpe", "{:.3f}"),
-    ("sortino (daily)", "sortino", "{:.3f}"),
+    ("sharpe (annualised)", "sharpe", "{:.3f}"),
+    ("sortino (annualised)", "sortino", "{:.3f}"),
     ("closest liquidation", "closest_liquidation_distance", "{:.2%}"),
     ("liquidated", "liquidated", "{:.0f}"),
     ("max hours stuck long", "max_hours_stuck_long", "{:.1f}"),
@@ -107,6 +109,9 @@ SUMMARY_ROWS = (
     ("fills (entries/closes)", None, None),
     ("fills per day", "fills_per_day", "{:.2f}"),
     ("fees paid", "fees_paid", "{:,.2f}"),
+    ("funding paid", "funding_paid", "{:,.2f}"),
+    ("funding received", "funding_received", "{:,.2f}"),
+    ("entries refused (margin)", "n_margin_refused", "{:.0f}"),
     ("volume", "volume", "{:,.0f}"),
     ("max exposure long", "max_wallet_exposure_long", "{:.3f}"),
     ("max exposure short", "max_wallet_exposure_short", "{:.3f}"),
@@ -133,6 +138,13 @@ def summary_table(result: BacktestResult) -> str:
         else:
             value = f.format(s[key])
         lines.append(f"  {name:<{width}}  {value:>16}")
+    if info.get("funding_source", "none") == "none":
+        lines.append("!! funding NOT modelled (no funding data for this market and range)")
+    else:
+        lines.append(f"  funding from {info['funding_source']}: {info.get('funding_events', 0)} events")
+    if info.get("warmup_candles"):
+        lines.append(f"  EMA warm-up: the first {info['warmup_candles']:,} candles (no orders)")
     if s["liquidated"]:
-        lines.append("!! LIQUIDATED: the run ended at the liquidation")
+        lines.append(f"!! LIQUIDATED: the run ended at the liquidation; margin lost "
+                     f"{s['liquidation_margin_lost']:,.2f}, balance 0")
     return "\n".join(lines)

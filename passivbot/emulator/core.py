@@ -17,7 +17,10 @@ from typing import Callable
 import numpy as np
 
 from passivbot.fills import apply_fill_nb, fill_sequence_nb
-from passivbot.margin import hedged_liq_price_nb, is_liquidated_nb, liquidation_fill_price_nb
+from passivbot.margin import (
+    available_margin_nb, entry_margin_ok_nb, funding_payment_nb, hedged_liq_price_nb,
+    is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
+)
 from passivbot.markets import MarketSpec
 from passivbot.numeric import is_on_step_nb
 from passivbot.records import (
@@ -121,7 +124,21 @@ class Account:
         return notional / self.leverage
 
     def available(self) -> float:
-        return self.balance + self.upnl() - self.initial_margin()
+        """Available margin (the shared rule, `margin.available_margin_nb`)."""
+        return available_margin_nb(self.balance, self.upnl(), self.initial_margin(), 0.0)
+
+    def settle_funding(self, rate: float, mark: float) -> list:
+        """Charge one funding event on both positions at `mark` (`margin.funding_payment_nb`,
+        the backtester's rule); returns [(side, payment)] (payment > 0: paid)."""
+        paid = []
+        for side, pos in self.positions.items():
+            if pos.size > 0.0:
+                pay = funding_payment_nb(side, pos.size, mark, rate)
+                self.balance -= pay
+                paid.append((side, pay))
+        if paid:
+            self.emit("account", {"reason": "FUNDING_FEE", "funding": paid})
+        return paid
 
     # -- events --------------------------------------------------------------------------------
     def emit(self, kind: str, payload: dict) -> None:
@@ -187,10 +204,8 @@ class Account:
         ref_price = last if crosses else price
         if not close and qty * ref_price < spec.min_cost - 1e-9:
             return Reject(R_MIN_NOTIONAL, f"{spec.min_cost:g}")
-        if not close:
-            need = self.initial_margin(qty, ref_price)
-            if need > self.balance + self.upnl() + 1e-9:
-                return Reject(R_MARGIN)
+        if not close and not entry_margin_ok_nb(self.available(), qty, ref_price, self.leverage):
+            return Reject(R_MARGIN)
         now = self.now_ms()
         order = Order(self._next_id, client_id or f"emu{self._next_id}", spec.symbol, is_buy,
                       side, close, qty, price if order_type == "LIMIT" else 0.0, order_type,
@@ -302,7 +317,8 @@ class Account:
         if not is_liquidated_nb(liq, direction, low, high):
             return []
         self.cancel_all()
-        liq = liquidation_fill_price_nb(liq, low, high)
+        open_ = float(self.candles[min(self.clock, len(self.candles) - 1), 1])
+        liq = liquidation_fill_price_nb(liq, direction, open_)
         fills = []
         for side in (LONG, SHORT):  # the backtester's settlement order
             pos = self.positions[side]
@@ -314,5 +330,10 @@ class Account:
                 f = self._settle(o, liq, self.taker_fee, taker=True, kind=KIND_LIQUIDATION)
                 if f is not None:
                     fills.append(f)
+        # the margin left is lost, the balance never negative (margin.liquidation_balance_nb)
+        self.balance, lost = liquidation_balance_nb(self.balance)
+        if fills:
+            fills[-1]["fee"] += lost
+            fills[-1]["balance"] = self.balance
         self.emit("account", {"reason": "LIQUIDATION"})
         return fills
