@@ -378,6 +378,9 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
             asum[S_LIQUIDATED] = 1.0
             asum[S_MAX_DRAWDOWN] = 1.0
             liq, liq_dir = 0.0, 0
+            for k in range(S):  # the last sample shows this minute's closes
+                if start[k] < t <= last[k]:
+                    lastp[k] = candles[k, t, 4]
             break
         if t < t_start:
             continue
