@@ -193,6 +193,17 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                 wp[k, j, P_ENABLED] = 0.0  # until the first selection
             s.enabled = wp[k, j, P_ENABLED]
     asum[S_WARMUP] = t_start
+    # per symbol: the highest maintenance rate (+ mmr_add) and 2 x the most negative amount:
+    # maintenance margin of both sides <= notional x rate + that (a bound without tier lookup)
+    mm_rate_hi = np.empty(S)
+    mm_cum_hi = np.empty(S)
+    for k in range(S):
+        mm_rate_hi[k] = 0.0
+        mm_cum_hi[k] = 0.0
+        for b in range(n_br[k]):
+            mm_rate_hi[k] = max(mm_rate_hi[k], brackets[k, b, 1])
+            mm_cum_hi[k] = max(mm_cum_hi[k], -2.0 * brackets[k, b, 2])
+        mm_rate_hi[k] += max(mmr_add[k], 0.0)
     h = T // EQUITY_EVERY + 3
     eq = np.empty((h, AE_COLS))
     seq_ = np.empty((h, S, SE_COLS))
@@ -331,7 +342,7 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
             liq, liq_dir = 0.0, 0
             worst = balance
             mm = 0.0
-            for k in range(S):
+            for k in range(S):  # first an upper bound of the maintenance margin (no tiers)
                 sk = st[k]
                 if sk[0].psize > 0.0 or sk[1].psize > 0.0:
                     if first[k] <= t <= last[k]:
@@ -339,9 +350,20 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                     else:
                         u, p = _worst_nb(sk, lastp[k], lastp[k])
                     worst += u
-                    br = brackets[k, :n_br[k]]
-                    mm += maintenance_margin_nb(sk[0].psize, p, br, mmr_add[k]) \
-                        + maintenance_margin_nb(sk[1].psize, p, br, mmr_add[k])
+                    mm += (sk[0].psize + sk[1].psize) * p * mm_rate_hi[k] + mm_cum_hi[k]
+            # exact tiers only when the bound cannot rule out a liquidation or a closer distance
+            if worst <= mm or (worst - mm) / worst < asum[S_CLOSEST_LIQ]:
+                mm = 0.0
+                for k in range(S):
+                    sk = st[k]
+                    if sk[0].psize > 0.0 or sk[1].psize > 0.0:
+                        if first[k] <= t <= last[k]:
+                            _, p = _worst_nb(sk, candles[k, t, 3], candles[k, t, 2])
+                        else:
+                            p = lastp[k]
+                        br = brackets[k, :n_br[k]]
+                        mm += maintenance_margin_nb(sk[0].psize, p, br, mmr_add[k]) \
+                            + maintenance_margin_nb(sk[1].psize, p, br, mmr_add[k])
             if worst <= mm:
                 liquidate = True
                 for k in range(S):
