@@ -37,9 +37,9 @@ from passivbot.backtest.account import (
     liquidation_book_nb, record_nb, trades_before_liquidation_nb, upnl_nb,
 )
 from passivbot.backtest.book import (
-    book_nb, cache_current_nb, close_buffer_len_nb, precheck_nb, refresh_side_nb,
+    book_nb, cache_current_nb, close_buffer_len_nb, refresh_side_nb,
 )
-from passivbot.fills import apply_fill_nb, fill_sequence_nb, is_close_kind_nb
+from passivbot.fills import apply_fill_nb, fill_sequence_nb, fills_nb, is_close_kind_nb
 from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, initial_entry_price_nb
 from passivbot.margin import (
     available_margin_nb, entry_margin_ok_nb, hedged_liq_price_nb, initial_margin_nb,
@@ -121,6 +121,21 @@ def _settle_nb(rows, cnt, ssum, asum, st, k, book, seq, fee_rate, balance, qty_s
 
 
 @njit(cache=True)
+def _precheck_nb(st, k: int, low: float, high: float) -> bool:
+    """book.precheck_nb of symbol k, on the records themselves (no array view per minute)."""
+    for j in range(2):
+        s = st[k, j]
+        entry_buy = j == 0
+        if fills_nb(entry_buy, s.near_ent, low, high):
+            return True
+        if fills_nb(entry_buy, s.init_price, low, high):
+            return True
+        if fills_nb(not entry_buy, s.near_cls, low, high):
+            return True
+    return False
+
+
+@njit(cache=True)
 def _sample_nb(eq, seq_, cnt, t, ts, balance, st, closes, liq, s_count):
     k = cnt[CNT_EQUITY]
     cnt[CNT_EQUITY] = k + 1
@@ -139,11 +154,11 @@ def _sample_nb(eq, seq_, cnt, t, ts, balance, st, closes, liq, s_count):
 
 
 @njit(cache=True)
-def _worst_nb(sk, low: float, high: float) -> tuple:
-    """(upnl, price) of a symbol's two positions at its candle's worse extreme for the net."""
-    pl, ps = sk[0].psize, sk[1].psize
-    u_lo = pl * (low - sk[0].pprice) - ps * (low - sk[1].pprice)
-    u_hi = pl * (high - sk[0].pprice) - ps * (high - sk[1].pprice)
+def _worst_nb(st, k: int, low: float, high: float) -> tuple:
+    """(upnl, price) of symbol k's two positions at its candle's worse extreme for the net."""
+    pl, ps = st[k, 0].psize, st[k, 1].psize
+    u_lo = pl * (low - st[k, 0].pprice) - ps * (low - st[k, 1].pprice)
+    u_hi = pl * (high - st[k, 0].pprice) - ps * (high - st[k, 1].pprice)
     if u_lo <= u_hi:
         return u_lo, low
     return u_hi, high
@@ -254,11 +269,11 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                     next_f[k] = float(f_times[fk[k]]) if fk[k] < b else np.inf
                 continue
             # 0. funding due at this symbol's open
-            sk = st[k]
             while ts >= next_f[k]:
                 ssum[k, S_FUNDING_EVENTS] += 1.0
                 f = fk[k]
-                if sk[0].psize > 0.0 or sk[1].psize > 0.0:
+                if st[k, 0].psize > 0.0 or st[k, 1].psize > 0.0:
+                    sk = st[k]
                     mark = f_marks[f]
                     if np.isnan(mark):
                         mark = candles[k, t, 1]
@@ -281,8 +296,8 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                 continue
             low = candles[k, t, 3]
             high = candles[k, t, 2]
-            sk = st[k]
-            if precheck_nb(sk, low, high):
+            if _precheck_nb(st, k, low, high):
+                sk = st[k]
                 book = book_nb(sk, ent[k], cls[k], balance_open, wp[k, 0], wp[k, 1], market[k],
                                lastp[k])
                 sq = fill_sequence_nb(book, low, high)
@@ -343,14 +358,13 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
             worst = balance
             mm = 0.0
             for k in range(S):  # first an upper bound of the maintenance margin (no tiers)
-                sk = st[k]
-                if sk[0].psize > 0.0 or sk[1].psize > 0.0:
+                if st[k, 0].psize > 0.0 or st[k, 1].psize > 0.0:
                     if first[k] <= t <= last[k]:
-                        u, p = _worst_nb(sk, candles[k, t, 3], candles[k, t, 2])
+                        u, p = _worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
                     else:
-                        u, p = _worst_nb(sk, lastp[k], lastp[k])
+                        u, p = _worst_nb(st, k, lastp[k], lastp[k])
                     worst += u
-                    mm += (sk[0].psize + sk[1].psize) * p * mm_rate_hi[k] + mm_cum_hi[k]
+                    mm += (st[k, 0].psize + st[k, 1].psize) * p * mm_rate_hi[k] + mm_cum_hi[k]
             # exact tiers only when the bound cannot rule out a liquidation or a closer distance
             if worst <= mm or (worst - mm) / worst < asum[S_CLOSEST_LIQ]:
                 mm = 0.0
@@ -358,7 +372,7 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                     sk = st[k]
                     if sk[0].psize > 0.0 or sk[1].psize > 0.0:
                         if first[k] <= t <= last[k]:
-                            _, p = _worst_nb(sk, candles[k, t, 3], candles[k, t, 2])
+                            _, p = _worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
                         else:
                             p = lastp[k]
                         br = brackets[k, :n_br[k]]
@@ -370,7 +384,7 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                     sk = st[k]
                     if sk[0].psize > 0.0 or sk[1].psize > 0.0:
                         if first[k] <= t <= last[k]:
-                            _, p = _worst_nb(sk, candles[k, t, 3], candles[k, t, 2])
+                            _, p = _worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
                         else:
                             p = lastp[k]
                         book = liquidation_book_nb(sk, p)
@@ -410,8 +424,7 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
         worst = balance
         close_equity = balance
         for k in range(S):
-            sk = st[k]
-            psl, ppl, pss, pps = sk[0].psize, sk[0].pprice, sk[1].psize, sk[1].pprice
+            psl, ppl, pss, pps = st[k, 0].psize, st[k, 0].pprice, st[k, 1].psize, st[k, 1].pprice
             if psl > 0.0 or pss > 0.0 or S == 1:
                 if first[k] <= t <= last[k] and t > start[k]:
                     low, high, close = candles[k, t, 3], candles[k, t, 2], candles[k, t, 4]
