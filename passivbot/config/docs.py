@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from passivbot.config.backtest import BACKTEST_SCHEMA, PER_EXCHANGE
 from passivbot.config.live import LIVE_SCHEMA
+from passivbot.config.multi import MULTI_DOC
 from passivbot.config.schema import FieldSpec
 from passivbot.config.services import ALERTS_FIELDS, STATUS_PAGE_FIELDS
 
@@ -147,7 +148,8 @@ a live config (its problems are reported under its own file name).
 inside that key's live range, `step > 0`. Keys not listed keep the starting config's value.
 
 {STRATEGY}
-{SERVICES}"""
+{SERVICES}
+{MULTI_DOC}"""
 
 
 if __name__ == "__main__":

@@ -244,3 +244,52 @@ if __name__ == "__main__":
     from passivbot.cli import run_cli
 
     run_cli(main)
+
+
+# The "Many symbols, one wallet" section of docs/configs.md (rendered by passivbot.config.docs).
+MULTI_DOC = """## Many symbols, one wallet: multi-symbol live configs
+
+One account trades several markets from one balance. A live config with any of `symbols`,
+`n_positions`, `total_wallet_exposure_limit` or `overrides` is a multi-symbol config
+(`passivbot/config/multi.py`); a one-symbol config (`symbol`) keeps meaning what it means.
+Example: `live_settings/multi-example.json`. Check one with
+`python3 -m passivbot.config.multi PATH` (exit 2 and every problem, with file and key).
+
+| key | meaning | allowed |
+| --- | --- | --- |
+| `symbols` | the approved markets, in priority order for ties | non-empty list of unique exchange ids (e.g. `ETHUSDT`) |
+| `n_positions` | how many symbols may hold a position at once, per side | 1 .. len(symbols); default: all |
+| `total_wallet_exposure_limit` | `{"long": x, "short": y}`: each side's exposure budget (position cost / balance) shared by all symbols | (0, 100]; each <= `leverage`, and long + short <= `leverage` when both sides are enabled |
+| `overrides` | `{"SYMBOL": {"long": {...}, "short": {...}}}`: per-symbol values of any strategy key | symbols in `symbols`; strategy keys and ranges as above, except `wallet_exposure_limit` |
+
+**The shared limit.** Each symbol's side trades with `wallet_exposure_limit` =
+`total_wallet_exposure_limit` / `n_positions`, and at most `n_positions` symbols hold a position
+per side, so the exposures sum to at most the total (up to one quantity step of rounding per
+symbol, as the one-symbol grid). The per-side `wallet_exposure_limit` key is therefore an error
+in a multi-symbol config (the total owns it), and so is an override of it. Worked example
+(`multi-example.json`): 6 symbols, `n_positions` 3, total long 1.5, balance 1000 USDT. Each
+symbol's long may cost up to 1.5 / 3 = 0.5 x 1000 = 500 USDT; its first entry costs
+1000 x 0.5 x `initial_qty_pct` 0.02 = 10 USDT (raised to the exchange's 20 USDT minimum). With
+three longs at their limit the account holds 1500 USDT of longs = 1.5 x the balance; a fourth
+symbol cannot open a long until one of the three closes. Every grid is sized from the one
+shared balance, so a fill or a funding payment on one symbol moves every other symbol's orders.
+
+**Which symbols (`n_positions` < number of symbols).** Every 60 minutes the pure kernel
+`passivbot/selection.py` (the backtest calls it; the live bot is to call the same function)
+scores each symbol that trades (its EMA warm-up done) over its last 1440 1-minute candles:
+mean quote volume x mean relative range, `mean(volume x close) x mean((high - low) / close)`
+(liquid and moving markets first, as Passivbot's forager ranks by volume, then volatility).
+Per side, symbols with an open position keep their slot and are managed (re-entries and
+closes) until the position closes, even when they rank low; the free slots go to the
+best-scoring flat symbols (ties: the earlier in `symbols`); the other flat symbols place no
+initial entry. Example: 3 candles (close 100, volume 2, range 20), (100, 4, 4), (50, 10, 10):
+mean quote volume (200 + 400 + 500) / 3 = 366.7, mean range (0.2 + 0.04 + 0.2) / 3 = 0.1467,
+score 53.8. With scores ETH 53.8, SOL 54.0, BTC 12.0, n_positions 2, and BTC holding a long:
+BTC keeps its slot and SOL gets the other; ETH waits.
+
+**Backtest.** `python3 -m passivbot.backtest.multi_runner multi-example demo` replays all the
+symbols on one minute axis with one balance (`passivbot/backtest/multi_nb.py` documents the
+rules: markets that list later or whose data ends earlier, cross-margin liquidation of the
+whole account, the initial-margin check over all positions), and prints the account's stats
+and each symbol's. A one-symbol config gives the one-symbol engine's results bit for bit.
+"""
