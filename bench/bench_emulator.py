@@ -1,5 +1,6 @@
-"""Orders per second the emulator accepts through real ccxt (create + cancel), and stream
-events per second it delivers to websocket clients.
+"""Orders per second the emulator accepts through real ccxt (create + cancel), stream events
+per second it delivers to websocket clients, and lockstep minutes per second in the realistic
+mode (each minute's path published to a client subscribed to every market topic).
 
 Run: python3 bench/bench_emulator.py   (no arguments; a few seconds)
 """
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from passivbot.emulator import Emulator  # noqa: E402
+from passivbot.emulator.path import Realism  # noqa: E402
 from passivbot.emulator.testing import flat_candles  # noqa: E402
 from passivbot.exchanges.ccxt_factory import create_exchange  # noqa: E402
 
@@ -81,19 +83,54 @@ async def events_per_second(emu: Emulator, url: str) -> float:
             return got / (time.perf_counter() - t0)
 
 
+async def realistic_minutes_per_second(n: int = 300) -> tuple[float, float]:
+    """(minutes/s, market messages per minute) advancing `n` candles in lockstep while one
+    raw client reads kline, miniTicker, bookTicker and trade streams."""
+    emu = Emulator("binance", "ETHUSDT", flat_candles(n + 10, 2000.0, 3.0), start_index=5)
+    url = await emu.start()
+    got = 0
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.ws_connect(url.replace("http", "ws") + "/market/ws/1") as ws:
+                await ws.send_str(json.dumps({"method": "SUBSCRIBE", "id": 1, "params": [
+                    "ethusdt@kline_1m", "ethusdt@miniTicker", "ethusdt@bookTicker",
+                    "ethusdt@trade"]}))
+                await ws.receive()
+
+                async def read() -> None:
+                    nonlocal got
+                    async for _ in ws:
+                        got += 1
+
+                reader = asyncio.ensure_future(read())
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    await emu.advance(1)
+                await emu.wait_idle(0.01)
+                dt = time.perf_counter() - t0
+                reader.cancel()
+    finally:
+        await emu.stop()
+    return n / dt, got / n
+
+
 async def main() -> None:
+    # capacity, not the venue's limits: a client this fast would be refused (-1015)
     emu = Emulator("binance", "ETHUSDT", flat_candles(3000, 2000.0, 1.0), start_index=1440,
-                   starting_balance=1e9)
+                   starting_balance=1e9, realism=Realism(rate_limits=False))
     url = await emu.start()
     try:
         seq, conc = await orders_per_second(emu, url)
         ev = await events_per_second(emu, url)
     finally:
         await emu.stop()
+    mps, per_min = await realistic_minutes_per_second()
     print(f"orders_per_s_sequential: {seq:.0f} orders/s "
           "(create+cancel through ccxt; target >= 200)")
     print(f"orders_per_s_concurrent: {conc:.0f} orders/s (20 in flight; target >= 300)")
     print(f"events_per_s: {ev:.0f} events/s (user stream to one client; target >= 5000)")
+    print(f"realistic_lockstep_minutes_per_s: {mps:.0f} minutes/s ({per_min:.0f} market "
+          "messages a minute to one client; target >= 100)")
 
 
 if __name__ == "__main__":

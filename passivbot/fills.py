@@ -19,13 +19,15 @@ from numba import njit
 
 from passivbot.numeric import close_pnl_nb, new_position_nb, reduce_position_nb
 from passivbot.records import (
-    B_KIND, B_PRICE, B_QTY, B_SIDE, KIND_CLOSE, KIND_LIQUIDATION, LONG,
+    B_KIND, B_PRICE, B_QTY, B_SIDE, KIND_CLOSE, KIND_LIQUIDATION, KIND_STOP_CLOSE,
+    KIND_UNSTUCK_CLOSE, LONG,
 )
 
 
 @njit(cache=True)
 def is_close_kind_nb(kind: int) -> bool:
-    return kind == KIND_CLOSE or kind == KIND_LIQUIDATION
+    return (kind == KIND_CLOSE or kind == KIND_LIQUIDATION or kind == KIND_UNSTUCK_CLOSE
+            or kind == KIND_STOP_CLOSE)
 
 
 @njit(cache=True)

@@ -18,8 +18,8 @@ candle 1. The emulator gets one extra candle past the end so that the last backt
 Lockstep: each minute the emulator settles one candle, then the harness waits until the bot
 has caught up (same closed candle, price, balance, positions) and is idle
 (`settle` below, a 1 ms idle window). After every settled minute the emulator's book is
-compared with the calculator's ideal orders for the emulator's own state (`live.testing.expected_orders`): a
-book that is not ideal is reported with its minute (`book_mismatches`).
+compared with the calculator's ideal orders for the emulator's own state
+(`live.testing.expected_orders`): a book that is not ideal is reported with its minute (`book_mismatches`).
 
 Numbers cross JSON as strings (ccxt formats qty and price to the market's precision), so
 prices and quantities are compared after rounding to 10 significant digits and balances
@@ -80,6 +80,7 @@ class Outcome:
     seconds: float = 0.0
     book_mismatches: list[int] = field(default_factory=list)  # minutes with a non-ideal book
     n_candles: int = 0  # candles run (live: may stop early at a time limit)
+    unsettled: list[int] = field(default_factory=list)  # minutes the bot never caught up with
 
 
 @dataclass
@@ -113,7 +114,7 @@ class ParityReport:
     def ok(self) -> bool:
         return (self.matched == len(self.backtest.fills) == len(self.live.fills)
                 and abs(self.balance_diff) <= BALANCE_TOL and self.positions_equal
-                and not self.live.book_mismatches)
+                and not self.live.book_mismatches and not self.live.unsettled)
 
 
 def backtest_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
@@ -184,25 +185,44 @@ def book_is_ideal(bot, emu) -> bool:
     return emulator_book(emu.account) == wanted_book(exp)
 
 
+def merged_fills(fills: list[dict]) -> list[FillKey]:
+    """The emulator's executions as the fill rule's fills: consecutive executions of one order
+    in one minute (a partial fill's parts, realistic mode) are one fill of their summed qty."""
+    out: list[list] = []
+    for f in fills:
+        if out and out[-1][5] == f["order_id"] and out[-1][0] == f["minute"]:
+            out[-1][4] += f["qty"]
+        else:
+            out.append([f["minute"], f["side"], f["kind"], f["price"], f["qty"], f["order_id"]])
+    return [fill_key(*row[:5]) for row in out]
+
+
 async def live_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
                        starting_balance: float, maker_fee: float, taker_fee: float,
                        minute_timeout: float = 10.0, check_book: bool = True,
-                       progress=None, time_limit_s: float | None = None) -> Outcome:
+                       progress=None, time_limit_s: float | None = None,
+                       realism="full", max_unsettled: int = 20) -> Outcome:
     """The live bot's fills trading the emulator in lockstep over candles[1:] (see module).
 
     With `time_limit_s`, stops after the minute that crosses it; `Outcome.n_candles` says how
-    many candles were run (the backtest to compare with is over candles[:n_candles])."""
+    many candles were run (the backtest to compare with is over candles[:n_candles]).
+    `realism`: the emulator's mode ("full": intra-minute path, spread, partial fills; "minute").
+    A minute the bot does not catch up with (its price, balance or positions differ from the
+    emulator's after `minute_timeout`) is recorded in `Outcome.unsettled` and the run goes on;
+    after `max_unsettled` such minutes it stops there (compared over the candles reached)."""
     from passivbot.emulator import Emulator
 
     n = len(candles)
     extra = candles[-1:].copy()
     extra[0, 0] += 60_000
     emu = Emulator(exchange, cfg.symbol, np.concatenate([candles, extra]), start_index=1,
-                   starting_balance=starting_balance, maker_fee=maker_fee, taker_fee=taker_fee)
+                   starting_balance=starting_balance, maker_fee=maker_fee, taker_fee=taker_fee,
+                   realism=realism)
     await emu.start()
     t0 = time.perf_counter()
     bot = None
     bad_books: list[int] = []
+    unsettled: list[int] = []
     try:
         bot = await start_bot(exchange, cfg, emu)
         if check_book and not book_is_ideal(bot, emu):
@@ -210,8 +230,13 @@ async def live_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
         while emu.clock < n:
             if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s:
                 break
-            await emu.advance(1)
-            await settle(bot, emu, timeout=minute_timeout)
+            await emu.advance(1, idle_s=0.001)
+            try:
+                await settle(bot, emu, timeout=minute_timeout)
+            except AssertionError:
+                unsettled.append(emu.clock)
+                if len(unsettled) >= max_unsettled:
+                    break
             if check_book and not book_is_ideal(bot, emu):
                 bad_books.append(emu.clock)
             if progress is not None:
@@ -221,10 +246,11 @@ async def live_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
             await bot.stop()
         await emu.stop()
     acc = emu.account
-    keys = [fill_key(f["minute"], f["side"], f["kind"], f["price"], f["qty"]) for f in acc.fills]
+    keys = merged_fills(acc.fills)
     pos = tuple((acc.positions[s].size, acc.positions[s].price if acc.positions[s].size else 0.0)
                 for s in (LONG, SHORT))
-    return Outcome(keys, acc.balance, pos, time.perf_counter() - t0, bad_books, acc.clock)
+    return Outcome(keys, acc.balance, pos, time.perf_counter() - t0, bad_books, acc.clock,
+                   unsettled)
 
 
 def compare(exchange: str, n_candles: int, bt: Outcome, live: Outcome) -> ParityReport:
@@ -243,18 +269,19 @@ def compare(exchange: str, n_candles: int, bt: Outcome, live: Outcome) -> Parity
 async def run_parity(cfg: LiveConfig, candles: np.ndarray, exchange: str,
                      starting_balance: float = 10_000.0, maker_fee: float | None = None,
                      taker_fee: float | None = None, progress=None,
-                     time_limit_s: float | None = None) -> ParityReport:
+                     time_limit_s: float | None = None, realism="full") -> ParityReport:
     """Backtest, then the live bot on the emulator over the same candles; the comparison.
 
     With `time_limit_s` the live run may stop early; both are then compared over the candles
-    the live run reached."""
+    the live run reached. `realism`: the emulator's mode, "full" (default) or "minute"."""
     fees = DEFAULT_FEES[exchange]
     maker = fees["maker_fee"] if maker_fee is None else maker_fee
     taker = fees["taker_fee"] if taker_fee is None else taker_fee
     candles = np.ascontiguousarray(candles, dtype=np.float64)
     bt = backtest_outcome(cfg, candles, exchange, starting_balance, maker, taker)
     live = await live_outcome(cfg, candles, exchange, starting_balance, maker, taker,
-                              progress=progress, time_limit_s=time_limit_s)
+                              progress=progress, time_limit_s=time_limit_s, realism=realism,
+                              minute_timeout=10.0 if realism == "minute" else 3.0)
     if live.n_candles < len(candles):
         bt = backtest_outcome(cfg, candles[:live.n_candles], exchange, starting_balance, maker,
                               taker)
@@ -270,6 +297,10 @@ def summary_lines(rep: ParityReport) -> list[str]:
              f"(diff {rep.balance_diff:.2e}); positions backtest {b.positions} live "
              f"{lv.positions}; live run {lv.seconds:.1f} s"]
     if lv.book_mismatches:
-        lines.append(f"{rep.exchange}: book not ideal at minutes {lv.book_mismatches[:20]}")
+        lines.append(f"{rep.exchange}: book not ideal at {len(lv.book_mismatches)} minutes, "
+                     f"first {lv.book_mismatches[:20]}")
+    if lv.unsettled:
+        lines.append(f"{rep.exchange}: bot not caught up with the emulator at "
+                     f"{len(lv.unsettled)} minutes, first {lv.unsettled[:20]}")
     lines += [f"{rep.exchange}: MISMATCH {m}" for m in rep.mismatches]
     return lines

@@ -24,7 +24,12 @@ KIND_LIQUIDATION = 3
 # price, fee = 0 and pnl = the cash flow (negative: paid), so balance = previous + pnl - fee
 # holds for every row.
 KIND_FUNDING = 4
-KIND_NAMES = ("initial_entry", "reentry", "close", "liquidation", "funding")
+# Reduce-only closes decided by passivbot.risk: part of a stuck position near the EMA band
+# (auto-unstuck, a limit order, maker fee) and the equity stop's market close (taker fee).
+KIND_UNSTUCK_CLOSE = 5
+KIND_STOP_CLOSE = 6
+KIND_NAMES = ("initial_entry", "reentry", "close", "liquidation", "funding", "unstuck_close",
+              "stop_close")
 
 # Columns of an order array (float64, shape (n, ORDER_COLS)).
 O_QTY = 0

@@ -85,11 +85,13 @@ async def test_orders_rest_then_fill_at_their_price_when_candle_trades_through(e
     assert emu.account.fills[-1]["pnl"] == pytest.approx(1.5)
 
 
-async def test_crossing_limit_fills_now_at_last_price_as_taker(env):
+async def test_crossing_limit_fills_now_at_the_best_ask_as_taker(env):
     emu, ex = env
+    ask = emu.account.ask
+    assert ask == 2000.01 and emu.account.bid == 2000.0  # one tick around the last close
     o = await ex.create_order(SYM, "limit", "buy", 0.1, 2010.0, {"positionSide": "LONG"})
-    assert o["status"] == "closed" and o["average"] == 2000.0
-    assert emu.account.fills[-1]["fee"] == pytest.approx(0.1 * 2000.0 * 0.0005)
+    assert o["status"] == "closed" and o["average"] == ask
+    assert emu.account.fills[-1]["fee"] == pytest.approx(0.1 * ask * 0.0005)
     m = await ex.create_order(SYM, "market", "sell", 0.05, None, {"positionSide": "LONG"})
     assert m["status"] == "closed"
     assert emu.account.positions[1].size == pytest.approx(0.05)

@@ -81,3 +81,27 @@ async def test_wait_idle_returns_after_requests_settle():
     finally:
         await ex.close()
         await emu.stop()
+
+
+async def test_wall_clock_emulator_serves_market_time_as_host_time():
+    """For clients on their local clock (the bot's local-clock path): candle start_index opens
+    at this wall minute and the path runs on the host clock (speed 1 only)."""
+    import numpy as np
+
+    c = flat_candles(10, 2000.0, 1.0)
+    emu = Emulator("binance", "ETHUSDT", c, start_index=5, wall_clock=True)
+    url = await emu.start()
+    ex = create_exchange("binance", api_key="k", secret="s", emulator=url, rate_limit=False)
+    try:
+        assert c[5, 0] != emu.candles[5, 0]  # the caller's array is not changed
+        assert np.all(np.diff(emu.candles[:, 0]) == 60_000)
+        run = asyncio.ensure_future(emu.run_realtime(speed=1.0, max_minutes=1))
+        await eventually(lambda: emu.account.tick_ms > 0, timeout=5)
+        server = await ex.fetch_time()
+        assert abs(server - time.time() * 1000) < 2_000  # market time ~ wall time
+        with pytest.raises(ValueError):
+            await emu.run_realtime(speed=60.0)
+        run.cancel()
+    finally:
+        await ex.close()
+        await emu.stop()

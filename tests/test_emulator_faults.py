@@ -80,7 +80,25 @@ async def test_dropped_websocket_is_network_error_on_watch(env):
     assert (await asyncio.wait_for(again, W))[-1][0] == int(emu.candles[1440, 0])
 
 
-async def test_binance_expired_listen_key_sends_event_and_closes(env):
+async def test_binance_expired_listen_key_in_minute_mode_sends_event_and_closes(env):
+    name, emu, ex = env
+    if name != "binance":
+        pytest.skip("listenKey is Binance's")
+    watch = asyncio.ensure_future(ex.watch_orders(SYM))
+    await eventually(lambda: any(c.kind == "user" for c in emu.conns))
+    sent = emu.counters["ws_messages"]
+    assert await emu.faults.expire_listen_key(silent=False) == 1
+    with pytest.raises(ccxt.NetworkError):
+        await asyncio.wait_for(watch, W)
+    assert emu.counters["ws_messages"] == sent + 1  # the listenKeyExpired event
+    assert not any(c.kind == "user" for c in emu.conns)
+    with pytest.raises(ccxt.AuthenticationError):  # -1125 This listenKey does not exist.
+        await ex.fapiPrivatePutListenKey()
+
+
+async def test_binance_expired_listen_key_leaves_the_socket_open_and_silent(env):
+    """Binance's real behaviour (the realistic mode's default): the event, then nothing more
+    on that socket, which stays open; the user's fills are no longer pushed."""
     name, emu, ex = env
     if name != "binance":
         pytest.skip("listenKey is Binance's")
@@ -88,12 +106,16 @@ async def test_binance_expired_listen_key_sends_event_and_closes(env):
     await eventually(lambda: any(c.kind == "user" for c in emu.conns))
     sent = emu.counters["ws_messages"]
     assert await emu.faults.expire_listen_key() == 1
-    with pytest.raises(ccxt.NetworkError):
-        await asyncio.wait_for(watch, W)
-    assert emu.counters["ws_messages"] == sent + 1  # the listenKeyExpired event
-    assert not any(c.kind == "user" for c in emu.conns)
-    with pytest.raises(ccxt.AuthenticationError):  # -1125 This listenKey does not exist.
+    await eventually(lambda: emu.counters["ws_messages"] == sent + 1)
+    await ex.create_order(SYM, "limit", "buy", 0.1, 1990.0, POS[name])
+    await emu.advance(1)
+    await emu.wait_idle(0.05)
+    assert emu.counters["ws_messages"] == sent + 1  # no ORDER_TRADE_UPDATE after the event
+    user = [c for c in emu.conns if c.kind == "user"]
+    assert len(user) == 1 and not user[0].ws.closed and not watch.done()
+    with pytest.raises(ccxt.AuthenticationError):  # -1125: the key is gone
         await ex.fapiPrivatePutListenKey()
+    watch.cancel()
 
 
 @pytest.mark.parametrize("name", ["binance", "bybit"])

@@ -10,11 +10,13 @@ import pytest
 
 from passivbot.data.bundled import load_bundled
 from passivbot.fault_campaign import (
-    FAULTS, book_check, faults_for, report_lines, run_campaign, schedule,
+    FAULTS, NEW_FAULTS, Campaign, book_check, excess_exposure, faults_for, report_lines,
+    run_campaign, schedule,
 )
 from passivbot.parity import busy_config
 
 MINUTES = 60
+BUSY = 6840  # a window of bundled ETHUSDT with fills in most minutes (faults that need fills)
 
 
 @pytest.mark.parametrize("exchange", ["binance", "bybit"])
@@ -25,6 +27,9 @@ async def test_bot_survives_every_fault_and_converges_within_10s(exchange):
     assert sorted(r.fault for r in rep.results) == sorted(faults_for(exchange)), text
     assert rep.survived == len(rep.results), text
     assert rep.duplicates == 0 and rep.worst_s < 10.0, text
+    if rep.excess_exposure > 1e-6:  # measured at every poll (fault_campaign.excess_exposure)
+        pytest.xfail("needs the bot fix of issue 15 (helper 'live'): never rest more entry "
+                     "exposure than the ideal while a cancel fails:\n" + text)
 
 
 def test_schedule_is_seeded_spaced_and_covers_every_fault():
@@ -76,7 +81,7 @@ async def test_regression_rejected_create_is_retried_soon_not_at_the_next_reconc
     from passivbot.parity import lockstep_options, settle, start_bot
 
     candles = np.array(load_bundled("ETHUSDT")[:20])
-    emu = Emulator(exchange, "ETHUSDT", candles, start_index=1)
+    emu = Emulator(exchange, "ETHUSDT", candles, start_index=1, realism="minute")
     await emu.start()
     opts = dataclasses.replace(lockstep_options(), reconcile_every_s=1e9)
     bot = await start_bot(exchange, busy_config(), emu, opts)
@@ -106,7 +111,7 @@ async def test_emulator_held_answer_is_executed_and_only_the_chosen_route_is_hel
     from passivbot.exchanges.ccxt_factory import create_exchange
 
     candles = np.array(load_bundled("ETHUSDT")[:10])
-    emu = Emulator("binance", "ETHUSDT", candles, start_index=1)
+    emu = Emulator("binance", "ETHUSDT", candles, start_index=1, realism="minute")
     await emu.start()
     ex = create_exchange("binance", api_key="k", secret="s", emulator=f"127.0.0.1:{emu.port}",
                          rate_limit=False)
@@ -123,3 +128,65 @@ async def test_emulator_held_answer_is_executed_and_only_the_chosen_route_is_hel
     finally:
         await ex.close()
         await emu.stop()
+
+
+@pytest.mark.parametrize("exchange", ["binance", "bybit"])
+async def test_campaign_measures_the_venues_harsher_answers(exchange):
+    """Clock skew, rate limit (429/418 or 10006), IP ban (418 / 403), silent listen-key expiry,
+    partial fills, the 24 h cut: each injected and measured (convergence, duplicates, orphans,
+    exposure above the ideal, requests refused inside an announced Retry-After / ban). The
+    harness must run and measure every one; the bot's results are then checked and, while the
+    bot lacks the fixes of issue 15, reported as an expected failure with the campaign's lines."""
+    candles = np.array(load_bundled("ETHUSDT")[BUSY:BUSY + MINUTES + 5])
+    rep = await run_campaign(exchange, busy_config(), candles, seed=7, n_minutes=MINUTES,
+                             faults=NEW_FAULTS)
+    text = "\n".join(report_lines(rep))
+    assert sorted(r.fault for r in rep.results) == sorted(faults_for(exchange, NEW_FAULTS)), text
+    assert all(r.duplicates >= 0 and r.excess_exposure >= 0 for r in rep.results)
+    bad = [r for r in rep.results if not r.survived(rep.deadline_s) or not r.exposure_ok
+           or r.refused_in_wait]
+    if bad:
+        pytest.xfail("needs the bot fixes of issue 15 (helper 'live': time offset to ccxt, "
+                     "Retry-After and one shared cool-down, never more entry exposure than "
+                     "the ideal):\n" + text)
+    assert rep.duplicates == 0 and rep.worst_s < 10.0, text
+
+
+async def test_long_outage_counts_consecutive_failures_and_the_bot_comes_back():
+    """Every request 503 and every websocket handshake refused until N failures in a row;
+    then the bot's tasks are all alive and it converges (bench/faults.py --outage 1025 runs
+    the issue's 1,025)."""
+    candles = np.array(load_bundled("ETHUSDT")[:40])
+    c = Campaign("binance", busy_config(), candles, seed=1, outage_failures=30,
+                 outage_limit_s=60.0)
+    rep = await c.run([(5, "long_outage")], 15)
+    (r,) = rep.results
+    n = int(r.note.split()[0])
+    assert n >= 30, r.note
+    assert "bot tasks alive: True" in r.note, r.note
+    assert r.survived(rep.deadline_s), report_lines(rep)
+
+
+def test_excess_exposure_counts_extra_entry_quantity_not_stale_prices():
+    from types import SimpleNamespace as NS
+
+    from passivbot.config import side_params
+    from passivbot.emulator import Emulator
+    from passivbot.live.testing import expected_orders
+    from passivbot.markets import market_spec
+
+    cfg = busy_config()
+    candles = np.array(load_bundled("ETHUSDT")[:10])
+    emu = Emulator("binance", "ETHUSDT", candles, start_index=1, realism="minute")
+    acc = emu.account
+    acc.hedge_mode = True
+    params = np.stack([side_params(cfg.long), side_params(cfg.short)])
+    bot = NS(state=NS(params=params), market=market_spec("binance", "ETHUSDT").market_array())
+    ideal = expected_orders(acc, candles, 0, params, bot.market)
+    entries = [w for w in ideal if not w.close]
+    w = entries[0]
+    acc.place(is_buy=w.is_buy, qty=w.qty, price=round(w.price * (0.99 if w.is_buy else 1.01), 2),
+              position_side=w.side)  # the ideal quantity at a stale price: no excess
+    assert excess_exposure(bot, emu, 0) == 0.0
+    acc.place(is_buy=w.is_buy, qty=w.qty, price=w.price, position_side=w.side)  # a second one
+    assert excess_exposure(bot, emu, 0) == pytest.approx(w.qty * acc.last_price)

@@ -51,7 +51,11 @@ S_MAX_DRAWDOWN = 9  # max (peak close equity - candle's worst equity) / peak, fr
 S_GAP_INDEX = 10  # index of the first row not one minute after the previous (0: none)
 S_WARMUP = 11  # candles used only to warm up the EMAs
 S_FUNDING_EVENTS = 12  # funding events inside the traded candles (charged or flat)
-N_SUMMARY = 13
+S_STOPS = 13  # times the equity stop fired (passivbot.risk)
+S_UNSTUCK_LOSS_LONG = 14  # realized loss of unstuck closes (fee - pnl, summed; quote)
+S_UNSTUCK_LOSS_SHORT = 15
+S_PEAK_BALANCE = 16  # the peak wallet balance the unstuck allowance was measured against
+N_SUMMARY = 17
 
 # Counters the kernel keeps in a small int array (fill rows, equity rows written).
 CNT_FILLS = 0
@@ -159,15 +163,16 @@ def trades_before_liquidation_nb(liq: float, direction: int, open_: float) -> bo
 
 
 @njit(cache=True)
-def liquidation_book_nb(st: np.ndarray, price: float) -> np.ndarray:
-    """Both open positions as liquidation orders at `price` (B_* columns), long first."""
+def liquidation_book_nb(st: np.ndarray, price: float, kind: int = KIND_LIQUIDATION) -> np.ndarray:
+    """Both open positions as `kind` orders (a liquidation, or the equity stop's market close)
+    at `price` (B_* columns), long first."""
     book = np.empty((2, BOOK_COLS))
     k = 0
     for j in range(2):
         if st[j].psize > 0.0:
             book[k, B_QTY] = st[j].psize
             book[k, B_PRICE] = price
-            book[k, B_KIND] = KIND_LIQUIDATION
+            book[k, B_KIND] = kind
             book[k, B_SIDE] = side_of_nb(j)
             k += 1
     return book[:k]

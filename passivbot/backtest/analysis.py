@@ -20,7 +20,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from passivbot.records import KIND_NAMES, LONG, SHORT  # noqa: E402
+from passivbot.records import (  # noqa: E402
+    KIND_NAMES, KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, SHORT,
+)
 
 EQUITY_COLUMNS = ("timestamp", "balance", "equity", "price", "psize_long", "pprice_long",
                   "psize_short", "pprice_short", "liq_price")
@@ -74,13 +76,16 @@ def _title(ax, text: str, synthetic: bool) -> None:
 
 def plot_price_fills(equity: pd.DataFrame, fills: pd.DataFrame, synthetic: bool = False) -> plt.Figure:
     """Hourly price with every fill: entries as triangles (up = buy), closes as circles,
-    liquidations as crosses; long green, short red."""
+    liquidations as crosses, unstuck closes as squares, equity-stop closes as stars; long
+    green, short red."""
     fig, ax = plt.subplots(figsize=(14, 6))
     ax.plot(equity["time"], equity["price"], color="0.5", lw=0.8, label="price (hourly close)")
     for side, color in SIDE_COLORS.items():
         f = fills[fills["side"] == side]
         for kinds, marker, label in (((0, 1), "^" if side == LONG else "v", "entries"),
-                                     ((2,), "o", "closes"), ((3,), "x", "liquidation")):
+                                     ((2,), "o", "closes"), ((3,), "x", "liquidation"),
+                                     ((KIND_UNSTUCK_CLOSE,), "s", "unstuck closes"),
+                                     ((KIND_STOP_CLOSE,), "*", "equity stop closes")):
             g = f[f["kind"].isin(kinds)]
             if len(g):
                 ax.scatter(g["time"], g["price"], s=12, marker=marker, color=color,

@@ -31,7 +31,7 @@ from passivbot.grid import (
     initial_entry_qty_nb, reentry_nb, reentry_raw_price_nb,
 )
 from passivbot.records import (
-    BOOK_COLS, KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, ORDER_COLS, P_ENABLED,
+    BOOK_COLS, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, ORDER_COLS, P_ENABLED,
     P_N_CLOSE_ORDERS, SHORT,
 )
 
@@ -84,6 +84,13 @@ def _set_closes_nb(j: int, st: np.ndarray, cls: np.ndarray, orders: np.ndarray, 
     s.n_cls = _copy_orders_nb(j, cls, orders)
     s.l_cls = last
     s.near_cls = _nearest_nb(cls[j], s.n_cls, side_of_nb(j) != LONG)
+
+
+@njit(cache=True)
+def set_closes_nb(j: int, st: np.ndarray, cls: np.ndarray, orders: np.ndarray, last: float) -> None:
+    """Replace side j's resting closes by `orders` (the engine's auto-unstuck closes, which
+    follow the EMAs and so are set every candle while the side is above its threshold)."""
+    _set_closes_nb(j, st, cls, orders, last)
 
 
 @njit(cache=True)
@@ -308,6 +315,8 @@ def book_nb(
             book[r, 0], book[r, 1], book[r, 2], book[r, 3] = ent[j, k, 0], ent[j, k, 1], KIND_REENTRY, side
             r += 1
         for k in range(s.n_cls):
-            book[r, 0], book[r, 1], book[r, 2], book[r, 3] = cls[j, k, 0], cls[j, k, 1], KIND_CLOSE, side
+            # the kind from the cache: a take-profit, or risk's unstuck close
+            book[r, 0], book[r, 1], book[r, 2], book[r, 3] = cls[j, k, 0], cls[j, k, 1], \
+                cls[j, k, 2], side
             r += 1
     return book

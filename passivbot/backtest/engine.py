@@ -28,6 +28,18 @@ at candle W+1's open are ideal_orders of the state after candle W. Then for each
     by `passivbot.backtest.book` (identical to recomputing every candle, which
     `recompute_every_candle=True` does; a test compares both modes).
 
+Bounded loss (`passivbot.risk`), off when `unstuck` / `stop_params` are None (numba prunes a
+branch on a None argument, so the loop compiled without them is the loop without them):
+- auto-unstuck: in step 5, a side whose exposure is above its unstuck threshold gets its closes
+  from `risk.closes_with_unstuck_nb` every candle (the unstuck close follows the EMA band), with
+  the peak wallet balance (raised after every candle's fills, funding and stop) and the side's
+  cumulative unstuck loss (each KIND_UNSTUCK_CLOSE fill adds max(0, fee - pnl));
+- equity stop: after step 3, `risk.equity_stop_nb` on the close equity at the candle's close
+  time; when it fires no order rests at the next open, both positions close at market at that
+  open after its funding (KIND_STOP_CLOSE rows, taker fee; a candle opening past the
+  liquidation price liquidates instead), and until the cool-down ends no entry rests
+  (`risk.entries_allowed_nb` at each next open).
+
 No allocation happens in a candle without fills unless the last price reaches a cached grid.
 """
 
@@ -39,11 +51,12 @@ from passivbot.backtest.account import (
     EQ_PPRICE_SHORT, EQ_PRICE, EQ_PSIZE_LONG, EQ_PSIZE_SHORT, EQ_TS, EQUITY_EVERY, MINUTE_MS,
     N_SUMMARY, S_CLOSEST_LIQ, S_FUNDING_EVENTS, S_FUNDING_PAID, S_FUNDING_RECEIVED, S_GAP_INDEX,
     S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED, S_MARGIN_REFUSED, S_MAX_DRAWDOWN,
-    S_MAX_WE_LONG, S_MAX_WE_SHORT, S_WARMUP, fund_nb, liq_distance_nb, liquidation_book_nb,
+    S_MAX_WE_LONG, S_MAX_WE_SHORT, S_PEAK_BALANCE, S_STOPS, S_UNSTUCK_LOSS_LONG,
+    S_UNSTUCK_LOSS_SHORT, S_WARMUP, fund_nb, liq_distance_nb, liquidation_book_nb,
     sample_equity_nb, settle_nb, trades_before_liquidation_nb,
 )
 from passivbot.backtest.book import (
-    book_nb, cache_current_nb, close_buffer_len_nb, precheck_nb, refresh_side_nb,
+    book_nb, cache_current_nb, close_buffer_len_nb, precheck_nb, refresh_side_nb, set_closes_nb,
 )
 from passivbot.errors import InputError
 from passivbot.fills import fill_sequence_nb
@@ -52,7 +65,12 @@ from passivbot.margin import (
     hedged_liq_price_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
 )
 from passivbot.records import (
-    M_QTY_STEP, ORDER_COLS, P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, fill_dt, side_dt,
+    KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, ORDER_COLS, P_EMA_SPAN_0, P_EMA_SPAN_1,
+    P_ENABLED, P_WALLET_EXPOSURE_LIMIT, fill_dt, side_dt,
+)
+from passivbot.risk import (
+    N_RISK_PARAMS, N_STOP_PARAMS, S_DRAWDOWN, STOP_FIRE, U_THRESHOLD, closes_with_unstuck_nb,
+    entries_allowed_nb, equity_stop_nb,
 )
 
 # The engine's output layout is defined in account.py and is part of this module's interface.
@@ -61,7 +79,8 @@ __all__ = [
     "EQ_PPRICE_SHORT", "EQ_PRICE", "EQ_PSIZE_LONG", "EQ_PSIZE_SHORT", "EQ_TS", "EQUITY_EVERY",
     "N_SUMMARY", "S_CLOSEST_LIQ", "S_FUNDING_EVENTS", "S_FUNDING_PAID", "S_FUNDING_RECEIVED",
     "S_GAP_INDEX", "S_LAST_INDEX", "S_LIQ_MARGIN_LOST", "S_LIQUIDATED", "S_MARGIN_REFUSED",
-    "S_MAX_DRAWDOWN", "S_MAX_WE_LONG", "S_MAX_WE_SHORT", "S_WARMUP", "run_backtest",
+    "S_MAX_DRAWDOWN", "S_MAX_WE_LONG", "S_MAX_WE_SHORT", "S_PEAK_BALANCE", "S_STOPS",
+    "S_UNSTUCK_LOSS_LONG", "S_UNSTUCK_LOSS_SHORT", "S_WARMUP", "run_backtest",
     "run_backtest_nb",
 ]
 
@@ -88,10 +107,14 @@ def run_backtest_nb(
     funding_rates: np.ndarray,
     funding_marks: np.ndarray,
     warmup: int,
+    unstuck,
+    stop_params,
 ) -> tuple:
     """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,)).
 
-    `leverage` = inf skips the initial-margin check; empty funding arrays model no funding."""
+    `leverage` = inf skips the initial-margin check; empty funding arrays model no funding;
+    `unstuck`: float64 (2, risk.N_RISK_PARAMS) long and short, or None (off); `stop_params`:
+    float64 (risk.N_STOP_PARAMS,) or None (off)."""
     n = candles.shape[0]
     qty_step = market[M_QTY_STEP]
     # np.empty + explicit zeroing everywhere: np.zeros / np.arange would each add compile time
@@ -102,7 +125,8 @@ def run_backtest_nb(
         s.near_ent, s.near_cls, s.init_price, s.init_qty = 0.0, 0.0, 0.0, 0.0
         s.n_ent, s.n_cls, s.ent_dirty = 0, 0, 0
     ent = np.empty((2, MAX_ENTRY_ORDERS, ORDER_COLS))
-    cls = np.empty((2, close_buffer_len_nb(long_params, short_params), ORDER_COLS))
+    # + 1: an unstuck close rests beside the take-profit grid of the rest of the position
+    cls = np.empty((2, close_buffer_len_nb(long_params, short_params) + 1, ORDER_COLS))
     rows = np.empty(256, dtype=fill_dt)
     warmup = max(0, min(warmup, n - 1))
     eq = np.empty(((n - warmup) // EQUITY_EVERY + warmup // EQUITY_EVERY + 2, EQ_COLS))
@@ -131,6 +155,15 @@ def run_backtest_nb(
     fk = 0
     peak = starting_balance
     dd_floor = peak
+    # bounded loss (passivbot.risk): the state the live bot persists too
+    uloss = np.empty(2)  # realized unstuck loss per side
+    uloss[0] = 0.0
+    uloss[1] = 0.0
+    peak_balance = starting_balance
+    peak_eq = starting_balance
+    stop_until = np.int64(0)
+    stop_pending = False  # the stop fired at the last close: close at this candle's open
+    n0 = 0
     # warm-up: candles 1 .. W only feed the EMAs. Its hourly equity samples (flat: the starting
     # balance; W // 60 of them, on the same hour grid as the trading ones) keep equity.csv over
     # the whole range; stats start at the sample of candle W.
@@ -182,6 +215,22 @@ def run_backtest_nb(
                 funded = True
             fk += 1
             next_funding = float(funding_times[fk]) if fk < nf else np.inf
+        stop_filled = False
+        if stop_params is not None:
+            if stop_pending:
+                # 0b. the equity stop's market close at this open (no order rests), unless the
+                # candle opens past the liquidation price (step 2 liquidates it then)
+                stop_pending = False
+                if trades_before_liquidation_nb(liq, liq_dir, candles[i, 1]):
+                    book = liquidation_book_nb(st, candles[i, 1], KIND_STOP_CLOSE)
+                    seq = np.empty(book.shape[0], dtype=np.int64)
+                    for r in range(book.shape[0]):
+                        seq[r] = r
+                    rows, balance, stop_filled = settle_nb(rows, cnt, summary, st, book, seq,
+                                                           taker_fee, balance, qty_step, i, ts,
+                                                           np.inf, last)
+        if unstuck is not None:
+            n0 = cnt[CNT_FILLS]
         # 1. fills of the book resting at this candle's open, unless the candle opens past the
         # liquidation price (nothing trades before the liquidation at the open; tested only when
         # an order can fill, and against the price before this candle's funding)
@@ -192,6 +241,14 @@ def run_backtest_nb(
                 seq = seq[:0]
             rows, balance, filled = settle_nb(rows, cnt, summary, st, book, seq, maker_fee,
                                                balance, qty_step, i, ts, leverage, last)
+        if unstuck is not None:
+            if filled:
+                for r in range(n0, cnt[CNT_FILLS]):
+                    if rows[r].kind == KIND_UNSTUCK_CLOSE:
+                        uloss[0 if rows[r].side == LONG else 1] += max(
+                            0.0, rows[r].fee - rows[r].pnl)
+        if stop_params is not None:
+            filled = filled or stop_filled  # a stop close moved the positions: refresh all
         changed = funded or filled
         if changed:
             liq, liq_dir = hedged_liq_price_nb(
@@ -219,6 +276,9 @@ def run_backtest_nb(
             dist = liq_distance_nb(liq, liq_dir, low, high)
             if dist < summary[S_CLOSEST_LIQ]:
                 summary[S_CLOSEST_LIQ] = dist
+        if unstuck is not None:
+            if balance > peak_balance:
+                peak_balance = balance
         # 3. drawdown from this candle's worst equity (a flat side adds 0: psize 0, pprice 0);
         # dd_floor = peak x (1 - max drawdown): one comparison per candle, no division
         psl, ppl, pss, pps = st[0].psize, st[0].pprice, st[1].psize, st[1].pprice
@@ -231,6 +291,12 @@ def run_backtest_nb(
         if close_equity > peak:
             peak = close_equity
             dd_floor = peak * (1.0 - summary[S_MAX_DRAWDOWN])
+        if stop_params is not None:
+            decision, stop_until, peak_eq = equity_stop_nb(
+                close_equity, peak_eq, stop_until, np.int64(ts) + MINUTE_MS, stop_params)
+            if decision == STOP_FIRE:
+                summary[S_STOPS] += 1.0
+                stop_pending = st[0].psize > 0.0 or st[1].psize > 0.0
         # 4. EMAs and last price on the close
         last = candles[i, 4]
         for j in range(2):
@@ -257,6 +323,27 @@ def run_backtest_nb(
                 refresh_side_nb(j, st, ent, cls, balance, last,
                                 long_params if j == 0 else short_params, market, filled,
                                 recompute_every_candle, funded)
+            if unstuck is not None:
+                if s.psize > 0.0 and balance > 0.0 and unstuck[j, U_THRESHOLD] > 0.0:
+                    params = long_params if j == 0 else short_params
+                    # the kernel's own exposure test: above it the close follows the EMAs
+                    if (s.psize * s.pprice / balance
+                            > unstuck[j, U_THRESHOLD] * params[P_WALLET_EXPOSURE_LIMIT]):
+                        closes, _ = closes_with_unstuck_nb(
+                            side, balance, s.psize, s.pprice, min(s.ema0, s.ema1),
+                            max(s.ema0, s.ema1), last, params, unstuck[j], market,
+                            peak_balance, uloss[j], maker_fee)
+                        set_closes_nb(j, st, cls, closes, last)
+        if stop_params is not None:
+            if not entries_allowed_nb(stop_until, np.int64(ts) + MINUTE_MS):
+                for j in range(2):
+                    s = st[j]
+                    s.n_ent = 0
+                    s.near_ent = np.nan
+                    s.init_price = np.nan
+                    if stop_pending:  # cancelled: the market close at the open replaces them
+                        s.n_cls = 0
+                        s.near_cls = np.nan
         if (i - warmup) % EQUITY_EVERY == 0 and i != n - 1:
             sample_equity_nb(eq, cnt, candles[i], balance, st, liq)
     if n_gaps > 0:
@@ -267,7 +354,33 @@ def run_backtest_nb(
     if i_end > warmup:
         sample_equity_nb(eq, cnt, candles[i_end], balance, st, liq)
     summary[S_LAST_INDEX] = i_end
+    summary[S_UNSTUCK_LOSS_LONG] = uloss[0]
+    summary[S_UNSTUCK_LOSS_SHORT] = uloss[1]
+    summary[S_PEAK_BALANCE] = peak_balance
     return rows[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], summary
+
+
+def _risk_args(long_risk: np.ndarray | None, short_risk: np.ndarray | None,
+               stop_params: np.ndarray | None) -> tuple:
+    """(unstuck (2, N_RISK_PARAMS) or None, stop (N_STOP_PARAMS,) or None): None when the rule
+    is off (threshold / drawdown 0), so the kernel compiled for None runs without it."""
+    sides = []
+    for a in (long_risk, short_risk):
+        a = np.zeros(N_RISK_PARAMS) if a is None else np.ascontiguousarray(a, dtype=np.float64)
+        if a.shape != (N_RISK_PARAMS,):
+            raise ValueError(f"unstuck parameters must have shape ({N_RISK_PARAMS},), "
+                             f"got {a.shape}")
+        sides.append(a)
+    unstuck = np.stack(sides) if max(a[U_THRESHOLD] for a in sides) > 0.0 else None
+    stop = None
+    if stop_params is not None:
+        stop = np.ascontiguousarray(stop_params, dtype=np.float64)
+        if stop.shape != (N_STOP_PARAMS,):
+            raise ValueError(f"stop parameters must have shape ({N_STOP_PARAMS},), "
+                             f"got {stop.shape}")
+        if stop[S_DRAWDOWN] <= 0.0:
+            stop = None
+    return unstuck, stop
 
 
 _NO_TIMES = np.zeros(0, dtype=np.int64)
@@ -291,13 +404,17 @@ def run_backtest(
     funding_rates: np.ndarray | None = None,
     funding_marks: np.ndarray | None = None,
     warmup: int = 0,
+    long_risk: np.ndarray | None = None,
+    short_risk: np.ndarray | None = None,
+    stop_params: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fills as fill_dt records, equity (h, EQ_COLS), summary (N_SUMMARY,)) of one replay.
 
     Thin wrapper over `run_backtest_nb`: contiguous float64 arrays, defaults, and the candle
     gap status turned into CandleGapError. `leverage` inf (the default) skips the
     initial-margin check; no funding arrays = no funding modelled; `warmup` = 0 trades from
-    candle 1 (what the parity harness aligns on).
+    candle 1 (what the parity harness aligns on). `long_risk`/`short_risk` (risk.U_*) and
+    `stop_params` (risk.S_*): the bounded-loss rules, None or zeros = off.
     """
     f64 = np.float64
     candles = np.ascontiguousarray(candles, dtype=f64)
@@ -321,6 +438,7 @@ def run_backtest(
         np.ascontiguousarray(brackets, dtype=f64),
         float(starting_balance), float(maker_fee), float(taker_fee), float(mmr_add),
         bool(recompute_every_candle), float(leverage), ft, fr, fm, int(warmup),
+        *_risk_args(long_risk, short_risk, stop_params),
     )
     gap = int(summary[S_GAP_INDEX])
     if gap:

@@ -144,6 +144,12 @@ def summary_table(result: BacktestResult) -> str:
         lines.append(f"  funding from {info['funding_source']}: {info.get('funding_events', 0)} events")
     if info.get("warmup_candles"):
         lines.append(f"  EMA warm-up: the first {info['warmup_candles']:,} candles (no orders)")
+    cfg = result.live_config
+    if (cfg.equity_stop_drawdown > 0 or cfg.long.unstuck_threshold > 0
+            or cfg.short.unstuck_threshold > 0):
+        lines.append(f"  bounded loss: {s['n_unstuck_closes']:.0f} unstuck closes (loss "
+                     f"{s['unstuck_loss']:,.2f}), equity stop fired {s['n_equity_stops']:.0f} "
+                     f"times ({s['n_stop_closes']:.0f} market closes)")
     if s["liquidated"]:
         lines.append(f"!! LIQUIDATED: the run ended at the liquidation; margin lost "
                      f"{s['liquidation_margin_lost']:,.2f}, balance 0")

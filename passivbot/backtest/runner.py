@@ -11,6 +11,7 @@ import numpy as np
 from passivbot.backtest.engine import run_backtest
 from passivbot.backtest.stats import compute_stats
 from passivbot.config import BacktestConfig, LiveConfig, side_params
+from passivbot.config.risk import stop_params, unstuck_params
 from passivbot.markets import market_spec
 from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED
 
@@ -130,6 +131,8 @@ def backtest_live_config(
     fills, equity, summary = run_backtest(
         candles, lp, sp, spec.market_array(), spec.brackets_array(), bt_cfg.starting_balance,
         bt_cfg.maker_fee, bt_cfg.taker_fee, spec.mmr_add, **kw,
+        long_risk=unstuck_params(live_cfg.long), short_risk=unstuck_params(live_cfg.short),
+        stop_params=stop_params(live_cfg),
     )
     stats = compute_stats(fills, equity, summary, candles, bt_cfg.starting_balance)
     info = {

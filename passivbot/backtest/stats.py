@@ -15,7 +15,11 @@ Definitions (stated next to the numbers, docs/backtest.md repeats them):
   measured by the engine on every candle (1.0 after a liquidation);
 - funding_paid / funding_received: sums of the funding payments (both >= 0); funding_net =
   received - paid; funding_modelled = 1 when funding events fell inside the traded candles
-  (0: no funding data, or none in range); fees_paid excludes the margin lost at liquidation (liquidation_margin_lost).
+  (0: no funding data, or none in range); fees_paid excludes the margin lost at liquidation
+  (liquidation_margin_lost);
+- bounded loss (passivbot.risk): n_unstuck_closes and unstuck_loss (fee - pnl of those fills,
+  both sides), n_equity_stops (times the stop fired) and n_stop_closes (its market closes);
+  n_closes counts take-profits only.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ import numpy as np
 from passivbot.backtest.engine import (
     EQ_EQUITY, EQUITY_EVERY, S_CLOSEST_LIQ, S_FUNDING_PAID, S_FUNDING_RECEIVED, S_LAST_INDEX,
     S_FUNDING_EVENTS, S_LIQ_MARGIN_LOST, S_LIQUIDATED, S_MARGIN_REFUSED, S_MAX_DRAWDOWN, S_MAX_WE_LONG,
-    S_MAX_WE_SHORT, S_WARMUP,
+    S_MAX_WE_SHORT, S_STOPS, S_UNSTUCK_LOSS_LONG, S_UNSTUCK_LOSS_SHORT, S_WARMUP,
 )
 from passivbot.records import (
-    KIND_CLOSE, KIND_FUNDING, KIND_INITIAL_ENTRY, KIND_LIQUIDATION, KIND_REENTRY, LONG, SHORT,
+    KIND_CLOSE, KIND_FUNDING, KIND_INITIAL_ENTRY, KIND_LIQUIDATION, KIND_REENTRY,
+    KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, SHORT,
 )
 
 MINUTES_PER_DAY = 1440
@@ -40,6 +45,7 @@ STAT_KEYS = (
     "n_closes", "n_liquidations", "fills_per_day", "fees_paid", "volume",
     "max_wallet_exposure_long", "max_wallet_exposure_short", "funding_paid", "funding_received",
     "funding_net", "funding_modelled", "n_margin_refused", "liquidation_margin_lost",
+    "n_unstuck_closes", "unstuck_loss", "n_equity_stops", "n_stop_closes",
 )
 
 
@@ -172,5 +178,9 @@ def compute_stats(
         "funding_modelled": 1.0 if summary[S_FUNDING_EVENTS] > 0 else 0.0,
         "n_margin_refused": float(summary[S_MARGIN_REFUSED]),
         "liquidation_margin_lost": lost,
+        "n_unstuck_closes": float(np.sum(kinds == KIND_UNSTUCK_CLOSE)),
+        "unstuck_loss": float(summary[S_UNSTUCK_LOSS_LONG] + summary[S_UNSTUCK_LOSS_SHORT]),
+        "n_equity_stops": float(summary[S_STOPS]),
+        "n_stop_closes": float(np.sum(kinds == KIND_STOP_CLOSE)),
     }
     return {k: _finite(stats[k]) for k in STAT_KEYS}

@@ -13,6 +13,7 @@ from passivbot.config.live import (
     PROJECT_ROOT, SIDE_FIELDS, SIDE_NUMERIC_KEYS, SIDES, SYMBOL_PATTERN, TOP_FIELDS, LiveConfig,
     check_live_dict, missing_file_message, read_config_file,
 )
+from passivbot.config.risk import STOP_KEYS, UNSTUCK_KEYS
 from passivbot.config.schema import (
     BOOL, CHOICE, FLOAT, INT, LIST, OBJECT, STR, Collector, FieldSpec, check_object,
     did_you_mean, is_finite, read_json,
@@ -214,19 +215,28 @@ def _bound(key: str, spec: FieldSpec, v: Any, col: Collector) -> Bound | None:
     return Bound(lo, hi, step) if len(col.issues) == n else None
 
 
+# Top-level live keys the optimizer may vary.
+SEARCHABLE_TOP_KEYS = ("leverage",)
+NOT_YET_SEARCHABLE = ("not searchable yet: the optimizer backtests the grid keys only, so a "
+                      "bound on a bounded-loss key would change nothing (docs/configs.md)")
+
+
 def _bounds(d: Any, col: Collector) -> dict[str, Bound]:
     out: dict[str, Bound] = {}
     if d is None:
         return out
     for k, v in d.items():
-        if k == "leverage":
-            b = _bound("optimize.bounds.leverage", TOP_FIELDS["leverage"], v, col)
+        if k in SEARCHABLE_TOP_KEYS:
+            b = _bound(f"optimize.bounds.{k}", TOP_FIELDS[k], v, col)
         elif k in SIDES:
             if not isinstance(v, dict):
                 col.add(f"optimize.bounds.{k}", v, "wrong type: must be an object {key: [lo, hi]}")
                 continue
             for sk, sv in v.items():
                 key = f"optimize.bounds.{k}.{sk}"
+                if sk in UNSTUCK_KEYS:
+                    col.add(key, sv, NOT_YET_SEARCHABLE)
+                    continue
                 if sk not in SIDE_NUMERIC_KEYS:
                     what = "not a numeric strategy key" if sk in SIDE_FIELDS else "unknown key"
                     col.add(key, sv, what + (did_you_mean(sk, SIDE_NUMERIC_KEYS)
@@ -236,10 +246,14 @@ def _bounds(d: Any, col: Collector) -> dict[str, Bound]:
                 if b is not None:
                     out[f"{k}.{sk}"] = b
             continue
+        elif k in STOP_KEYS:
+            col.add(f"optimize.bounds.{k}", v, NOT_YET_SEARCHABLE)
+            continue
         else:
             col.add(f"optimize.bounds.{k}", v,
-                    "unknown key" + (did_you_mean(k, ("leverage", *SIDES))
-                                     or " (allowed: leverage, long, short)"))
+                    "unknown key" + (did_you_mean(k, (*SEARCHABLE_TOP_KEYS, *SIDES))
+                                     or f" (allowed: {', '.join(SEARCHABLE_TOP_KEYS)}, long, "
+                                        "short)"))
             continue
         if b is not None:
             out[k] = b

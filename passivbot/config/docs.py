@@ -65,6 +65,124 @@ configured long size, 4x ETH-J1's short); `python3 -m passivbot.config backtest_
 says so. The optimizer (`python3 backtest.py backtest_configs/demo.json`) searches for better.
 """
 
+BOUNDED_LOSS = """\
+## Bounded loss: auto-unstuck and the equity stop
+
+A grid loses money one way: a position that keeps averaging down against a trend gets stuck
+and, if the trend goes on, liquidated. Two rules bound that loss; both are off (0) unless set,
+and both are decided by the kernels in `passivbot/risk.py`, which the backtester and the live
+bot call alike.
+
+**Auto-unstuck** (per side, keys `unstuck_*` inside `long`/`short`). When the side's wallet
+exposure is above `unstuck_threshold` x `wallet_exposure_limit`, one extra reduce-only limit
+order (fill kind `unstuck_close`) rests at `unstuck_ema_dist` beyond the EMA band (long:
+upper band x (1 + dist); short: lower band x (1 - dist); never across the last price) for
+`unstuck_close_pct` of the position, even below the position price (a loss). The take-profit
+grid covers the rest of the position, so all closes still sum to the position. The realized
+loss of unstuck closes (pnl after fee) of a side totals at most `unstuck_loss_allowance_pct`
+x the peak wallet balance over the whole run; each order is cut (rounded down) so the loss it
+would realize at its price fits the allowance left, and none is placed when not even the
+exchange minimum fits. Profits raise the peak and so the allowance; a loss never gives
+allowance back. `unstuck_threshold`, `unstuck_close_pct` and `unstuck_loss_allowance_pct`
+are all > 0 or all 0 (a partly set rule is an error, not a silently disabled one).
+
+**Equity stop** (top level). Equity is the wallet balance plus both sides' unrealized pnl at
+the close of each 1-minute candle. When it falls more than `equity_stop_drawdown` below its
+peak, every order is cancelled, both positions are closed at market (fill kind `stop_close`; in
+the backtest at the next candle's open, after that open's funding, with the taker fee; live,
+reduce-only market orders) and no entry is placed for `equity_stop_cooldown_minutes` (0 = until
+a person clears the stop). During the cool-down the peak follows equity, so trading resumes from
+a fresh peak instead of firing again at once: the stop bounds each fall from the peak since the
+last stop, and a config that keeps losing stops again after each cool-down. The live bot keeps
+the stop in its state file: a restart during the cool-down does not reopen anything. A fall can
+exceed the limit by the firing candle's move, the gap to the next open and the closing fee.
+
+A worked example (long, 1000 USDT balance, peak balance 1100, 8 USDT already lost to unstuck
+closes): `wallet_exposure_limit` 0.5, position 0.25 ETH at 2000 (exposure 0.5, the whole
+budget), EMA band 1750 .. 1800, last price 1790, with
+
+```json
+"unstuck_threshold": 0.8, "unstuck_close_pct": 0.1, "unstuck_ema_dist": 0.005,
+"unstuck_loss_allowance_pct": 0.01
+```
+
+exposure 0.5 > 0.8 x 0.5 = 0.4, so the bot wants to sell 10 % of 0.25 = 0.025 ETH at
+1800 x 1.005 = 1809.00. Each ETH sold there loses 2000 - 1809 = 191 plus the maker fee
+0.0002 x 1809 = 0.36, 191.36 in all; the allowance left is 0.01 x 1100 - 8 = 3 USDT, so the
+order is cut to 3 / 191.36 = 0.0157, rounded down to 0.015 ETH (loss 2.87). The next unstuck
+close can lose at most 0.13 USDT, less than the 5 USDT minimum order can carry at that price,
+so none is placed until the peak balance rises. With `"equity_stop_drawdown": 0.2,
+"equity_stop_cooldown_minutes": 1440` and a peak equity of 1100, the first candle closing with
+equity below 880 closes both positions and pauses entries for 24 hours.
+
+### Measured on the bundled data
+
+`python3 bench/bounded_loss.py` backtests one config on the bundled Binance samples
+(2025-05-05 .. 2025-06-24, 1000 USDT, VIP 0 fees, funding, leverage and warm-up as
+`python3 backtest.py` runs them) four ways: without either rule, with unstuck (0.8, 0.1, 0.005,
+0.02: the example above, allowance 2 %), with the stop (0.1, 1440) and with both. Hours stuck =
+the longest time a side held a position without a fill.
+
+`live_settings/default.json` (stuck for weeks on ETH and BTC):
+
+| symbol | variant | liquidated | max drawdown | hours stuck long / short | gain | unstuck closes (loss) | stops |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+| ETHUSDT | off | no | 22.48 % | 76.9 / 1079.7 | -8.77 % | 0 (0.00) | 0 |
+| ETHUSDT | unstuck | no | 21.86 % | 28.6 / 1054.8 | -9.28 % | 12 (23.90) | 0 |
+| ETHUSDT | stop | no | 11.84 % | 76.9 / 69.2 | -4.40 % | 0 (0.00) | 1 |
+| ETHUSDT | both | no | 11.84 % | 26.3 / 19.6 | -7.24 % | 31 (24.05) | 1 |
+| BTCUSDT | off | no | 6.19 % | 250.4 / 1112.6 | -1.05 % | 0 (0.00) | 0 |
+| BTCUSDT | unstuck | no | 5.17 % | 71.3 / 977.7 | 1.00 % | 10 (22.89) | 0 |
+| BTCUSDT | stop | no | 6.19 % | 250.4 / 1112.6 | -1.05 % | 0 (0.00) | 0 |
+| BTCUSDT | both | no | 5.17 % | 71.3 / 977.7 | 1.00 % | 10 (22.89) | 0 |
+| SOLUSDT | off | no | 8.13 % | 599.1 / 677.6 | -1.27 % | 0 (0.00) | 0 |
+| SOLUSDT | unstuck | no | 8.36 % | 280.3 / 492.0 | -3.64 % | 7 (40.91) | 0 |
+| SOLUSDT | stop | no | 8.13 % | 599.1 / 677.6 | -1.27 % | 0 (0.00) | 0 |
+| SOLUSDT | both | no | 8.36 % | 280.3 / 492.0 | -3.64 % | 7 (40.91) | 0 |
+| XRPUSDT | off | no | 8.12 % | 18.0 / 392.1 | 2.41 % | 0 (0.00) | 0 |
+| XRPUSDT | unstuck | no | 4.10 % | 18.0 / 42.6 | 0.97 % | 15 (15.34) | 0 |
+| XRPUSDT | stop | no | 8.12 % | 18.0 / 392.1 | 2.41 % | 0 (0.00) | 0 |
+| XRPUSDT | both | no | 4.10 % | 18.0 / 42.6 | 0.97 % | 15 (15.34) | 0 |
+| BNBUSDT | off | no | 1.04 % | 42.3 / 45.0 | 1.33 % | 0 (0.00) | 0 |
+| BNBUSDT | unstuck | no | 1.04 % | 42.3 / 45.0 | 1.33 % | 0 (0.00) | 0 |
+| BNBUSDT | stop | no | 1.04 % | 42.3 / 45.0 | 1.33 % | 0 (0.00) | 0 |
+| BNBUSDT | both | no | 1.04 % | 42.3 / 45.0 | 1.33 % | 0 (0.00) | 0 |
+
+The same config with `wallet_exposure_limit` 3.5 on both sides (`--wallet-exposure-limit 3.5`;
+leverage 7 accepts it), which is liquidated on ETHUSDT:
+
+| symbol | variant | liquidated | max drawdown | hours stuck long / short | gain | unstuck closes (loss) | stops |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+| ETHUSDT | off | yes | 100.00 % | 6.1 / 18.1 | -100.00 % | 0 (0.00) | 0 |
+| ETHUSDT | unstuck | yes | 100.00 % | 6.1 / 18.1 | -100.00 % | 0 (0.00) | 0 |
+| ETHUSDT | stop | no | 28.55 % | 18.8 / 19.6 | -22.88 % | 0 (0.00) | 4 |
+| ETHUSDT | both | no | 28.55 % | 18.8 / 19.6 | -22.88 % | 0 (0.00) | 4 |
+| BTCUSDT | off | no | 42.21 % | 64.8 / 546.0 | 8.39 % | 0 (0.00) | 0 |
+| BTCUSDT | unstuck | no | 41.01 % | 64.8 / 414.0 | 6.23 % | 8 (20.93) | 0 |
+| BTCUSDT | stop | no | 11.00 % | 64.8 / 54.9 | -1.14 % | 0 (0.00) | 1 |
+| BTCUSDT | both | no | 11.00 % | 64.8 / 54.9 | -1.14 % | 0 (0.00) | 1 |
+| SOLUSDT | off | no | 65.76 % | 73.6 / 181.1 | 35.97 % | 0 (0.00) | 0 |
+| SOLUSDT | unstuck | no | 65.84 % | 47.2 / 232.5 | 29.64 % | 13 (45.91) | 0 |
+| SOLUSDT | stop | no | 13.32 % | 18.3 / 17.4 | 0.89 % | 0 (0.00) | 4 |
+| SOLUSDT | both | no | 14.16 % | 18.3 / 17.4 | -0.67 % | 3 (0.07) | 4 |
+| XRPUSDT | off | no | 57.32 % | 18.0 / 48.5 | 15.61 % | 0 (0.00) | 0 |
+| XRPUSDT | unstuck | no | 55.55 % | 18.0 / 42.8 | 12.98 % | 11 (20.37) | 0 |
+| XRPUSDT | stop | no | 16.98 % | 18.0 / 42.8 | -7.22 % | 0 (0.00) | 2 |
+| XRPUSDT | both | no | 16.98 % | 18.0 / 42.8 | -7.21 % | 0 (0.00) | 2 |
+| BNBUSDT | off | no | 26.77 % | 42.7 / 57.3 | 8.13 % | 0 (0.00) | 0 |
+| BNBUSDT | unstuck | no | 20.28 % | 42.7 / 44.0 | 5.01 % | 10 (20.05) | 0 |
+| BNBUSDT | stop | no | 12.86 % | 42.8 / 44.0 | -6.39 % | 0 (0.00) | 1 |
+| BNBUSDT | both | no | 12.86 % | 42.8 / 44.0 | -6.39 % | 0 (0.00) | 1 |
+
+What the figures say: the stop turns the ETHUSDT liquidation into a 22.9 % loss, and brings the
+other runs' max drawdown from 22-66 % to 11-17 % with one to four stops (the limit is per stop:
+28.6 % on ETHUSDT after four), at the price of gain wherever the market later came back (the
+positions it closed would have recovered). Unstuck frees stuck positions (hours stuck
+down on ETH, BTC, SOL, XRP) for a loss bounded by its allowance; on this one sample its effect on
+gain is mixed (BTC +2.1 points, SOL -2.4). Neither is on in the shipped configs: the live bot
+must enforce them first (a config that claims a stop the bot does not apply is worse than none).
+"""
+
 SERVICES = """\
 ## Optional sections: `alerts` and `status_page`
 
@@ -132,7 +250,8 @@ tuned for ETHUSDT (short budget halved, entries 0.3 % beyond the band).
 
 Cross-field rules: each side's `wallet_exposure_limit` <= `leverage`; when both sides are
 enabled, long + short `wallet_exposure_limit` <= `leverage` (cross margin: both positions
-draw margin from the same wallet). A `config_version` newer than this passivbot reads is an
+draw margin from the same wallet). Per side, `unstuck_threshold`, `unstuck_close_pct` and
+`unstuck_loss_allowance_pct` are all > 0 or all 0. A `config_version` newer than this passivbot reads is an
 error.
 
 ## Backtest config: `backtest_configs/NAME.json`
@@ -146,8 +265,12 @@ a live config (its problems are reported under its own file name).
 `optimize.bounds`: `{{"leverage": [lo, hi], "long": {{KEY: [lo, hi] or [lo, hi, step]}},
 "short": {{...}}}}` where KEY is any numeric per-side key of the live schema. `lo <= hi`, both
 inside that key's live range, `step > 0`. Keys not listed keep the starting config's value.
+The bounded-loss keys (`unstuck_*`, `equity_stop_*`) cannot be bounded yet: the optimizer's
+evaluator backtests the grid keys only, so a bound on them is an error rather than a search
+that changes nothing.
 
 {STRATEGY}
+{BOUNDED_LOSS}
 {SERVICES}
 {MULTI_DOC}"""
 

@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from passivbot.config.risk import (
+    STOP_FIELDS, STOP_KEYS, UNSTUCK_FIELDS, UNSTUCK_KEYS, check_unstuck,
+)
 from passivbot.config.schema import (
     BOOL, FLOAT, INT, OBJECT, STR, Collector, FieldSpec, check_object, read_json,
 )
@@ -71,17 +74,21 @@ LIVE_SCHEMA: tuple[FieldSpec, ...] = (
        default=0.0, lo=0, hi=1, hint="take-profit grid width", unit="ratio"),
     _f("n_close_orders", "side", INT, "number of reduce-only take-profit orders",
        lo=1, hi=50, hint="count", unit="orders"),
-)
+) + UNSTUCK_FIELDS + STOP_FIELDS
 TOP_FIELDS: dict[str, FieldSpec] = {f.name: f for f in LIVE_SCHEMA if f.scope == "top"}
 SIDE_FIELDS: dict[str, FieldSpec] = {f.name: f for f in LIVE_SCHEMA if f.scope == "side"}
-# Per-side keys an optimizer may vary (all numeric ones).
-SIDE_NUMERIC_KEYS: tuple[str, ...] = tuple(k for k, f in SIDE_FIELDS.items() if f.numeric)
+# Per-side keys an optimizer may vary: the numeric grid keys. Not yet the unstuck keys: the
+# optimizer's evaluator hands the engine the grid's arrays only, so a bound on them would
+# search a key that changes nothing.
+SIDE_NUMERIC_KEYS: tuple[str, ...] = tuple(k for k, f in SIDE_FIELDS.items()
+                                           if f.numeric and k not in UNSTUCK_KEYS)
 
 
 @dataclass(frozen=True)
 class SideConfig:
-    """One side's strategy parameters, in PARAM_KEYS order (meanings, units and typical values:
-    docs/configs.md, "The strategy, parameter by parameter")."""
+    """One side's strategy parameters, in PARAM_KEYS order, then its auto-unstuck keys (0 = off;
+    meanings, units and typical values: docs/configs.md, "The strategy, parameter by
+    parameter" and "Bounded loss")."""
 
     enabled: bool
     wallet_exposure_limit: float
@@ -95,6 +102,10 @@ class SideConfig:
     min_markup: float
     markup_range: float
     n_close_orders: int
+    unstuck_threshold: float = 0.0
+    unstuck_close_pct: float = 0.0
+    unstuck_ema_dist: float = 0.0
+    unstuck_loss_allowance_pct: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -109,20 +120,24 @@ class LiveConfig:
     source: str = field(default="", compare=False)
     alerts: AlertsConfig | None = None
     status_page: StatusPageConfig | None = None
+    equity_stop_drawdown: float = 0.0
+    equity_stop_cooldown_minutes: int = 0
 
     def side(self, name: str) -> SideConfig:
         """`long` or `short` by name."""
         return {"long": self.long, "short": self.short}[name]
 
 
-assert tuple(f.name for f in fields(SideConfig)) == PARAM_KEYS == tuple(SIDE_FIELDS), \
-    "SideConfig, SIDE_FIELDS and records.PARAM_KEYS must list the same keys in the same order"
+assert (tuple(f.name for f in fields(SideConfig)) == PARAM_KEYS + UNSTUCK_KEYS
+        == tuple(SIDE_FIELDS)), \
+    "SideConfig, SIDE_FIELDS and records.PARAM_KEYS + UNSTUCK_KEYS must list the same keys in order"
 
 
 def side_params(side: SideConfig) -> np.ndarray:
-    """The side as the float64 array (length N_PARAMS, PARAM_KEYS order) the kernels take.
+    """The side as the float64 array (length N_PARAMS, PARAM_KEYS order) the grid kernels take.
 
-    The ONLY adapter from config to kernel arrays; `enabled` becomes 1.0 / 0.0.
+    The adapter from config to the grid's arrays (the risk kernels' arrays come from
+    `passivbot.config.risk`); `enabled` becomes 1.0 / 0.0.
     """
     a = np.array([float(getattr(side, k)) for k in PARAM_KEYS], dtype=np.float64)
     assert a.shape == (N_PARAMS,)
@@ -144,6 +159,7 @@ def check_live_dict(d: Any, col: Collector) -> LiveConfig | None:
             got = check_object(top[s], SIDE_FIELDS, f"{s}.", col)
             if got is not None:
                 sides[s] = got
+                check_unstuck(s, got, col)
     _check_cross(top, sides, col)
     alerts = check_alerts(top["alerts"], col) if top.get("alerts") is not None else None
     page = (check_status_page(top["status_page"], col)
@@ -154,6 +170,7 @@ def check_live_dict(d: Any, col: Collector) -> LiveConfig | None:
         config_version=top["config_version"], symbol=top["symbol"], leverage=top["leverage"],
         long=SideConfig(**sides["long"]), short=SideConfig(**sides["short"]), source=col.file,
         alerts=alerts, status_page=page,
+        **{k: top[k] for k in STOP_KEYS},
     )
 
 
@@ -195,6 +212,7 @@ def live_config_to_dict(cfg: LiveConfig, *, reveal_secrets: bool = False) -> dic
     side = lambda sc: {k: getattr(sc, k) for k in SIDE_FIELDS}  # noqa: E731
     out = {"config_version": cfg.config_version, "symbol": cfg.symbol,
            "leverage": cfg.leverage, "long": side(cfg.long), "short": side(cfg.short)}
+    out.update({k: getattr(cfg, k) for k in STOP_KEYS})
     if cfg.alerts is not None:
         out["alerts"] = alerts_to_dict(cfg.alerts, reveal=reveal_secrets)
     if cfg.status_page is not None:

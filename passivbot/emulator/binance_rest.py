@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from passivbot.emulator import core
+from passivbot.emulator import core, guards
 from passivbot.margin import hedged_liq_price_nb
 from passivbot.records import LONG, SHORT
 
@@ -73,6 +73,8 @@ class BinanceRest:
         get("/fapi/v1/exchangeInfo", self.exchange_info)
         get("/fapi/v1/klines", self.klines)
         get("/fapi/v1/ticker/price", self.ticker_price)
+        get("/fapi/v1/ticker/bookTicker", self.book_ticker)
+        get("/fapi/v1/depth", self.depth)
         for v in ("v2", "v3"):
             get(f"/fapi/{v}/account", self.account)
             get(f"/fapi/{v}/balance", self.balance)
@@ -94,9 +96,13 @@ class BinanceRest:
         if status in (418, 429):
             return web.json_response({"code": -1003, "msg": "Too many requests; current limit "
                                       "of IP(127.0.0.1) is 2400 requests per minute."},
-                                     status=status)
+                                     status=status, headers={"Retry-After": "1"})
         return web.Response(status=status, text="<html>Service Unavailable</html>",
                             content_type="text/html")
+
+    async def guard(self, req: web.Request, name: str) -> tuple[web.Response | None, dict]:
+        """Rate limits and the recvWindow clock check (emulator.guards): (refusal, headers)."""
+        return await guards.binance_guard(self, req, name)
 
     async def authorize(self, req: web.Request) -> web.Response | None:
         """With a key pair configured, check the HMAC of signed requests (-1022 if bad)."""
@@ -229,6 +235,23 @@ class BinanceRest:
         return web.json_response({"symbol": self.emu.symbol, "price": s(self.acc.last_price),
                                   "time": self.acc.now_ms()})
 
+    def _book(self) -> tuple[float, float]:
+        acc = self.acc
+        last = acc.last_price
+        return (acc.bid, acc.ask) if acc.realistic and acc.ask > 0 else (last, last)
+
+    async def book_ticker(self, req):
+        bid, ask = self._book()
+        return web.json_response({"symbol": self.emu.symbol, "bidPrice": s(bid), "bidQty": "1",
+                                  "askPrice": s(ask), "askQty": "1", "time": self.acc.now_ms(),
+                                  "lastUpdateId": self.acc.clock})
+
+    async def depth(self, req):
+        bid, ask = self._book()
+        now = self.acc.now_ms()
+        return web.json_response({"lastUpdateId": self.acc.clock, "E": now, "T": now,
+                                  "bids": [[s(bid), "1"]], "asks": [[s(ask), "1"]]})
+
     # -- account -------------------------------------------------------------------------
     def asset_json(self) -> dict:
         acc = self.acc
@@ -300,8 +323,8 @@ class BinanceRest:
         return web.json_response({"code": 200, "msg": "success"})
 
     async def listen_key(self, req):
-        if req.method == "POST":
-            key = secrets.token_urlsafe(48)
+        if req.method == "POST":  # an active key is returned again (and extended)
+            key = next(iter(self.listen_keys), None) or secrets.token_urlsafe(48)
             self.listen_keys.add(key)
             return web.json_response({"listenKey": key})
         if req.method == "PUT" and not self.listen_keys:

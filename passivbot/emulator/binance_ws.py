@@ -19,6 +19,7 @@ class BinanceWs:
         self.emu = emu
         self.acc = emu.account
         self.trade_id = 0
+        self.book_id = 0
         emu.faults._expire = self.expire_listen_keys
 
     def register(self, r: web.UrlDispatcher) -> None:
@@ -54,13 +55,18 @@ class BinanceWs:
             conn.send({"error": {"code": 2, "msg": f"Invalid request: unknown method {method}"},
                        "id": rid})
 
-    async def expire_listen_keys(self) -> int:
+    async def expire_listen_keys(self, silent: bool = True) -> int:
+        """`listenKeyExpired` on every user stream; then silent (open, nothing more sent: what
+        Binance does) or closed; the keys are forgotten either way (keepalive: -1125)."""
         now = self.acc.now_ms()
         n = 0
         for c in list(self.emu.conns):
-            if c.kind == "user":
+            if c.kind == "user" and not c.silent:
                 c.send({"e": "listenKeyExpired", "E": now, "listenKey": c.listen_key})
-                c.close_after_send()
+                if silent:
+                    c.silent = True
+                else:
+                    c.close_after_send()
                 n += 1
         self.emu.rest.listen_keys.clear()
         return n
@@ -78,6 +84,42 @@ class BinanceWs:
             self._account(payload["reason"])
         elif kind == "kline":
             self._kline(payload["index"])
+        elif kind == "tick":
+            self._tick(payload)
+
+    def _tick(self, t: dict) -> None:
+        """Realistic mode: one point of the candle's path, the topics due at it."""
+        sym, topics, now = self.acc.spec.symbol, t["topics"], self.acc.now_ms()
+        low, i = sym.lower(), t["index"]
+        c = self.acc.candles[i]
+        if "bookticker" in topics:
+            self.book_id += 1
+            self._publish(f"{low}@bookticker", {
+                "e": "bookTicker", "u": self.book_id, "s": sym, "b": s(t["bid"]), "B": "1",
+                "a": s(t["ask"]), "A": "1", "T": now, "E": now})
+        if "kline" in topics:
+            st = int(c[0])
+            self._publish(f"{low}@kline_1m", {"e": "kline", "E": now, "s": sym, "k": {
+                "t": st, "T": st + 59_999, "s": sym, "i": "1m", "f": i, "L": i,
+                "o": s(t["open"]), "c": s(t["price"]), "h": s(t["high"]), "l": s(t["low"]),
+                "v": "0", "n": 1, "x": False, "q": "0", "V": "0", "Q": "0", "B": "0"}})
+        mini = {"e": "24hrMiniTicker", "E": now, "s": sym, "c": s(t["price"]),
+                "o": s(t["open"]), "h": s(t["high"]), "l": s(t["low"]), "v": "0", "q": "0"}
+        if "miniticker" in topics:
+            self._publish(f"{low}@miniticker", mini)
+        if "ticker" in topics:
+            self._publish(f"{low}@ticker", dict(mini, e="24hrTicker", p="0", P="0",
+                                                w=s(t["price"]), Q="0", O=int(c[0]), C=now,
+                                                F=i, L=i, n=1))
+        if "trade" in topics:
+            self.trade_id += 1
+            m = t["price"] == t["bid"]  # sold into the bid: the buyer was the maker
+            self._publish(f"{low}@trade", {"e": "trade", "E": now, "T": now, "s": sym,
+                                           "t": self.trade_id, "p": s(t["price"]), "q": "0.001",
+                                           "X": "MARKET", "m": m})
+            self._publish(f"{low}@aggtrade", {"e": "aggTrade", "E": now, "a": self.trade_id,
+                                              "s": sym, "p": s(t["price"]), "q": "0.001",
+                                              "f": i, "l": i, "T": now, "m": m})
 
     def _order(self, o: core.Order, exec_type: str, fill: dict | None) -> None:
         now = self.acc.now_ms()

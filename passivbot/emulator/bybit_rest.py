@@ -14,7 +14,7 @@ import json
 
 from aiohttp import web
 
-from passivbot.emulator import core
+from passivbot.emulator import core, guards
 from passivbot.emulator.binance_rest import s
 from passivbot.margin import hedged_liq_price_nb
 from passivbot.records import LONG, SHORT
@@ -34,7 +34,8 @@ ERRORS = {  # reject code -> (retCode, retMsg)
     core.R_LEVERAGE: (10001, "leverage invalid"),
     core.R_NO_CHANGE: (110025, "Position mode is not modified"),
 }
-STATUS = {"NEW": "New", "FILLED": "Filled", "CANCELED": "Cancelled", "EXPIRED": "Deactivated"}
+STATUS = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled",
+          "CANCELED": "Cancelled", "EXPIRED": "Deactivated"}
 IDX = {LONG: 1, SHORT: 2}
 
 
@@ -66,6 +67,7 @@ class BybitRest:
         get("/v5/market/kline", self.kline)
         get("/v5/market/risk-limit", self.risk_limit)
         get("/v5/market/tickers", self.tickers)
+        get("/v5/market/orderbook", self.orderbook)
         get("/v5/account/wallet-balance", self.wallet)
         get("/v5/position/list", self.positions)
         get("/v5/order/realtime", self.realtime)
@@ -80,6 +82,10 @@ class BybitRest:
         get("/v5/user/query-api", self.query_api)
         get("/v5/account/info", self.account_info)
         get("/v5/asset/coin/query-info", self.coins)
+
+    async def guard(self, req: web.Request, name: str) -> tuple[web.Response | None, dict]:
+        """Rate limits and the recvWindow clock check (emulator.guards): (refusal, headers)."""
+        return await guards.bybit_guard(self, req, name)
 
     async def authorize(self, req: web.Request) -> web.Response | None:
         """With a key pair configured, check the v5 HMAC of signed requests (10004 if bad)."""
@@ -171,11 +177,22 @@ class BybitRest:
         c = self.acc.candles[max(self.acc.clock - 1, 0)]
         return self.ok({"category": "linear", "list": [self.ticker(c)]})
 
+    async def orderbook(self, req):
+        acc = self.acc
+        last = acc.last_price
+        bid, ask = (acc.bid, acc.ask) if acc.realistic and acc.ask > 0 else (last, last)
+        return self.ok({"s": self.emu.symbol, "b": [[s(bid), "1"]], "a": [[s(ask), "1"]],
+                        "ts": acc.now_ms(), "u": 1, "seq": 1, "cts": acc.now_ms()})
+
     def ticker(self, c) -> dict:
-        return {"symbol": self.emu.symbol, "lastPrice": s(c[4]), "markPrice": s(c[4]),
-                "indexPrice": s(c[4]), "highPrice24h": s(c[2]), "lowPrice24h": s(c[3]),
+        """The ticker: the last close (minute mode) or the path's tick and book (realistic)."""
+        acc = self.acc
+        last = acc.last_price
+        bid, ask = (acc.bid, acc.ask) if acc.realistic and acc.ask > 0 else (last, last)
+        return {"symbol": self.emu.symbol, "lastPrice": s(last), "markPrice": s(last),
+                "indexPrice": s(last), "highPrice24h": s(c[2]), "lowPrice24h": s(c[3]),
                 "prevPrice24h": s(c[1]), "volume24h": s(c[5]), "turnover24h": s(c[5] * c[4]),
-                "price24hPcnt": "0", "bid1Price": s(c[4]), "ask1Price": s(c[4]),
+                "price24hPcnt": "0", "bid1Price": s(bid), "ask1Price": s(ask),
                 "bid1Size": "1", "ask1Size": "1", "fundingRate": "0.0001",
                 "nextFundingTime": "0", "openInterest": "0"}
 
@@ -280,7 +297,7 @@ class BybitRest:
 
     # -- orders ----------------------------------------------------------------------------
     def order_json(self, o: core.Order) -> dict:
-        leaves = 0.0 if o.status != "NEW" else o.qty - o.filled
+        leaves = o.qty - o.filled if o.status in ("NEW", "PARTIALLY_FILLED") else 0.0
         return {
             "orderId": str(o.id), "orderLinkId": o.client_id, "blockTradeId": "",
             "symbol": o.symbol, "price": s(o.price), "qty": s(o.qty),
@@ -327,9 +344,10 @@ class BybitRest:
         return {"category": "linear", "symbol": self.emu.symbol, "orderId": str(f["order_id"]),
                 "orderLinkId": o.client_id if o else "", "side": "Buy" if o and o.is_buy
                 else "Sell", "orderPrice": s(o.price if o else f["price"]),
-                "orderQty": s(o.qty if o else f["qty"]), "leavesQty": "0",
+                "orderQty": s(o.qty if o else f["qty"]),
+                "leavesQty": s(max(o.qty - f["cum"], 0.0) if o and "cum" in f else 0.0),
                 "createType": "CreateByUser", "orderType": "Limit", "stopOrderType": "",
-                "execFee": s(f["fee"]), "execId": f"{f['order_id']}-{f['minute']}",
+                "execFee": s(f["fee"]), "execId": f"{f['order_id']}-{f['minute']}-{f.get('n', 0)}",
                 "execPrice": s(f["price"]), "execQty": s(f["qty"]), "execType": "Trade",
                 "execValue": s(f["qty"] * f["price"]), "execTime": str(f["timestamp"]),
                 "isMaker": not f["taker"], "feeRate": s(f["fee"] / (f["qty"] * f["price"])),

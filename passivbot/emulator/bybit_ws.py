@@ -23,6 +23,7 @@ class BybitWs:
         self.emu = emu
         self.acc = emu.account
         self.trade_id = 0
+        self.book_id = 0
 
     def register(self, r: web.UrlDispatcher) -> None:
         r.add_get(r"/v5/public/{cat:linear|spot|inverse|option}", self.public)
@@ -96,10 +97,41 @@ class BybitWs:
             self._private("wallet", [rest.wallet_json()])
         elif kind == "kline":
             self._kline(payload["index"])
+        elif kind == "tick":
+            self._tick(payload)
+
+    def _tick(self, t: dict) -> None:
+        """Realistic mode: one point of the candle's path, the topics due at it."""
+        sym, topics, now = self.acc.spec.symbol, t["topics"], self.acc.now_ms()
+        i = t["index"]
+        if "orderbook" in topics:
+            self.book_id += 1
+            self._publish(f"orderbook.1.{sym}", {
+                "topic": f"orderbook.1.{sym}", "type": "snapshot", "ts": now, "cts": now,
+                "data": {"s": sym, "b": [[s(t["bid"]), "1"]], "a": [[s(t["ask"]), "1"]],
+                         "u": self.book_id, "seq": self.book_id}})
+        if "tickers" in topics:
+            self._publish(f"tickers.{sym}", {"topic": f"tickers.{sym}", "type": "snapshot",
+                                             "data": self.emu.rest.ticker(self.acc.candles[i]),
+                                             "cs": self.book_id, "ts": now})
+        if "kline" in topics:
+            st = int(self.acc.candles[i, 0])
+            self._publish(f"kline.1.{sym}", {
+                "topic": f"kline.1.{sym}", "type": "snapshot", "ts": now,
+                "data": [{"start": st, "end": st + 59_999, "interval": "1",
+                          "open": s(t["open"]), "close": s(t["price"]), "high": s(t["high"]),
+                          "low": s(t["low"]), "volume": "0", "turnover": "0",
+                          "confirm": False, "timestamp": now}]})
+        if "trade" in topics:
+            self.trade_id += 1
+            side = "Sell" if t["price"] == t["bid"] else "Buy"
+            self._publish(f"publicTrade.{sym}", {
+                "topic": f"publicTrade.{sym}", "type": "snapshot", "ts": now,
+                "data": [{"T": now, "s": sym, "S": side, "v": "0.01", "p": s(t["price"]),
+                          "L": "ZeroPlusTick", "i": str(self.trade_id), "BT": False}]})
 
     def _would_take(self, o: core.Order) -> bool:
-        last = self.acc.last_price
-        return o.price > last if o.is_buy else o.price < last
+        return self.acc.crosses(o.is_buy, o.price)
 
     def _kline(self, i: int) -> None:
         c, sym = self.acc.candles[i], self.acc.spec.symbol

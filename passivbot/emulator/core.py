@@ -11,6 +11,7 @@ Failures are data: `Reject(code, detail)`; each front-end maps `code` to the exc
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -98,18 +99,48 @@ class Account:
     fills: list = field(default_factory=list)  # dicts with the fill_dt fields + order_id, taker
     listeners: list = field(default_factory=list)
     _next_id: int = 8_389_765_000_000_001
+    # Realistic mode (emulator.path): the tick in progress inside candle `clock` and its top of
+    # book. tick_price 0: no tick (minute mode, or before the first path point).
+    realistic: bool = False
+    tick_price: float = 0.0
+    tick_ms: int = 0  # ms from the open of candle `clock`
+    bid: float = 0.0
+    ask: float = 0.0
+    partial_share: float = 0.0  # share of fills split into 2-3 executions (seeded below)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
 
     # -- time and prices ---------------------------------------------------------------------
     def now_ms(self) -> int:
         """Server time: the open of the candle in progress (extrapolated past the data)."""
         n = len(self.candles)
         if self.clock < n:
-            return int(self.candles[self.clock, 0])
+            return int(self.candles[self.clock, 0]) + self.tick_ms
         return int(self.candles[n - 1, 0]) + 60_000 * (self.clock - n + 1)
 
     @property
     def last_price(self) -> float:
+        """The last trade: the tick in progress (realistic mode), else the last close."""
+        if self.tick_price > 0.0:
+            return self.tick_price
         return float(self.candles[max(self.clock - 1, 0), 4])
+
+    def set_tick(self, price: float, bid: float, ask: float, offset_ms: int) -> None:
+        """Realistic mode: the path's point now (emulator.path); prices, book and time."""
+        self.tick_price, self.bid, self.ask, self.tick_ms = price, bid, ask, offset_ms
+
+    def crosses(self, is_buy: bool, price: float) -> bool:
+        """Whether a limit order at `price` would take liquidity: against the best opposite
+        price in the realistic mode (a buy at or above the ask), else against the last close
+        (strictly: the minute mode's rule, no spread)."""
+        if self.realistic and self.ask > 0.0:
+            return price >= self.ask if is_buy else price <= self.bid
+        last = self.last_price
+        return price > last if is_buy else price < last
+
+    def taker_price(self, is_buy: bool) -> float:
+        if self.realistic and self.ask > 0.0:
+            return self.ask if is_buy else self.bid
+        return self.last_price
 
     def upnl(self, price: float | None = None) -> float:
         p = self.last_price if price is None else price
@@ -197,10 +228,10 @@ class Account:
             return Reject(R_REDUCE_ONLY)
         if reduce_only and not close:
             return Reject(R_REDUCE_ONLY)
-        last = self.last_price
-        crosses = order_type == "MARKET" or (price > last if is_buy else price < last)
+        crosses = order_type == "MARKET" or self.crosses(is_buy, price)
         if post_only and crosses and not post_only_cancels:
             return Reject(R_POST_ONLY)
+        last = self.taker_price(is_buy)
         ref_price = last if crosses else price
         if not close and qty * ref_price < spec.min_cost - 1e-9:
             return Reject(R_MIN_NOTIONAL, f"{spec.min_cost:g}")
@@ -255,31 +286,70 @@ class Account:
         return order
 
     def _settle(self, order: Order, price: float, fee_rate: float, taker: bool,
-                kind: int | None = None) -> dict | None:
-        """Apply one fill of `order` at `price` through the shared fill function."""
+                kind: int | None = None, parts: int = 1) -> dict | None:
+        """Apply one fill of `order` at `price` through the shared fill function.
+
+        `parts` > 1 (realistic mode): the stream and the trade history see that many
+        executions (the first ones PARTIALLY_FILLED), but the final state is the one call of
+        `apply_fill_nb` for the whole quantity, exactly the backtester's."""
         pos = self.positions[order.side]
         if kind is None:
             kind = KIND_CLOSE if order.close else (
                 KIND_REENTRY if pos.size > 0.0 else KIND_INITIAL_ENTRY)
+        before = (pos.size, pos.price, self.balance)
         size, pprice, balance, q, fee, pnl = apply_fill_nb(
             order.side, kind, order.qty, price, fee_rate, pos.size, pos.price, self.balance,
             self.spec.qty_step)
         now = self.now_ms()
         order.updated_ms = now
-        self.open_orders.pop(order.id, None)
-        self.closed_orders[order.id] = order
         if q <= 0.0:
+            self.open_orders.pop(order.id, None)
+            self.closed_orders[order.id] = order
             order.status = "EXPIRED"
             self.emit("order", {"order": order, "exec": "EXPIRED", "fill": None})
             return None
+        done_q = done_fee = done_pnl = 0.0
+        for cut in self._part_sizes(q, parts):  # the partial executions, then the last one
+            s_, p_, b_, q_, f_, n_ = apply_fill_nb(order.side, kind, cut, price, fee_rate,
+                                                   before[0], before[1], before[2],
+                                                   self.spec.qty_step)
+            pos.size, pos.price, self.balance = s_, p_, b_
+            order.status, order.filled, order.avg_price = "PARTIALLY_FILLED", q_, price
+            self._record(order, kind, q_ - done_q, price, f_ - done_fee, n_ - done_pnl, taker)
+            done_q, done_fee, done_pnl = q_, f_, n_
+        self.open_orders.pop(order.id, None)
+        self.closed_orders[order.id] = order
         pos.size, pos.price, self.balance = size, pprice, balance
         order.status, order.filled, order.avg_price = "FILLED", q, price
-        fill = {"minute": self.clock, "timestamp": now, "side": order.side, "kind": kind,
-                "qty": q, "price": price, "fee": fee, "pnl": pnl, "psize": size,
-                "pprice": pprice, "balance": balance, "order_id": order.id, "taker": taker}
+        return self._record(order, kind, q - done_q, price, fee - done_fee, pnl - done_pnl,
+                            taker)
+
+    def _part_sizes(self, q: float, parts: int) -> list[float]:
+        """Cumulative quantities of the executions before the last (on the qty step)."""
+        steps = int(round(q / self.spec.qty_step))
+        parts = min(parts, steps)
+        if parts <= 1:
+            return []
+        cuts = sorted(self.rng.sample(range(1, steps), parts - 1))
+        return [round(c * self.spec.qty_step, 12) for c in cuts]
+
+    def _record(self, order: Order, kind: int, q: float, price: float, fee: float, pnl: float,
+                taker: bool) -> dict:
+        pos = self.positions[order.side]
+        fill = {"minute": self.clock, "timestamp": self.now_ms(), "side": order.side,
+                "kind": kind, "qty": q, "price": price, "fee": fee, "pnl": pnl,
+                "psize": pos.size, "pprice": pos.price, "balance": self.balance,
+                "order_id": order.id, "taker": taker, "cum": order.filled,
+                "n": len(self.fills)}
         self.fills.append(fill)
         self.emit("order", {"order": order, "exec": "TRADE", "fill": fill})
         return fill
+
+    def draw_parts(self) -> int:
+        """How many executions the next resting fill gets (realistic mode; seeded)."""
+        if self.partial_share <= 0.0 or self.rng.random() >= self.partial_share:
+            return 1
+        return self.rng.choice((2, 2, 3))
 
     # -- the clock ---------------------------------------------------------------------------
     def book(self) -> tuple:
@@ -299,13 +369,15 @@ class Account:
         orders, book = self.book()
         fills = []
         for r in fill_sequence_nb(book, low, high):
-            f = self._settle(orders[r], float(book[r, 1]), self.maker_fee, taker=False)
+            f = self._settle(orders[r], float(book[r, 1]), self.maker_fee, taker=False,
+                             parts=self.draw_parts())
             if f is not None:
                 fills.append(f)
         if fills:
             self.emit("account", {"reason": "ORDER"})
         fills += self._check_liquidation(low, high)
         self.clock = i + 1
+        self.tick_ms = 0  # realistic mode: the next candle's path has not started
         self.emit("kline", {"index": i})
         return fills
 

@@ -23,9 +23,11 @@ class FaultInjector:
     delay_count: int = 0
     delay_only: str = ""  # delay only requests whose "METHOD /path" contains this
     reject_count: int = 0
+    ws_refuse_count: int = 0  # websocket handshakes to refuse with 503
     # Hooks installed by the server: close every websocket / expire the listen key.
     _drop: Callable[[], Awaitable[int]] | None = None
-    _expire: Callable[[], Awaitable[int]] | None = None
+    _expire: Callable[[bool], Awaitable[int]] | None = None
+    _emu: object = None  # the Emulator (clock, limiter, websockets)
     log: list = field(default_factory=list)
 
     def http_errors(self, status: int = 429, count: int = 1) -> None:
@@ -52,10 +54,59 @@ class FaultInjector:
         self.log.append("drop_websockets")
         return asyncio.get_running_loop().create_task(_call(self._drop))
 
-    def expire_listen_key(self) -> asyncio.Task:
-        """Binance: send `listenKeyExpired` on user streams, close them, forget the keys."""
+    def expire_listen_key(self, silent: bool | None = None) -> asyncio.Task:
+        """Binance: send `listenKeyExpired` on user streams and forget the keys. `silent`
+        (default: in the realistic mode) leaves the socket open with nothing more sent on it,
+        as Binance does; else it is closed after the event (the older emulator)."""
         self.log.append("expire_listen_key")
-        return asyncio.get_running_loop().create_task(_call(self._expire))
+        if silent is None:
+            silent = self._emu is not None and self._emu.realism.full
+        hook = self._expire
+        return asyncio.get_running_loop().create_task(
+            _call(None if hook is None else (lambda: hook(silent))))
+
+    def skew_clock(self, ms: int) -> None:
+        """Move the server clocks by `ms` (-2000: the server is 2 s behind, so a client signing
+        with its own clock is 2 s ahead: Binance -1021, Bybit 10002). 0 clears it."""
+        self.log.append(f"skew_clock {ms}")
+        self._emu.clock_check.skew_ms = int(ms)
+
+    def exhaust_rate_limit(self, seconds: float = 60.0) -> None:
+        """The request budget is used up by others on the same IP / UID: Binance for the rest
+        of the current minute window (429 with Retry-After, then 418 bans for a client that
+        keeps calling), Bybit every endpoint for `seconds` venue seconds (10006)."""
+        self.log.append("exhaust_rate_limit")
+        self._emu.limits_armed = True
+        lim = self._emu.limiter
+        lim.exhaust() if hasattr(lim, "retry_until") else lim.exhaust(seconds)
+
+    def ip_ban(self, seconds: float | None = None) -> float:
+        """Ban the IP now: Binance 418 (the next escalation step, or `seconds`), Bybit 403 for
+        10 minutes (or `seconds`); venue seconds, scaled by the emulator's speed."""
+        self.log.append("ip_ban")
+        self._emu.limits_armed = True
+        lim = self._emu.limiter
+        return lim.ban(seconds) if seconds is not None else lim.ban()
+
+    def clear_limits(self) -> None:
+        """Lift bans and windows armed by the two faults above."""
+        lim = self._emu.limiter
+        lim.banned_until = 0.0
+        if hasattr(lim, "retry_until"):
+            lim.retry_until, lim.used = 0.0, 0
+        else:
+            lim.exhausted_until = 0.0
+
+    def cut_connections(self) -> int:
+        """Binance's 24 h cut, now: every websocket closed with a close frame."""
+        self.log.append("cut_connections")
+        emu = self._emu
+        n = 0
+        for c in list(emu.conns):
+            c.closing = True
+            c.close_after_send()
+            n += 1
+        return n
 
     # -- consumed by the server ----------------------------------------------------------
     def take_http_error(self) -> int:
@@ -69,6 +120,16 @@ class FaultInjector:
             self.delay_count -= 1
             return self.delay_s
         return 0.0
+
+    def refuse_websockets(self, count: int) -> None:
+        """Refuse the next `count` websocket handshakes with HTTP 503 (an outage)."""
+        self.ws_refuse_count = count
+
+    def take_ws_refusal(self) -> bool:
+        if self.ws_refuse_count > 0:
+            self.ws_refuse_count -= 1
+            return True
+        return False
 
     def take_reject(self) -> bool:
         if self.reject_count > 0:

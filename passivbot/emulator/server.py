@@ -15,12 +15,19 @@ import time
 import numpy as np
 from aiohttp import WSMsgType, web
 
+from passivbot.emulator import limits
+from passivbot.emulator import path as mpath
 from passivbot.emulator.core import Account
 from passivbot.emulator.faults import FaultInjector
 from passivbot.emulator.market_data import register_market_data
+from passivbot.emulator.path import Realism, realism_of
 from passivbot.markets import DEFAULT_FEES, market_spec
 
 ALLOWED_HOSTS = ("127.0.0.1", "localhost")
+
+
+class _Stopped(Exception):
+    """The emulator was stopped while a real-time candle was in progress."""
 
 
 class WsConn:
@@ -30,11 +37,16 @@ class WsConn:
         self.ws, self.emu, self.kind = ws, emu, kind
         self.topics: set[str] = set()
         self.authed = False
+        self.closing = False
+        self.silent = False  # Binance listenKeyExpired: open, but nothing more is sent
+        self.opened_ms = emu.account.now_ms()
         self.listen_key: str | None = None
         self.queue: asyncio.Queue = asyncio.Queue()
         self.writer = asyncio.get_running_loop().create_task(self._write())
 
     def send(self, obj: dict) -> None:
+        if self.silent:
+            return
         self.queue.put_nowait(json.dumps(obj, separators=(",", ":")))
 
     async def _write(self) -> None:
@@ -65,21 +77,38 @@ class Emulator:
     def __init__(self, exchange: str, symbol: str, candles: np.ndarray, start_index: int = 1440,
                  starting_balance: float = 10_000.0, maker_fee: float | None = None,
                  taker_fee: float | None = None, api_key: str | None = None,
-                 api_secret: str | None = None) -> None:
+                 api_secret: str | None = None, realism: Realism | str | None = None,
+                 wall_clock: bool = False) -> None:
         if exchange not in ("binance", "bybit"):
             raise ValueError(f"exchange must be 'binance' or 'bybit', not {exchange!r}")
         candles = np.asarray(candles, dtype=np.float64)
         if candles.ndim != 2 or candles.shape[1] < 6 or not 0 < start_index < len(candles):
             raise ValueError("candles must be (n, 6) and 0 < start_index < n")
+        self.wall_clock = wall_clock
+        if wall_clock:  # re-stamp (a copy) so that candle start_index opens this wall minute
+            now_min = int(time.time() * 1000) // 60_000 * 60_000
+            candles = candles.copy()
+            candles[:, 0] += now_min - candles[start_index, 0]
         fees = DEFAULT_FEES[exchange]
         self.exchange, self.symbol, self.candles = exchange, symbol, candles
         self.spec = market_spec(exchange, symbol)
         self.api_key, self.api_secret = api_key, api_secret
+        self.starting_balance = float(starting_balance)
+        self.out_of_candles = False  # the CLI's --at-end serve: the clock stopped for good
         self.account = Account(
             self.spec, candles, start_index, float(starting_balance),
             fees["maker_fee"] if maker_fee is None else maker_fee,
             fees["taker_fee"] if taker_fee is None else taker_fee)
+        self.realism = realism_of(realism)
+        self.speed = 60.0  # scales bans and Retry-After (lockstep: as the CLI's default speed)
+        self.max_conn_age_ms = 86_400_000 if (self.realism.full and exchange == "binance") \
+            else None  # Binance cuts every websocket after 24 h
+        self._setup_realism()
         self.faults = FaultInjector()
+        self.limits_armed = False  # a rate-limit fault was armed (minute mode: limits off)
+        self.clock_check = limits.ClockCheck(lambda: self.account.now_ms())
+        self.limiter = (limits.BinanceLimiter(self.speed) if exchange == "binance"
+                        else limits.BybitLimiter(self.speed, lambda: self.account.now_ms()))
         self.counters: dict = {"requests": collections.Counter(), "orders_created": 0,
                                "orders_cancelled": 0, "orders_rejected": 0, "ws_messages": 0,
                                "ws_connections": 0}
@@ -101,8 +130,10 @@ class Emulator:
         self.rest.register(self.app.router)
         register_market_data(self)
         self.ws.register(self.app.router)
+        self.app.router.add_route("*", "/{tail:.*}", self._unknown)  # last: nothing else matched
         self.account.listeners.append(self.ws.on_event)
         self.faults._drop = self._drop_all
+        self.faults._emu = self
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -129,13 +160,99 @@ class Emulator:
             self._runner = None
 
     # -- the clock -------------------------------------------------------------------------
-    async def advance(self, n: int = 1) -> list:
-        """Settle the next `n` candles (lockstep); returns the fills. Yields between candles."""
+    def _setup_realism(self) -> None:
+        r, acc = self.realism, self.account
+        acc.realistic = r.full
+        acc.partial_share = r.partial_share if (r.full and r.partial_fills) else 0.0
+        acc.rng.seed(r.seed)
+        self._spread = r.spread_ticks * self.spec.price_step
+        self._at_bid = True
+        if r.full:  # the book around the last close before the first path point
+            i = acc.clock - 1
+            prev = float(self.candles[i - 1, 4]) if i > 0 else float(self.candles[i, 1])
+            self._book_after(float(self.candles[i, 4]), prev)
+
+    def _book_after(self, price: float, prev: float, offset_ms: int = 0) -> tuple:
+        bid, ask, self._at_bid = mpath.book_at(price, prev, self._at_bid, self._spread,
+                                               self.spec.price_step)
+        self.account.set_tick(price, bid, ask, offset_ms)
+        return bid, ask
+
+    async def _candle(self, n_points: int, pause, lockstep: bool = False) -> list:
+        """One candle: the realistic mode's path points (each published, then `await
+        pause(k, t_ms)`), then the settlement by the shared rule at the close."""
+        acc = self.account
+        i = acc.clock
+        if self.realism.full and i < len(self.candles):
+            c = self.candles[i]
+            prices = mpath.candle_path(c, i, self.realism.seed, n_points, self.spec.price_step)
+            times = mpath.point_times(n_points)
+            prev, t_prev = acc.last_price, -1
+            hi = lo = float(c[1])
+            for k in range(n_points - 1):  # the last point is the close: settled below
+                old = (acc.bid, acc.ask)
+                p = float(prices[k])
+                hi, lo = max(hi, p), min(lo, p)
+                bid, ask = self._book_after(p, prev, int(times[k]))
+                topics = mpath.due(self.exchange, t_prev, int(times[k]), p != prev or k == 0,
+                                   (bid, ask) != old or k == 0)
+                self.ws.on_event("tick", {"index": i, "price": p, "bid": bid, "ask": ask,
+                                          "open": float(c[1]), "high": hi, "low": lo,
+                                          "topics": topics})
+                prev, t_prev = p, int(times[k])
+                await pause(k, int(times[k]))
+            self._book_after(float(c[4]), prev, mpath.CANDLE_MS - 1)
+            fills = acc.step()
+            close = {"index": i, "price": float(c[4]), "bid": acc.bid, "ask": acc.ask,
+                     "open": float(c[1]), "high": float(c[2]), "low": float(c[3])}
+            self.ws.on_event("tick", dict(close, topics={"bookticker", "orderbook"}))
+            if lockstep:
+                # The venues keep pushing tickers (Binance every second, Bybit every 100 ms),
+                # so in real time a client busy when the close arrived reads the next push
+                # within a second. In lockstep nothing follows until the next advance: once
+                # the clients are idle, push the tickers once more at the same market time.
+                await self.wait_idle(0.002, 2.0)
+                self.ws.on_event("tick", dict(close, topics={"miniticker", "ticker", "tickers"}))
+            return fills
+        return acc.step()
+
+    async def advance(self, n: int = 1, idle_s: float | None = None) -> list:
+        """Settle the next `n` candles (lockstep); returns the fills. Yields between candles.
+
+        Realistic mode: each candle's path is published first, `realism.lockstep_points`
+        points; with `idle_s` the emulator waits for clients to go idle after each point (a
+        lockstep barrier inside the minute), else it only yields."""
+        async def pause(k: int, t_ms: int) -> None:
+            if idle_s is not None:
+                await self.wait_idle(idle_s, 5.0)
+            else:
+                await asyncio.sleep(0)
+
         fills = []
         for _ in range(n):
-            fills += self.account.step()
+            fills += await self._candle(self.realism.lockstep_points, pause, lockstep=True)
+            self._cut_old_conns()
             await asyncio.sleep(0)
         return fills
+
+    def set_speed(self, speed: float) -> None:
+        """Emulated minutes per wall minute; scales rate-limit windows and bans."""
+        self.speed = speed
+        self.limiter.scale = 1.0 / speed
+
+    def _cut_old_conns(self) -> int:
+        """Close (with a close frame) every websocket open for max_conn_age_ms of market time."""
+        if self.max_conn_age_ms is None:
+            return 0
+        now, n = self.account.now_ms(), 0
+        for c in list(self.conns):
+            if now - c.opened_ms >= self.max_conn_age_ms and not c.closing:
+                c.closing = True
+                c.silent = False
+                c.close_after_send()
+                n += 1
+        self.counters["ws_cut_24h"] = self.counters.get("ws_cut_24h", 0) + n
+        return n
 
     async def wait_idle(self, idle_s: float = 0.05, timeout: float = 5.0) -> bool:
         """Until no request is in flight and no stream message is queued for `idle_s`."""
@@ -150,17 +267,48 @@ class Emulator:
         return False
 
     async def run_realtime(self, speed: float = 60.0, max_minutes: int | None = None) -> None:
-        """Advance one candle every 60/speed seconds until stopped or out of candles."""
+        """Advance one candle every 60/speed seconds until stopped or out of candles.
+
+        With `wall_clock` (constructor) the speed must be 1 and candle boundaries fall on the
+        host clock's minutes: market time is wall time, for clients that run on their clock."""
+        if self.wall_clock and speed != 1.0:
+            raise ValueError("a wall-clock emulator runs at speed 1")
         done = 0
+        n_points = mpath.wall_points(speed, self.realism.min_wall_step_s)
+        candle_s = 60.0 / speed
+
+        async def sleep_until(t: float) -> None:
+            delay = t - time.monotonic()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(self._stopped.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+            if self._stopped.is_set():
+                raise _Stopped
+
+        self.set_speed(speed)
+        t_start = time.monotonic()
+        if self.wall_clock:  # the candle in progress opened at its (shifted) timestamp
+            t_start -= (time.time() * 1000 - float(self.candles[self.clock, 0])) / 1000
         while not self._stopped.is_set() and self.clock < len(self.candles):
             if max_minutes is not None and done >= max_minutes:
                 return
+            t0 = t_start + done * candle_s
             try:
-                await asyncio.wait_for(self._stopped.wait(), 60.0 / speed)
+                if self.realism.full:
+                    await sleep_until(t0 + candle_s / n_points)
+
+                    async def pause(k: int, t_ms: int) -> None:
+                        await sleep_until(t0 + candle_s * (k + 2) / n_points)
+
+                    await self._candle(n_points, pause)
+                else:
+                    await sleep_until(t0 + candle_s)
+                    await self.advance(1)
+            except _Stopped:
                 return
-            except asyncio.TimeoutError:
-                pass
-            await self.advance(1)
+            self._cut_old_conns()
             done += 1
 
     # -- plumbing --------------------------------------------------------------------------
@@ -172,6 +320,9 @@ class Emulator:
 
     async def serve_ws(self, request: web.Request, kind: str, on_message, on_open=None):
         """Run a websocket: `on_message(conn, data)` per JSON text message."""
+        if self.faults.take_ws_refusal():  # an outage: the handshake fails
+            self.counters["ws_refused"] = self.counters.get("ws_refused", 0) + 1
+            return web.Response(status=503, text="Service Unavailable")
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
         conn = self.add_conn(ws, kind)
@@ -204,6 +355,26 @@ class Emulator:
         self.conns.clear()
         return len(conns)
 
+    async def _unknown(self, request: web.Request) -> web.Response:
+        """A path this venue does not have: say which emulator this is, so a client of the
+        other venue (or a wrong --exchange) reads a cause instead of a bare 404."""
+        other = {"binance": ("bybit", ("/v5/",)),
+                 "bybit": ("binance", ("/fapi/", "/sapi/", "/api/", "/ws", "/market/ws",
+                                       "/public/ws", "/private/ws", "/stream"))}[self.exchange]
+        if request.path.startswith(other[1]):
+            msg = (f"this is a passivbot {self.exchange} emulator on 127.0.0.1:{self.port} and "
+                   f"{request.method} {request.path} is a {other[0]} path: start the emulator "
+                   f"with --exchange {other[0]}, or point a {self.exchange} client at it")
+        else:
+            msg = (f"this is a passivbot {self.exchange} emulator: {request.method} "
+                   f"{request.path} is not an endpoint it serves (docs/emulator.md)")
+        if self.exchange == "binance":
+            body = {"code": -1000, "msg": msg}
+        else:
+            body = {"retCode": 10001, "retMsg": msg, "result": {}, "retExtInfo": {},
+                    "time": self.account.now_ms()}
+        return web.json_response(body, status=404)
+
     @web.middleware
     async def _middleware(self, request: web.Request, handler):
         if request.headers.get("Upgrade", "").lower() == "websocket":
@@ -216,11 +387,15 @@ class Emulator:
             self.counters["requests"][f"{request.method} {name}"] += 1
             delay = self.faults.take_delay(f"{request.method} {name}")
             status = self.faults.take_http_error()
+            headers: dict = {}
             if status:
                 response = self.rest.http_error(status)
             else:
-                denied = await self.rest.authorize(request)
+                denied, headers = await self.rest.guard(request, f"{request.method} {name}")
+                if denied is None:
+                    denied = await self.rest.authorize(request)
                 response = denied if denied is not None else await handler(request)
+            response.headers.update(headers)
             if delay:  # the request is executed now, its answer held back (may be lost)
                 await asyncio.sleep(delay)
             return response
