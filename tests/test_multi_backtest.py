@@ -171,3 +171,13 @@ def test_account_liquidation_with_several_holders_leaves_balance_zero():
         for side in (1, -1):
             rows = mine[mine["side"] == side]
             assert len(rows) == 0 or rows["psize"][-1] == 0.0
+
+
+def test_bounded_loss_rules_are_refused_not_ignored():
+    from passivbot.errors import InputError
+
+    d = multi_dict(SIX[:2], 2, 1.0)
+    d["long"].update(unstuck_threshold=0.5, unstuck_close_pct=0.05, unstuck_loss_allowance_pct=0.01)
+    cfg = multi_config_from_dict(d, "t.json")
+    with pytest.raises(InputError, match="long.unstuck_threshold"):
+        backtest_multi_config(cfg, bt_cfg(), candles_for(SIX[:2], 1), funding=False)

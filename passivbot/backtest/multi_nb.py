@@ -33,8 +33,8 @@ from numba import njit
 from passivbot.backtest.account import (
     CNT_EQUITY, CNT_FILLS, EQUITY_EVERY, N_SUMMARY, S_CLOSEST_LIQ, S_FUNDING_EVENTS,
     S_FUNDING_PAID, S_FUNDING_RECEIVED, S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED,
-    S_MARGIN_REFUSED, S_MAX_DRAWDOWN, S_MAX_WE_LONG, S_WARMUP, fund_nb, liq_distance_nb,
-    liquidation_book_nb, record_nb, trades_before_liquidation_nb, upnl_nb,
+    S_MARGIN_REFUSED, S_MAX_DRAWDOWN, S_MAX_WE_LONG, S_PEAK_BALANCE, S_WARMUP, fund_nb,
+    liq_distance_nb, liquidation_book_nb, record_nb, trades_before_liquidation_nb, upnl_nb,
 )
 from passivbot.backtest.book import (
     book_nb, cache_current_nb, close_buffer_len_nb, refresh_side_nb,
@@ -497,6 +497,9 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
     if t_end > t_start:
         _sample_nb(eq, seq_, cnt, t_end, axis_ts[t_end], balance, st, lastp, liq, S)
     asum[S_LAST_INDEX] = t_end
+    # passivbot.risk's rules (auto-unstuck, equity stop) are not in the multi-symbol replay:
+    # the summary reads as the one-symbol engine's with them off
+    asum[S_PEAK_BALANCE] = starting_balance
     for k in range(S):
         ssum[k, S_LAST_INDEX] = min(t_end, last[k])
         asum[S_FUNDING_PAID] += ssum[k, S_FUNDING_PAID]

@@ -22,6 +22,7 @@ from passivbot.backtest.runner import (
 )
 from passivbot.config import BacktestConfig, side_params
 from passivbot.config.multi import MultiConfig
+from passivbot.errors import InputError
 from passivbot.markets import market_spec
 
 
@@ -57,7 +58,18 @@ def backtest_multi_config(cfg: MultiConfig, bt_cfg: BacktestConfig,
                           candles: dict[str, np.ndarray] | None = None, funding: bool = True,
                           select_every: int = DEFAULT_SELECT_EVERY,
                           select_window: int = DEFAULT_SELECT_WINDOW) -> MultiBacktest:
-    """Backtest `cfg` on one wallet (bt_cfg's balance and fees, cfg's leverage)."""
+    """Backtest `cfg` on one wallet (bt_cfg's balance and fees, cfg's leverage). The
+    bounded-loss rules (auto-unstuck, equity stop) are not in the multi-symbol replay yet: a
+    config that turns them on is refused (InputError) rather than backtested without them."""
+    for sym, live in cfg.configs.items():
+        on = [f"{s}.unstuck_threshold" for s in ("long", "short")
+              if getattr(live.side(s), "unstuck_threshold", 0.0) > 0.0]
+        if getattr(live, "equity_stop_drawdown", 0.0) > 0.0:
+            on.append("equity_stop_drawdown")
+        if on:
+            raise InputError(f"{cfg.source or 'live config'}: {', '.join(on)} (symbol {sym}): "
+                             "auto-unstuck and the equity stop are not in the multi-symbol "
+                             "backtest yet; set them to 0 to backtest this config on one wallet")
     ins = multi_inputs(cfg, bt_cfg, candles, funding)
     n = cfg.n_positions if cfg.selecting else None
     res = run_multi_backtest(ins, bt_cfg.starting_balance, bt_cfg.maker_fee, bt_cfg.taker_fee,
