@@ -181,3 +181,32 @@ def test_bounded_loss_rules_are_refused_not_ignored():
     cfg = multi_config_from_dict(d, "t.json")
     with pytest.raises(InputError, match="long.unstuck_threshold"):
         backtest_multi_config(cfg, bt_cfg(), candles_for(SIX[:2], 1), funding=False)
+
+
+def test_the_backtest_opens_what_the_selection_kernel_chooses():
+    """n_positions 1, long only: the first position opens on the symbol with the best
+    selection.score_nb at the last selection before it (every 60 minutes from the first
+    trading minute, over the last 1440 candles)."""
+    from passivbot.selection import score_nb
+
+    syms = SIX
+    d = multi_dict(syms, 1, 0.5)
+    d["short"]["enabled"] = False
+    cfg = multi_config_from_dict(d, "t.json")
+    out = backtest_multi_config(cfg, bt_cfg(), candles_for(syms, 5), funding=False)
+    r = out.result
+    m = int(r.fills["minute"][0])
+    k_open = int(r.fill_symbol[0])
+    t_start = int(r.summary[11])  # S_WARMUP: the account's first trading minute
+    t_sel = t_start + 60 * ((m - 1 - t_start) // 60)
+    c = candles_for(syms, 5)
+    scores = []
+    for k, s in enumerate(syms):
+        a = int(r.first[k])
+        rows = c[s]  # row i of the symbol = axis minute a + i
+        lo = max(0, t_sel + 1 - 1440 - a)
+        scores.append(score_nb(rows, lo, t_sel + 1 - a))
+    assert k_open == int(np.argmax(scores))
+    # never two longs at once, and the slot rotates when the position closes
+    _, opens = exposures_at_fills(r, len(syms))
+    assert (opens[:, 0] <= 1).all()
