@@ -33,135 +33,27 @@ from numba import njit
 from passivbot.backtest.account import (
     CNT_EQUITY, CNT_FILLS, EQUITY_EVERY, N_SUMMARY, S_CLOSEST_LIQ, S_FUNDING_EVENTS,
     S_FUNDING_PAID, S_FUNDING_RECEIVED, S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED,
-    S_MARGIN_REFUSED, S_MAX_DRAWDOWN, S_MAX_WE_LONG, S_PEAK_BALANCE, S_WARMUP, fund_nb,
-    liq_distance_nb, liquidation_book_nb, record_nb, trades_before_liquidation_nb, upnl_nb,
+    S_MARGIN_REFUSED, S_MAX_DRAWDOWN, S_PEAK_BALANCE, S_WARMUP, fund_nb, liq_distance_nb,
+    liquidation_book_nb, trades_before_liquidation_nb,
 )
 from passivbot.backtest.book import (
     book_nb, cache_current_nb, close_buffer_len_nb, refresh_side_nb,
 )
-from passivbot.fills import apply_fill_nb, fill_sequence_nb, fills_nb, is_close_kind_nb
+from passivbot.backtest.multi_account import (  # noqa: F401 (AE_*, SE_*: the output layout)
+    AE_BALANCE, AE_COLS, AE_EQUITY, AE_LIQ_PRICE, AE_TS, SE_COLS, SE_PPRICE_LONG,
+    SE_PPRICE_SHORT, SE_PRICE, SE_PSIZE_LONG, SE_PSIZE_SHORT, grow_int_nb, symbol_precheck_nb,
+    sample_nb, settle_nb, worst_nb,
+)
+from passivbot.fills import fill_sequence_nb
 from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, initial_entry_price_nb
 from passivbot.margin import (
-    available_margin_nb, entry_margin_ok_nb, hedged_liq_price_nb, initial_margin_nb,
-    is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb, maintenance_margin_nb,
+    hedged_liq_price_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
+    maintenance_margin_nb,
 )
-from passivbot.numeric import wallet_exposure_nb
 from passivbot.records import (
-    B_KIND, B_PRICE, B_QTY, B_SIDE, LONG, M_QTY_STEP, ORDER_COLS, P_EMA_SPAN_0, P_EMA_SPAN_1,
-    P_ENABLED, fill_dt, side_dt,
+    M_QTY_STEP, ORDER_COLS, P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, fill_dt, side_dt,
 )
 from passivbot.selection import score_nb, select_nb
-
-# Account equity samples (same instants as the one-symbol engine's, on the minute axis).
-AE_TS, AE_BALANCE, AE_EQUITY, AE_LIQ_PRICE = 0, 1, 2, 3
-AE_COLS = 4
-# Per-symbol samples (h, S, SE_COLS): the close (or last close), both positions.
-SE_PRICE, SE_PSIZE_LONG, SE_PPRICE_LONG, SE_PSIZE_SHORT, SE_PPRICE_SHORT = 0, 1, 2, 3, 4
-SE_COLS = 5
-
-
-@njit(cache=True)
-def _grow_int_nb(a: np.ndarray, n: int) -> np.ndarray:
-    if n <= a.shape[0]:
-        return a
-    out = np.empty(max(n, 2 * a.shape[0]), dtype=np.int64)
-    for r in range(a.shape[0]):
-        out[r] = a[r]
-    return out
-
-
-@njit(cache=True)
-def _account_margin_nb(st, lastp, s_count):
-    """(notional of all positions, unrealized pnl of all at each symbol's last price)."""
-    notional = 0.0
-    upnl = 0.0
-    for k in range(s_count):
-        sk = st[k]
-        notional += sk[0].psize * sk[0].pprice + sk[1].psize * sk[1].pprice
-        upnl += upnl_nb(sk, lastp[k])
-    return notional, upnl
-
-
-@njit(cache=True)
-def _settle_nb(rows, cnt, ssum, asum, st, k, book, seq, fee_rate, balance, qty_step, i, ts,
-               leverage, lastp, s_count):
-    """account.settle_nb with the initial-margin check over the whole account: (rows,
-    balance, filled)."""
-    filled = False
-    stk = st[k]
-    for r in seq:
-        side = int(book[r, B_SIDE])
-        kind = int(book[r, B_KIND])
-        j = 0 if side == LONG else 1
-        price = book[r, B_PRICE]
-        s = stk[j]
-        if leverage < np.inf and not is_close_kind_nb(kind):
-            notional, upnl = _account_margin_nb(st, lastp, s_count)
-            available = available_margin_nb(balance, upnl, initial_margin_nb(notional, leverage),
-                                            0.0)
-            if not entry_margin_ok_nb(available, book[r, B_QTY], price, leverage):
-                ssum[k, S_MARGIN_REFUSED] += 1.0
-                continue
-        psize, pprice, balance, q, fee, pnl = apply_fill_nb(
-            side, kind, book[r, B_QTY], price, fee_rate, s.psize, s.pprice, balance, qty_step,
-        )
-        if q <= 0.0:
-            continue
-        s.psize = psize
-        s.pprice = pprice
-        filled = True
-        rows = record_nb(rows, cnt, i, ts, side, kind, q, price, fee, pnl, psize, pprice, balance)
-        we = wallet_exposure_nb(balance, psize, pprice)
-        ssum[k, S_MAX_WE_LONG + j] = max(ssum[k, S_MAX_WE_LONG + j], we)
-        tot = 0.0
-        for m in range(s_count):
-            tot += wallet_exposure_nb(balance, st[m, j].psize, st[m, j].pprice)
-        asum[S_MAX_WE_LONG + j] = max(asum[S_MAX_WE_LONG + j], tot)
-    return rows, balance, filled
-
-
-@njit(cache=True)
-def _precheck_nb(st, k: int, low: float, high: float) -> bool:
-    """book.precheck_nb of symbol k, on the records themselves (no array view per minute)."""
-    for j in range(2):
-        s = st[k, j]
-        entry_buy = j == 0
-        if fills_nb(entry_buy, s.near_ent, low, high):
-            return True
-        if fills_nb(entry_buy, s.init_price, low, high):
-            return True
-        if fills_nb(not entry_buy, s.near_cls, low, high):
-            return True
-    return False
-
-
-@njit(cache=True)
-def _sample_nb(eq, seq_, cnt, t, ts, balance, st, closes, liq, s_count):
-    k = cnt[CNT_EQUITY]
-    cnt[CNT_EQUITY] = k + 1
-    upnl = 0.0
-    for m in range(s_count):
-        upnl += upnl_nb(st[m], closes[m])
-        seq_[k, m, SE_PRICE] = closes[m]
-        seq_[k, m, SE_PSIZE_LONG] = st[m, 0].psize
-        seq_[k, m, SE_PPRICE_LONG] = st[m, 0].pprice
-        seq_[k, m, SE_PSIZE_SHORT] = st[m, 1].psize
-        seq_[k, m, SE_PPRICE_SHORT] = st[m, 1].pprice
-    eq[k, AE_TS] = ts
-    eq[k, AE_BALANCE] = balance
-    eq[k, AE_EQUITY] = balance + upnl
-    eq[k, AE_LIQ_PRICE] = liq
-
-
-@njit(cache=True)
-def _worst_nb(st, k: int, low: float, high: float) -> tuple:
-    """(upnl, price) of symbol k's two positions at its candle's worse extreme for the net."""
-    pl, ps = st[k, 0].psize, st[k, 1].psize
-    u_lo = pl * (low - st[k, 0].pprice) - ps * (low - st[k, 1].pprice)
-    u_hi = pl * (high - st[k, 0].pprice) - ps * (high - st[k, 1].pprice)
-    if u_lo <= u_hi:
-        return u_lo, low
-    return u_hi, high
 
 
 @njit(cache=True)
@@ -280,14 +172,14 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                     n0 = cnt[CNT_FILLS]
                     rows, balance = fund_nb(rows, cnt, ssum[k], sk, balance, mark, f_rates[f], t,
                                             ts)
-                    rsym = _grow_int_nb(rsym, cnt[CNT_FILLS])
+                    rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
                     for r in range(n0, cnt[CNT_FILLS]):
                         rsym[r] = k
                     funded_k[k] = True
                 fk[k] = f + 1
                 next_f[k] = float(f_times[f + 1]) if f + 1 < f_off[k + 1] else np.inf
         if t < t_start and (t_start - t) % EQUITY_EVERY == 0:  # the warm-up's flat samples
-            _sample_nb(eq, seq_, cnt, t, ts, balance, st, lastp, 0.0, S)
+            sample_nb(eq, seq_, cnt, t, ts, balance, st, lastp, 0.0, S)
         # 1. fills of every symbol's book resting at the open, in symbol order
         blocked = n_hold == 1 and first[holder] <= t <= last[holder] and t > start[holder] \
             and not trades_before_liquidation_nb(liq, liq_dir, candles[holder, t, 1])
@@ -296,7 +188,7 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                 continue
             low = candles[k, t, 3]
             high = candles[k, t, 2]
-            if _precheck_nb(st, k, low, high):
+            if symbol_precheck_nb(st, k, low, high):
                 sk = st[k]
                 book = book_nb(sk, ent[k], cls[k], balance_open, wp[k, 0], wp[k, 1], market[k],
                                lastp[k])
@@ -304,10 +196,10 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                 if blocked:
                     sq = sq[:0]
                 n0 = cnt[CNT_FILLS]
-                rows, balance, filled = _settle_nb(rows, cnt, ssum, asum, st, k, book, sq,
+                rows, balance, filled = settle_nb(rows, cnt, ssum, asum, st, k, book, sq,
                                                    maker_fee, balance, market[k, M_QTY_STEP], t,
                                                    ts, leverage, lastp, S)
-                rsym = _grow_int_nb(rsym, cnt[CNT_FILLS])
+                rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
                 for r in range(n0, cnt[CNT_FILLS]):
                     rsym[r] = k
                 filled_k[k] = filled
@@ -343,10 +235,10 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                     sq = np.empty(book.shape[0], dtype=np.int64)
                     for r in range(book.shape[0]):
                         sq[r] = r
-                    rows, balance, _ = _settle_nb(rows, cnt, ssum, asum, st, holder, book, sq,
+                    rows, balance, _ = settle_nb(rows, cnt, ssum, asum, st, holder, book, sq,
                                                   taker_fee, balance, market[holder, M_QTY_STEP],
                                                   t, ts, np.inf, lastp, S)
-                    rsym = _grow_int_nb(rsym, cnt[CNT_FILLS])
+                    rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
                     for r in range(n0, cnt[CNT_FILLS]):
                         rsym[r] = holder
                 else:
@@ -360,9 +252,9 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
             for k in range(S):  # first an upper bound of the maintenance margin (no tiers)
                 if st[k, 0].psize > 0.0 or st[k, 1].psize > 0.0:
                     if first[k] <= t <= last[k]:
-                        u, p = _worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
+                        u, p = worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
                     else:
-                        u, p = _worst_nb(st, k, lastp[k], lastp[k])
+                        u, p = worst_nb(st, k, lastp[k], lastp[k])
                     worst += u
                     mm += (st[k, 0].psize + st[k, 1].psize) * p * mm_rate_hi[k] + mm_cum_hi[k]
             # exact tiers only when the bound cannot rule out a liquidation or a closer distance
@@ -372,7 +264,7 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                     sk = st[k]
                     if sk[0].psize > 0.0 or sk[1].psize > 0.0:
                         if first[k] <= t <= last[k]:
-                            _, p = _worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
+                            _, p = worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
                         else:
                             p = lastp[k]
                         br = brackets[k, :n_br[k]]
@@ -384,7 +276,7 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                     sk = st[k]
                     if sk[0].psize > 0.0 or sk[1].psize > 0.0:
                         if first[k] <= t <= last[k]:
-                            _, p = _worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
+                            _, p = worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
                         else:
                             p = lastp[k]
                         book = liquidation_book_nb(sk, p)
@@ -392,10 +284,10 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                         sq = np.empty(book.shape[0], dtype=np.int64)
                         for r in range(book.shape[0]):
                             sq[r] = r
-                        rows, balance, _ = _settle_nb(rows, cnt, ssum, asum, st, k, book, sq,
+                        rows, balance, _ = settle_nb(rows, cnt, ssum, asum, st, k, book, sq,
                                                       taker_fee, balance, market[k, M_QTY_STEP],
                                                       t, ts, np.inf, lastp, S)
-                        rsym = _grow_int_nb(rsym, cnt[CNT_FILLS])
+                        rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
                         for r in range(n0, cnt[CNT_FILLS]):
                             rsym[r] = k
             elif worst > 0.0:
@@ -493,9 +385,9 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                                     market[k], filled_k[k], recompute_every_candle,
                                     funded_k[k] or moved_other)
         if t == t_start or ((t - t_start) % EQUITY_EVERY == 0 and t != T - 1):
-            _sample_nb(eq, seq_, cnt, t, ts, balance, st, lastp, liq, S)
+            sample_nb(eq, seq_, cnt, t, ts, balance, st, lastp, liq, S)
     if t_end > t_start:
-        _sample_nb(eq, seq_, cnt, t_end, axis_ts[t_end], balance, st, lastp, liq, S)
+        sample_nb(eq, seq_, cnt, t_end, axis_ts[t_end], balance, st, lastp, liq, S)
     asum[S_LAST_INDEX] = t_end
     # passivbot.risk's rules (auto-unstuck, equity stop) are not in the multi-symbol replay:
     # the summary reads as the one-symbol engine's with them off
