@@ -137,7 +137,8 @@ def test_markets_that_start_late_and_end_early():
     cfg = multi_config_from_dict(multi_dict(syms, 3, 1.5), "t.json")
     out = backtest_multi_config(cfg, bt_cfg(), c, funding=False)
     r = out.result
-    assert r.first.tolist() == [0, 2 * DAY, 0] and r.last.tolist() == [6 * DAY - 1] * 2 + [3 * DAY - 1]
+    assert r.first.tolist() == [0, 2 * DAY, 0]
+    assert r.last.tolist() == [6 * DAY - 1, 6 * DAY - 1, 3 * DAY - 1]
     for k in range(3):
         m = r.fills["minute"][r.fill_symbol == k]
         assert len(m) and m.min() > r.first[k] and m.max() <= r.last[k]

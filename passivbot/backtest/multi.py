@@ -25,7 +25,9 @@ from passivbot.backtest.multi_nb import (
     SE_PSIZE_LONG, SE_PSIZE_SHORT, run_multi_nb,
 )
 from passivbot.backtest.stats import compute_stats, max_minutes_stuck
-from passivbot.records import BRACKET_COLS, KIND_CLOSE, KIND_FUNDING, LONG, N_MARKET, N_PARAMS, SHORT
+from passivbot.records import (
+    BRACKET_COLS, KIND_CLOSE, KIND_FUNDING, LONG, N_MARKET, N_PARAMS, SHORT,
+)
 
 DEFAULT_SELECT_EVERY = 60  # minutes between two selections
 DEFAULT_SELECT_WINDOW = 1440  # candles a score looks back over

@@ -93,7 +93,8 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
         t_start = min(t_start, start[k])
         for j in range(2):
             s = st[k, j]
-            s.psize, s.pprice, s.l_ent, s.l_cls, s.ent_cap, s.cls_limit = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+            s.psize, s.pprice, s.l_ent, s.l_cls = 0.0, 0.0, 0.0, 0.0
+            s.ent_cap, s.cls_limit = 0.0, 0.0
             s.near_ent, s.near_cls, s.init_price, s.init_qty = np.nan, np.nan, np.nan, 0.0
             s.n_ent, s.n_cls, s.ent_dirty = 0, 0, 0
             if n_pos[j] < S:

@@ -292,4 +292,4 @@ symbols on one minute axis with one balance (`passivbot/backtest/multi_nb.py` do
 rules: markets that list later or whose data ends earlier, cross-margin liquidation of the
 whole account, the initial-margin check over all positions), and prints the account's stats
 and each symbol's. A one-symbol config gives the one-symbol engine's results bit for bit.
-"""
+"""  # noqa: E501 (markdown table rows)
