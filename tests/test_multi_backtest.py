@@ -211,3 +211,20 @@ def test_the_backtest_opens_what_the_selection_kernel_chooses():
     # never two longs at once, and the slot rotates when the position closes
     _, opens = exposures_at_fills(r, len(syms))
     assert (opens[:, 0] <= 1).all()
+
+
+def test_cached_books_equal_recomputed_every_minute_with_several_symbols():
+    """A fill or funding on one symbol moves the balance every other grid is sized from: the
+    cache must follow it (refreshing as after a funding payment). Reference: ideal_orders_nb
+    every minute for every symbol (recompute_every_candle)."""
+    syms = SIX[:4]
+    cfg = multi_config_from_dict(multi_dict(syms, 3, 1.5, ddown_factor=1.2), "t.json")
+    ins = multi_inputs(cfg, bt_cfg(), candles_for(syms, 8))
+    runs = [run_multi_backtest(ins, 1000.0, 0.0002, 0.0005, leverage=7, n_positions=(3, 3),
+                               recompute_every_candle=every) for every in (False, True)]
+    a, b = runs
+    assert len(a.fills) > 100 and len(np.unique(a.fill_symbol)) >= 3
+    for name in a.fills.dtype.names:
+        assert np.array_equal(a.fills[name], b.fills[name]), name
+    assert np.array_equal(a.fill_symbol, b.fill_symbol)
+    assert np.array_equal(a.summary, b.summary)
