@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from passivbot.config.backtest import BACKTEST_SCHEMA, PER_EXCHANGE
 from passivbot.config.live import LIVE_SCHEMA
+from passivbot.config.multi import MULTI_DOC
 from passivbot.config.schema import FieldSpec
 from passivbot.config.services import ALERTS_FIELDS, STATUS_PAGE_FIELDS
 
@@ -270,7 +271,8 @@ that changes nothing.
 
 {STRATEGY}
 {BOUNDED_LOSS}
-{SERVICES}"""
+{SERVICES}
+{MULTI_DOC}"""
 
 
 if __name__ == "__main__":

@@ -1,0 +1,129 @@
+"""What one minute does to the multi-symbol account, for `multi_nb.run_multi_nb`: the
+account-wide initial-margin check around the shared fill function, equity samples, the
+precheck and worst-price helpers, and the layout of the equity arrays.
+
+`st` is the (S, 2) array of `records.side_dt` records (symbol, long/short); conventions as in
+`passivbot.backtest.multi_nb`.
+"""
+
+import numpy as np
+from numba import njit
+
+from passivbot.backtest.account import (
+    CNT_EQUITY, S_MARGIN_REFUSED, S_MAX_WE_LONG, record_nb, upnl_nb,
+)
+from passivbot.fills import apply_fill_nb, fills_nb, is_close_kind_nb
+from passivbot.margin import available_margin_nb, entry_margin_ok_nb, initial_margin_nb
+from passivbot.numeric import wallet_exposure_nb
+from passivbot.records import B_KIND, B_PRICE, B_QTY, B_SIDE, LONG
+
+# Account equity samples (same instants as the one-symbol engine's, on the minute axis).
+AE_TS, AE_BALANCE, AE_EQUITY, AE_LIQ_PRICE = 0, 1, 2, 3
+AE_COLS = 4
+# Per-symbol samples (h, S, SE_COLS): the close (or last close), both positions.
+SE_PRICE, SE_PSIZE_LONG, SE_PPRICE_LONG, SE_PSIZE_SHORT, SE_PPRICE_SHORT = 0, 1, 2, 3, 4
+SE_COLS = 5
+
+
+@njit(cache=True)
+def grow_int_nb(a: np.ndarray, n: int) -> np.ndarray:
+    if n <= a.shape[0]:
+        return a
+    out = np.empty(max(n, 2 * a.shape[0]), dtype=np.int64)
+    for r in range(a.shape[0]):
+        out[r] = a[r]
+    return out
+
+
+@njit(cache=True)
+def account_margin_nb(st, lastp, s_count):
+    """(notional of all positions, unrealized pnl of all at each symbol's last price)."""
+    notional = 0.0
+    upnl = 0.0
+    for k in range(s_count):
+        sk = st[k]
+        notional += sk[0].psize * sk[0].pprice + sk[1].psize * sk[1].pprice
+        upnl += upnl_nb(sk, lastp[k])
+    return notional, upnl
+
+
+@njit(cache=True)
+def settle_nb(rows, cnt, ssum, asum, st, k, book, seq, fee_rate, balance, qty_step, i, ts,
+               leverage, lastp, s_count):
+    """account.settle_nb with the initial-margin check over the whole account: (rows,
+    balance, filled)."""
+    filled = False
+    stk = st[k]
+    for r in seq:
+        side = int(book[r, B_SIDE])
+        kind = int(book[r, B_KIND])
+        j = 0 if side == LONG else 1
+        price = book[r, B_PRICE]
+        s = stk[j]
+        if leverage < np.inf and not is_close_kind_nb(kind):
+            notional, upnl = account_margin_nb(st, lastp, s_count)
+            available = available_margin_nb(balance, upnl, initial_margin_nb(notional, leverage),
+                                            0.0)
+            if not entry_margin_ok_nb(available, book[r, B_QTY], price, leverage):
+                ssum[k, S_MARGIN_REFUSED] += 1.0
+                continue
+        psize, pprice, balance, q, fee, pnl = apply_fill_nb(
+            side, kind, book[r, B_QTY], price, fee_rate, s.psize, s.pprice, balance, qty_step,
+        )
+        if q <= 0.0:
+            continue
+        s.psize = psize
+        s.pprice = pprice
+        filled = True
+        rows = record_nb(rows, cnt, i, ts, side, kind, q, price, fee, pnl, psize, pprice, balance)
+        we = wallet_exposure_nb(balance, psize, pprice)
+        ssum[k, S_MAX_WE_LONG + j] = max(ssum[k, S_MAX_WE_LONG + j], we)
+        tot = 0.0
+        for m in range(s_count):
+            tot += wallet_exposure_nb(balance, st[m, j].psize, st[m, j].pprice)
+        asum[S_MAX_WE_LONG + j] = max(asum[S_MAX_WE_LONG + j], tot)
+    return rows, balance, filled
+
+
+@njit(cache=True)
+def symbol_precheck_nb(st, k: int, low: float, high: float) -> bool:
+    """book.precheck_nb of symbol k, on the records themselves (no array view per minute)."""
+    for j in range(2):
+        s = st[k, j]
+        entry_buy = j == 0
+        if fills_nb(entry_buy, s.near_ent, low, high):
+            return True
+        if fills_nb(entry_buy, s.init_price, low, high):
+            return True
+        if fills_nb(not entry_buy, s.near_cls, low, high):
+            return True
+    return False
+
+
+@njit(cache=True)
+def sample_nb(eq, seq_, cnt, t, ts, balance, st, closes, liq, s_count):
+    k = cnt[CNT_EQUITY]
+    cnt[CNT_EQUITY] = k + 1
+    upnl = 0.0
+    for m in range(s_count):
+        upnl += upnl_nb(st[m], closes[m])
+        seq_[k, m, SE_PRICE] = closes[m]
+        seq_[k, m, SE_PSIZE_LONG] = st[m, 0].psize
+        seq_[k, m, SE_PPRICE_LONG] = st[m, 0].pprice
+        seq_[k, m, SE_PSIZE_SHORT] = st[m, 1].psize
+        seq_[k, m, SE_PPRICE_SHORT] = st[m, 1].pprice
+    eq[k, AE_TS] = ts
+    eq[k, AE_BALANCE] = balance
+    eq[k, AE_EQUITY] = balance + upnl
+    eq[k, AE_LIQ_PRICE] = liq
+
+
+@njit(cache=True)
+def worst_nb(st, k: int, low: float, high: float) -> tuple:
+    """(upnl, price) of symbol k's two positions at its candle's worse extreme for the net."""
+    pl, ps = st[k, 0].psize, st[k, 1].psize
+    u_lo = pl * (low - st[k, 0].pprice) - ps * (low - st[k, 1].pprice)
+    u_hi = pl * (high - st[k, 0].pprice) - ps * (high - st[k, 1].pprice)
+    if u_lo <= u_hi:
+        return u_lo, low
+    return u_hi, high

@@ -1,0 +1,404 @@
+"""The multi-symbol replay kernel: several symbols' 1-minute candles on one minute axis, one wallet.
+
+Conventions as in `passivbot.backtest.engine`, with a leading symbol axis: candles float64
+(S, T, 6) on a common axis (row t of every symbol is minute t; rows outside a symbol's
+[first[k], last[k]] are NaN and never read), params (S, 2, N_PARAMS) (long, short), market
+(S, N_MARKET), brackets (S, B, BRACKET_COLS) padded by repeating the last tier, funding events
+of all symbols concatenated, symbol k's in [f_off[k], f_off[k+1]).
+
+Per symbol, each minute does exactly what the one-symbol engine does (same functions: book
+cache, fill rule, settlement, funding, EMA warm-up of warmup[k] candles from its first row),
+with symbols processed in index order inside a minute and every book made from the balance at
+the minute's open. What is the account's:
+- one balance: a fill or funding on one symbol moves the balance every other symbol's entry
+  grid is sized from (their grids are refreshed as after a funding payment);
+- initial margin: an entry is refused when the account's available margin (all positions,
+  unrealized pnl at each symbol's previous close) cannot carry it;
+- liquidation: while at most one symbol holds positions, its hedged liquidation price with the
+  whole balance (what the one-symbol engine does, bit for bit); with two or more, the account
+  is liquidated in a minute where its equity, every position marked at its candle's worst price
+  (long at the low, short at the high), falls to the sum of the maintenance margins at those
+  prices (conservative: all worst prices at once); every position then closes at that worst
+  price (taker fee) and the balance is 0;
+- a symbol whose candles end before the axis stops trading: no orders; its positions stay open,
+  marked at its last close (margin, equity and liquidation included);
+- selection (n_pos[j] < S): every `sel_every` minutes from the account's first trading minute,
+  `passivbot.selection` chooses per side which flat symbols may open (score over the last
+  `sel_window` candles); open positions are always managed until closed.
+"""
+
+import numpy as np
+from numba import njit
+
+from passivbot.backtest.account import (
+    CNT_EQUITY, CNT_FILLS, EQUITY_EVERY, N_SUMMARY, S_CLOSEST_LIQ, S_FUNDING_EVENTS,
+    S_FUNDING_PAID, S_FUNDING_RECEIVED, S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED,
+    S_MARGIN_REFUSED, S_MAX_DRAWDOWN, S_PEAK_BALANCE, S_WARMUP, fund_nb, liq_distance_nb,
+    liquidation_book_nb, trades_before_liquidation_nb,
+)
+from passivbot.backtest.book import (
+    book_nb, cache_current_nb, close_buffer_len_nb, refresh_side_nb,
+)
+from passivbot.backtest.multi_account import (  # noqa: F401 (AE_*, SE_*: the output layout)
+    AE_BALANCE, AE_COLS, AE_EQUITY, AE_LIQ_PRICE, AE_TS, SE_COLS, SE_PPRICE_LONG,
+    SE_PPRICE_SHORT, SE_PRICE, SE_PSIZE_LONG, SE_PSIZE_SHORT, grow_int_nb, symbol_precheck_nb,
+    sample_nb, settle_nb, worst_nb,
+)
+from passivbot.fills import fill_sequence_nb
+from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, initial_entry_price_nb
+from passivbot.margin import (
+    hedged_liq_price_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
+    maintenance_margin_nb,
+)
+from passivbot.records import (
+    M_QTY_STEP, ORDER_COLS, P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, fill_dt, side_dt,
+)
+from passivbot.selection import score_nb, select_nb
+
+
+@njit(cache=True)
+def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr_add,
+                 starting_balance, maker_fee, taker_fee, recompute_every_candle, leverage,
+                 f_times, f_rates, f_marks, f_off, warmup, n_pos, sel_every, sel_window):
+    """(fills fill_dt, fill symbol int64, account equity (h, AE_COLS), symbol equity
+    (h, S, SE_COLS), account summary (N_SUMMARY,), symbol summaries (S, N_SUMMARY))."""
+    S = candles.shape[0]
+    T = candles.shape[1]
+    wp = params.copy()  # working params: P_ENABLED gated by the selection
+    st = np.empty((S, 2), dtype=side_dt)
+    n_cls_max = 1
+    for k in range(S):
+        n_cls_max = max(n_cls_max, close_buffer_len_nb(params[k, 0], params[k, 1]))
+    ent = np.empty((S, 2, MAX_ENTRY_ORDERS, ORDER_COLS))
+    cls = np.empty((S, 2, n_cls_max, ORDER_COLS))
+    rows = np.empty(256, dtype=fill_dt)
+    rsym = np.empty(256, dtype=np.int64)
+    cnt = np.empty(2, dtype=np.int64)
+    cnt[CNT_FILLS] = 0
+    cnt[CNT_EQUITY] = 0
+    asum = np.zeros(N_SUMMARY)
+    ssum = np.zeros((S, N_SUMMARY))
+    asum[S_CLOSEST_LIQ] = 1.0
+    lastp = np.full(S, np.nan)
+    fk = f_off[:S].copy()
+    next_f = np.full(S, np.inf)
+    start = np.empty(S, dtype=np.int64)  # first trading minute (after the warm-up)
+    t_start = T
+    selecting = n_pos[0] < S or n_pos[1] < S
+    for k in range(S):
+        w = max(0, min(warmup[k], last[k] - first[k]))
+        start[k] = first[k] + w
+        ssum[k, S_WARMUP] = w
+        ssum[k, S_CLOSEST_LIQ] = 1.0
+        t_start = min(t_start, start[k])
+        for j in range(2):
+            s = st[k, j]
+            s.psize, s.pprice, s.l_ent, s.l_cls = 0.0, 0.0, 0.0, 0.0
+            s.ent_cap, s.cls_limit = 0.0, 0.0
+            s.near_ent, s.near_cls, s.init_price, s.init_qty = np.nan, np.nan, np.nan, 0.0
+            s.n_ent, s.n_cls, s.ent_dirty = 0, 0, 0
+            if n_pos[j] < S:
+                wp[k, j, P_ENABLED] = 0.0  # until the first selection
+            s.enabled = wp[k, j, P_ENABLED]
+    asum[S_WARMUP] = t_start
+    # per symbol: the highest maintenance rate (+ mmr_add) and 2 x the most negative amount:
+    # maintenance margin of both sides <= notional x rate + that (a bound without tier lookup)
+    mm_rate_hi = np.empty(S)
+    mm_cum_hi = np.empty(S)
+    for k in range(S):
+        mm_rate_hi[k] = 0.0
+        mm_cum_hi[k] = 0.0
+        for b in range(n_br[k]):
+            mm_rate_hi[k] = max(mm_rate_hi[k], brackets[k, b, 1])
+            mm_cum_hi[k] = max(mm_cum_hi[k], -2.0 * brackets[k, b, 2])
+        mm_rate_hi[k] += max(mmr_add[k], 0.0)
+    h = T // EQUITY_EVERY + 3
+    eq = np.empty((h, AE_COLS))
+    seq_ = np.empty((h, S, SE_COLS))
+    balance = starting_balance
+    if T == 0 or t_start >= T:
+        return rows[:0], rsym[:0], eq[:0], seq_[:0], asum, ssum
+    liq, liq_dir, n_hold, holder = 0.0, 0, 0, 0
+    peak = starting_balance
+    dd_floor = peak
+    allowed = np.empty(S, dtype=np.bool_)
+    eligible = np.empty(S, dtype=np.bool_)
+    is_open = np.empty(S, dtype=np.bool_)
+    scores = np.empty(S)
+    changed_k = np.zeros(S, dtype=np.bool_)
+    filled_k = np.zeros(S, dtype=np.bool_)
+    funded_k = np.zeros(S, dtype=np.bool_)
+    t_end = t_start
+    for t in range(T):
+        ts = axis_ts[t]
+        balance_open = balance
+        n_changed = 0
+        for k in range(S):
+            changed_k[k] = False
+            filled_k[k] = False
+            funded_k[k] = False
+            if t < first[k] or t > last[k]:
+                continue
+            if t <= start[k]:  # seed, warm-up, and the orders resting at the first open
+                c = candles[k, t, 4]
+                for j in range(2):
+                    s = st[k, j]
+                    if t == first[k]:
+                        s.ema0 = c
+                        s.ema1 = c
+                        s.alpha0 = ema_alpha_nb(params[k, j, P_EMA_SPAN_0])
+                        s.alpha1 = ema_alpha_nb(params[k, j, P_EMA_SPAN_1])
+                    else:
+                        s.ema0 = ema_update_nb(s.ema0, c, s.alpha0)
+                        s.ema1 = ema_update_nb(s.ema1, c, s.alpha1)
+                lastp[k] = c
+                if t == start[k]:
+                    for j in range(2):
+                        refresh_side_nb(j, st[k], ent[k], cls[k], balance, c, wp[k, j],
+                                        market[k], True, recompute_every_candle)
+                    b = f_off[k + 1]
+                    while fk[k] < b and f_times[fk[k]] <= ts:
+                        fk[k] += 1
+                    next_f[k] = float(f_times[fk[k]]) if fk[k] < b else np.inf
+                continue
+            # 0. funding due at this symbol's open
+            while ts >= next_f[k]:
+                ssum[k, S_FUNDING_EVENTS] += 1.0
+                f = fk[k]
+                if st[k, 0].psize > 0.0 or st[k, 1].psize > 0.0:
+                    sk = st[k]
+                    mark = f_marks[f]
+                    if np.isnan(mark):
+                        mark = candles[k, t, 1]
+                    n0 = cnt[CNT_FILLS]
+                    rows, balance = fund_nb(rows, cnt, ssum[k], sk, balance, mark, f_rates[f], t,
+                                            ts)
+                    rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
+                    for r in range(n0, cnt[CNT_FILLS]):
+                        rsym[r] = k
+                    funded_k[k] = True
+                fk[k] = f + 1
+                next_f[k] = float(f_times[f + 1]) if f + 1 < f_off[k + 1] else np.inf
+        if t < t_start and (t_start - t) % EQUITY_EVERY == 0:  # the warm-up's flat samples
+            sample_nb(eq, seq_, cnt, t, ts, balance, st, lastp, 0.0, S)
+        # 1. fills of every symbol's book resting at the open, in symbol order
+        blocked = n_hold == 1 and first[holder] <= t <= last[holder] and t > start[holder] \
+            and not trades_before_liquidation_nb(liq, liq_dir, candles[holder, t, 1])
+        for k in range(S):
+            if t <= start[k] or t > last[k]:
+                continue
+            low = candles[k, t, 3]
+            high = candles[k, t, 2]
+            if symbol_precheck_nb(st, k, low, high):
+                sk = st[k]
+                book = book_nb(sk, ent[k], cls[k], balance_open, wp[k, 0], wp[k, 1], market[k],
+                               lastp[k])
+                sq = fill_sequence_nb(book, low, high)
+                if blocked:
+                    sq = sq[:0]
+                n0 = cnt[CNT_FILLS]
+                rows, balance, filled = settle_nb(rows, cnt, ssum, asum, st, k, book, sq,
+                                                   maker_fee, balance, market[k, M_QTY_STEP], t,
+                                                   ts, leverage, lastp, S)
+                rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
+                for r in range(n0, cnt[CNT_FILLS]):
+                    rsym[r] = k
+                filled_k[k] = filled
+            changed_k[k] = filled_k[k] or funded_k[k]
+            if changed_k[k]:
+                n_changed += 1
+        # 2. liquidation of the account
+        n_hold = 0
+        for k in range(S):
+            if st[k, 0].psize > 0.0 or st[k, 1].psize > 0.0:
+                if n_hold == 0:
+                    holder = k
+                n_hold += 1
+        if S == 1:
+            holder = 0
+        liquidate = False
+        if n_hold <= 1:
+            if n_changed > 0:
+                hk = st[holder]
+                br = brackets[holder, :n_br[holder]]
+                liq, liq_dir = hedged_liq_price_nb(balance, hk[0].psize, hk[0].pprice,
+                                                   hk[1].psize, hk[1].pprice, br, mmr_add[holder])
+            if n_hold == 1:
+                if t <= last[holder]:
+                    lo, hi, op = candles[holder, t, 3], candles[holder, t, 2], candles[holder, t, 1]
+                else:
+                    lo, hi, op = lastp[holder], lastp[holder], lastp[holder]
+                if is_liquidated_nb(liq, liq_dir, lo, hi):
+                    liquidate = True
+                    price = liquidation_fill_price_nb(liq, liq_dir, op)
+                    book = liquidation_book_nb(st[holder], price)
+                    n0 = cnt[CNT_FILLS]
+                    sq = np.empty(book.shape[0], dtype=np.int64)
+                    for r in range(book.shape[0]):
+                        sq[r] = r
+                    rows, balance, _ = settle_nb(rows, cnt, ssum, asum, st, holder, book, sq,
+                                                  taker_fee, balance, market[holder, M_QTY_STEP],
+                                                  t, ts, np.inf, lastp, S)
+                    rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
+                    for r in range(n0, cnt[CNT_FILLS]):
+                        rsym[r] = holder
+                else:
+                    dist = liq_distance_nb(liq, liq_dir, lo, hi)
+                    if dist < asum[S_CLOSEST_LIQ]:
+                        asum[S_CLOSEST_LIQ] = dist
+        else:
+            liq, liq_dir = 0.0, 0
+            worst = balance
+            mm = 0.0
+            for k in range(S):  # first an upper bound of the maintenance margin (no tiers)
+                if st[k, 0].psize > 0.0 or st[k, 1].psize > 0.0:
+                    if first[k] <= t <= last[k]:
+                        u, p = worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
+                    else:
+                        u, p = worst_nb(st, k, lastp[k], lastp[k])
+                    worst += u
+                    mm += (st[k, 0].psize + st[k, 1].psize) * p * mm_rate_hi[k] + mm_cum_hi[k]
+            # exact tiers only when the bound cannot rule out a liquidation or a closer distance
+            if worst <= mm or (worst - mm) / worst < asum[S_CLOSEST_LIQ]:
+                mm = 0.0
+                for k in range(S):
+                    sk = st[k]
+                    if sk[0].psize > 0.0 or sk[1].psize > 0.0:
+                        if first[k] <= t <= last[k]:
+                            _, p = worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
+                        else:
+                            p = lastp[k]
+                        br = brackets[k, :n_br[k]]
+                        mm += maintenance_margin_nb(sk[0].psize, p, br, mmr_add[k]) \
+                            + maintenance_margin_nb(sk[1].psize, p, br, mmr_add[k])
+            if worst <= mm:
+                liquidate = True
+                for k in range(S):
+                    sk = st[k]
+                    if sk[0].psize > 0.0 or sk[1].psize > 0.0:
+                        if first[k] <= t <= last[k]:
+                            _, p = worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
+                        else:
+                            p = lastp[k]
+                        book = liquidation_book_nb(sk, p)
+                        n0 = cnt[CNT_FILLS]
+                        sq = np.empty(book.shape[0], dtype=np.int64)
+                        for r in range(book.shape[0]):
+                            sq[r] = r
+                        rows, balance, _ = settle_nb(rows, cnt, ssum, asum, st, k, book, sq,
+                                                      taker_fee, balance, market[k, M_QTY_STEP],
+                                                      t, ts, np.inf, lastp, S)
+                        rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
+                        for r in range(n0, cnt[CNT_FILLS]):
+                            rsym[r] = k
+            elif worst > 0.0:
+                dist = (worst - mm) / worst
+                if dist < asum[S_CLOSEST_LIQ]:
+                    asum[S_CLOSEST_LIQ] = dist
+        if t >= t_start:
+            t_end = t
+        if liquidate:
+            balance, lost = liquidation_balance_nb(balance)
+            last_row = rows[cnt[CNT_FILLS] - 1]
+            last_row.fee += lost
+            last_row.balance = balance
+            asum[S_LIQ_MARGIN_LOST] = lost
+            asum[S_CLOSEST_LIQ] = 0.0
+            asum[S_LIQUIDATED] = 1.0
+            asum[S_MAX_DRAWDOWN] = 1.0
+            liq, liq_dir = 0.0, 0
+            for k in range(S):  # the last sample shows this minute's closes
+                if start[k] < t <= last[k]:
+                    lastp[k] = candles[k, t, 4]
+            break
+        if t < t_start:
+            continue
+        # 3. drawdown from the account's worst equity in this minute
+        worst = balance
+        close_equity = balance
+        for k in range(S):
+            psl, ppl, pss, pps = st[k, 0].psize, st[k, 0].pprice, st[k, 1].psize, st[k, 1].pprice
+            if psl > 0.0 or pss > 0.0 or S == 1:
+                if first[k] <= t <= last[k] and t > start[k]:
+                    low, high, close = candles[k, t, 3], candles[k, t, 2], candles[k, t, 4]
+                else:
+                    low, high, close = lastp[k], lastp[k], lastp[k]
+                worst = worst + psl * (low - ppl) - pss * (high - pps)
+                close_equity = close_equity + psl * (close - ppl) - pss * (close - pps)
+        if t > t_start:
+            if worst < dd_floor:
+                dd_floor = worst
+                asum[S_MAX_DRAWDOWN] = (peak - worst) / peak
+            if close_equity > peak:
+                peak = close_equity
+                dd_floor = peak * (1.0 - asum[S_MAX_DRAWDOWN])
+        # 4. EMAs and last prices on the close (symbols trading this minute)
+        for k in range(S):
+            if t <= start[k] or t > last[k]:
+                continue
+            c = candles[k, t, 4]
+            lastp[k] = c
+            for j in range(2):
+                s = st[k, j]
+                s.ema0 = ema_update_nb(s.ema0, c, s.alpha0)
+                s.ema1 = ema_update_nb(s.ema1, c, s.alpha1)
+        # selection: which flat symbols may open, per side
+        resel = selecting and (t - t_start) % sel_every == 0
+        if resel:
+            for k in range(S):
+                eligible[k] = start[k] <= t <= last[k]
+                scores[k] = score_nb(candles[k], max(first[k], t + 1 - sel_window), t + 1) \
+                    if eligible[k] else np.nan
+            for j in range(2):
+                if n_pos[j] >= S:
+                    continue
+                for k in range(S):
+                    is_open[k] = st[k, j].psize > 0.0
+                allowed[:] = select_nb(scores, eligible, is_open, n_pos[j])
+                for k in range(S):
+                    en = params[k, j, P_ENABLED] if allowed[k] else 0.0
+                    if en != wp[k, j, P_ENABLED]:
+                        wp[k, j, P_ENABLED] = en
+                        st[k, j].enabled = en
+                        if t >= start[k] and st[k, j].psize <= 0.0:
+                            refresh_side_nb(j, st[k], ent[k], cls[k], balance, lastp[k],
+                                            wp[k, j], market[k], False, recompute_every_candle)
+        # 5. the orders resting at the next open
+        for k in range(S):
+            if t <= start[k] or t > last[k]:
+                continue
+            moved_other = n_changed > (1 if changed_k[k] else 0)
+            for j in range(2):
+                side = 1 - 2 * j
+                s = st[k, j]
+                if filled_k[k] or recompute_every_candle:
+                    stale = True
+                elif s.psize > 0.0:
+                    stale = funded_k[k] or moved_other or not cache_current_nb(side, s, lastp[k])
+                else:
+                    stale = False
+                    if s.enabled != 0.0:
+                        s.init_price = initial_entry_price_nb(
+                            side, min(s.ema0, s.ema1), max(s.ema0, s.ema1), lastp[k], wp[k, j],
+                            market[k])
+                if stale:
+                    refresh_side_nb(j, st[k], ent[k], cls[k], balance, lastp[k], wp[k, j],
+                                    market[k], filled_k[k], recompute_every_candle,
+                                    funded_k[k] or moved_other)
+        if t == t_start or ((t - t_start) % EQUITY_EVERY == 0 and t != T - 1):
+            sample_nb(eq, seq_, cnt, t, ts, balance, st, lastp, liq, S)
+    if t_end > t_start:
+        sample_nb(eq, seq_, cnt, t_end, axis_ts[t_end], balance, st, lastp, liq, S)
+    asum[S_LAST_INDEX] = t_end
+    # passivbot.risk's rules (auto-unstuck, equity stop) are not in the multi-symbol replay:
+    # the summary reads as the one-symbol engine's with them off
+    asum[S_PEAK_BALANCE] = starting_balance
+    for k in range(S):
+        ssum[k, S_LAST_INDEX] = min(t_end, last[k])
+        asum[S_FUNDING_PAID] += ssum[k, S_FUNDING_PAID]
+        asum[S_FUNDING_RECEIVED] += ssum[k, S_FUNDING_RECEIVED]
+        asum[S_FUNDING_EVENTS] += ssum[k, S_FUNDING_EVENTS]
+        asum[S_MARGIN_REFUSED] += ssum[k, S_MARGIN_REFUSED]
+    return rows[: cnt[CNT_FILLS]], rsym[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], \
+        seq_[: cnt[CNT_EQUITY]], asum, ssum
+

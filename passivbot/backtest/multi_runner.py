@@ -1,0 +1,115 @@
+"""One backtest of a (multi-symbol) live config: configs and data in, engine arrays + stats out.
+
+`python3 -m passivbot.backtest.multi_runner LIVE [BACKTEST] [--start D --end D]` prints the
+account's stats and one line per symbol (exit 2 on a bad config or missing data). The backtest
+config supplies exchange, dates, data source, balance and fees; its `symbol` is ignored in
+favour of the live config's `symbols` (a one-symbol live config trades its own symbol).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from passivbot.backtest.multi import (
+    DEFAULT_SELECT_EVERY, DEFAULT_SELECT_WINDOW, MultiResult, SymbolInput, account_stats,
+    run_multi_backtest,
+)
+from passivbot.backtest.runner import (
+    NO_FUNDING, load_backtest_candles, load_backtest_funding, warmup_for,
+)
+from passivbot.config import BacktestConfig, side_params
+from passivbot.config.multi import MultiConfig
+from passivbot.errors import InputError
+from passivbot.markets import market_spec
+
+
+@dataclass(frozen=True)
+class MultiBacktest:
+    result: MultiResult
+    stats: dict[str, Any]  # {"account": {...}, "symbols": {SYMBOL: {...}}}
+    config: MultiConfig
+    backtest_config: BacktestConfig
+
+
+def multi_inputs(cfg: MultiConfig, bt_cfg: BacktestConfig,
+                 candles: dict[str, np.ndarray] | None = None,
+                 funding: bool = True) -> list[SymbolInput]:
+    """The engine inputs of every symbol of `cfg`: candles (given, or loaded per bt_cfg with
+    its symbol replaced), the stored or bundled spec, funding (none when `funding` is False),
+    and each symbol's EMA warm-up (runner.warmup_for over its own candles)."""
+    out = []
+    for sym in cfg.symbols:
+        b = replace(bt_cfg, symbol=sym)
+        c = candles[sym] if candles is not None else load_backtest_candles(b)
+        spec = market_spec(b.exchange, sym)
+        f = load_backtest_funding(b, c) if funding else NO_FUNDING
+        live = cfg.configs[sym]
+        lp, sp = side_params(live.long), side_params(live.short)
+        out.append(SymbolInput(sym, np.asarray(c, np.float64), lp, sp, spec.market_array(),
+                               spec.brackets_array(), spec.mmr_add, f.times_ms, f.rates, f.mark,
+                               warmup_for(lp, sp, len(c))))
+    return out
+
+
+def backtest_multi_config(cfg: MultiConfig, bt_cfg: BacktestConfig,
+                          candles: dict[str, np.ndarray] | None = None, funding: bool = True,
+                          select_every: int = DEFAULT_SELECT_EVERY,
+                          select_window: int = DEFAULT_SELECT_WINDOW) -> MultiBacktest:
+    """Backtest `cfg` on one wallet (bt_cfg's balance and fees, cfg's leverage). The
+    bounded-loss rules (auto-unstuck, equity stop) are not in the multi-symbol replay yet: a
+    config that turns them on is refused (InputError) rather than backtested without them."""
+    for sym, live in cfg.configs.items():
+        on = [f"{s}.unstuck_threshold" for s in ("long", "short")
+              if getattr(live.side(s), "unstuck_threshold", 0.0) > 0.0]
+        if getattr(live, "equity_stop_drawdown", 0.0) > 0.0:
+            on.append("equity_stop_drawdown")
+        if on:
+            raise InputError(f"{cfg.source or 'live config'}: {', '.join(on)} (symbol {sym}): "
+                             "auto-unstuck and the equity stop are not in the multi-symbol "
+                             "backtest yet; set them to 0 to backtest this config on one wallet")
+    ins = multi_inputs(cfg, bt_cfg, candles, funding)
+    n = cfg.n_positions if cfg.selecting else None
+    res = run_multi_backtest(ins, bt_cfg.starting_balance, bt_cfg.maker_fee, bt_cfg.taker_fee,
+                             leverage=cfg.leverage, n_positions=None if n is None else (n, n),
+                             select_every=select_every, select_window=select_window)
+    return MultiBacktest(res, account_stats(res, bt_cfg.starting_balance), cfg, bt_cfg)
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    from passivbot.config import load_backtest_config
+    from passivbot.config.multi import load_multi_config
+
+    p = argparse.ArgumentParser(prog="python3 -m passivbot.backtest.multi_runner",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("live_config", help="live config (one- or multi-symbol), NAME or path")
+    p.add_argument("backtest_config", nargs="?", default="eth",
+                   help="backtest config NAME or path (default: eth)")
+    p.add_argument("--start", default=None, help="start date YYYY-MM-DD (override)")
+    p.add_argument("--end", default=None, help="end date YYYY-MM-DD (override)")
+    a = p.parse_args(argv)
+    cfg = load_multi_config(a.live_config)
+    bt = load_backtest_config(a.backtest_config)
+    bt = replace(bt, **{k: v for k, v in (("start_date", a.start), ("end_date", a.end))
+                        if v is not None})
+    out = backtest_multi_config(cfg, bt)
+    acc = out.stats["account"]
+    print(f"account: {len(cfg.symbols)} symbols, n_positions {cfg.n_positions}, gain "
+          f"{acc['gain']:.4f}, max drawdown {acc['max_drawdown']:.4f}, fills {acc['n_fills']:g}, "
+          f"max exposure long {acc['max_wallet_exposure_long']:.3f} short "
+          f"{acc['max_wallet_exposure_short']:.3f}, liquidated {acc['liquidated']:g}")
+    for sym, s in out.stats["symbols"].items():
+        print(f"  {sym:10s} fills {s['n_fills']:5g}  pnl {s['realized_pnl']:10.2f}  fees "
+              f"{s['fees_paid']:8.2f}  funding {s['funding_net']:8.2f}  max exposure long "
+              f"{s['max_wallet_exposure_long']:.3f} short {s['max_wallet_exposure_short']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    from passivbot.cli import run_cli
+
+    run_cli(main)
