@@ -62,6 +62,15 @@ def load_from_args(args: argparse.Namespace) -> BacktestConfig | None:
     return apply_overrides(load_backtest_config(args.backtest_config), args)
 
 
+def _multi_symbol_config(name_or_path: str):
+    """The live config as a MultiConfig when it names several symbols, else None (a
+    one-symbol config keeps the one-symbol engine and its report folder)."""
+    from passivbot.config.multi import load_multi_config
+
+    cfg = load_multi_config(name_or_path)
+    return cfg if len(cfg.symbols) > 1 else None
+
+
 def run(args: argparse.Namespace, bt_cfg: BacktestConfig | None = None) -> int:
     """Backtest --live-config (or, without it, the backtest config's first starting config)
     over the backtest config's first symbol; write the report folder."""
@@ -80,6 +89,12 @@ def run(args: argparse.Namespace, bt_cfg: BacktestConfig | None = None) -> int:
                                            "empty: give --live-config")])
         live_cfg = bt_cfg.starting_configs[0]
     else:
+        multi = _multi_symbol_config(args.live_config)
+        if multi is not None and not args.symbol:
+            from passivbot.backtest.multi_runner import backtest_multi_config, summary_lines
+
+            print("\n".join(summary_lines(backtest_multi_config(multi, bt_cfg))))
+            return 0
         live_cfg = load_live_config(args.live_config)
     if args.symbol:
         live_cfg = replace(live_cfg, symbol=args.symbol)

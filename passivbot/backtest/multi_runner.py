@@ -18,12 +18,11 @@ from passivbot.backtest.multi import (
     run_multi_backtest,
 )
 from passivbot.backtest.runner import (
-    NO_FUNDING, load_backtest_candles, load_backtest_funding, warmup_for,
+    NO_FUNDING, backtest_market_spec, load_backtest_candles, load_backtest_funding, warmup_for,
 )
 from passivbot.config import BacktestConfig, side_params
 from passivbot.config.multi import MultiConfig
 from passivbot.errors import InputError
-from passivbot.markets import market_spec
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ def multi_inputs(cfg: MultiConfig, bt_cfg: BacktestConfig,
     for sym in cfg.symbols:
         b = replace(bt_cfg, symbol=sym)
         c = candles[sym] if candles is not None else load_backtest_candles(b)
-        spec = market_spec(b.exchange, sym)
+        spec = backtest_market_spec(b)
         f = load_backtest_funding(b, c) if funding else NO_FUNDING
         live = cfg.configs[sym]
         lp, sp = side_params(live.long), side_params(live.short)
@@ -78,6 +77,21 @@ def backtest_multi_config(cfg: MultiConfig, bt_cfg: BacktestConfig,
     return MultiBacktest(res, account_stats(res, bt_cfg.starting_balance), cfg, bt_cfg)
 
 
+def summary_lines(out: MultiBacktest) -> list[str]:
+    """The account line and one line per symbol, as the console shows a multi-symbol run."""
+    cfg, acc = out.config, out.stats["account"]
+    lines = [f"account: {len(cfg.symbols)} symbols, n_positions {cfg.n_positions}, gain "
+             f"{acc['gain']:.4f}, max drawdown {acc['max_drawdown']:.4f}, fills {acc['n_fills']:g}, "
+             f"max exposure long {acc['max_wallet_exposure_long']:.3f} short "
+             f"{acc['max_wallet_exposure_short']:.3f}, liquidated {acc['liquidated']:g}"]
+    for sym, s in out.stats["symbols"].items():
+        lines.append(f"  {sym:10s} fills {s['n_fills']:5g}  pnl {s['realized_pnl']:10.2f}  fees "
+                     f"{s['fees_paid']:8.2f}  funding {s['funding_net']:8.2f}  max exposure long "
+                     f"{s['max_wallet_exposure_long']:.3f} short "
+                     f"{s['max_wallet_exposure_short']:.3f}")
+    return lines
+
+
 def main(argv: list[str]) -> int:
     import argparse
 
@@ -97,15 +111,7 @@ def main(argv: list[str]) -> int:
     bt = replace(bt, **{k: v for k, v in (("start_date", a.start), ("end_date", a.end))
                         if v is not None})
     out = backtest_multi_config(cfg, bt)
-    acc = out.stats["account"]
-    print(f"account: {len(cfg.symbols)} symbols, n_positions {cfg.n_positions}, gain "
-          f"{acc['gain']:.4f}, max drawdown {acc['max_drawdown']:.4f}, fills {acc['n_fills']:g}, "
-          f"max exposure long {acc['max_wallet_exposure_long']:.3f} short "
-          f"{acc['max_wallet_exposure_short']:.3f}, liquidated {acc['liquidated']:g}")
-    for sym, s in out.stats["symbols"].items():
-        print(f"  {sym:10s} fills {s['n_fills']:5g}  pnl {s['realized_pnl']:10.2f}  fees "
-              f"{s['fees_paid']:8.2f}  funding {s['funding_net']:8.2f}  max exposure long "
-              f"{s['max_wallet_exposure_long']:.3f} short {s['max_wallet_exposure_short']:.3f}")
+    print("\n".join(summary_lines(out)))
     return 0
 
 
