@@ -80,7 +80,7 @@ def test_status_line_says_disconnected_since_instead_of_a_stale_price_and_market
     v.mode = "paper"
     line = status_line(st, spec.brackets_array(), spec.mmr_add, v)
     assert line.startswith("market 11-14 22:12 | price 100 | L 2@100 we 0.200")
-    assert "liq 80 (20.0% away)" in line and "orders L buy 95, sell 101 S -" in line
+    assert "liq 80 (20.0% away)" in line and "orders L buy 95 sell 101 S -" in line
     assert "balance 1000.00 equity 1000.00 upnl +0.00 realized +0.00" in line
     v.stream_down("ticker")
     assert "DISCONNECTED since 22:13:20 UTC (stream ticker)" in caplog.text
@@ -121,3 +121,13 @@ def test_resume_point_is_after_the_journal_with_its_last_positions(tmp_path):
     since, psize, pprice, bal = resume_point(tmp_path / "a.journal")
     assert since == T0 + 90_001 and psize == [2.0, 0.5] and pprice == [99.0, 105.0]
     assert bal == 999.99
+
+
+def test_status_line_shows_the_nearest_orders_and_how_many_rest_behind(caplog):
+    st, v = make_view(caplog)
+    for i, px in enumerate((95.0, 90.0, 85.0)):
+        st.remember_order(OpenOrder(str(i), f"pb{i}", LONG, False, 1.0, px))
+    st.remember_order(OpenOrder("9", "pb9", SHORT, False, 1.0, 104.0))
+    spec = market_spec("binance", "ETHUSDT")
+    line = status_line(st, spec.brackets_array(), spec.mmr_add, v)
+    assert "orders L buy 95 (+2) S sell 104 |" in line

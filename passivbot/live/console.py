@@ -88,18 +88,18 @@ def status_line(state: BotState, brackets: np.ndarray, mmr_add: float, view=None
 
 
 def orders_text(state: BotState) -> str:
-    """Per side, entries and closes with their prices: `L buy 1950, sell 2010/2030 S -`."""
+    """Per side, the entry and close nearest the market with how many more rest behind
+    them: `L buy 1762.92 (+6) sell 1806.84 (+3) S -` (the summary lists every order)."""
     out = []
-    for side, name in ((0, "L"), (1, "S")):
-        side_val = LONG if side == 0 else SHORT
-        mine = [o for o in state.open_orders.values() if o.side == side_val]
+    for side, name in ((LONG, "L"), (SHORT, "S")):
+        mine = [o for o in state.open_orders.values() if o.side == side]
         if not mine:
             out.append(f"{name} -")
             continue
         buys = sorted((o.price for o in mine if o.is_buy), reverse=True)
         sells = sorted(o.price for o in mine if not o.is_buy)
-        txt = ", ".join(f"{k} {'/'.join(f'{p:g}' for p in ps)}"
-                        for k, ps in (("buy", buys), ("sell", sells)) if ps)
+        txt = " ".join(f"{k} {ps[0]:g}{f' (+{len(ps) - 1})' if len(ps) > 1 else ''}"
+                       for k, ps in (("buy", buys), ("sell", sells)) if ps)
         out.append(f"{name} {txt}")
     return " ".join(out)
 

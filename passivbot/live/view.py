@@ -65,7 +65,7 @@ class LiveView:
         self.journal = None
         self.alerter = None
         self.started_ms = 0
-        self.start_balance = 0.0
+        self.start_equity = 0.0
         self.fills = self.maker_fills = self.taker_fills = 0
         self.psize = [0.0, 0.0]
         self.pprice = [0.0, 0.0]
@@ -89,7 +89,7 @@ class LiveView:
     def started(self, now_ms: int) -> None:
         """The bot is set up (balance, positions, orders known): the journal's session line."""
         self.started_ms = now_ms
-        self.start_balance = float(self.state.balance)
+        self.start_equity = self.equity()[0]
         if self.journal is not None:
             self.journal.session(now_ms, self.exchange, self.symbol, self.mode,
                                  self.state.balance, self.maker_fee, self.taker_fee, self.config)
@@ -156,9 +156,10 @@ class LiveView:
         self.recorder.add_fill(view)
         how = {True: "maker", False: "TAKER", None: "maker?"}[maker]
         action = "close" if close else "entry"
+        when = f"(while the bot was down, at {ymdhm(ts)}) " if missed else \
+            f"[market {ymdhm(ts)[5:]}] " if self.mode == "paper" else ""
         self.log.info("FILL %s%s %s %g @ %g %s fee %.4f pnl %+.4f | session pnl %+.4f",
-                      "(while the bot was down, at " + ymdhm(ts) + ") " if missed else "",
-                      name, action, qty, price, how, fee, pnl,
+                      when, name, action, qty, price, how, fee, pnl,
                       self.recorder.session_realized_pnl - self.recorder.session_fees)
         if self.journal is not None and side is not None:
             j = 0 if side == LONG else 1
@@ -244,7 +245,7 @@ class LiveView:
         """The periodic summary: account, session PnL, positions, every open order's price."""
         st, r = self.state, self.recorder
         eq, upnl = self.equity()
-        gain = (eq / self.start_balance - 1) * 100 if self.start_balance > 0 else 0.0
+        gain = (eq / self.start_equity - 1) * 100 if self.start_equity > 0 else 0.0
         since = (self.now_ms() - self.started_ms) / 3_600_000 if self.started_ms else 0.0
         out = [f"summary {when + ', ' if when else ''}market time {ymdhm(self.market_ms())} UTC"
                f"{' (paper)' if self.mode == 'paper' else ''}, session {since:.1f} h: "
