@@ -103,8 +103,8 @@ def test_summary_lists_equity_positions_with_liquidation_distance_and_every_orde
     st.remember_order(OpenOrder("2", "pb2", SHORT, True, 1.0, 104.5))
     lines = v.summary_lines("every 15 min")
     text = "\n".join(lines)
-    assert "session 1.0 h" in lines[0]
-    assert "balance 1000.00 USDT, equity 1010.00 (+1.00% since start), unrealized +10.00" \
+    assert "session 1.0 h (market time)" in lines[0]
+    assert "balance 1000.00 USDT, equity 1010.00 (+1.000% since start), unrealized +10.00" \
         in text
     assert "  long: flat" in lines and \
         "  short: 1 @ 110, exposure 0.110, upnl +10.00, liq 50 (50.0% away)" in lines

@@ -238,7 +238,11 @@ class LiveView:
         lp, px = self.liq(), self.state.last_price
         if lp <= 0:
             return "liq -"
-        dist = abs(px - lp) / px * 100 if px > 0 else 0.0
+        if px <= 0:
+            return f"liq {lp:.6g}"
+        dist = abs(px - lp) / px * 100
+        if dist >= 100:  # a tiny short: its liquidation is several times the price away
+            return f"liq {lp:.6g} ({lp / px:.0f}x the price)"
         return f"liq {lp:.6g} ({dist:.1f}% away)"
 
     def summary_lines(self, when: str = "") -> list[str]:
@@ -248,9 +252,9 @@ class LiveView:
         gain = (eq / self.start_equity - 1) * 100 if self.start_equity > 0 else 0.0
         since = (self.now_ms() - self.started_ms) / 3_600_000 if self.started_ms else 0.0
         out = [f"summary {when + ', ' if when else ''}market time {ymdhm(self.market_ms())} UTC"
-               f"{' (paper)' if self.mode == 'paper' else ''}, session {since:.1f} h: "
+               f"{' (paper)' if self.mode == 'paper' else ''}, session {since:.1f} h (market time): "
                f"{self.price_text()}",
-               f"  balance {st.balance:.2f} USDT, equity {eq:.2f} ({gain:+.2f}% since start), "
+               f"  balance {st.balance:.2f} USDT, equity {eq:.2f} ({gain:+.3f}% since start), "
                f"unrealized {upnl:+.2f}, realized {r.session_realized_pnl:+.4f} - fees "
                f"{r.session_fees:.4f} = {r.session_realized_pnl - r.session_fees:+.4f}",
                f"  fills {self.fills} ({self.maker_fills} maker, {self.taker_fills} taker)"]
