@@ -131,3 +131,38 @@ async def test_fills_console_journal_page_alerts_and_fills_while_down(exchange, 
     finally:
         await stub.stop()
         await emu.stop()
+
+
+@pytest.mark.parametrize("exchange", ["binance", "bybit"])
+async def test_dropped_connection_shows_disconnected_then_reconnected_and_alerts(
+        exchange, tmp_path):
+    emu = Emulator(exchange, "ETHUSDT", fall_then_rise(), start_index=1440)
+    await emu.start()
+    stub = Stub()
+    url = await stub.start()
+    try:
+        bot, out = await new_bot(exchange, emu, tmp_path / "j.journal",
+                                 Alerter(alerts_cfg(url), "test", Redactor()))
+        try:
+            await emu.faults.drop_websockets()
+            await eventually(lambda: bot.view.disconnected_since is not None)
+            snap = _snapshot(bot)
+            assert not snap.connected and snap.disconnected_since_ms == bot.view.disconnected_since
+            await wait_subscribed(emu)
+            for _ in range(3):
+                await emu.advance(1)
+                await settle(bot, emu, timeout=15)
+            await eventually(lambda: bot.view.disconnected_since is None)
+            await eventually(lambda: any(e["event"] == "reconnected" for b in stub.bodies
+                                         for e in b["events"]))
+        finally:
+            await stop_bot(bot)
+        text = out.getvalue()
+        assert "DISCONNECTED since" in text and "reconnected after" in text
+        assert text.index("DISCONNECTED since") < text.index("reconnected after")
+        events = [e["event"] for b in stub.bodies for e in b["events"]]
+        assert events.index("disconnected") < events.index("reconnected")
+        assert "disconnected since" in json.dumps(stub.bodies)
+    finally:
+        await stub.stop()
+        await emu.stop()
