@@ -76,7 +76,7 @@ class LiveBot:
         self.sync = StateSync(adapter, self.state, self.executor, log, self.redact,
                               self.trigger, self.guard, options.fill_grace_s)
         self.sync.on_silent_user = self.restart_user_stream
-        self.view = LiveView(self.state, log, adapter.symbol, adapter.caps.name,
+        self.view = LiveView(self.state, log, config.symbol, adapter.caps.name,
                              liq=lambda: liq_price(self.state, self.brackets, self.mmr_add))
         self.view.config = live_config_to_dict(config)
         self.sync.on_fill = self.view.on_trade
