@@ -68,6 +68,7 @@ def bad_config():
     ("bad_config", "leverage"),
     ("bad_symbol", "must look like ETHUSDT"),
     ("missing_config", "file not found"),
+    ("log_dir_is_a_file", "--log-dir"),
 ])
 async def test_startup_errors_exit_2_with_message_and_send_nothing(case, message, emu, tmp_path,
                                                                   capsys):
@@ -78,6 +79,8 @@ async def test_startup_errors_exit_2_with_message_and_send_nothing(case, message
             str(tmp_path / "nope.json") if case == "missing_key_file" else str(keys),
             "--config", str(tmp_path / "nope-cfg.json") if case == "missing_config" else str(cfg),
             "--emulator", f"127.0.0.1:{emu.port}", "--log-dir", str(tmp_path / "logs")]
+    if case == "log_dir_is_a_file":
+        (tmp_path / "logs").write_text("not a folder")
     if case == "bad_symbol":
         argv += ["--symbol", "eth"]
     code = await asyncio.to_thread(run_main, argv)
@@ -85,6 +88,21 @@ async def test_startup_errors_exit_2_with_message_and_send_nothing(case, message
     assert code == 2
     assert message in err and "Traceback" not in err
     assert sum(emu.counters["requests"].values()) == 0 and emu.counters["orders_created"] == 0
+
+
+async def test_unit_slips_are_warned_about_before_the_bot_starts(emu, tmp_path, capsys):
+    d = live_config_to_dict(CFG)
+    d["long"]["min_markup"] = 0.4
+    keys, cfg = write_inputs(tmp_path, config=d)
+    (tmp_path / "logs").write_text("a file: the bot stops before connecting")
+    code = await asyncio.to_thread(run_main, [
+        "binance", "tester", "--api-keys", str(keys), "--config", str(cfg), "--emulator",
+        f"127.0.0.1:{emu.port}", "--log-dir", str(tmp_path / "logs")])
+    out, err = capsys.readouterr()
+    assert code == 2 and "is a file, not a folder" in err
+    assert "warning: long.min_markup = 0.4 means a first take-profit 40 % beyond" in out
+    assert "did you mean 0.004" in out
+    assert sum(emu.counters["requests"].values()) == 0
 
 
 async def test_key_file_readable_by_others_is_warned_about(tmp_path, capsys):
