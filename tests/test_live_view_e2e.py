@@ -167,3 +167,21 @@ async def test_dropped_connection_shows_disconnected_then_reconnected_and_alerts
     finally:
         await stub.stop()
         await emu.stop()
+
+
+async def test_a_first_entry_raised_to_the_exchange_minimum_is_warned_once_market_is_known(
+        tmp_path):
+    emu = Emulator("binance", "ETHUSDT", fall_then_rise(), start_index=1440,
+                   starting_balance=200.0)
+    await emu.start()
+    try:
+        bot, out = await new_bot("binance", emu, tmp_path / "j.journal")
+        await stop_bot(bot)
+        text = out.getvalue()
+        # long: 200 x 0.5 x 0.02 = 2 USDT, below the emulator's Binance minimum (20 USDT)
+        assert "warning: long: first entry 200 x 0.5 x 0.02 = 2 USDT is below the exchange " \
+               "minimum (20 USDT) and will be raised to it (10x the configured size)" in text
+        assert "warning: short: first entry 200 x 0.25 x 0.02 = 1 USDT" in text
+        assert text.index("market ETH/USDT:USDT") < text.index("warning: long: first entry")
+    finally:
+        await emu.stop()
