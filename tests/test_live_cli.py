@@ -195,6 +195,8 @@ async def test_subprocess_sigkill_restart_adopts_then_sigterm_leaves_orders_no_s
         assert set(emu.account.open_orders) == ids  # adopted, no duplicate, nothing replaced
         assert emu.counters["orders_created"] == created
         assert "adopted: long" in p2.out.read_text()
+        # the journal of run 1 (killed) tells run 2 where to look: nothing filled meanwhile
+        assert "no fills while the bot was down" in p2.out.read_text()
         await emu.advance(1)
         await settled_at_ideal(emu)
         await poll(lambda: "| balance" in p2.out.read_text(), 10)  # a status line

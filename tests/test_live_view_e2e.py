@@ -93,7 +93,8 @@ async def test_fills_console_journal_page_alerts_and_fills_while_down(exchange, 
         assert "summary at shutdown" in text and "fills 4 (4 maker, 0 taker)" in text
         got = read_journal(journal)
         assert len(got["session"]) == 1 and got["session"][0]["mode"] == "paper"
-        assert got["session"][0]["symbol"] == "ETHUSDT" and got["session"][0]["exchange"] == exchange
+        session = got["session"][0]
+        assert session["symbol"] == "ETHUSDT" and session["exchange"] == exchange
         want = [(KIND[f["kind"]], round(f["qty"], 8), round(f["price"], 8), round(f["pnl"], 6))
                 for f in acc.fills]
         have = [(f["kind"], round(f["qty"], 8), round(f["price"], 8), round(f["pnl"], 6))

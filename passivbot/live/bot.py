@@ -24,7 +24,7 @@ import numpy as np
 from passivbot.config import LiveConfig, live_config_to_dict, side_params
 from passivbot.config.sanity import min_entry_warnings
 from passivbot.exchanges.adapter import ExchangeAdapter
-from passivbot.exchanges.errors import Redactor, StopError
+from passivbot.exchanges.errors import Redactor, StopError, describe
 from passivbot.live.console import liq_price, status_line
 from passivbot.live.decide import decide
 from passivbot.live.execution import Executor
@@ -32,7 +32,7 @@ from passivbot.live.shutdown import shutdown
 from passivbot.live.state import MINUTE_MS, SIDES, BotState
 from passivbot.live.streams import Stream, close_ws_clients, run_stream
 from passivbot.live.sync import StateSync
-from passivbot.live.view import LiveView, report_missed_fills
+from passivbot.live.view import ErrorTap, LiveView, report_missed_fills
 from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1
 from passivbot.retry import Backoff, backoff_delay
 
@@ -132,7 +132,11 @@ class LiveBot:
         v.taker_fee = float(a.market.get("taker") or 0.0) if isinstance(a.market, dict) else 0.0
         v.resync(force=True)
         if self.journal_path is not None:
-            await report_missed_fills(v, a, sync.rest, self.journal_path)
+            try:
+                await report_missed_fills(v, a, sync.rest, self.journal_path)
+            except Exception as e:  # noqa: BLE001 - a report, never a reason not to trade
+                self.log.warning("fills made while the bot was down are not reported: cannot "
+                                 "read the trade history (%s)", describe(e, self.redact))
         v.started(self.state.exchange_time)
 
     async def warm_up(self) -> None:
@@ -271,8 +275,11 @@ class LiveBot:
             self.log.info(line)
 
     def _view_tick(self) -> None:
-        self.view.resync()
-        self.view.equity_tick()
+        try:
+            self.view.resync()
+            self.view.equity_tick()
+        except Exception as e:  # noqa: BLE001 - e.g. the journal's disk is full: keep trading
+            self.log.warning("equity sample failed: %s", describe(e, self.redact))
 
     # -- the cycle -------------------------------------------------------------------------
     async def _cycle_loop(self) -> None:
@@ -392,29 +399,12 @@ class LiveBot:
         left = await shutdown(self.adapter, self.state, self.log, self.redact, cancel_on_exit)
         if self.view.started_ms or self.stop_error is not None:
             reason = str(self.stop_error) if self.stop_error is not None else "stopped by the user"
-            self.view.stopped(reason)
+            try:
+                self.view.stopped(reason)
+            except Exception as e:  # noqa: BLE001 - the orders are handled; only a report failed
+                self.log.warning("shutdown summary failed: %s", describe(e, self.redact))
         self.log.removeHandler(self._error_tap)
         return left
-
-
-class ErrorTap(logging.Handler):
-    """Warnings and errors of the bot's log into the status page's "last errors"; errors
-    (not the stop itself, which has its own alert) to the alerts."""
-
-    def __init__(self, view: LiveView, redact: Redactor) -> None:
-        super().__init__(logging.WARNING)
-        self.view, self.redact = view, redact
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            msg = self.redact(record.getMessage())
-            now = self.view.now_ms()
-            self.view.recorder.add_error(now, msg)
-            if record.levelno >= logging.ERROR and self.view.alerter is not None \
-                    and not msg.startswith("stopping:"):
-                self.view.alerter.on_error(now, msg)
-        except Exception:  # noqa: BLE001 - a log handler must never raise
-            self.handleError(record)
 
 
 __all__ = ["BotOptions", "LiveBot", "SIDES"]

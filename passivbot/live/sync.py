@@ -287,7 +287,10 @@ class StateSync:
             side = self.adapter.order_side(t)
             if side is None:
                 side = self.state.order_sides.get(str(t.get("order")))
-            self.on_fill(t, side, t.get("side") == "buy")
+            try:
+                self.on_fill(t, side, t.get("side") == "buy")
+            except Exception:  # noqa: BLE001 - what is shown must never stop the trading
+                self.log.exception("reporting a fill failed")
         self.need_account = True
         self.trigger("account")
 

@@ -252,7 +252,8 @@ class LiveView:
         gain = (eq / self.start_equity - 1) * 100 if self.start_equity > 0 else 0.0
         since = (self.now_ms() - self.started_ms) / 3_600_000 if self.started_ms else 0.0
         out = [f"summary {when + ', ' if when else ''}market time {ymdhm(self.market_ms())} UTC"
-               f"{' (paper)' if self.mode == 'paper' else ''}, session {since:.1f} h (market time): "
+               f"{' (paper)' if self.mode == 'paper' else ''}, "
+               f"session {since:.1f} h (market time): "
                f"{self.price_text()}",
                f"  balance {st.balance:.2f} USDT, equity {eq:.2f} ({gain:+.3f}% since start), "
                f"unrealized {upnl:+.2f}, realized {r.session_realized_pnl:+.4f} - fees "
@@ -275,6 +276,26 @@ class LiveView:
             out.append(f"  order {SIDE_NAME.get(o.side, '?')} {'close' if o.close else 'entry'} "
                        f"{'buy' if o.is_buy else 'sell'} {o.qty:g} @ {o.price:g}")
         return out
+
+
+class ErrorTap(logging.Handler):
+    """Warnings and errors of the bot's log into the status page's "last errors"; errors
+    (not the stop itself, which has its own alert) to the alerts."""
+
+    def __init__(self, view: LiveView, redact: Callable[[str], str]) -> None:
+        super().__init__(logging.WARNING)
+        self.view, self.redact = view, redact
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = self.redact(record.getMessage())
+            now = self.view.now_ms()
+            self.view.recorder.add_error(now, msg)
+            if record.levelno >= logging.ERROR and self.view.alerter is not None \
+                    and not msg.startswith("stopping:"):
+                self.view.alerter.on_error(now, msg)
+        except Exception:  # noqa: BLE001 - a log handler must never raise
+            self.handleError(record)
 
 
 # -- restart: the fills made while the bot was down -----------------------------------------
