@@ -131,3 +131,27 @@ def test_status_line_shows_the_nearest_orders_and_how_many_rest_behind(caplog):
     spec = market_spec("binance", "ETHUSDT")
     line = status_line(st, spec.brackets_array(), spec.mmr_add, v)
     assert "orders L buy 95 (+2) S sell 104 |" in line
+
+
+def test_a_failing_fill_report_never_stops_the_account_refresh(caplog):
+    from passivbot.exchanges.errors import Redactor
+    from passivbot.live.sync import StateSync
+
+    class Adapter:
+        symbol = "ETH/USDT:USDT"
+
+        def order_side(self, t):
+            return LONG
+
+    def boom(*a):
+        raise OSError(28, "No space left on device")  # e.g. the journal's disk is full
+
+    seen = []
+    log = logging.getLogger("test.view.sync")
+    caplog.set_level(logging.INFO, logger="test.view.sync")
+    sync = StateSync(Adapter(), BotState(params=np.zeros((2, N_PARAMS))), None, log,
+                     Redactor(), seen.append)
+    sync.on_fill = boom
+    sync.on_trades([trade(1, "buy", 1.0, 100.0, 0.02)])
+    assert sync.need_account and seen == ["account"]
+    assert "reporting a fill failed" in caplog.text
