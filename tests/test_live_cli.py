@@ -105,6 +105,23 @@ async def test_unit_slips_are_warned_about_before_the_bot_starts(emu, tmp_path, 
     assert sum(emu.counters["requests"].values()) == 0
 
 
+async def test_status_page_port_in_use_exits_2_before_any_request(emu, tmp_path, capsys):
+    import socket
+
+    d = live_config_to_dict(CFG)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        d["status_page"] = {"port": busy.getsockname()[1]}
+        keys, cfg = write_inputs(tmp_path, config=d)
+        code = await asyncio.to_thread(run_main, [
+            "binance", "tester", "--api-keys", str(keys), "--config", str(cfg), "--emulator",
+            f"127.0.0.1:{emu.port}", "--log-dir", str(tmp_path / "logs")])
+    err = capsys.readouterr().err
+    assert code == 2 and "status_page.port" in err and "choose another port" in err, err
+    assert "Traceback" not in err and emu.counters["orders_created"] == 0
+
+
 async def test_key_file_readable_by_others_is_warned_about(tmp_path, capsys):
     keys, cfg = write_inputs(tmp_path, mode=0o644, config=bad_config())
     code = await asyncio.to_thread(run_main, ["binance", "tester", "--api-keys", str(keys),

@@ -119,9 +119,6 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
     view.mode = "paper" if args.emulator else "testnet" if args.testnet else "live"
     journal_path = Path(args.log_dir) / f"{args.exchange}-{args.user}.journal"
     bot.journal_path = journal_path
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, bot.stopping.set)
     code = 0
     page = None
     if cfg.status_page is not None:
@@ -140,6 +137,9 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
         view.alerter = Alerter(cfg.alerts, f"{args.exchange}-{args.user}", redact, log)
         await view.alerter.start()
         log.info("alerts to %s (%s)", view.alerter.where, ", ".join(cfg.alerts.events))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, bot.stopping.set)
     try:
         await bot.start()
         log.info("running; Ctrl-C to stop%s", " (orders will be cancelled)"
