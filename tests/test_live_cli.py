@@ -188,7 +188,8 @@ async def test_subprocess_sigkill_restart_adopts_then_sigterm_leaves_orders_no_s
         emu, tmp_path):
     keys, cfg = write_inputs(tmp_path, exchange=emu.exchange)
     argv = [emu.exchange, "tester", "--api-keys", str(keys), "--config", str(cfg), "--emulator",
-            f"127.0.0.1:{emu.port}", "--log-dir", str(tmp_path / "logs"), "--status-every", "0.5"]
+            f"127.0.0.1:{emu.port}", "--log-dir", str(tmp_path / "logs"), "--status-every", "0.5",
+            "--summary-every", "1"]
     p1 = await Proc(tmp_path, "run1", argv).start()
     try:
         await poll(lambda: "running" in p1.out.read_text() and subscribed(emu), 60)
@@ -217,6 +218,7 @@ async def test_subprocess_sigkill_restart_adopts_then_sigterm_leaves_orders_no_s
         await emu.advance(1)
         await settled_at_ideal(emu)
         await poll(lambda: "| balance" in p2.out.read_text(), 10)  # a status line
+        await poll(lambda: "summary market time" in p2.out.read_text(), 10)  # a summary
     finally:
         p2.p.send_signal(signal.SIGTERM)
         code = await p2.wait()

@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--log-dir", default=str(PROJECT_ROOT / "logs"), help=argparse.SUPPRESS)
     p.add_argument("--status-every", type=float, default=30.0, help="status line period, s")
+    p.add_argument("--summary-every", type=float, default=900.0,
+                   help="summary period (balance, PnL, positions, every order), s; also at exit")
     return p
 
 
@@ -113,7 +115,7 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
                          testnet=args.testnet)
     # --emulator only changes where ccxt connects: the bot runs exactly as on a real exchange
     # (local clock + server offset, the same reconcile period).
-    opts = BotOptions(status_every_s=args.status_every)
+    opts = BotOptions(status_every_s=args.status_every, summary_every_s=args.summary_every)
     bot = LiveBot(make_adapter(args.exchange, ex, cfg.symbol), cfg, log, redact, opts)
     view = bot.view
     view.mode = "paper" if args.emulator else "testnet" if args.testnet else "live"
