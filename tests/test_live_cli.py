@@ -5,6 +5,7 @@ with a warning), a stop-class error (bad secret: exit 1), and no secret in anyth
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -68,6 +69,7 @@ def bad_config():
     ("bad_config", "leverage"),
     ("bad_symbol", "must look like ETHUSDT"),
     ("missing_config", "file not found"),
+    ("log_dir_is_a_file", "--log-dir"),
 ])
 async def test_startup_errors_exit_2_with_message_and_send_nothing(case, message, emu, tmp_path,
                                                                   capsys):
@@ -78,6 +80,8 @@ async def test_startup_errors_exit_2_with_message_and_send_nothing(case, message
             str(tmp_path / "nope.json") if case == "missing_key_file" else str(keys),
             "--config", str(tmp_path / "nope-cfg.json") if case == "missing_config" else str(cfg),
             "--emulator", f"127.0.0.1:{emu.port}", "--log-dir", str(tmp_path / "logs")]
+    if case == "log_dir_is_a_file":
+        (tmp_path / "logs").write_text("not a folder")
     if case == "bad_symbol":
         argv += ["--symbol", "eth"]
     code = await asyncio.to_thread(run_main, argv)
@@ -85,6 +89,38 @@ async def test_startup_errors_exit_2_with_message_and_send_nothing(case, message
     assert code == 2
     assert message in err and "Traceback" not in err
     assert sum(emu.counters["requests"].values()) == 0 and emu.counters["orders_created"] == 0
+
+
+async def test_unit_slips_are_warned_about_before_the_bot_starts(emu, tmp_path, capsys):
+    d = live_config_to_dict(CFG)
+    d["long"]["min_markup"] = 0.4
+    keys, cfg = write_inputs(tmp_path, config=d)
+    (tmp_path / "logs").write_text("a file: the bot stops before connecting")
+    code = await asyncio.to_thread(run_main, [
+        "binance", "tester", "--api-keys", str(keys), "--config", str(cfg), "--emulator",
+        f"127.0.0.1:{emu.port}", "--log-dir", str(tmp_path / "logs")])
+    out, err = capsys.readouterr()
+    assert code == 2 and "is a file, not a folder" in err
+    assert "warning: long.min_markup = 0.4 means a first take-profit 40 % beyond" in out
+    assert "did you mean 0.004" in out
+    assert sum(emu.counters["requests"].values()) == 0
+
+
+async def test_status_page_port_in_use_exits_2_before_any_request(emu, tmp_path, capsys):
+    import socket
+
+    d = live_config_to_dict(CFG)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        d["status_page"] = {"port": busy.getsockname()[1]}
+        keys, cfg = write_inputs(tmp_path, config=d)
+        code = await asyncio.to_thread(run_main, [
+            "binance", "tester", "--api-keys", str(keys), "--config", str(cfg), "--emulator",
+            f"127.0.0.1:{emu.port}", "--log-dir", str(tmp_path / "logs")])
+    err = capsys.readouterr().err
+    assert code == 2 and "status_page.port" in err and "choose another port" in err, err
+    assert "Traceback" not in err and emu.counters["orders_created"] == 0
 
 
 async def test_key_file_readable_by_others_is_warned_about(tmp_path, capsys):
@@ -153,7 +189,8 @@ async def test_subprocess_sigkill_restart_adopts_then_sigterm_leaves_orders_no_s
         emu, tmp_path):
     keys, cfg = write_inputs(tmp_path, exchange=emu.exchange)
     argv = [emu.exchange, "tester", "--api-keys", str(keys), "--config", str(cfg), "--emulator",
-            f"127.0.0.1:{emu.port}", "--log-dir", str(tmp_path / "logs"), "--status-every", "0.5"]
+            f"127.0.0.1:{emu.port}", "--log-dir", str(tmp_path / "logs"), "--status-every", "0.5",
+            "--summary-every", "1"]
     p1 = await Proc(tmp_path, "run1", argv).start()
     try:
         await poll(lambda: "running" in p1.out.read_text() and subscribed(emu), 60)
@@ -177,9 +214,12 @@ async def test_subprocess_sigkill_restart_adopts_then_sigterm_leaves_orders_no_s
         assert set(emu.account.open_orders) == ids  # adopted, no duplicate, nothing replaced
         assert emu.counters["orders_created"] == created
         assert "adopted: long" in p2.out.read_text()
+        # the journal of run 1 (killed) tells run 2 where to look: nothing filled meanwhile
+        assert "no fills while the bot was down" in p2.out.read_text()
         await emu.advance(1)
         await settled_at_ideal(emu)
         await poll(lambda: "| balance" in p2.out.read_text(), 10)  # a status line
+        await poll(lambda: "summary market time" in p2.out.read_text(), 10)  # a summary
     finally:
         p2.p.send_signal(signal.SIGTERM)
         code = await p2.wait()
@@ -189,7 +229,8 @@ async def test_subprocess_sigkill_restart_adopts_then_sigterm_leaves_orders_no_s
     assert emu.account.open_orders and emu.account.positions[LONG].size > 0
     written = p1.text() + text + "".join(
         f.read_text() for f in (tmp_path / "logs").glob("*.log"))
-    assert "FILL long entry" in written
+    assert re.search(r"FILL \[market \d\d-\d\d \d\d:\d\d\] long entry [\d.]+ @ [\d.]+ maker fee",
+                     written)  # paper mode: the emulator's market time on each fill
     assert KEY not in written and SECRET not in written
 
 

@@ -217,4 +217,4 @@ def test_status_line_shows_price_sides_liquidation_orders_balance():
     spec = market_spec("binance", "ETHUSDT")
     line = status_line(st, spec.brackets_array(), spec.mmr_add)
     assert line.startswith("price 2000 | L 2@2000 we 4.000 | S 0@0 we 0.000 | liq 15")
-    assert "orders L 0e/1c S 0e/0c" in line and line.endswith("balance 1000.00")
+    assert "orders L sell 2010 S -" in line and line.endswith("balance 1000.00")

@@ -42,6 +42,9 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    from passivbot.cli import check_output_dir
+
+    check_output_dir(args.cache_dir, "--cache-dir")  # before any download (exit 2 if not usable)
     try:
         if args.import_archive:
             from passivbot.data.archive import import_archives

@@ -21,17 +21,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from passivbot.config import LiveConfig, side_params
+from passivbot.config import LiveConfig, live_config_to_dict, side_params
+from passivbot.config.sanity import min_entry_warnings
 from passivbot.exchanges.adapter import ExchangeAdapter
-from passivbot.exchanges.errors import Redactor, StopError
+from passivbot.exchanges.errors import Redactor, StopError, describe
 from passivbot.live.bounded_loss import BoundedLoss, stop_close
-from passivbot.live.console import status_line
+from passivbot.live.console import liq_price, status_line
 from passivbot.live.decide import decide
 from passivbot.live.execution import Executor
 from passivbot.live.shutdown import shutdown
 from passivbot.live.state import MINUTE_MS, SIDES, BotState
 from passivbot.live.streams import Stream, close_ws_clients, run_stream
 from passivbot.live.sync import StateSync
+from passivbot.live.view import ErrorTap, LiveView, report_missed_fills
 from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1
 from passivbot.retry import Backoff, backoff_delay
 
@@ -42,6 +44,7 @@ class BotOptions:
     debounce_s: float = 0.02  # a burst of events within this gives one cycle
     reconcile_every_s: float = 60.0  # REST positions, balance, open orders
     status_every_s: float = 30.0
+    summary_every_s: float = 900.0  # the multi-line summary (and one at shutdown)
     market_silence_s: float | None = None  # market stream silent this long: resubscribe
     #                                        (None: the exchange's cadence, Capabilities)
     use_local_clock: bool = True  # local clock + server offset (False: event times only,
@@ -75,6 +78,13 @@ class LiveBot:
         self.sync = StateSync(adapter, self.state, self.executor, log, self.redact,
                               self.trigger, self.guard, options.fill_grace_s)
         self.sync.on_silent_user = self.restart_user_stream
+        self.view = LiveView(self.state, log, config.symbol, adapter.caps.name,
+                             liq=lambda: liq_price(self.state, self.brackets, self.mmr_add))
+        self.view.config = live_config_to_dict(config)
+        self.sync.on_fill = self.view.on_trade
+        self.journal_path = None  # set by the caller with the journal: fills while down
+        self._error_tap = ErrorTap(self.view, self.redact)
+        log.addHandler(self._error_tap)
         self.market = np.zeros(4)
         self.brackets = np.zeros((1, 3))
         self.mmr_add = 0.0
@@ -120,6 +130,21 @@ class LiveBot:
         self.log.info("adopted: long %g@%g, short %g@%g, %d open orders, balance %.2f",
                       self.state.psize[0], self.state.pprice[0], self.state.psize[1],
                       self.state.pprice[1], len(self.state.open_orders), self.state.balance)
+        _, _, min_qty, min_cost = (float(x) for x in self.market)
+        for w in min_entry_warnings(self.config, self.state.balance, min_cost, min_qty,
+                                    self.state.close_price):
+            self.log.warning("warning: %s", w)
+        v = self.view
+        v.maker_fee = float(a.market.get("maker") or 0.0) if isinstance(a.market, dict) else 0.0
+        v.taker_fee = float(a.market.get("taker") or 0.0) if isinstance(a.market, dict) else 0.0
+        v.resync(force=True)
+        if self.journal_path is not None:
+            try:
+                await report_missed_fills(v, a, sync.rest, self.journal_path)
+            except Exception as e:  # noqa: BLE001 - a report, never a reason not to trade
+                self.log.warning("fills made while the bot was down are not reported: cannot "
+                                 "read the trade history (%s)", describe(e, self.redact))
+        v.started(self.state.exchange_time)
 
     async def warm_up(self) -> None:
         """EMAs from recent closed 1m candles: ~warmup_span_mult x the largest span."""
@@ -159,15 +184,22 @@ class LiveBot:
         ]
         loop = asyncio.get_running_loop()
         for st in self.streams:
+            price = st.name in ("candles", "ticker")  # a stale price is what a user must see
             self._tasks.append(loop.create_task(run_stream(
                 st, ex=ex, stopping=self.stopping, on_reconnect=self.request_reconcile,
                 on_stop=self.fail, log=self.log, redact=self.redact,
-                on_closed=self._restart_others), name=f"stream-{st.name}"))
+                on_closed=self._restart_others,
+                on_down=(lambda s: self.view.stream_down(s.name)) if price else None,
+                on_up=(lambda s: self.view.stream_up(s.name)) if price else None),
+                name=f"stream-{st.name}"))
         self._tasks.append(loop.create_task(self._cycle_loop(), name="cycle"))
         self._tasks.append(loop.create_task(self._every(self.opt.reconcile_every_s,
                                                         self.request_reconcile), name="reconcile"))
         self._tasks.append(loop.create_task(self._every(self.opt.status_every_s,
                                                         self.print_status), name="status"))
+        self._tasks.append(loop.create_task(self._every(self.opt.summary_every_s,
+                                                        self.print_summary), name="summary"))
+        self._tasks.append(loop.create_task(self._every(1.0, self._view_tick), name="view"))
         self._tasks.append(loop.create_task(self._every(self.opt.liveness_every_s,
                                                         self._check_liveness), name="liveness"))
         if self.opt.use_local_clock:
@@ -243,7 +275,18 @@ class LiveBot:
                 fn()
 
     def print_status(self) -> None:
-        self.log.info(status_line(self.state, self.brackets, self.mmr_add))
+        self.log.info(status_line(self.state, self.brackets, self.mmr_add, self.view))
+
+    def print_summary(self) -> None:
+        for line in self.view.summary_lines():
+            self.log.info(line)
+
+    def _view_tick(self) -> None:
+        try:
+            self.view.resync()
+            self.view.equity_tick()
+        except Exception as e:  # noqa: BLE001 - e.g. the journal's disk is full: keep trading
+            self.log.warning("equity sample failed: %s", describe(e, self.redact))
 
     # -- the cycle -------------------------------------------------------------------------
     async def _cycle_loop(self) -> None:
@@ -264,9 +307,11 @@ class LiveBot:
                 self.fail(e)
             except Exception as e:  # noqa: BLE001 - transient IO after retries: heal later
                 delay = self.fail_backoff.fail()
+                why = self.redact(f"{type(e).__name__}: {e}")
                 self.log.warning("cycle failed (%d in a row, next try in %.1fs): %s",
-                                 self.fail_backoff.streak, delay,
-                                 self.redact(f"{type(e).__name__}: {e}"))
+                                 self.fail_backoff.streak, delay, why)
+                if self.fail_backoff.streak == 1 and self.view.alerter is not None:
+                    self.view.alerter.on_error(self.view.now_ms(), f"cycle failed: {why}")
                 self.sync.need_reconcile = True
                 await self._pause(delay)
                 self._dirty.set()
@@ -363,7 +408,15 @@ class LiveBot:
                 cycle[0].cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        return await shutdown(self.adapter, self.state, self.log, self.redact, cancel_on_exit)
+        left = await shutdown(self.adapter, self.state, self.log, self.redact, cancel_on_exit)
+        if self.view.started_ms or self.stop_error is not None:
+            reason = str(self.stop_error) if self.stop_error is not None else "stopped by the user"
+            try:
+                self.view.stopped(reason)
+            except Exception as e:  # noqa: BLE001 - the orders are handled; only a report failed
+                self.log.warning("shutdown summary failed: %s", describe(e, self.redact))
+        self.log.removeHandler(self._error_tap)
+        return left
 
 
 __all__ = ["BotOptions", "LiveBot", "SIDES"]

@@ -16,6 +16,7 @@ import numpy as np
 from passivbot.exchanges.errors import Redactor
 from passivbot.live.state import BotState
 from passivbot.margin import LIQ_NONE, hedged_liq_price_nb
+from passivbot.records import LONG, SHORT
 
 
 class RedactFilter(logging.Filter):
@@ -64,20 +65,43 @@ def liq_price(state: BotState, brackets: np.ndarray, mmr_add: float) -> float:
     return 0.0 if direction == LIQ_NONE else float(lp)
 
 
-def status_line(state: BotState, brackets: np.ndarray, mmr_add: float) -> str:
-    """`price | L size@pprice we | S size@pprice we | liq | orders | balance`."""
-    c = state.counts()
+def status_line(state: BotState, brackets: np.ndarray, mmr_add: float, view=None) -> str:
+    """`price | L size@pprice we | S size@pprice we | liq (distance) | orders with prices |
+    balance, equity, unrealized and session realized PnL`; with a `live.view.LiveView`, the
+    market time in paper mode and "DISCONNECTED since HH:MM:SS" instead of a stale price."""
+    parts = []
+    if view is not None and view.mode == "paper":
+        parts.append(f"market {time.strftime('%m-%d %H:%M', time.gmtime(view.market_ms() / 1000))}")
+    parts.append(view.price_text() if view is not None else f"price {state.last_price:g}")
     bal = state.balance
-    parts = [f"price {state.last_price:g}"]
     for j, name in enumerate(("L", "S")):
         we = state.psize[j] * state.pprice[j] / bal if bal > 0 else 0.0
         parts.append(f"{name} {state.psize[j]:g}@{state.pprice[j]:.6g} we {we:.3f}")
-    lp = liq_price(state, brackets, mmr_add)
-    parts.append(f"liq {lp:.6g}" if lp > 0 else "liq -")
-    parts.append(f"orders L {c['long_entries']}e/{c['long_closes']}c "
-                 f"S {c['short_entries']}e/{c['short_closes']}c")
-    parts.append(f"balance {bal:.2f}")
+    if view is not None:
+        parts.append(view.liq_text())
+    else:
+        lp = liq_price(state, brackets, mmr_add)
+        parts.append(f"liq {lp:.6g}" if lp > 0 else "liq -")
+    parts.append("orders " + orders_text(state))
+    parts.append(view.pnl_text() if view is not None else f"balance {bal:.2f}")
     return " | ".join(parts)
+
+
+def orders_text(state: BotState) -> str:
+    """Per side, the entry and close nearest the market with how many more rest behind
+    them: `L buy 1762.92 (+6) sell 1806.84 (+3) S -` (the summary lists every order)."""
+    out = []
+    for side, name in ((LONG, "L"), (SHORT, "S")):
+        mine = [o for o in state.open_orders.values() if o.side == side]
+        if not mine:
+            out.append(f"{name} -")
+            continue
+        buys = sorted((o.price for o in mine if o.is_buy), reverse=True)
+        sells = sorted(o.price for o in mine if not o.is_buy)
+        txt = " ".join(f"{k} {ps[0]:g}{f' (+{len(ps) - 1})' if len(ps) > 1 else ''}"
+                       for k, ps in (("buy", buys), ("sell", sells)) if ps)
+        out.append(f"{name} {txt}")
+    return " ".join(out)
 
 
 def fill_line(side: str, action: str, qty: float, price: float, fee: float | None) -> str:

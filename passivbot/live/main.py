@@ -12,9 +12,9 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import re
 import signal
-import stat
 import sys
 import traceback
 from pathlib import Path
@@ -22,8 +22,11 @@ from pathlib import Path
 import ccxt
 
 from passivbot.config import PROJECT_ROOT, live_config_to_dict, load_live_config
+from passivbot.cli import check_output_dir
+from passivbot.config.keys import load_api_keys
 from passivbot.config.live import SYMBOL_PATTERN
-from passivbot.errors import MISSING, ConfigError, ConfigIssue
+from passivbot.config.sanity import config_warnings
+from passivbot.errors import MISSING, ConfigError, ConfigIssue, InputError
 from passivbot.exchanges.errors import Redactor, StopError, describe
 from passivbot.exchanges.registry import MODULES
 
@@ -49,44 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status-every", type=float, default=30.0, help="status line period, s")
     p.add_argument("--clear-equity-stop", action="store_true",  # bounded loss (risklive)
                    help="clear an equity stop in force (the bot trades again), then start")
+    p.add_argument("--summary-every", type=float, default=900.0,
+                   help="summary period (balance, PnL, positions, every order), s; also at exit")
     return p
 
 
 def _issue(path: Path | str, key: str, message: str, value=MISSING) -> ConfigError:
     return ConfigError([ConfigIssue(str(path), key, value, message)])
-
-
-def load_api_keys(path: Path, user: str, exchange: str) -> tuple[str, str, list[str]]:
-    """(key, secret, warnings); every problem is a ConfigError naming the file and the user."""
-    warnings: list[str] = []
-    if not path.is_file():
-        raise _issue(path, "", f"key file not found: {path} (create it with "
-                     f'{{"{user}": {{"exchange": "{exchange}", "key": "...", "secret": "..."}}}}'
-                     " or pass --api-keys PATH)")
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        warnings.append(f"WARNING: {path} is readable by group/others (mode {oct(mode & 0o777)});"
-                        f" run: chmod 600 {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise _issue(path, "", f"cannot read key file: {type(e).__name__}") from None
-    if not isinstance(data, dict):
-        raise _issue(path, "", "key file must be a JSON object of users")
-    if user not in data:
-        names = ", ".join(sorted(data)) or "none"
-        raise _issue(path, user, f"user not found in key file (users: {names})")
-    entry = data[user]
-    if not isinstance(entry, dict):
-        raise _issue(path, user, "must be an object with exchange, key, secret")
-    ex = entry.get("exchange")
-    if ex != exchange:
-        raise _issue(path, f"{user}.exchange", f"exchange mismatch: the key pair is for {ex!r}, "
-                     f"but the bot was started for {exchange!r}", ex)
-    for k in ("key", "secret"):
-        if not isinstance(entry.get(k), str) or not entry[k]:
-            raise _issue(path, f"{user}.{k}", "missing or empty")
-    return entry["key"], entry["secret"], warnings
 
 
 def main(argv: list[str]) -> int:
@@ -111,14 +83,17 @@ def main(argv: list[str]) -> int:
           f"{', emulator ' + args.emulator if args.emulator else ''}"
           f"{', testnet' if args.testnet else ''}):")
     print(json.dumps(live_config_to_dict(cfg), indent=2))
+    for w in config_warnings(cfg):
+        print(f"warning: {w}")
     sys.stdout.flush()
+    check_output_dir(args.log_dir, "--log-dir")
     redact = Redactor((key, secret))
     try:
         return asyncio.run(run(args, cfg, key, secret, redact))
     except StopError as e:
         print(f"stopped: {redact(str(e))}", file=sys.stderr)
         return 1
-    except (KeyboardInterrupt, ConfigError):
+    except (KeyboardInterrupt, ConfigError, InputError):
         raise
     except Exception:  # a bug: keep the traceback, but never with a secret in it
         print(redact(traceback.format_exc()), file=sys.stderr)
@@ -129,7 +104,10 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
     from passivbot.exchanges.ccxt_factory import create_exchange
     from passivbot.exchanges.registry import make_adapter
     from passivbot.live.bot import BotOptions, LiveBot
+    from passivbot.live.alerts import Alerter
     from passivbot.live.console import setup_logging
+    from passivbot.live.status_page import start_status_page
+    from passivbot.report.journal import JournalWriter
 
     log, log_path = setup_logging(f"{args.exchange}-{args.user}", redact, args.log_level,
                                   args.log_dir)
@@ -143,12 +121,34 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
     from passivbot.live.bounded_loss import prepare_risk_state
     risk_path = prepare_risk_state(args.log_dir, args.exchange, args.user, cfg.symbol,
                                    args.clear_equity_stop, log)
-    opts = BotOptions(status_every_s=args.status_every, risk_state_path=str(risk_path))
+    opts = BotOptions(status_every_s=args.status_every, summary_every_s=args.summary_every,
+                      risk_state_path=str(risk_path))
     bot = LiveBot(make_adapter(args.exchange, ex, cfg.symbol), cfg, log, redact, opts)
+    view = bot.view
+    view.mode = "paper" if args.emulator else "testnet" if args.testnet else "live"
+    journal_path = Path(args.log_dir) / f"{args.exchange}-{args.user}.journal"
+    bot.journal_path = journal_path
+    code = 0
+    page = None
+    if cfg.status_page is not None:
+        sp = cfg.status_page
+        token = os.environ.get(sp.token_env) or None
+        redact.add(token)
+        try:
+            page = await start_status_page(lambda: _snapshot(bot), sp.host, sp.port, token)
+        except InputError:
+            await ex.close()
+            raise
+        log.info("status page %s%s", page.url, f" (token from ${sp.token_env})" if token else "")
+    view.journal = JournalWriter(journal_path)
+    log.info("journal %s (python3 -m passivbot.report %s)", journal_path, journal_path)
+    if cfg.alerts is not None and cfg.alerts.enabled:
+        view.alerter = Alerter(cfg.alerts, f"{args.exchange}-{args.user}", redact, log)
+        await view.alerter.start()
+        log.info("alerts to %s (%s)", view.alerter.where, ", ".join(cfg.alerts.events))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, bot.stopping.set)
-    code = 0
     try:
         await bot.start()
         log.info("running; Ctrl-C to stop%s", " (orders will be cancelled)"
@@ -160,6 +160,11 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
         bot.fail(StopError(describe(e, redact)))
     finally:
         await bot.stop(cancel_on_exit=args.cancel_on_exit)
+        if page is not None:
+            await page.stop()
+        if view.alerter is not None:
+            await view.alerter.close()
+        view.journal.close()
     if bot.stop_error is not None:
         print(f"stopped: {bot.stop_error}", file=sys.stderr)
         code = 1
@@ -167,6 +172,17 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
     for h in list(log.handlers):
         h.close()
     return code
+
+
+def _snapshot(bot):
+    """The status page's provider: a snapshot of the running bot (read-only)."""
+    from passivbot.live.snapshot import snapshot_from_state
+
+    v = bot.view
+    return snapshot_from_state(
+        bot.state, v.recorder, exchange=v.exchange, symbol=bot.config.symbol, mode=v.mode,
+        config=v.config, liq_price=v.liq(), connected=v.disconnected_since is None,
+        disconnected_since_ms=v.disconnected_since, started_ms=v.started_ms)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -103,11 +103,22 @@ async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Ca
                      on_stop: Callable[[StopError], None], log: logging.Logger,
                      redact: Redactor, base_delay: float = 0.5, max_delay: float = 30.0,
                      max_attempts: int | None = None,
-                     on_closed: Callable[[Stream], None] | None = None) -> None:
+                     on_closed: Callable[[Stream], None] | None = None,
+                     on_down: Callable[[Stream], None] | None = None,
+                     on_up: Callable[[Stream], None] | None = None) -> None:
     """Run one stream until `stopping` is set. It never gives up on its own (an outage of
     days still ends in a reconnect); `max_attempts` consecutive failures, if given, stop the
-    bot loudly instead of leaving it without the stream."""
+    bot loudly instead of leaving it without the stream. `on_down` is called when the stream
+    fails or falls silent, `on_up` at its next update after that (the connection state the
+    console, the page and the alerts show)."""
     failures = Backoff(base_delay, max_delay)
+    down = False
+
+    def went_down() -> None:
+        nonlocal down
+        if not down and on_down is not None:
+            on_down(s)
+        down = True
     while not stopping.is_set():
         try:
             update = await next_update(s)
@@ -122,6 +133,7 @@ async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Ca
         except asyncio.TimeoutError:
             s.stats.resubscribes += 1
             log.warning("stream %s silent for %.0fs: resubscribing", s.name, s.silence_s)
+            went_down()
             await close_ws_clients(ex, s.hash_hint)
             if on_closed is not None:  # the other streams on the closed clients watch again
                 on_closed(s)
@@ -132,6 +144,7 @@ async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Ca
                 return
             s.stats.errors += 1
             s.stats.last_error = describe(e, redact)
+            went_down()
             try:
                 action = classify(e, "stream")
             except TypeError:
@@ -158,6 +171,10 @@ async def run_stream(s: Stream, *, ex, stopping: asyncio.Event, on_reconnect: Ca
             continue
         failures.reset()
         s.stats.updates += 1
+        if down:
+            down = False
+            if on_up is not None:
+                on_up(s)
         try:
             s.handle(update)
         except Exception:  # noqa: BLE001 - a bad payload must not kill the stream

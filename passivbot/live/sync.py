@@ -50,6 +50,9 @@ class StateSync:
         self.need_reconcile = False  # our picture may be wrong: full REST read first
         self.fill_grace_s = fill_grace_s
         self.on_silent_user: Callable[[], None] = lambda: None
+        # Each execution of ours: (ccxt trade, position side or None, is a buy). The bot's
+        # LiveView reports it (PnL, maker/taker, journal, alerts); this default only logs.
+        self.on_fill: Callable[[dict, int | None, bool], None] = self._log_fill
         self._suspects: dict[str, float] = {}  # order id -> monotonic deadline
         self._checked: dict[str, float] = {}  # order id -> when REST last showed it open
         self.silent_user_detected = 0
@@ -286,17 +289,24 @@ class StateSync:
             if side is None:
                 side = self.state.order_sides.get(str(t.get("order")))
             buy = t.get("side") == "buy"
-            name = {LONG: "long", SHORT: "short"}.get(side, "?")
-            action = "entry" if (side == LONG) == buy else "close"
-            fee = (t.get("fee") or {}).get("cost")
-            self.log.info(fill_line(name, action, float(t.get("amount") or 0),
-                                    float(t.get("price") or 0), fee))
+            try:
+                self.on_fill(t, side, buy)
+            except Exception:  # noqa: BLE001 - what is shown must never stop the trading
+                self.log.exception("reporting a fill failed")
             if self.risk is not None:  # -- bounded loss hook: unstuck loss (bounded_loss.py)
-                self.risk.on_trade(side, action == "close", float(t.get("price") or 0),
+                fee = (t.get("fee") or {}).get("cost")
+                self.risk.on_trade(side, (side == LONG) != buy, float(t.get("price") or 0),
                                    float(t.get("amount") or 0),
                                    None if fee is None else float(fee), self.state)
         self.need_account = True
         self.trigger("account")
+
+    def _log_fill(self, t: dict, side: int | None, buy: bool) -> None:
+        name = {LONG: "long", SHORT: "short"}.get(side, "?")
+        action = "entry" if (side == LONG) == buy else "close"
+        fee = (t.get("fee") or {}).get("cost")
+        self.log.info(fill_line(name, action, float(t.get("amount") or 0),
+                                float(t.get("price") or 0), fee))
 
     def on_positions(self, positions: list) -> None:
         self.user_events += 1

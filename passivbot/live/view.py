@@ -1,0 +1,370 @@
+"""What the trader sees while the bot runs: fills with their PnL, maker/taker and fee; the
+session's realized PnL; a periodic summary; the connection state; the journal, the status page's
+histories and the alerts, all fed from here so they tell the same story.
+
+`LiveView` keeps a small ledger per side (size, entry price) and a wallet balance, advanced by
+each fill as the exchange books it (an entry moves the entry price to the size-weighted mean,
+a close realizes size x (price - entry), signed by side), so a fill's PnL is known when the
+fill is reported, whatever the order in which the trade, position and balance messages arrive.
+When no fill came for `RESYNC_S` seconds the ledger is reset to the bot's state (the
+exchange's own figures). On restart the ledger starts from the journal (the positions after
+its last line) and the fills made while the bot was down are read from the exchange's trade
+history (`resume`), reported, journalled and replayed through the ledger.
+
+Times are exchange (market) time in ms: in paper trading the emulator's clock, whose market
+time the status line shows as the end of the last closed candle.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from passivbot.live.snapshot import FillView, StatusRecorder
+from passivbot.live.state import MINUTE_MS, BotState
+from passivbot.records import LONG, SHORT
+
+RESYNC_S = 3.0
+EPS = 1e-12
+SIDE_NAME = {LONG: "long", SHORT: "short"}
+
+
+def hms(ts_ms: int) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts_ms / 1000))
+
+
+def ymdhm(ts_ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts_ms / 1000))
+
+
+def trade_fields(t: dict) -> tuple[float, float, float, bool | None, int]:
+    """(qty, price, fee paid, maker (None: unknown), ts_ms) of a ccxt trade."""
+    fee = (t.get("fee") or {}).get("cost")
+    tom = t.get("takerOrMaker")
+    maker = None if tom is None else tom == "maker"
+    return (float(t.get("amount") or 0.0), float(t.get("price") or 0.0),
+            float(fee or 0.0), maker, int(t.get("timestamp") or 0))
+
+
+class LiveView:
+    """One per bot. `journal` (a `report.journal.JournalWriter`) and `alerter` (a
+    `live.alerts.Alerter`) are optional; the caller sets `mode`, `config`, and the fee rates
+    before `started()`."""
+
+    def __init__(self, state: BotState, log: logging.Logger, symbol: str, exchange: str = "",
+                 liq: Callable[[], float] = lambda: 0.0) -> None:
+        self.state, self.log, self.symbol, self.exchange, self.liq = state, log, symbol, \
+            exchange, liq
+        self.mode = "live"
+        self.config: dict[str, Any] = {}
+        self.maker_fee = self.taker_fee = 0.0
+        self.recorder = StatusRecorder()
+        self.journal = None
+        self.alerter = None
+        self.started_ms = 0
+        self.start_equity = 0.0
+        self.fills = self.maker_fills = self.taker_fills = 0
+        self.psize = [0.0, 0.0]
+        self.pprice = [0.0, 0.0]
+        self.balance = 0.0
+        self._last_fill = -1e9  # monotonic time of the last fill
+        self._seen: dict[str, None] = {}  # trade ids already reported (restart overlap)
+        self.down: dict[str, int] = {}  # stream name -> exchange ms it went down
+        self.disconnected_since: int | None = None
+        self._equity_minute = -1
+
+    # -- life cycle --------------------------------------------------------------------------
+    def resync(self, force: bool = False) -> None:
+        """Take the bot's state (the exchange's figures) as the ledger when no fill is being
+        digested."""
+        if force or time.monotonic() - self._last_fill >= RESYNC_S:
+            st = self.state
+            for j in range(2):
+                self.psize[j], self.pprice[j] = float(st.psize[j]), float(st.pprice[j])
+            self.balance = float(st.balance)
+
+    def started(self, now_ms: int) -> None:
+        """The bot is set up (balance, positions, orders known): the journal's session line."""
+        self.started_ms = now_ms
+        self.start_equity = self.equity()[0]
+        if self.journal is not None:
+            self.journal.session(now_ms, self.exchange, self.symbol, self.mode,
+                                 self.state.balance, self.maker_fee, self.taker_fee, self.config)
+
+    def stopped(self, reason: str) -> None:
+        """The summary, the journal's last equity line, the stop alert."""
+        if self.started_ms:
+            self.resync()
+            self.equity_tick(force=True)
+            for line in self.summary_lines("at shutdown"):
+                self.log.info(line)
+        now = self.now_ms()
+        if self.journal is not None and self.started_ms:
+            self.journal.event("stop", now, reason=reason)
+        if self.alerter is not None:
+            self.alerter.on_stop(now, reason)
+
+    def now_ms(self) -> int:
+        return int(self.state.exchange_time or time.time() * 1000)
+
+    def market_ms(self) -> int:
+        """Market time: the end of the last closed candle (the emulator's clock in paper)."""
+        st = self.state
+        return int(st.last_closed_ts + MINUTE_MS) if st.last_closed_ts >= 0 else self.now_ms()
+
+    # -- fills -------------------------------------------------------------------------------
+    def on_trade(self, t: dict, side: int | None, buy: bool, missed: bool = False) -> None:
+        """One execution of ours (a ccxt trade): ledger, console line, journal, page, alert."""
+        tid = str(t.get("id") or "")
+        if tid:
+            if tid in self._seen:
+                return
+            self._seen[tid] = None
+            if len(self._seen) > 4096:
+                for k in list(self._seen)[:2048]:
+                    del self._seen[k]
+        qty, price, fee, maker, ts = trade_fields(t)
+        ts = ts or self.now_ms()
+        name = SIDE_NAME.get(side, "?")
+        close = side is not None and (side == LONG) != buy
+        pnl, kind = 0.0, "close" if close else "reentry"
+        if side is not None:
+            j = 0 if side == LONG else 1
+            before, entry = self.psize[j], self.pprice[j]
+            if close:
+                sign = 1.0 if side == LONG else -1.0
+                pnl = sign * min(qty, before) * (price - entry) if entry > 0 else 0.0
+                self.psize[j] = max(0.0, before - qty)
+                if self.psize[j] <= EPS:
+                    self.psize[j], self.pprice[j] = 0.0, 0.0
+            else:
+                kind = "initial_entry" if before <= EPS else "reentry"
+                self.psize[j] = before + qty
+                self.pprice[j] = (before * entry + qty * price) / self.psize[j]
+            self.balance += pnl - fee
+        self._last_fill = time.monotonic()
+        self.fills += 1
+        if maker is False:
+            self.taker_fills += 1
+        else:
+            self.maker_fills += 1
+        view = FillView(ts, "buy" if buy else "sell", name, qty, price, fee, pnl,
+                        maker is not False)
+        self.recorder.add_fill(view)
+        how = {True: "maker", False: "TAKER", None: "maker?"}[maker]
+        action = "close" if close else "entry"
+        when = f"(while the bot was down, at {ymdhm(ts)}) " if missed else \
+            f"[market {ymdhm(ts)[5:]}] " if self.mode == "paper" else ""
+        self.log.info("FILL %s%s %s %g @ %g %s fee %.4f pnl %+.4f | session pnl %+.4f",
+                      when, name, action, qty, price, how, fee, pnl,
+                      self.recorder.session_realized_pnl - self.recorder.session_fees)
+        if self.journal is not None and side is not None:
+            j = 0 if side == LONG else 1
+            self.journal.fill(ts, name, kind, qty, price, fee, pnl, self.psize[j],
+                              self.pprice[j], self.balance, maker is not False,
+                              str(t.get("order") or ""))
+        if self.alerter is not None:
+            self.alerter.on_fill(self.symbol, view)
+
+    # -- equity, connection -------------------------------------------------------------------
+    def equity(self) -> tuple[float, float]:
+        """(equity, unrealized PnL) at the last price, from the bot's state."""
+        st = self.state
+        px = float(st.last_price)
+        upnl = 0.0
+        if px > 0:
+            upnl = float(st.psize[0] * (px - st.pprice[0]) + st.psize[1] * (st.pprice[1] - px))
+        return float(st.balance) + upnl, upnl
+
+    def equity_tick(self, force: bool = False) -> None:
+        """One equity point per market minute (journal and page)."""
+        minute = self.market_ms() // MINUTE_MS
+        if not force and minute == self._equity_minute:
+            return
+        self._equity_minute = minute
+        st = self.state
+        eq, _ = self.equity()
+        ts = self.market_ms()
+        self.recorder.add_equity(ts, st.balance, eq)
+        if self.journal is not None:
+            self.journal.equity(ts, st.balance, eq, st.last_price, st.psize[0], st.pprice[0],
+                                st.psize[1], st.pprice[1], self.liq())
+
+    def stream_down(self, name: str) -> None:
+        now = self.now_ms()
+        self.down.setdefault(name, now)
+        if self.disconnected_since is None:
+            self.disconnected_since = now
+            self.log.warning("DISCONNECTED since %s UTC (stream %s): prices are stale, orders "
+                             "stay on the exchange; reconnecting", hms(now), name)
+            if self.alerter is not None:
+                self.alerter.on_disconnect(now)
+
+    def stream_up(self, name: str) -> None:
+        if self.down.pop(name, None) is None or self.down or self.disconnected_since is None:
+            return
+        now = self.now_ms()
+        down_s = max(0.0, (now - self.disconnected_since) / 1000)
+        self.disconnected_since = None
+        self.log.info("reconnected after %.0f s", down_s)
+        if self.alerter is not None:
+            self.alerter.on_reconnect(now, down_s)
+
+    def error(self, message: str) -> None:
+        now = self.now_ms()
+        self.recorder.add_error(now, message)
+        if self.alerter is not None:
+            self.alerter.on_error(now, message)
+
+    # -- what is printed -----------------------------------------------------------------------
+    def price_text(self) -> str:
+        st = self.state
+        if self.disconnected_since is not None:
+            return (f"DISCONNECTED since {hms(self.disconnected_since)} "
+                    f"(last price {st.last_price:g} at {hms(st.last_price_ts)})")
+        return f"price {st.last_price:g}"
+
+    def pnl_text(self) -> str:
+        eq, upnl = self.equity()
+        r = self.recorder
+        return (f"balance {self.state.balance:.2f} equity {eq:.2f} upnl {upnl:+.2f} "
+                f"realized {r.session_realized_pnl - r.session_fees:+.2f} "
+                f"({self.maker_fills}m/{self.taker_fills}t fills)")
+
+    def liq_text(self) -> str:
+        lp, px = self.liq(), self.state.last_price
+        if lp <= 0:
+            return "liq -"
+        if px <= 0:
+            return f"liq {lp:.6g}"
+        dist = abs(px - lp) / px * 100
+        if dist >= 100:  # a tiny short: its liquidation is several times the price away
+            return f"liq {lp:.6g} ({lp / px:.0f}x the price)"
+        return f"liq {lp:.6g} ({dist:.1f}% away)"
+
+    def summary_lines(self, when: str = "") -> list[str]:
+        """The periodic summary: account, session PnL, positions, every open order's price."""
+        st, r = self.state, self.recorder
+        eq, upnl = self.equity()
+        gain = (eq / self.start_equity - 1) * 100 if self.start_equity > 0 else 0.0
+        since = (self.now_ms() - self.started_ms) / 3_600_000 if self.started_ms else 0.0
+        out = [f"summary {when + ', ' if when else ''}market time {ymdhm(self.market_ms())} UTC"
+               f"{' (paper)' if self.mode == 'paper' else ''}, "
+               f"session {since:.1f} h (market time): "
+               f"{self.price_text()}",
+               f"  balance {st.balance:.2f} USDT, equity {eq:.2f} ({gain:+.3f}% since start), "
+               f"unrealized {upnl:+.2f}, realized {r.session_realized_pnl:+.4f} - fees "
+               f"{r.session_fees:.4f} = {r.session_realized_pnl - r.session_fees:+.4f}",
+               f"  fills {self.fills} ({self.maker_fills} maker, {self.taker_fills} taker)"]
+        px = st.last_price
+        for j, name in enumerate(("long", "short")):
+            if st.psize[j] <= 0:
+                out.append(f"  {name}: flat")
+                continue
+            sign = 1.0 if j == 0 else -1.0
+            up = sign * st.psize[j] * (px - st.pprice[j]) if px > 0 else 0.0
+            we = st.psize[j] * st.pprice[j] / st.balance if st.balance > 0 else 0.0
+            out.append(f"  {name}: {st.psize[j]:g} @ {st.pprice[j]:.6g}, exposure {we:.3f}, "
+                       f"upnl {up:+.2f}, {self.liq_text()}")
+        orders = sorted(st.open_orders.values(), key=lambda o: -o.price)
+        if not orders:
+            out.append("  open orders: none")
+        for o in orders:
+            out.append(f"  order {SIDE_NAME.get(o.side, '?')} {'close' if o.close else 'entry'} "
+                       f"{'buy' if o.is_buy else 'sell'} {o.qty:g} @ {o.price:g}")
+        return out
+
+
+class ErrorTap(logging.Handler):
+    """Warnings and errors of the bot's log into the status page's "last errors"; errors
+    (not the stop itself, which has its own alert) to the alerts."""
+
+    def __init__(self, view: LiveView, redact: Callable[[str], str]) -> None:
+        super().__init__(logging.WARNING)
+        self.view, self.redact = view, redact
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = self.redact(record.getMessage())
+            now = self.view.now_ms()
+            self.view.recorder.add_error(now, msg)
+            if record.levelno >= logging.ERROR and self.view.alerter is not None \
+                    and not msg.startswith("stopping:"):
+                self.view.alerter.on_error(now, msg)
+        except Exception:  # noqa: BLE001 - a log handler must never raise
+            self.handleError(record)
+
+
+# -- restart: the fills made while the bot was down -----------------------------------------
+def resume_point(path: Path) -> tuple[int, list[float], list[float], float] | None:
+    """(since_ms, psize, pprice, balance) after the journal's last line, or None when there is
+    no journal (or it cannot be read: the caller warns)."""
+    from passivbot.report.journal import read_journal
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    j = read_journal(path)
+    rows = sorted(j["session"] + j["fill"] + j["equity"], key=lambda r: r["ts_ms"])
+    if not rows:
+        return None
+    psize, pprice, balance = [0.0, 0.0], [0.0, 0.0], 0.0
+    for r in rows:
+        if r["type"] == "equity":
+            psize = [r["psize_long"], r["psize_short"]]
+            pprice = [r["pprice_long"], r["pprice_short"]]
+            balance = r["balance"]
+        elif r["type"] == "fill":
+            k = 0 if r["side"] == "long" else 1
+            psize[k], pprice[k], balance = r["psize"], r["pprice"], r["balance"]
+        else:
+            balance = r["balance"]
+    return int(rows[-1]["ts_ms"]) + 1, psize, pprice, float(balance)
+
+
+async def report_missed_fills(view: LiveView, adapter, rest, journal_path: Path) -> int:
+    """Fills made while the bot was down: the exchange's trade history since the journal's
+    last line, reported ("while the bot was down") and journalled. Returns how many."""
+    from passivbot.report.journal import JournalError
+
+    try:
+        point = resume_point(journal_path)
+    except (JournalError, OSError) as e:
+        view.log.warning("journal unreadable (%s): fills made while the bot was down are not "
+                         "reported", e)
+        return 0
+    if point is None:
+        return 0
+    since, psize, pprice, balance = point
+    view.psize, view.pprice, view.balance = list(psize), list(pprice), balance
+    sym = adapter.symbol
+    got = await rest(lambda: adapter.ex.fetch_my_trades(sym, since=since))
+    trades = sorted((t for t in got if t.get("symbol") == sym
+                     and int(t.get("timestamp") or 0) >= since),
+                    key=lambda t: int(t.get("timestamp") or 0))
+    for t in trades:
+        side = adapter.order_side(t)
+        if side is None:
+            side = view.state.order_sides.get(str(t.get("order")))
+        if side is None and t.get("order"):
+            try:  # Bybit's executions do not say the position side; the order does
+                o = await rest(lambda: adapter.ex.fetch_order(str(t["order"]), sym,
+                                                              {"acknowledged": True}))
+                side = adapter.order_side(o)
+            except Exception:  # noqa: BLE001 - reported as side "?" below
+                side = None
+        view.on_trade(t, side, t.get("side") == "buy", missed=True)
+    st = view.state
+    if trades:
+        view.log.info("%d fill(s) while the bot was down (since %s UTC), listed above",
+                      len(trades), ymdhm(since))
+    else:
+        view.log.info("no fills while the bot was down (since %s UTC)", ymdhm(since))
+    if any(abs(view.psize[j] - st.psize[j]) > 1e-9 for j in range(2)):
+        view.log.warning("positions now (long %g, short %g) differ from the journal plus the "
+                         "trade history (long %g, short %g): changed by hand or by a fill the "
+                         "history no longer lists", st.psize[0], st.psize[1], *view.psize)
+    view.resync(force=True)
+    return len(trades)
