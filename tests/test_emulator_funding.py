@@ -153,3 +153,32 @@ async def test_market_data_serves_the_events_that_have_happened(venue):
     await emu.advance(4)  # now: candle 14's open; the events before it: 3 (one before start)
     rows = await asyncio.wait_for(ex.fetch_funding_rate_history(SYM), W)
     assert [r["fundingRate"] for r in rows] == [0.0005, 0.0001]
+
+
+async def test_binance_serves_the_mark_the_account_was_charged_at():
+    emu = funded_emulator()
+    await emu.start()
+    ex = create_exchange("binance", api_key="key", secret="secret",
+                         emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
+    try:
+        await emu.advance(12)  # through candle 21: the event at candle 20's open is served
+        raw = await asyncio.wait_for(ex.fapiPublicGetFundingRate({"symbol": "ETHUSDT"}), W)
+        assert [(float(r["fundingRate"]), float(r["markPrice"])) for r in raw][-1] == (
+            -0.0002, 2100.0)
+    finally:
+        await ex.close()
+        await emu.stop()
+
+
+def test_cli_loads_the_bundled_funding_of_its_symbol_by_default():
+    from passivbot.data.bundled import load_bundled
+    from passivbot.emulator.__main__ import load_emulator_funding, parse_args
+
+    candles = np.array(load_bundled("ETHUSDT"))[:1440 * 3]
+    args = parse_args(["--symbol", "ETHUSDT"])
+    fs = load_emulator_funding(args, candles)
+    assert fs.source in ("bundled", "cache") and len(fs) == 9  # 3 days of 8 h events
+    emu = Emulator("binance", "ETHUSDT", candles, start_index=1440, funding=fs)
+    assert emu.funding.shape == (9, 3)
+    assert emu.account.funding.next == 3  # the first day's events are history
+    assert load_emulator_funding(parse_args(["--funding", "off"]), candles) is None

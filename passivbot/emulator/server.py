@@ -110,7 +110,7 @@ class Emulator:
         if clock is not None:  # events before the first traded candle are not the account's
             clock.skip_through(candles[start_index - 1, 0])
         self.account.funding = clock
-        self.funding = None if clock is None else clock.column_stack()[:, :2]
+        self.funding = None if clock is None else clock.column_stack()
         self.realism = realism_of(realism)
         self.speed = 60.0  # scales bans and Retry-After (lockstep: as the CLI's default speed)
         self.max_conn_age_ms = 86_400_000 if (self.realism.full and exchange == "binance") \
