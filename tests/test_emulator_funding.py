@@ -182,3 +182,37 @@ def test_cli_loads_the_bundled_funding_of_its_symbol_by_default():
     assert emu.funding.shape == (9, 3)
     assert emu.account.funding.next == 3  # the first day's events are history
     assert load_emulator_funding(parse_args(["--funding", "off"]), candles) is None
+
+
+def test_emulator_and_backtest_count_the_same_funding_events_for_any_times():
+    """Property: for funding times anywhere (before the start, on an open, between opens,
+    past the end), the emulator's clock settles through candle n-1 exactly the events the
+    backtest counts (S_FUNDING_EVENTS), never one twice."""
+    from hypothesis import given, settings, strategies as st
+
+    from passivbot.backtest.engine import S_FUNDING_EVENTS, run_backtest
+    from passivbot.config import side_params
+    from passivbot.markets import market_spec
+    from passivbot.parity import busy_config
+
+    n = 30
+    c = flat_candles(n, 2000.0, spread=1.0)
+    cfg, spec = busy_config(), market_spec("binance", "ETHUSDT")
+    lp, sp = side_params(cfg.long), side_params(cfg.short)
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.integers(-120_000, (n + 2) * 60_000), max_size=8, unique=True))
+    def check(offsets):
+        times = np.sort(np.array(offsets, dtype=np.int64)) + int(c[0, 0])
+        rates = np.full(len(times), 0.0001)
+        s = run_backtest(c, lp, sp, spec.market_array(), spec.brackets_array(), 1000.0, 0.0002,
+                         0.0005, funding_times=times, funding_rates=rates)[2]
+        emu = Emulator("binance", "ETHUSDT", c, start_index=1, realism="minute",
+                       funding=(times, rates))
+        skipped = emu.account.funding.next
+        for _ in range(n - 1):
+            emu.account.step()
+        assert emu.account.funding.next - skipped == s[S_FUNDING_EVENTS]
+        assert skipped == int((times <= c[0, 0]).sum())
+
+    check()
