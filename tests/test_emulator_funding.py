@@ -201,16 +201,17 @@ def test_emulator_and_backtest_count_the_same_funding_events_for_any_times():
     lp, sp = side_params(cfg.long), side_params(cfg.short)
 
     @settings(max_examples=40, deadline=None)
-    @given(st.lists(st.integers(-120_000, (n + 2) * 60_000), max_size=8, unique=True))
-    def check(offsets):
+    @given(st.lists(st.integers(-4, 2 * n + 4).map(lambda k: k * 30_000), max_size=8,
+                    unique=True), st.integers(2, n))
+    def check(offsets, m):  # offsets on and between candle opens; the first m candles run
         times = np.sort(np.array(offsets, dtype=np.int64)) + int(c[0, 0])
         rates = np.full(len(times), 0.0001)
-        s = run_backtest(c, lp, sp, spec.market_array(), spec.brackets_array(), 1000.0, 0.0002,
+        s = run_backtest(c[:m], lp, sp, spec.market_array(), spec.brackets_array(), 1000.0, 0.0002,
                          0.0005, funding_times=times, funding_rates=rates)[2]
         emu = Emulator("binance", "ETHUSDT", c, start_index=1, realism="minute",
                        funding=(times, rates))
         skipped = emu.account.funding.next
-        for _ in range(n - 1):
+        for _ in range(m - 1):
             emu.account.step()
         assert emu.account.funding.next - skipped == s[S_FUNDING_EVENTS]
         assert skipped == int((times <= c[0, 0]).sum())
