@@ -14,8 +14,15 @@ candles it reached, and the line says how many days that was.
 minute, one-tick book, PostOnly against it, partial fills, venue limits); `--realism minute`
 the older one-kline-a-minute emulator.
 
-Run: python3 bench/parity.py [--days 30] [--time-limit 780] [--realism full|minute]
-     [--exchanges binance bybit]
+`--funding on` (default where the bundled sample or caches/ has the symbol's funding events):
+both the backtest and the emulator charge the same funding events (passivbot.data.perp), and the
+final balances compared include them; `--funding off` models none. `--config high-exposure`:
+leverage 7 and wallet_exposure_limit 3.5 per side, a config whose entries the exchange refuses
+for margin (refused identically by both, the one rule).
+
+Run: python3 bench/parity.py [--days 30] [--start-day 0] [--time-limit 780]
+     [--realism full|minute] [--exchanges binance bybit] [--funding on|off]
+     [--config busy|high-exposure]
 """
 
 from __future__ import annotations
@@ -33,13 +40,38 @@ sys.path.insert(0, str(ROOT))
 DAY = 1440
 
 
-def one(exchange: str, days: float, time_limit: float, realism: str) -> tuple[list[str], dict]:
+def config(name: str):
+    from passivbot.config import live_config_from_dict, live_config_to_dict
+    from passivbot.parity import busy_config
+
+    if name == "busy":
+        return busy_config()
+    d = live_config_to_dict(busy_config())
+    d["leverage"] = 7
+    for side in ("long", "short"):
+        d[side]["wallet_exposure_limit"] = 3.5
+    return live_config_from_dict(d, "busy, leverage 7, exposure 3.5 + 3.5")
+
+
+def one(exchange: str, days: float, time_limit: float, realism: str, funding: str = "on",
+        start_day: float = 0.0, cfg_name: str = "busy") -> tuple[list[str], dict]:
     import numpy as np
 
+    from passivbot.backtest.engine import S_MARGIN_REFUSED, run_backtest
+    from passivbot.config import side_params
     from passivbot.data.bundled import load_bundled
-    from passivbot.parity import busy_config, run_parity, summary_lines
+    from passivbot.data.perp import load_funding
+    from passivbot.markets import DEFAULT_FEES, market_spec
+    from passivbot.parity import funding_arrays, run_parity, summary_lines
 
-    candles = np.array(load_bundled("ETHUSDT")[: int(days * DAY)])
+    s0 = int(start_day * DAY)
+    candles = np.array(load_bundled("ETHUSDT")[s0: s0 + int(days * DAY)])
+    cfg = config(cfg_name)
+    fs = None
+    if funding == "on":
+        fs = load_funding(exchange, "ETHUSDT", int(candles[0, 0]), int(candles[-1, 0]) + 60_000,
+                          cache_dir="caches")
+        fs = fs if len(fs) else None
     t0 = time.perf_counter()
     last = [t0]
 
@@ -49,9 +81,21 @@ def one(exchange: str, days: float, time_limit: float, realism: str) -> tuple[li
             print(f"  {exchange}: minute {i}/{n} after {last[0] - t0:.0f} s", file=sys.stderr,
                   flush=True)
 
-    rep = asyncio.run(run_parity(busy_config(), candles, exchange, progress=progress,
-                                 time_limit_s=time_limit, realism=realism))
-    fig = {"rate": rep.match_rate, "ok": rep.ok, "days": rep.n_candles / DAY,
+    rep = asyncio.run(run_parity(cfg, candles, exchange, progress=progress,
+                                 time_limit_s=time_limit, realism=realism, funding=fs))
+    spec, fees = market_spec(exchange, "ETHUSDT"), DEFAULT_FEES[exchange]
+    f = funding_arrays(fs)
+    _, _, summ = run_backtest(candles[:rep.n_candles], side_params(cfg.long),
+                              side_params(cfg.short), spec.market_array(), spec.brackets_array(),
+                              10_000.0, fees["maker_fee"], fees["taker_fee"], spec.mmr_add,
+                              leverage=float(cfg.leverage),
+                              funding_times=None if f is None else f[0],
+                              funding_rates=None if f is None else f[1],
+                              funding_marks=None if f is None else f[2])
+    from passivbot.backtest.engine import S_FUNDING_EVENTS, S_FUNDING_PAID, S_FUNDING_RECEIVED
+    fig = {"funding_events": 0 if fs is None else int(summ[S_FUNDING_EVENTS]),
+           "funding_net": float(summ[S_FUNDING_RECEIVED] - summ[S_FUNDING_PAID]),
+           "margin_refused": int(summ[S_MARGIN_REFUSED]),"rate": rep.match_rate, "ok": rep.ok, "days": rep.n_candles / DAY,
            "seconds": time.perf_counter() - t0, "fills": len(rep.backtest.fills),
            "minutes_per_s": rep.n_candles / max(rep.live.seconds, 1e-9),
            "balance_diff": rep.balance_diff}
@@ -65,11 +109,18 @@ def main() -> int:
                     help="seconds per exchange's live run (they run in parallel)")
     ap.add_argument("--exchanges", nargs="+", default=["binance", "bybit"])
     ap.add_argument("--realism", choices=("full", "minute"), default="full")
+    ap.add_argument("--funding", choices=("on", "off"), default="on",
+                    help="charge the symbol's funding events in both (default: on where data "
+                         "exists)")
+    ap.add_argument("--start-day", type=float, default=0.0, help="first day of the sample")
+    ap.add_argument("--config", choices=("busy", "high-exposure"), default="busy")
     args = ap.parse_args()
-    print(f"realism: {args.realism}")
+    print(f"realism: {args.realism}; funding: {args.funding}; config: {args.config}; days "
+          f"{args.start_day:g}..{args.start_day + args.days:g}")
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=len(args.exchanges)) as pool:
-        futs = {ex: pool.submit(one, ex, args.days, args.time_limit, args.realism)
+        futs = {ex: pool.submit(one, ex, args.days, args.time_limit, args.realism,
+                                args.funding, args.start_day, args.config)
                 for ex in args.exchanges}
         results = {ex: f.result() for ex, f in futs.items()}
     ok = True
@@ -82,6 +133,10 @@ def main() -> int:
         print(f"parity_lockstep_speed_{ex}: {fig['minutes_per_s']:.0f} minutes/s")
         print(f"parity_match_{ex}: {fig['rate']:.1f} % (target 100)")
         print(f"parity_balance_diff_{ex}: {fig['balance_diff']:.6f} USDT (target 0)")
+        print(f"parity_funding_events_{ex}: {fig['funding_events']} events, net "
+              f"{fig['funding_net']:+.4f} USDT received")
+        print(f"parity_margin_refused_{ex}: {fig['margin_refused']} entry fills refused "
+              f"(backtest count)")
     print(f"parity_total_time: {time.perf_counter() - t0:.0f} s (target < 900)")
     return 0 if ok else 1
 

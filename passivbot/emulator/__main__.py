@@ -3,6 +3,8 @@
 Serves the bundled candles (or --candles PATH: .npy, .csv or .csv.gz with columns timestamp ms,
 open, high, low, close, volume; a header row is optional) in real time scaled by --speed, on
 127.0.0.1 only. Point the bot at it with `--emulator 127.0.0.1:PORT`. Stop with Ctrl-C.
+Funding (--funding on, the default) is charged at the symbol's funding times over the candles'
+span as the backtest charges it: from the downloader's cache (caches/) or the bundled sample.
 At the end of the candles it prints a summary and exits (--at-end exit, the default) or keeps
 answering with the clock stopped until Ctrl-C (--at-end serve). Mistakes in the arguments or
 the candles file are a message and exit 2.
@@ -88,6 +90,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="full: intra-minute price path, spread, venue limits (default); "
                          "minute: one kline a minute (faster, kinder)")
     ap.add_argument("--seed", type=int, default=0, help="seeds the price paths and partial fills")
+    ap.add_argument("--funding", choices=("on", "off"), default="on",
+                    help="on: settle the symbol's funding events (caches/ or bundled; none "
+                         "known: none charged, said at start); off: no funding")
     ap.add_argument("--at-end", choices=("exit", "serve"), default="exit",
                     help="out of candles: print the summary and exit, or keep answering "
                          "(clock stopped) until Ctrl-C")
@@ -132,7 +137,20 @@ def summary(emu, minutes: int) -> str:
             f"maker, {taker} taker); wallet balance {acc.balance:.2f} USDT (start {start:.2f}, "
             f"{pnl:+.2f}), unrealized {acc.upnl():+.2f}; positions {pos}; "
             f"{len(acc.open_orders)} open orders; orders created {c['orders_created']}, "
-            f"cancelled {c['orders_cancelled']}, rejected {c['orders_rejected']}")
+            f"cancelled {c['orders_cancelled']}, rejected {c['orders_rejected']}; funding "
+            f"{-sum(p for _, _, p in acc.funding_paid):+.2f} USDT over "
+            f"{len(acc.funding_paid)} charges")
+
+
+def load_emulator_funding(args: argparse.Namespace, candles: np.ndarray):
+    """The symbol's funding events over the candles' span (`data.perp.load_funding`: the
+    downloader's cache under caches/, else the bundled sample), or None with --funding off."""
+    if args.funding == "off":
+        return None
+    from passivbot.data.perp import load_funding
+
+    return load_funding(args.exchange, args.symbol, int(candles[0, 0]),
+                        int(candles[-1, 0]) + 60_000, cache_dir="caches")
 
 
 async def serve(args: argparse.Namespace, candles: np.ndarray) -> int:
@@ -140,8 +158,9 @@ async def serve(args: argparse.Namespace, candles: np.ndarray) -> int:
     from passivbot.emulator.path import Realism
 
     realism = Realism(seed=args.seed) if args.realism == "full" else "minute"
+    funding = load_emulator_funding(args, candles)
     emu = Emulator(args.exchange, args.symbol, candles, start_index=args.start_index,
-                   starting_balance=args.starting_balance, realism=realism)
+                   starting_balance=args.starting_balance, realism=realism, funding=funding)
     try:
         url = await emu.start(host=args.host, port=args.port)
     except OSError as e:
@@ -150,7 +169,7 @@ async def serve(args: argparse.Namespace, candles: np.ndarray) -> int:
     n = len(candles) - args.start_index
     print(f"{args.exchange} emulator for {args.symbol} at {url} (ccxt: --emulator "
           f"127.0.0.1:{emu.port}); {n} minutes at {args.speed:g}x, realism {args.realism}; "
-          "Ctrl-C to stop", flush=True)
+          f"funding {_funding_words(funding)}; Ctrl-C to stop", flush=True)
     try:
         await emu.run_realtime(speed=args.speed)
         print(summary(emu, emu.clock - args.start_index), flush=True)
@@ -162,6 +181,12 @@ async def serve(args: argparse.Namespace, candles: np.ndarray) -> int:
     finally:
         await emu.stop()
     return 0
+
+
+def _funding_words(funding) -> str:
+    if funding is None:
+        return "off"
+    return f"{len(funding)} events ({funding.source})" if len(funding) else "none known"
 
 
 def main(argv: list[str]) -> int:

@@ -81,7 +81,7 @@ class BinanceWs:
         if kind == "order":
             self._order(payload["order"], payload["exec"], payload["fill"])
         elif kind == "account":
-            self._account(payload["reason"])
+            self._account(payload["reason"], payload.get("funding"))
         elif kind == "kline":
             self._kline(payload["index"])
         elif kind == "tick":
@@ -138,8 +138,17 @@ class BinanceWs:
             "cp": False, "rp": s(fill["pnl"] if fill else 0), "pP": False, "si": 0, "ss": 0,
             "V": "NONE", "pm": "NONE", "gtd": 0}})
 
-    def _account(self, reason: str) -> None:
+    def _account(self, reason: str, funding: list | None = None) -> None:
+        """ACCOUNT_UPDATE. A funding charge (reason FUNDING_FEE) is, as Binance documents it
+        for a cross position, the balance alone: wallet balance and `bc` the balance change
+        (the sum paid on both sides, negative when paid), no position list."""
         acc, now, last = self.acc, self.acc.now_ms(), self.acc.last_price
+        if reason == "FUNDING_FEE":
+            bc = -sum(pay for _, pay in funding or ())
+            self._publish(None, {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {
+                "m": reason, "B": [{"a": "USDT", "wb": s(acc.balance), "cw": s(acc.balance),
+                                    "bc": s(bc)}], "P": []}})
+            return
         positions = []
         for side, pos in acc.positions.items():
             if not acc.hedge_mode and pos.size <= 0.0 and (side != LONG or positions):

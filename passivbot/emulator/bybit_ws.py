@@ -17,6 +17,24 @@ from passivbot.emulator.binance_rest import s
 from passivbot.records import LONG, SHORT
 
 
+def funding_execution_json(acc: core.Account, side: int, pay: float, rate: float,
+                           mark: float) -> dict:
+    """A funding settlement as Bybit's execution stream reports it: execType Funding, no
+    order, execQty the position size, execPrice the mark, execFee what was paid (negative:
+    received), feeRate the funding rate; side the position's (Buy: long). ccxt.pro's
+    watchMyTrades drops it by default (its execType filter is Trade, AdlTrade, BustTrade,
+    Settle): the wallet update that follows carries the balance."""
+    pos, now = acc.positions[side], acc.now_ms()
+    return {"category": "linear", "symbol": acc.spec.symbol, "orderId": "", "orderLinkId": "",
+            "side": "Buy" if side == LONG else "Sell", "orderPrice": "0", "orderQty": "0",
+            "leavesQty": "0", "createType": "", "orderType": "UNKNOWN",
+            "stopOrderType": "UNKNOWN", "execFee": s(pay), "execId": f"funding-{now}-{side}",
+            "execPrice": s(mark), "execQty": s(pos.size), "execType": "Funding",
+            "execValue": s(pos.size * mark), "execTime": str(now), "isMaker": False,
+            "feeRate": s(rate), "tradeIv": "", "markIv": "", "markPrice": s(mark),
+            "indexPrice": "", "underlyingPrice": "", "blockTradeId": "", "closedSize": "0",
+            "seq": acc.clock, "execPnl": "0"}
+
 
 class BybitWs:
     def __init__(self, emu) -> None:
@@ -91,6 +109,13 @@ class BybitWs:
             self._private("order", [row])
             if payload["fill"] is not None:
                 self._private("execution", [rest.execution_json(payload["fill"])])
+        elif kind == "account" and payload["reason"] == "FUNDING_FEE":
+            # Bybit settles funding as one execution per position (execType Funding, execFee
+            # the amount paid, negative when received) and a wallet update
+            self._private("execution", [funding_execution_json(self.acc, side, pay, payload["rate"],
+                                                         payload["mark"])
+                                        for side, pay in payload["funding"]])
+            self._private("wallet", [rest.wallet_json()])
         elif kind == "account":
             self._private("position", [rest.position_json(LONG), rest.position_json(SHORT)]
                           if self.acc.hedge_mode else rest.positions_list())

@@ -20,9 +20,10 @@ import numpy as np
 from passivbot.fills import apply_fill_nb, fill_sequence_nb
 from passivbot.margin import (
     available_margin_nb, entry_margin_ok_nb, funding_payment_nb, hedged_liq_price_nb,
-    is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
+    initial_margin_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
 )
 from passivbot.markets import MarketSpec
+from passivbot.emulator.perp import FundingClock
 from passivbot.numeric import is_on_step_nb
 from passivbot.records import (
     BOOK_COLS, KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_LIQUIDATION, KIND_REENTRY, LONG, SHORT,
@@ -108,6 +109,11 @@ class Account:
     ask: float = 0.0
     partial_share: float = 0.0  # share of fills split into 2-3 executions (seeded below)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    # Perpetual-futures accounting (emulator.perp): the funding events on the candle clock, what
+    # they charged [(minute, side, payment > 0: paid)], and resting entry fills refused for margin.
+    funding: FundingClock | None = None
+    funding_paid: list = field(default_factory=list)
+    margin_refused: int = 0
 
     # -- time and prices ---------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -163,6 +169,16 @@ class Account:
         """Available margin (the shared rule, `margin.available_margin_nb`)."""
         return available_margin_nb(self.balance, self.upnl(), self.initial_margin(), 0.0)
 
+    def entry_fits(self, qty: float, price: float, upnl_price: float) -> bool:
+        """THE entry margin rule, the backtester's (`backtest.account.settle_nb`): the entry's
+        initial margin fits in wallet balance + unrealized pnl at `upnl_price` - the initial
+        margin of the positions (open orders reserve nothing: the backtest cannot know which
+        of its resting orders an exchange would have accepted, so both check at the fill)."""
+        im_pos = initial_margin_nb(sum(p.size * p.price for p in self.positions.values()),
+                                   self.leverage)
+        return entry_margin_ok_nb(available_margin_nb(self.balance, self.upnl(upnl_price), im_pos,
+                                                      0.0), qty, price, self.leverage)
+
     def settle_funding(self, rate: float, mark: float) -> list:
         """Charge one funding event on both positions at `mark` (`margin.funding_payment_nb`,
         the backtester's rule); returns [(side, payment)] (payment > 0: paid)."""
@@ -173,7 +189,9 @@ class Account:
                 self.balance -= pay
                 paid.append((side, pay))
         if paid:
-            self.emit("account", {"reason": "FUNDING_FEE", "funding": paid})
+            self.funding_paid += [(self.clock, side, pay) for side, pay in paid]
+            self.emit("account", {"reason": "FUNDING_FEE", "funding": paid, "rate": rate,
+                                  "mark": mark})
         return paid
 
     # -- events --------------------------------------------------------------------------------
@@ -240,7 +258,7 @@ class Account:
         ref_price = last if crosses else price
         if not close and qty * ref_price < spec.min_cost - 1e-9:
             return Reject(R_MIN_NOTIONAL, f"{spec.min_cost:g}")
-        if not close and not entry_margin_ok_nb(self.available(), qty, ref_price, self.leverage):
+        if not close and not self.entry_fits(qty, ref_price, self.last_price):
             return Reject(R_MARGIN)
         now = self.now_ms()
         order = Order(self._next_id, client_id or f"emu{self._next_id}", spec.symbol, is_buy,
@@ -366,18 +384,33 @@ class Account:
         return orders, book
 
     def step(self) -> list:
-        """Settle candle `clock` (fills, then liquidation); clock += 1. Returns its fills."""
+        """Settle candle `clock` in the backtester's order (`backtest.engine`): the funding due at
+        its open; unless it opens past the liquidation price (as it was before that funding),
+        the resting orders by the fill rule, an entry the margin cannot carry staying unfilled
+        (`entry_fits`, unrealized pnl at the previous close); then liquidation. clock += 1.
+        Returns its fills."""
         i = self.clock
         if i >= len(self.candles):
             raise IndexError("out of candles")
-        high, low = float(self.candles[i, 2]), float(self.candles[i, 3])
-        orders, book = self.book()
+        open_, high, low = (float(x) for x in self.candles[i, 1:4])
+        prev_close = float(self.candles[max(i - 1, 0), 4])
+        liq, direction = self.liq_price()
+        if self.funding is not None:
+            for rate, mark in self.funding.due(self.candles[i, 0], open_):
+                if any(p.size > 0.0 for p in self.positions.values()):
+                    self.settle_funding(rate, mark)
         fills = []
-        for r in fill_sequence_nb(book, low, high):
-            f = self._settle(orders[r], float(book[r, 1]), self.maker_fee, taker=False,
-                             parts=self.draw_parts())
-            if f is not None:
-                fills.append(f)
+        if not is_liquidated_nb(liq, direction, open_, open_):  # a gap: liquidated at the open
+            orders, book = self.book()
+            for r in fill_sequence_nb(book, low, high):
+                o = orders[r]
+                if not o.close and not self.entry_fits(o.qty, o.price, prev_close):
+                    self.margin_refused += 1
+                    continue
+                f = self._settle(o, float(book[r, 1]), self.maker_fee, taker=False,
+                                 parts=self.draw_parts())
+                if f is not None:
+                    fills.append(f)
         if fills:
             self.emit("account", {"reason": "ORDER"})
         fills += self._check_liquidation(low, high)
@@ -386,11 +419,14 @@ class Account:
         self.emit("kline", {"index": i})
         return fills
 
-    def _check_liquidation(self, low: float, high: float) -> list:
+    def liq_price(self) -> tuple:
+        """(hedged liquidation price, direction) of the account now (`margin`)."""
         lp_, sp_ = self.positions[LONG], self.positions[SHORT]
-        liq, direction = hedged_liq_price_nb(self.balance, lp_.size, lp_.price, sp_.size,
-                                             sp_.price, self.spec.brackets_array(),
-                                             self.spec.mmr_add)
+        return hedged_liq_price_nb(self.balance, lp_.size, lp_.price, sp_.size, sp_.price,
+                                   self.spec.brackets_array(), self.spec.mmr_add)
+
+    def _check_liquidation(self, low: float, high: float) -> list:
+        liq, direction = self.liq_price()
         if not is_liquidated_nb(liq, direction, low, high):
             return []
         self.cancel_all()

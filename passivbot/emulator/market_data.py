@@ -11,7 +11,8 @@ replays, as the venues serve them (only what has happened by the emulator's cloc
   (interval in minutes or D/W; start, end, limit <= 1000, default 200; newest first, rows
   [start, open, high, low, close]).
 
-Funding: `emu.funding`, float (n, 2) (fundingTime ms, rate) or None (then no events). Mark
+Funding: `emu.funding`, float (n, 2) or (n, 3) (fundingTime ms, rate[, mark: NaN unknown]) or
+None (then no events); the emulator's own is the series it settles (`emulator.perp`). Mark
 price: the emulator marks positions at the last price, so its mark klines are the candles
 aggregated to the interval (the last bucket may be in progress, as on the venues).
 """
@@ -57,8 +58,11 @@ class MarketData:
         if f is None:
             return np.empty((0, 2))
         if hasattr(f, "times_ms"):
-            f = np.column_stack([f.times_ms, f.rates])
-        f = np.asarray(f, dtype=np.float64).reshape(-1, 2)
+            f = np.column_stack([f.times_ms, f.rates, f.mark])
+        f = np.asarray(f, dtype=np.float64)
+        f = f.reshape(-1, f.shape[-1] if f.ndim == 2 else 2)
+        if f.shape[1] == 2:  # no marks known: each event's mark is its minute's open
+            f = np.column_stack([f, np.full(len(f), np.nan)])
         return f[f[:, 0] < self.emu.account.now_ms()]
 
     def _mark(self, interval_ms: int) -> np.ndarray:
@@ -105,9 +109,10 @@ class MarketData:
         rows = self._window(self._events(), p.get("startTime"), p.get("endTime"), limit, False)
         mark = self._mark(60_000)
         out = []
-        for t, rate in rows:
+        for t, rate, m in rows:  # the mark the account was charged at, else the minute's open
             i = int(np.searchsorted(mark[:, 0], t // 60_000 * 60_000))
-            m = mark[i, 1] if i < len(mark) else self.emu.account.last_price
+            if np.isnan(m):
+                m = mark[i, 1] if i < len(mark) else self.emu.account.last_price
             out.append({"symbol": self.emu.symbol, "fundingTime": int(t),
                         "fundingRate": _s(rate), "markPrice": _s(m)})
         return web.json_response(out)
@@ -140,7 +145,7 @@ class MarketData:
         limit = max(1, min(int(p.get("limit", 200)), 200))
         rows = self._window(self._events(), p.get("startTime"), p.get("endTime"), limit, True)
         lst = [{"symbol": self.emu.symbol, "fundingRate": _s(rate),
-                "fundingRateTimestamp": str(int(t))} for t, rate in rows[::-1]]
+                "fundingRateTimestamp": str(int(t))} for t, rate, _ in rows[::-1]]
         return self.emu.rest.ok({"category": "linear", "list": lst})
 
     async def bybit_mark_klines(self, req):

@@ -21,6 +21,7 @@ from passivbot.emulator.core import Account
 from passivbot.emulator.faults import FaultInjector
 from passivbot.emulator.market_data import register_market_data
 from passivbot.emulator.path import Realism, realism_of
+from passivbot.emulator.perp import FundingClock
 from passivbot.markets import DEFAULT_FEES, market_spec
 
 ALLOWED_HOSTS = ("127.0.0.1", "localhost")
@@ -78,17 +79,24 @@ class Emulator:
                  starting_balance: float = 10_000.0, maker_fee: float | None = None,
                  taker_fee: float | None = None, api_key: str | None = None,
                  api_secret: str | None = None, realism: Realism | str | None = None,
-                 wall_clock: bool = False) -> None:
+                 wall_clock: bool = False, funding=None) -> None:
+        """`funding`: the symbol's funding events (a `data.perp.FundingSeries`, a (times,
+        rates[, marks]) tuple or None: no funding), settled on the candle clock by the
+        backtester's rule (`emulator.perp`) and served by the market-data routes."""
         if exchange not in ("binance", "bybit"):
             raise ValueError(f"exchange must be 'binance' or 'bybit', not {exchange!r}")
         candles = np.asarray(candles, dtype=np.float64)
         if candles.ndim != 2 or candles.shape[1] < 6 or not 0 < start_index < len(candles):
             raise ValueError("candles must be (n, 6) and 0 < start_index < n")
         self.wall_clock = wall_clock
+        clock = FundingClock.of(funding)
         if wall_clock:  # re-stamp (a copy) so that candle start_index opens this wall minute
             now_min = int(time.time() * 1000) // 60_000 * 60_000
             candles = candles.copy()
-            candles[:, 0] += now_min - candles[start_index, 0]
+            shift = now_min - int(candles[start_index, 0])
+            candles[:, 0] += shift
+            if clock is not None:  # the funding events move with the candles
+                clock = FundingClock(clock.times + shift, clock.rates, clock.marks)
         fees = DEFAULT_FEES[exchange]
         self.exchange, self.symbol, self.candles = exchange, symbol, candles
         self.spec = market_spec(exchange, symbol)
@@ -99,6 +107,10 @@ class Emulator:
             self.spec, candles, start_index, float(starting_balance),
             fees["maker_fee"] if maker_fee is None else maker_fee,
             fees["taker_fee"] if taker_fee is None else taker_fee)
+        if clock is not None:  # events before the first traded candle are not the account's
+            clock.skip_through(candles[start_index - 1, 0])
+        self.account.funding = clock
+        self.funding = None if clock is None else clock.column_stack()
         self.realism = realism_of(realism)
         self.speed = 60.0  # scales bans and Retry-After (lockstep: as the CLI's default speed)
         self.max_conn_age_ms = 86_400_000 if (self.realism.full and exchange == "binance") \

@@ -1,0 +1,219 @@
+"""The emulator's perpetual-futures accounting: funding on its candle clock (the backtester's
+instants and function), the venues' own funding messages through real ccxt, the entry margin
+rule checked at the fill as the backtester checks it, and a gap through the liquidation price
+settled before any fill. Numbers are computed by hand in the comments."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from passivbot.emulator import Emulator
+from passivbot.emulator.perp import FundingClock
+from passivbot.emulator.testing import eventually, flat_candles
+from passivbot.exchanges.ccxt_factory import create_exchange
+from passivbot.records import KIND_LIQUIDATION, LONG, SHORT
+
+SYM = "ETH/USDT:USDT"
+W = 10.0
+
+
+def funded_emulator(exchange: str = "binance", balance: float = 10_000.0, **kw) -> Emulator:
+    """Flat candles at 2000 (range +-1), trading from candle 10; funding events: one before the
+    start (not the account's), one 30 s after candle 12's open (due at candle 13, mark unknown:
+    the open, 2000) at +0.01 %, one exactly at candle 20's open at -0.02 % with mark 2100."""
+    c = flat_candles(40, 2000.0, spread=1.0)
+    times = [c[5, 0], c[12, 0] + 30_000, c[20, 0]]
+    funding = (times, [0.0005, 0.0001, -0.0002], [np.nan, np.nan, 2100.0])
+    emu = Emulator(exchange, "ETHUSDT", c, start_index=10, starting_balance=balance,
+                   realism="minute", funding=funding, **kw)
+    emu.account.set_hedge_mode(True)
+    return emu
+
+
+def open_both(acc, long_qty: float = 1.0, short_qty: float = 0.5) -> None:
+    for side, qty in ((LONG, long_qty), (SHORT, short_qty)):
+        o = acc.place(is_buy=side == LONG, qty=qty, price=0.0, order_type="MARKET",
+                      position_side=side)
+        assert o.status == "FILLED", o
+
+
+def test_funding_settles_at_the_first_candle_opening_at_or_after_each_event():
+    emu = funded_emulator()
+    acc = emu.account
+    open_both(acc)
+    before = acc.balance
+    for _ in range(15):
+        acc.step()
+    # candle 13: long 1.0 x 2000 x 0.0001 = 0.2 paid, short 0.5 x 2000 x 0.0001 = 0.1 received;
+    # candle 20 at mark 2100, rate -0.0002: long receives 0.42, short pays 0.21
+    got = [(m, s, round(p, 12)) for m, s, p in acc.funding_paid]
+    assert got == [(13, LONG, 0.2), (13, SHORT, -0.1), (20, LONG, -0.42), (20, SHORT, 0.21)]
+    assert acc.balance == pytest.approx(before - 0.1 + 0.21, abs=1e-9)
+    assert acc.funding.next == 3  # the event before the start was skipped, never charged
+
+
+def test_no_funding_while_flat_and_the_cursor_still_moves():
+    emu = funded_emulator()
+    acc = emu.account
+    for _ in range(15):
+        acc.step()
+    assert acc.funding_paid == [] and acc.balance == 10_000.0 and acc.funding.next == 3
+
+
+def test_funding_clock_rejects_unsorted_or_ragged_arrays():
+    with pytest.raises(ValueError, match="ascending"):
+        FundingClock([2, 1], [0.0, 0.0])
+    with pytest.raises(ValueError, match="length"):
+        FundingClock([1, 2], [0.0])
+
+
+def test_an_entry_the_margin_cannot_carry_stays_unfilled_at_the_fill():
+    emu = funded_emulator(balance=1000.0)
+    acc = emu.account
+    acc.set_leverage(2)
+    # long 0.5 at 2000 (taker 0.05 %: fee 0.5): IM 500, balance 999.5
+    acc.place(is_buy=True, qty=0.5, price=0.0, order_type="MARKET", position_side=LONG)
+    ids = []
+    for price in (1990.0, 1980.0, 1970.0):  # each alone fits at placement (IM <= 499.5)
+        o = acc.place(is_buy=True, qty=0.2, price=price, position_side=LONG)
+        assert o.status == "NEW", o
+        ids.append(o.id)
+    acc.candles[10, 3] = 1960.0  # candle 10 reaches all three
+    fills = acc.step()
+    # 1990: IM (1000 + 398) / 2 = 699 after it; 1980 needs 198 of ~999.42 + 2.0 - 699 = 302:
+    # fills; 1970 needs 197 of ~999.34 + 6.0 - 897 = 108: refused, still resting
+    assert [f["price"] for f in fills] == [1990.0, 1980.0]
+    assert acc.margin_refused == 1
+    assert ids[2] in acc.open_orders and ids[0] not in acc.open_orders
+
+
+def test_a_candle_gapping_past_the_liquidation_price_fills_nothing_before_liquidating():
+    emu = funded_emulator(balance=150.0)
+    acc = emu.account
+    acc.place(is_buy=True, qty=1.0, price=0.0, order_type="MARKET", position_side=LONG)
+    entry = acc.place(is_buy=True, qty=0.011, price=1900.0, position_side=LONG)
+    assert entry.status == "NEW"
+    liq, _ = acc.liq_price()
+    assert 1750.0 < liq < 1900.0
+    acc.candles[10, 1:5] = (1700.0, 1710.0, 1690.0, 1705.0)  # opens below the liquidation price
+    fills = acc.step()
+    assert [f["kind"] for f in fills] == [KIND_LIQUIDATION]
+    assert fills[0]["price"] == 1700.0  # at the open: the first traded price is past it
+    assert acc.balance == 0.0 and acc.positions[LONG].size == 0.0
+    assert entry.status == "CANCELED"  # never filled
+
+
+@pytest.fixture(params=["binance", "bybit"])
+async def venue(request):
+    emu = funded_emulator(request.param)
+    await emu.start()
+    ex = create_exchange(request.param, api_key="key", secret="secret",
+                         emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
+    await asyncio.wait_for(ex.load_markets(), W)
+    sent: list = []
+    publish = emu.ws._publish
+    emu.ws._publish = lambda topic, msg: (sent.append(msg), publish(topic, msg))
+    yield request.param, emu, ex, sent
+    await ex.close()
+    await emu.stop()
+
+
+async def test_funding_reaches_ccxt_as_the_venue_reports_it(venue):
+    from passivbot.exchanges.registry import make_adapter
+
+    name, emu, ex, sent = venue
+    acc = emu.account
+    open_both(acc)
+    adapter = make_adapter(name, ex, "ETHUSDT")
+    watch = asyncio.ensure_future(ex.watch_balance())
+    await eventually(lambda: any(c.kind == "user" or "wallet" in c.topics for c in emu.conns),
+                     timeout=W)
+    await emu.advance(4)  # candles 10..13: the funding at 13
+    assert len(acc.funding_paid) == 2
+    bal = await asyncio.wait_for(watch, W)
+    assert adapter.wallet_balance(bal) == pytest.approx(acc.balance, abs=1e-9)
+    if name == "binance":
+        upd = [m for m in sent if m.get("e") == "ACCOUNT_UPDATE" and m["a"]["m"] == "FUNDING_FEE"]
+        assert len(upd) == 1 and upd[0]["a"]["P"] == []  # cross margin: the balance alone
+        assert float(upd[0]["a"]["B"][0]["bc"]) == pytest.approx(-0.1)
+    else:
+        ex_rows = [r for m in sent if m.get("topic") == "execution" for r in m["data"]]
+        funding = [r for r in ex_rows if r["execType"] == "Funding"]
+        assert [(r["side"], float(r["execFee"]), float(r["execQty"])) for r in funding] == [
+            ("Buy", 0.2, 1.0), ("Sell", -0.1, 0.5)]
+        assert all(r["orderId"] == "" and float(r["feeRate"]) == 0.0001 for r in funding)
+        assert any(m.get("topic") == "wallet" for m in sent[sent.index(next(
+            m for m in sent if m.get("topic") == "execution" and m["data"][0]["execType"]
+            == "Funding")):])
+
+
+async def test_market_data_serves_the_events_that_have_happened(venue):
+    name, emu, ex, _ = venue
+    await emu.advance(4)  # now: candle 14's open; the events before it: 3 (one before start)
+    rows = await asyncio.wait_for(ex.fetch_funding_rate_history(SYM), W)
+    assert [r["fundingRate"] for r in rows] == [0.0005, 0.0001]
+
+
+async def test_binance_serves_the_mark_the_account_was_charged_at():
+    emu = funded_emulator()
+    await emu.start()
+    ex = create_exchange("binance", api_key="key", secret="secret",
+                         emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
+    try:
+        await emu.advance(12)  # through candle 21: the event at candle 20's open is served
+        raw = await asyncio.wait_for(ex.fapiPublicGetFundingRate({"symbol": "ETHUSDT"}), W)
+        assert [(float(r["fundingRate"]), float(r["markPrice"])) for r in raw][-1] == (
+            -0.0002, 2100.0)
+    finally:
+        await ex.close()
+        await emu.stop()
+
+
+def test_cli_loads_the_bundled_funding_of_its_symbol_by_default():
+    from passivbot.data.bundled import load_bundled
+    from passivbot.emulator.__main__ import load_emulator_funding, parse_args
+
+    candles = np.array(load_bundled("ETHUSDT"))[:1440 * 3]
+    args = parse_args(["--symbol", "ETHUSDT"])
+    fs = load_emulator_funding(args, candles)
+    assert fs.source in ("bundled", "cache") and len(fs) == 9  # 3 days of 8 h events
+    emu = Emulator("binance", "ETHUSDT", candles, start_index=1440, funding=fs)
+    assert emu.funding.shape == (9, 3)
+    assert emu.account.funding.next == 3  # the first day's events are history
+    assert load_emulator_funding(parse_args(["--funding", "off"]), candles) is None
+
+
+def test_emulator_and_backtest_count_the_same_funding_events_for_any_times():
+    """Property: for funding times anywhere (before the start, on an open, between opens,
+    past the end), the emulator's clock settles through candle n-1 exactly the events the
+    backtest counts (S_FUNDING_EVENTS), never one twice."""
+    from hypothesis import given, settings, strategies as st
+
+    from passivbot.backtest.engine import S_FUNDING_EVENTS, run_backtest
+    from passivbot.config import side_params
+    from passivbot.markets import market_spec
+    from passivbot.parity import busy_config
+
+    n = 30
+    c = flat_candles(n, 2000.0, spread=1.0)
+    cfg, spec = busy_config(), market_spec("binance", "ETHUSDT")
+    lp, sp = side_params(cfg.long), side_params(cfg.short)
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.integers(-4, 2 * n + 4).map(lambda k: k * 30_000), max_size=8,
+                    unique=True), st.integers(2, n))
+    def check(offsets, m):  # offsets on and between candle opens; the first m candles run
+        times = np.sort(np.array(offsets, dtype=np.int64)) + int(c[0, 0])
+        rates = np.full(len(times), 0.0001)
+        s = run_backtest(c[:m], lp, sp, spec.market_array(), spec.brackets_array(), 1000.0, 0.0002,
+                         0.0005, funding_times=times, funding_rates=rates)[2]
+        emu = Emulator("binance", "ETHUSDT", c, start_index=1, realism="minute",
+                       funding=(times, rates))
+        skipped = emu.account.funding.next
+        for _ in range(m - 1):
+            emu.account.step()
+        assert emu.account.funding.next - skipped == s[S_FUNDING_EVENTS]
+        assert skipped == int((times <= c[0, 0]).sum())
+
+    check()
