@@ -261,12 +261,14 @@ Cross-field rules: `end_date` after `start_date`; `multi_objective` needs sample
 `tpe`; each `starting_configs` entry (relative to the project root) must exist and validate as
 a live config (its problems are reported under its own file name).
 
-`optimize.bounds`: `{{"leverage": [lo, hi], "long": {{KEY: [lo, hi] or [lo, hi, step]}},
-"short": {{...}}}}` where KEY is any numeric per-side key of the live schema. `lo <= hi`, both
-inside that key's live range, `step > 0`. Keys not listed keep the starting config's value.
-The bounded-loss keys (`unstuck_*`, `equity_stop_*`) cannot be bounded yet: the optimizer's
-evaluator backtests the grid keys only, so a bound on them is an error rather than a search
-that changes nothing.
+`optimize.bounds`: `{{"leverage": [lo, hi], "equity_stop_drawdown": [lo, hi],
+"equity_stop_cooldown_minutes": [lo, hi], "long": {{KEY: [lo, hi] or [lo, hi, step]}},
+"short": {{...}}}}` where KEY is any numeric per-side key of the live schema, the `unstuck_*`
+keys included. `lo <= hi`, both inside that key's live range, `step > 0`. Keys not listed keep
+the starting config's value. The bounded-loss keys are searched like the others (each
+candidate is backtested with its rules, docs/optimize.md): bound `unstuck_threshold`,
+`unstuck_close_pct` and `unstuck_loss_allowance_pct` above 0, or turn the rule on in the
+starting config, since a candidate with only some of them above 0 is not a valid config.
 
 {STRATEGY}
 {BOUNDED_LOSS}
