@@ -4,15 +4,18 @@ with unstuck, with the stop and with both, on several symbols; prints a markdown
 in docs/configs.md, "Bounded loss") and one `name: value unit` line per symbol and variant.
 
     python3 bench/bounded_loss.py [--symbols ETHUSDT,BTCUSDT,...] [--config default]
-        [--wallet-exposure-limit 3.5]
+        [--wallet-exposure-limit 3.5] [--start-date 2025-05-05 --end-date 2025-06-03]
 
 Every run: backtest_configs/demo.json's dates, balance and fees, the symbol's bundled funding,
-the live config's leverage, its EMA warm-up (what `python3 backtest.py` does).
+the live config's leverage, its EMA warm-up (what `python3 backtest.py` does). --start-date /
+--end-date (end exclusive) replace the demo's dates for every symbol, e.g. to stay inside a
+shorter bundled sample (ENAUSDT's ends on 2025-06-03).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -47,8 +50,13 @@ def main() -> None:
     ap.add_argument("--symbols", default="ETHUSDT,BTCUSDT,SOLUSDT,XRPUSDT,BNBUSDT")
     ap.add_argument("--config", default="default")
     ap.add_argument("--wallet-exposure-limit", type=float, default=None)
+    ap.add_argument("--start-date", type=dt.date.fromisoformat, default=None)
+    ap.add_argument("--end-date", type=dt.date.fromisoformat, default=None)
     a = ap.parse_args()
-    bt = load_backtest_config("demo")
+    bt = with_overrides(load_backtest_config("demo"), start_date=a.start_date,
+                        end_date=a.end_date)
+    print(f"period {bt.start_date} .. {bt.end_date} (end exclusive), config {a.config}, "
+          f"wallet_exposure_limit {a.wallet_exposure_limit or 'as configured'}")
     base = load_live_config(a.config)
     lines = []
     print("| symbol | variant | liquidated | max drawdown | hours stuck long / short | gain |"
