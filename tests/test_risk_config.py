@@ -20,13 +20,20 @@ UNSTUCK_ON = dict(long__unstuck_threshold=0.8, long__unstuck_close_pct=0.1,
                   long__unstuck_ema_dist=0.005, long__unstuck_loss_allowance_pct=0.01)
 
 
-def test_old_configs_have_both_rules_off():
-    for name in ("default", "ETH-J1"):
-        cfg = live_config_from_dict(
-            json.loads((PROJECT_ROOT / "live_settings" / f"{name}.json").read_text()), name)
+def test_old_configs_have_both_rules_off_and_the_shipped_ones_what_docs_configs_defends():
+    """A config without the keys has both rules off; the shipped configs turn on only what
+    docs/configs.md ("In the shipped configs") measured: default.json the equity stop (0.1,
+    1440 minutes), ETH-J1 nothing."""
+    shipped = {"default": [0.1, 1440.0], "ETH-J1": [0.0, 0.0]}
+    for name, stop in shipped.items():
+        d = json.loads((PROJECT_ROOT / "live_settings" / f"{name}.json").read_text())
+        cfg = live_config_from_dict(d, name)
         for s in (cfg.long, cfg.short):
             assert unstuck_params(s).tolist() == [0.0] * risk.N_RISK_PARAMS
-        assert stop_params(cfg).tolist() == [0.0, 0.0]
+        assert stop_params(cfg).tolist() == stop
+        for k in ("equity_stop_drawdown", "equity_stop_cooldown_minutes"):
+            d.pop(k, None)  # as written before the keys existed
+        assert stop_params(live_config_from_dict(d, name)).tolist() == [0.0, 0.0]
     # and the kernels agree that zeros are off
     cfg = live_config_from_dict(live(), "x.json")
     assert risk.unstuck_close_nb(1, 1000.0, 1.0, 2000.0, 1.0, 2.0, 1.5, np.ones(12),
