@@ -177,3 +177,27 @@ def test_the_console_summary_speaks_a_traders_words(tmp_path):
     if broken:
         assert f"max_hours_stuck by {broken} of 10" in out
     assert "overhead" not in out and "overhead" in loud.stdout
+
+
+def test_the_bounded_loss_example_config_searches_the_rules_and_keeps_them_off_when_off():
+    """backtest_configs/demo_bounded_loss.json loads, every candidate it draws is a valid live
+    config with both rules on (inside the bounds), and a candidate with the rules off reaches
+    the kernel as None (the variant compiled without them)."""
+    from passivbot.backtest.engine import _risk_args
+    from passivbot.optimize.objective import risk_arrays
+    from passivbot.optimize.space import SearchSpace
+
+    bt = load_backtest_config("backtest_configs/demo_bounded_loss.json")
+    c = bt.optimize.constraints
+    assert (c.max_drawdown, c.max_unstuck_loss, c.max_equity_stops) == (0.2, 0.05, 2)
+    space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
+    assert {"long.unstuck_threshold", "short.unstuck_close_pct", "equity_stop_drawdown",
+            "equity_stop_cooldown_minutes"} <= set(space.names)
+    rng = np.random.default_rng(0)
+    for p in space.decode(rng.random((20, len(space.dims)))):
+        cfg = live_config_from_dict(space.candidate(p), "candidate")
+        unstuck, stop = _risk_args(*risk_arrays(cfg))
+        assert unstuck is not None and stop is not None
+        assert 0.5 <= cfg.long.unstuck_threshold <= 0.95 and 0.1 <= cfg.equity_stop_drawdown <= 0.3
+        assert cfg.equity_stop_cooldown_minutes % 60 == 0
+    assert _risk_args(*risk_arrays(load_live_config("ETH-J1"))) == (None, None)
