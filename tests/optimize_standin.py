@@ -10,7 +10,7 @@ TARGET = {P_WALLET_EXPOSURE_LIMIT: 0.8, P_DDOWN_FACTOR: 1.5, P_MIN_MARKUP: 0.008
 SCALE = {P_WALLET_EXPOSURE_LIMIT: 1.0, P_DDOWN_FACTOR: 2.0, P_MIN_MARKUP: 0.01}
 
 
-def stats(ctx, m, long_p, short_p, candles, leverage):
+def stats(ctx, m, long_p, short_p, candles, leverage, risk=None):
     """Quadratic bowl around TARGET; drawdown grows with exposure (for the Pareto front)."""
     d = sum(((long_p[k] - t) / SCALE[k]) ** 2 for k, t in TARGET.items())
     return {"average_daily_gain": 0.01 - 0.01 * d, "max_drawdown": 0.5 * long_p[P_WALLET_EXPOSURE_LIMIT],
@@ -39,7 +39,7 @@ def write_bt_config(folder, days=5, seed=7, **optimize):
 WARMUP_ROWS = 2000  # init_worker's warm-up backtests this many candles
 
 
-def slow_start_stats(ctx, m, long_p, short_p, candles, leverage):
+def slow_start_stats(ctx, m, long_p, short_p, candles, leverage, risk=None):
     """`stats`, where every worker but the first to warm up takes a second more to do it (as
     one loading a cold JIT cache would), so a pool that starts the search before every worker
     is up shows it. The first one claims a file in $PB_TEST_SLOW_START_DIR."""
@@ -55,7 +55,7 @@ def slow_start_stats(ctx, m, long_p, short_p, candles, leverage):
     return stats(ctx, m, long_p, short_p, candles, leverage)
 
 
-def jitter_stats(ctx, m, long_p, short_p, candles, leverage):
+def jitter_stats(ctx, m, long_p, short_p, candles, leverage, risk=None):
     """`stats` after 0-20 ms that vary with the candidate, so tasks finish out of order."""
     import time
 
@@ -63,9 +63,20 @@ def jitter_stats(ctx, m, long_p, short_p, candles, leverage):
     return stats(ctx, m, long_p, short_p, candles, leverage)
 
 
-def per_symbol_stats(ctx, m, long_p, short_p, candles, leverage):
+def per_symbol_stats(ctx, m, long_p, short_p, candles, leverage, risk=None):
     """`stats` with a gain lowered by the mean close price: symbols with different candles
     score differently."""
     st = stats(ctx, m, long_p, short_p, candles, leverage)
     st["average_daily_gain"] -= 0.001 * float(np.mean(candles[:, 4]))
+    return st
+
+
+def risk_stats(ctx, m, long_p, short_p, candles, leverage, risk=None):
+    """`stats` with the bounded-loss arrays the evaluator received echoed back, so a test sees
+    what each candidate's rules reached the engine with (risk None: -1)."""
+    from passivbot.risk import S_DRAWDOWN, U_THRESHOLD
+
+    st = stats(ctx, m, long_p, short_p, candles, leverage)
+    st["risk_long_threshold"] = -1.0 if risk is None else float(risk[0][U_THRESHOLD])
+    st["risk_stop_drawdown"] = -1.0 if risk is None else float(risk[2][S_DRAWDOWN])
     return st

@@ -55,13 +55,30 @@ def _write_optimization(root: Path, bt, base_cfg, candles) -> Path:
     return run_dir
 
 
+def _eth_j1_with_rules() -> dict:
+    """ETH-J1 with auto-unstuck and the equity stop tight enough that, on 2025-05-05 .. 09 of
+    the bundled ETHUSDT, unstuck closes happen and the stop fires once (measured: 2 unstuck
+    closes, 1 stop), so the notebook has both kinds of fills to show."""
+    import json
+
+    d = json.loads((ROOT / "live_settings/ETH-J1.json").read_text())
+    d.update(equity_stop_drawdown=0.03, equity_stop_cooldown_minutes=360)
+    for side in ("long", "short"):
+        d[side].update(unstuck_threshold=0.2, unstuck_close_pct=0.2, unstuck_ema_dist=0.005,
+                       unstuck_loss_allowance_pct=0.02)
+    return d
+
+
+RULES_ON = _eth_j1_with_rules()
+
+
 @pytest.fixture(scope="module")
 def demo_root(tmp_path_factory) -> Path:
     """tmp backtests/ with a 4-day bundled ETHUSDT backtest and an optimization folder."""
     root = tmp_path_factory.mktemp("results") / "backtests"
     bt = load_backtest_config(ROOT / "backtest_configs/demo.json")
     bt = replace(bt, start_date=dt.date(2025, 5, 5), end_date=dt.date(2025, 5, 9))
-    live = load_live_config(ROOT / "live_settings/ETH-J1.json")
+    live = live_config_from_dict(RULES_ON, "ETH-J1 with the bounded-loss rules")
     candles = load_backtest_candles(bt)
     write_report(backtest_live_config(live, bt, candles=candles), root=root, plots=False)
     _write_optimization(root, bt, live, candles)
@@ -98,12 +115,26 @@ def test_notebook_runs_top_to_bottom_on_a_demo_result_and_every_figure_renders(
     images = [c for c in nb.cells if c.cell_type == "code"
               and any("image/png" in o.get("data", {}) for o in c.outputs)]
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    # price, balance, sizes + exposure, durations + depth, fill sizes, liquidation, trials
-    assert len(images) == 7
+    # price, balance, funding, sizes + exposure, durations + depth, fill sizes, liquidation,
+    # trials
+    assert len(images) == 8
     n_png = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
                 for o in c.outputs)
-    assert n_png == 10  # every figure the notebook draws (trials: score panels + progress)
+    assert n_png == 11  # every figure the notebook draws (trials: score panels + progress)
     assert str(demo_root) in text and "optimization:" in text and "(5 trials)" in text
+    # the bounded-loss cell lists the unstuck and stop closes of the run, the funding cell
+    # the funding the run paid and received
+    run = load_run(find_run("ETHUSDT", demo_root))
+    n_unstuck = int((run.fills["kind_name"] == "unstuck_close").sum())
+    n_stop = int((run.fills["kind_name"] == "stop_close").sum())
+    assert n_unstuck > 0 and n_stop > 0
+    assert f"unstuck closes: {n_unstuck} " in text and "equity stops: 1 " in text
+    cell = next(c for c in nb.cells if c.source.startswith("risk_fills = bounded_loss_fills"))
+    html = "".join(o.get("data", {}).get("text/html", "") for o in cell.outputs)
+    assert html.count(">unstuck_close<") == n_unstuck and html.count(">stop_close<") == n_stop
+    st = run.stats
+    assert st["funding_paid"] > 0 and st["funding_received"] > 0
+    assert f"funding paid {st['funding_paid']:.4f}, received {st['funding_received']:.4f}" in text
 
 
 def test_a_symbol_without_results_names_the_folder_searched_and_the_command(tmp_path):
@@ -207,3 +238,33 @@ def test_the_notebook_with_a_symbol_without_results_prints_the_message_not_a_tra
     assert shown.startswith("NoResultsError: no backtest results for SOLUSDT")
     assert str((tmp_path / "backtests").resolve()) in shown and DEMO_COMMAND in shown
     assert "Traceback" not in shown and "File " not in shown
+
+
+def test_funding_flows_and_bounded_loss_fills_from_the_fill_rows():
+    """Hand-built rows: funding pnl -1.5 (paid), +0.5, -0.25 -> paid 1.5, 1.5, 1.75; received 0,
+    0.5, 0.5; net -1.5, -1.0, -1.25. An unstuck close with pnl -2 and fee 0.1 -> -2.1."""
+    from passivbot.backtest.analysis import bounded_loss_fills, funding_flows
+
+    t = pd.to_datetime([0, 1, 2, 3, 4], unit="h", utc=True)
+    f = pd.DataFrame({"time": t, "side": [1, -1, 1, 1, -1], "kind": [4, 4, 2, 5, 4],
+                      "kind_name": ["funding", "funding", "close", "unstuck_close", "funding"],
+                      "qty": 1.0, "price": 100.0, "pnl": [-1.5, 0.5, 3.0, -2.0, -0.25],
+                      "fee": [0.0, 0.0, 0.02, 0.1, 0.0], "psize": 1.0, "balance": 1000.0})
+    fl = funding_flows(f)
+    assert fl["paid"].tolist() == [1.5, 1.5, 1.75]
+    assert fl["received"].tolist() == [0.0, 0.5, 0.5]
+    assert fl["net"].tolist() == [-1.5, -1.0, -1.25]
+    assert fl["side"].tolist() == ["long", "short", "short"]
+    b = bounded_loss_fills(f)
+    assert len(b) == 1 and b.loc[0, "kind_name"] == "unstuck_close"
+    assert b.loc[0, "pnl_after_fee"] == pytest.approx(-2.1) and b.loc[0, "side"] == "long"
+
+
+def test_the_price_plot_marks_unstuck_and_stop_closes(demo_root):
+    from passivbot.backtest.analysis import plot_price_fills
+
+    run = load_run(find_run("ETHUSDT", demo_root))
+    fig = plot_price_fills(run.equity, run.fills)
+    labels = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
+    assert any(lab.endswith("unstuck closes") for lab in labels), labels
+    assert any(lab.endswith("equity stop closes") for lab in labels), labels

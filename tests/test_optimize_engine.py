@@ -84,6 +84,43 @@ def test_a_candidate_scores_as_its_backtest_with_funding_leverage_and_warm_up(tm
     assert res["fold_scores"] == pytest.approx(want, rel=1e-12, abs=1e-12)
 
 
+def test_a_candidate_with_unstuck_and_the_equity_stop_scores_as_its_backtest(tmp_path):
+    """The bounded-loss keys reach the optimizer's backtest: every fold of every symbol scores
+    (and reports stats) exactly as the single backtest of that fold, on folds where unstuck
+    closes happen and the stop fires; the same candidate without them scores differently."""
+    d = backtest_config_to_dict(load_backtest_config("backtest_configs/demo.json"))
+    d.update(start_date="2025-05-05", end_date="2025-05-13", symbols=["ETHUSDT", "ENAUSDT"])
+    d["optimize"].update(n_folds=2)
+    d["optimize"]["constraints"].update(max_equity_stops=0)
+    bt = backtest_config_from_dict(d, str(tmp_path / "bt.json"), root=ROOT)
+    candles = candles_by_symbol(bt)
+    ctx = eval_context(bt, candles)
+    cand = json.loads((ROOT / "live_settings" / "ETH-J1.json").read_text())
+    cand.update(leverage=2, equity_stop_drawdown=0.05, equity_stop_cooldown_minutes=720)
+    for side, wel in (("long", 1.2), ("short", 0.8)):
+        cand[side].update(wallet_exposure_limit=wel, unstuck_threshold=0.1,
+                          unstuck_close_pct=0.2, unstuck_ema_dist=-0.01,
+                          unstuck_loss_allowance_pct=0.02)
+    res = evaluate(ctx, cand)
+    assert res["error"] is None
+    cfg = live_config_from_dict(cand, "candidate")
+    want, unstuck, stops = [], 0.0, 0.0
+    for s, c in candles.items():
+        b = replace(bt, symbol=s, symbols=(s,))
+        for sl in fold_slices(len(c), 2):
+            r = backtest_live_config(cfg, b, candles=c[sl])
+            want.append(score(r.stats, bt.optimize.constraints))
+            unstuck += r.stats["n_unstuck_closes"]
+            stops += r.stats["n_equity_stops"]
+    assert unstuck > 0 and stops > 0
+    assert res["fold_scores"] == pytest.approx(want, rel=1e-12, abs=1e-12)
+    assert "max_equity_stops" in res["violations"]  # the stop fired: the limit 0 is broken
+    off = {**cand, "equity_stop_drawdown": 0.0,
+           **{side: {**cand[side], "unstuck_threshold": 0.0, "unstuck_close_pct": 0.0,
+                     "unstuck_loss_allowance_pct": 0.0} for side in ("long", "short")}}
+    assert evaluate(ctx, off)["fold_scores"] != res["fold_scores"]
+
+
 def test_dask_local_cluster_gives_the_same_kind_of_result(setup, local_run):
     from distributed import LocalCluster
 
@@ -140,3 +177,27 @@ def test_the_console_summary_speaks_a_traders_words(tmp_path):
     if broken:
         assert f"max_hours_stuck by {broken} of 10" in out
     assert "overhead" not in out and "overhead" in loud.stdout
+
+
+def test_the_bounded_loss_example_config_searches_the_rules_and_keeps_them_off_when_off():
+    """backtest_configs/demo_bounded_loss.json loads, every candidate it draws is a valid live
+    config with both rules on (inside the bounds), and a candidate with the rules off reaches
+    the kernel as None (the variant compiled without them)."""
+    from passivbot.backtest.engine import _risk_args
+    from passivbot.optimize.objective import risk_arrays
+    from passivbot.optimize.space import SearchSpace
+
+    bt = load_backtest_config("backtest_configs/demo_bounded_loss.json")
+    c = bt.optimize.constraints
+    assert (c.max_drawdown, c.max_unstuck_loss, c.max_equity_stops) == (0.2, 0.05, 2)
+    space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
+    assert {"long.unstuck_threshold", "short.unstuck_close_pct", "equity_stop_drawdown",
+            "equity_stop_cooldown_minutes"} <= set(space.names)
+    rng = np.random.default_rng(0)
+    for p in space.decode(rng.random((20, len(space.dims)))):
+        cfg = live_config_from_dict(space.candidate(p), "candidate")
+        unstuck, stop = _risk_args(*risk_arrays(cfg))
+        assert unstuck is not None and stop is not None
+        assert 0.5 <= cfg.long.unstuck_threshold <= 0.95 and 0.1 <= cfg.equity_stop_drawdown <= 0.3
+        assert cfg.equity_stop_cooldown_minutes % 60 == 0
+    assert _risk_args(*risk_arrays(load_live_config("ETH-J1"))) == (None, None)

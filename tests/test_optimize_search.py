@@ -236,3 +236,41 @@ def test_shared_memory_too_small_falls_back_to_a_copy_per_worker(bt, monkeypatch
         ex.close()
     assert json.loads(line)["stats"]["close_sum"] == float(candles[:, 4].sum())
     assert "own copy of the candles" in capsys.readouterr().err
+
+
+def test_bounds_on_unstuck_and_stop_keys_are_searched_and_reach_the_evaluator(bt, tmp_path):
+    """A bound on an unstuck key and on the equity stop varies them across trials, and each
+    trial's values are the arrays the evaluator backtests with (not the starting config's)."""
+    long_on = {"long.unstuck_close_pct": Bound(0.1, 0.1),
+               "long.unstuck_loss_allowance_pct": Bound(0.02, 0.02)}
+    b = small(bt, sampler="random", bounds={
+        **bt.optimize.bounds, **long_on, "long.unstuck_threshold": Bound(0.3, 0.9),
+        "equity_stop_drawdown": Bound(0.05, 0.3)})
+    res = optimize(b, workers=2, root=tmp_path, candles=CANDLES, iterations=24,
+                   evaluator="optimize_standin:risk_stats", report=False, progress=False)
+    search = [r for r in res.records if r["origin"] == "search"]
+    assert len(search) >= 20 and all(r["error"] is None for r in search)
+    th = [r["params"]["long.unstuck_threshold"] for r in search]
+    dd = [r["params"]["equity_stop_drawdown"] for r in search]
+    assert len(set(th)) == len(th) and min(th) >= 0.3 and max(th) <= 0.9
+    assert len(set(dd)) == len(dd) and min(dd) >= 0.05 and max(dd) <= 0.3
+    for r in search:
+        assert r["stats"]["risk_long_threshold"] == r["params"]["long.unstuck_threshold"]
+        assert r["stats"]["risk_stop_drawdown"] == r["params"]["equity_stop_drawdown"]
+
+
+def test_max_loss_constraints():
+    """max_equity_stops (-1 = any) and max_unstuck_loss (share of the starting balance, from
+    final equity / (1 + gain)) break like the other constraints."""
+    c = Constraints(max_equity_stops=1, max_unstuck_loss=0.05)
+    ok = {"average_daily_gain": 0.002, "closest_liquidation_distance": 0.5,
+          "max_hours_stuck": 10.0, "max_drawdown": 0.1, "fills_per_day": 5.0,
+          "liquidated": 0.0, "n_equity_stops": 1.0, "unstuck_loss": 40.0, "gain": 0.0,
+          "final_equity": 1000.0}  # 40 / 1000 = 4 % of the starting balance
+    assert violations(ok, c) == {}
+    assert violations({**ok, "n_equity_stops": 3.0}, c) == {"max_equity_stops": 2.0}
+    # starting balance 1000 (final 800 at gain -20 %): 60 / 1000 = 6 % > 5 %
+    v = violations({**ok, "unstuck_loss": 60.0, "gain": -0.2, "final_equity": 800.0}, c)
+    assert set(v) == {"max_unstuck_loss"} and v["max_unstuck_loss"] == pytest.approx(0.2)
+    assert violations({**ok, "n_equity_stops": 0.0}, Constraints(max_equity_stops=0)) == {}
+    assert violations({**ok, "n_equity_stops": 9.0}, Constraints()) == {}  # -1: any number

@@ -20,13 +20,20 @@ UNSTUCK_ON = dict(long__unstuck_threshold=0.8, long__unstuck_close_pct=0.1,
                   long__unstuck_ema_dist=0.005, long__unstuck_loss_allowance_pct=0.01)
 
 
-def test_old_configs_have_both_rules_off():
-    for name in ("default", "ETH-J1"):
-        cfg = live_config_from_dict(
-            json.loads((PROJECT_ROOT / "live_settings" / f"{name}.json").read_text()), name)
+def test_old_configs_have_both_rules_off_and_the_shipped_ones_what_docs_configs_defends():
+    """A config without the keys has both rules off; the shipped configs turn on only what
+    docs/configs.md ("In the shipped configs") measured: default.json the equity stop (0.1,
+    1440 minutes), ETH-J1 nothing."""
+    shipped = {"default": [0.1, 1440.0], "ETH-J1": [0.0, 0.0]}
+    for name, stop in shipped.items():
+        d = json.loads((PROJECT_ROOT / "live_settings" / f"{name}.json").read_text())
+        cfg = live_config_from_dict(d, name)
         for s in (cfg.long, cfg.short):
             assert unstuck_params(s).tolist() == [0.0] * risk.N_RISK_PARAMS
-        assert stop_params(cfg).tolist() == [0.0, 0.0]
+        assert stop_params(cfg).tolist() == stop
+        for k in ("equity_stop_drawdown", "equity_stop_cooldown_minutes"):
+            d.pop(k, None)  # as written before the keys existed
+        assert stop_params(live_config_from_dict(d, name)).tolist() == [0.0, 0.0]
     # and the kernels agree that zeros are off
     cfg = live_config_from_dict(live(), "x.json")
     assert risk.unstuck_close_nb(1, 1000.0, 1.0, 2000.0, 1.0, 2.0, 1.5, np.ones(12),
@@ -68,11 +75,14 @@ def test_partly_set_unstuck_is_an_error_naming_what_is_missing():
     assert "unstuck_threshold, unstuck_close_pct is set" in got[0]
 
 
-def test_risk_keys_are_not_offered_to_the_optimizer_yet():
-    """The optimizer's evaluator passes only the grid arrays to the engine: a bound on a risk key
-    would search nothing, so it is refused with the reason."""
+def test_risk_keys_are_kept_out_of_the_grid_params_but_searchable():
+    """The unstuck keys are not in the engine's params array (SIDE_NUMERIC_KEYS) but the
+    optimizer may bound them, like the equity stop's top-level keys."""
+    from passivbot.config.backtest import SEARCHABLE_SIDE_KEYS, SEARCHABLE_TOP_KEYS
+
     assert not set(UNSTUCK_KEYS) & set(SIDE_NUMERIC_KEYS)
-    assert {"equity_stop_drawdown", "equity_stop_cooldown_minutes"} <= set(TOP_FIELDS)
+    assert set(UNSTUCK_KEYS) <= set(SEARCHABLE_SIDE_KEYS)
+    assert {"equity_stop_drawdown", "equity_stop_cooldown_minutes"} <= set(SEARCHABLE_TOP_KEYS)
 
 
 def test_cli_exits_2_on_a_bad_risk_key(tmp_path: Path):
@@ -84,18 +94,23 @@ def test_cli_exits_2_on_a_bad_risk_key(tmp_path: Path):
     assert "equity_stop_drawdown" in r.stderr and str(p) in r.stderr
 
 
-def test_optimizer_bounds_on_risk_keys_are_refused_with_the_reason():
-    from passivbot.config import load_backtest_config
-    from passivbot.config.backtest import backtest_config_to_dict
+def test_optimizer_bounds_on_risk_keys_are_accepted_and_checked_against_the_live_range():
+    from passivbot.config import backtest_config_from_dict, load_backtest_config
+    from passivbot.config.backtest import Bound, backtest_config_to_dict
 
     d = backtest_config_to_dict(load_backtest_config("demo"))
     d["optimize"]["bounds"].update({
         "equity_stop_drawdown": [0.05, 0.3],
         "long": {**d["optimize"]["bounds"].get("long", {}), "unstuck_threshold": [0.5, 1.0]},
     })
+    bt = backtest_config_from_dict(d, "bt.json")
+    assert bt.optimize.bounds["equity_stop_drawdown"] == Bound(0.05, 0.3)
+    assert bt.optimize.bounds["long.unstuck_threshold"] == Bound(0.5, 1.0)
+    d["optimize"]["bounds"]["equity_stop_drawdown"] = [0.05, 1.0]  # live range: < 1
+    d["optimize"]["bounds"]["long"]["unstuck_threshold"] = [0.5, 1.5]  # live range: <= 1
     got = issues_of_backtest(d)
     assert len(got) == 2, got
-    assert all("not searchable yet" in g for g in got), got
+    assert all("outside the live schema's range" in g for g in got), got
     assert {g.split(" = ")[0].split(":")[0] for g in got} == {
         "optimize.bounds.equity_stop_drawdown", "optimize.bounds.long.unstuck_threshold"}
 

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from passivbot.records import (  # noqa: E402
-    KIND_NAMES, KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, SHORT,
+    KIND_FUNDING, KIND_NAMES, KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, SHORT,
 )
 
 EQUITY_COLUMNS = ("timestamp", "balance", "equity", "price", "psize_long", "pprice_long",
@@ -145,6 +145,47 @@ def plot_wallet_exposure(equity: pd.DataFrame, limits: tuple[float, float] | Non
     _title(ax, "Wallet exposure", synthetic)
     fig.autofmt_xdate()
     return fig
+
+
+def funding_flows(fills: pd.DataFrame) -> pd.DataFrame:
+    """Funding rows (kind funding: pnl = the cash flow, negative = paid) with the running sums
+    of what was paid and received (both >= 0) and their net, over both sides."""
+    f = fills[fills["kind"] == KIND_FUNDING].sort_values("time", kind="stable")
+    return pd.DataFrame({
+        "time": f["time"], "side": f["side"].map(SIDE_NAMES), "cash_flow": f["pnl"],
+        "paid": (-f["pnl"]).clip(lower=0).cumsum(), "received": f["pnl"].clip(lower=0).cumsum(),
+        "net": f["pnl"].cumsum(),
+    }).reset_index(drop=True)
+
+
+def plot_funding(fills: pd.DataFrame, synthetic: bool = False) -> plt.Figure:
+    """Cumulative funding paid and received (and the net) over the run: funding is a cost of
+    holding a position that the gain already includes, shown apart here."""
+    fl = funding_flows(fills)
+    fig, ax = plt.subplots(figsize=(14, 4))
+    if len(fl):
+        ax.step(fl["time"], fl["received"], where="post", color="tab:green", label="received")
+        ax.step(fl["time"], -fl["paid"], where="post", color="tab:red", label="paid (negative)")
+        ax.step(fl["time"], fl["net"], where="post", color="k", lw=0.8, label="net")
+        ax.legend(loc="best")
+    else:
+        ax.text(0.5, 0.5, "no funding events in this run", ha="center", va="center",
+                transform=ax.transAxes)
+    ax.axhline(0.0, color="0.6", lw=0.5)
+    ax.set_ylabel("quote (cumulative)")
+    _title(ax, "Funding", synthetic)
+    fig.autofmt_xdate()
+    return fig
+
+
+def bounded_loss_fills(fills: pd.DataFrame) -> pd.DataFrame:
+    """The fills of the bounded-loss rules (kinds unstuck_close and stop_close) with their
+    realized result after fee (pnl - fee): what auto-unstuck and the equity stop cost."""
+    f = fills[fills["kind"].isin((KIND_UNSTUCK_CLOSE, KIND_STOP_CLOSE))]
+    out = f[["time", "kind_name", "qty", "price", "pnl", "fee", "psize", "balance"]].copy()
+    out.insert(1, "side", f["side"].map(SIDE_NAMES))
+    out["pnl_after_fee"] = f["pnl"] - f["fee"]
+    return out.reset_index(drop=True)
 
 
 def all_figures(run: Run) -> dict[str, plt.Figure]:

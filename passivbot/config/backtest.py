@@ -96,6 +96,12 @@ BACKTEST_SCHEMA: tuple[FieldSpec, ...] = (
        hi=1, lo_incl=False, unit="ratio"),
     _f("min_daily_fills", "constraints", FLOAT, "average fills per day at least", default=0.5,
        lo=0, unit="fills/day"),
+    _f("max_unstuck_loss", "constraints", FLOAT,
+       "realized losses of unstuck closes at most this share of the starting balance",
+       default=1.0, lo=0, unit="ratio"),
+    _f("max_equity_stops", "constraints", INT,
+       "the equity stop may fire at most this many times (-1 = any number)", default=-1,
+       lo=-1, unit="count"),
 )
 
 
@@ -121,6 +127,8 @@ class Constraints:
     max_hours_stuck: float = 720.0
     max_drawdown: float = 0.5
     min_daily_fills: float = 0.5
+    max_unstuck_loss: float = 1.0
+    max_equity_stops: int = -1
 
 
 @dataclass(frozen=True)
@@ -215,10 +223,10 @@ def _bound(key: str, spec: FieldSpec, v: Any, col: Collector) -> Bound | None:
     return Bound(lo, hi, step) if len(col.issues) == n else None
 
 
-# Top-level live keys the optimizer may vary.
-SEARCHABLE_TOP_KEYS = ("leverage",)
-NOT_YET_SEARCHABLE = ("not searchable yet: the optimizer backtests the grid keys only, so a "
-                      "bound on a bounded-loss key would change nothing (docs/configs.md)")
+# Live keys the optimizer may vary: leverage and the equity stop at the top level; per side,
+# the numeric grid keys and the unstuck keys (the evaluator passes them to the engine).
+SEARCHABLE_TOP_KEYS = ("leverage", *STOP_KEYS)
+SEARCHABLE_SIDE_KEYS = (*SIDE_NUMERIC_KEYS, *UNSTUCK_KEYS)
 
 
 def _bounds(d: Any, col: Collector) -> dict[str, Bound]:
@@ -234,20 +242,14 @@ def _bounds(d: Any, col: Collector) -> dict[str, Bound]:
                 continue
             for sk, sv in v.items():
                 key = f"optimize.bounds.{k}.{sk}"
-                if sk in UNSTUCK_KEYS:
-                    col.add(key, sv, NOT_YET_SEARCHABLE)
-                    continue
-                if sk not in SIDE_NUMERIC_KEYS:
+                if sk not in SEARCHABLE_SIDE_KEYS:
                     what = "not a numeric strategy key" if sk in SIDE_FIELDS else "unknown key"
-                    col.add(key, sv, what + (did_you_mean(sk, SIDE_NUMERIC_KEYS)
-                                             or f" (allowed: {', '.join(SIDE_NUMERIC_KEYS)})"))
+                    col.add(key, sv, what + (did_you_mean(sk, SEARCHABLE_SIDE_KEYS)
+                                             or f" (allowed: {', '.join(SEARCHABLE_SIDE_KEYS)})"))
                     continue
                 b = _bound(key, SIDE_FIELDS[sk], sv, col)
                 if b is not None:
                     out[f"{k}.{sk}"] = b
-            continue
-        elif k in STOP_KEYS:
-            col.add(f"optimize.bounds.{k}", v, NOT_YET_SEARCHABLE)
             continue
         else:
             col.add(f"optimize.bounds.{k}", v,

@@ -51,12 +51,15 @@ position price buys 0.8 x the position; take-profits from +0.4 % to +1.6 % in 5 
 Both shipped live configs are examples of the format, not recommendations: on the bundled
 Binance ETHUSDT candles (2025-05-05 .. 2025-06-24, 50 days, 1000 USDT, VIP 0 fees) both lose.
 Measured with `python3 backtest.py backtest_configs/demo.json -c live_settings/NAME.json`
-(engine as of commit d1100f3; rerun to check yours):
+(engine as of commit dced485, funding and EMA warm-up included; rerun to check yours):
 
 | config | gain | max drawdown | max hours stuck long / short | fills | fees paid | max exposure long / short |
 | --- | --- | --- | --- | --- | --- | --- |
-| `ETH-J1.json` | -3.06 % | 10.65 % | 76.8 / 1120.4 | 596 | 3.32 | 0.498 / 0.249 |
-| `default.json` | -9.04 % | 22.45 % | 76.9 / 1114.4 | 702 | 3.85 | 0.498 / 0.499 |
+| `ETH-J1.json` | -2.90 % | 10.69 % | 76.8 / 1120.4 | 576 | 3.24 | 0.499 / 0.249 |
+| `default.json` (equity stop 0.1) | -4.40 % | 11.84 % | 76.9 / 69.2 | 1108 | 6.37 | 0.500 / 0.500 |
+
+`default.json` ships with the equity stop on (see "Bounded loss" below: without it the same
+run loses 8.77 % with a 22.48 % drawdown and a short stuck 1080 hours).
 
 The wallet balance grows (the take-profits pay) while the short side holds a losing position
 for most of the 1200 hours as ETH rises: the loss is unrealized, which is why equity ends below
@@ -179,8 +182,42 @@ other runs' max drawdown from 22-66 % to 11-17 % with one to four stops (the lim
 28.6 % on ETHUSDT after four), at the price of gain wherever the market later came back (the
 positions it closed would have recovered). Unstuck frees stuck positions (hours stuck
 down on ETH, BTC, SOL, XRP) for a loss bounded by its allowance; on this one sample its effect on
-gain is mixed (BTC +2.1 points, SOL -2.4). Neither is on in the shipped configs: the live bot
-must enforce them first (a config that claims a stop the bot does not apply is worse than none).
+gain is mixed (BTC +2.1 points, SOL -2.4).
+
+### In the shipped configs
+
+A rule is on in a shipped config only where the backtests above and below defend it:
+
+- `default.json`: **the equity stop is on** (`equity_stop_drawdown` 0.1,
+  `equity_stop_cooldown_minutes` 1440). On the bundled samples it fired only where the grid
+  was losing most (ETHUSDT: -8.77 % -> -4.40 %, drawdown 22.48 % -> 11.84 %, the short no
+  longer stuck 1080 hours; on 2025-05-05 .. 2025-06-03 -15.78 % -> -6.78 %), never on BTCUSDT,
+  SOLUSDT, XRPUSDT or BNBUSDT (identical runs), and once on ENAUSDT (2025-05-05 .. 2025-06-03,
+  docs/backtest.md: -0.74 % -> -3.78 %, drawdown 30.06 % -> 13.96 %). With exposure 3.5 it is
+  what keeps ETHUSDT and ENAUSDT from liquidation. Unstuck stays off: its effect on gain is
+  mixed (ETH -0.5, BTC +2.1, SOL -2.4, XRP -1.4 points), so no value here is defended.
+- `ETH-J1.json`: **both off**. Measured the same way
+  (`python3 bench/bounded_loss.py --config ETH-J1 --symbols ETHUSDT,BTCUSDT,SOLUSDT`):
+
+| symbol | variant | liquidated | max drawdown | hours stuck long / short | gain | unstuck closes (loss) | stops |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+| ETHUSDT | off | no | 10.69 % | 76.8 / 1120.4 | -2.90 % | 0 (0.00) | 0 |
+| ETHUSDT | unstuck | no | 10.19 % | 28.6 / 1089.2 | -3.17 % | 12 (22.48) | 0 |
+| ETHUSDT | stop | no | 10.91 % | 76.4 / 131.9 | -6.09 % | 0 (0.00) | 1 |
+| ETHUSDT | both | no | 11.01 % | 30.3 / 101.0 | -6.71 % | 14 (22.98) | 1 |
+| BTCUSDT | off | no | 2.16 % | 76.8 / 1161.7 | 1.36 % | 0 (0.00) | 0 |
+| BTCUSDT | unstuck | no | 2.16 % | 74.6 / 1161.7 | 0.52 % | 4 (7.53) | 0 |
+| BTCUSDT | stop | no | 2.16 % | 76.8 / 1161.7 | 1.36 % | 0 (0.00) | 0 |
+| BTCUSDT | both | no | 2.16 % | 74.6 / 1161.7 | 0.52 % | 4 (7.53) | 0 |
+| SOLUSDT | off | no | 9.54 % | 604.8 / 722.2 | -1.61 % | 0 (0.00) | 0 |
+| SOLUSDT | unstuck | no | 7.91 % | 268.2 / 722.2 | -0.96 % | 6 (21.09) | 0 |
+| SOLUSDT | stop | no | 9.54 % | 604.8 / 722.2 | -1.61 % | 0 (0.00) | 0 |
+| SOLUSDT | both | no | 7.91 % | 268.2 / 722.2 | -0.96 % | 6 (21.09) | 0 |
+
+  Its smaller short budget keeps its drawdown near 10 %, the stop's limit: the stop fired
+  once on ETHUSDT at the bottom and doubled the loss (-2.90 % -> -6.09 %, drawdown not
+  lower), and never fired on BTCUSDT or SOLUSDT; unstuck cost gain on ETHUSDT and BTCUSDT
+  (-0.3 and -0.8 points) and helped on SOLUSDT (+0.7). Neither is defended for this config.
 """
 
 SERVICES = """\
@@ -262,12 +299,14 @@ Cross-field rules: `end_date` after `start_date`; `multi_objective` needs sample
 `tpe`; each `starting_configs` entry (relative to the project root) must exist and validate as
 a live config (its problems are reported under its own file name).
 
-`optimize.bounds`: `{{"leverage": [lo, hi], "long": {{KEY: [lo, hi] or [lo, hi, step]}},
-"short": {{...}}}}` where KEY is any numeric per-side key of the live schema. `lo <= hi`, both
-inside that key's live range, `step > 0`. Keys not listed keep the starting config's value.
-The bounded-loss keys (`unstuck_*`, `equity_stop_*`) cannot be bounded yet: the optimizer's
-evaluator backtests the grid keys only, so a bound on them is an error rather than a search
-that changes nothing.
+`optimize.bounds`: `{{"leverage": [lo, hi], "equity_stop_drawdown": [lo, hi],
+"equity_stop_cooldown_minutes": [lo, hi], "long": {{KEY: [lo, hi] or [lo, hi, step]}},
+"short": {{...}}}}` where KEY is any numeric per-side key of the live schema, the `unstuck_*`
+keys included. `lo <= hi`, both inside that key's live range, `step > 0`. Keys not listed keep
+the starting config's value. The bounded-loss keys are searched like the others (each
+candidate is backtested with its rules, docs/optimize.md): bound `unstuck_threshold`,
+`unstuck_close_pct` and `unstuck_loss_allowance_pct` above 0, or turn the rule on in the
+starting config, since a candidate with only some of them above 0 is not a valid config.
 
 {STRATEGY}
 {BOUNDED_LOSS}

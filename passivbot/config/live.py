@@ -77,9 +77,8 @@ LIVE_SCHEMA: tuple[FieldSpec, ...] = (
 ) + UNSTUCK_FIELDS + STOP_FIELDS
 TOP_FIELDS: dict[str, FieldSpec] = {f.name: f for f in LIVE_SCHEMA if f.scope == "top"}
 SIDE_FIELDS: dict[str, FieldSpec] = {f.name: f for f in LIVE_SCHEMA if f.scope == "side"}
-# Per-side keys an optimizer may vary: the numeric grid keys. Not yet the unstuck keys: the
-# optimizer's evaluator hands the engine the grid's arrays only, so a bound on them would
-# search a key that changes nothing.
+# The numeric grid keys of a side (the engine's params array); the optimizer may also vary
+# the unstuck keys (config.backtest.SEARCHABLE_SIDE_KEYS).
 SIDE_NUMERIC_KEYS: tuple[str, ...] = tuple(k for k, f in SIDE_FIELDS.items()
                                            if f.numeric and k not in UNSTUCK_KEYS)
 

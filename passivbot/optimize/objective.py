@@ -14,6 +14,10 @@ Score of one backtest: `average_daily_gain` when every constraint holds; otherwi
 candidate below any valid one that has not lost most of its equity (gain > -1 always), and the
 relative violation (how far past the threshold, as a fraction of it) still tells the sampler
 which broken candidate is nearer to valid. A liquidation is a violation of size 1 on top.
+The bounded-loss constraints (a maximum loss): `max_unstuck_loss` caps the realized losses of
+unstuck closes as a share of the starting balance, `max_equity_stops` how often the equity stop
+may fire (-1 = any number); `max_drawdown` caps the deepest fall from the peak, which the stop
+itself bounds.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from passivbot.config import Constraints, live_config_from_dict, side_params
+from passivbot.config.risk import stop_params, unstuck_params
 from passivbot.errors import ConfigError
 from passivbot.optimize.space import SearchSpace
 
@@ -67,7 +72,7 @@ class EvalContext:
     fold_score: str = "worst"
     symbol_score: str = "mean"
     multi_objective: bool = False
-    # "module:function(ctx, m, long, short, candles, leverage) -> stats"
+    # "module:function(ctx, m, long, short, candles, leverage, risk) -> stats"
     evaluator: str = DEFAULT_EVALUATOR
     warmup: dict | None = None  # a live config dict run once at worker start (JIT cache load)
 
@@ -77,21 +82,35 @@ class EvalContext:
         return self.markets[0].candles
 
 
+Risk = tuple[np.ndarray, np.ndarray, np.ndarray]  # (long unstuck, short unstuck, equity stop)
+
+
+def risk_arrays(cfg: Any) -> Risk:
+    """The bounded-loss rules of a live config as the engine's arrays (passivbot.config.risk);
+    all zeros = off, which `engine.run_backtest` passes to the kernel as None, so a candidate
+    without the rules runs the kernel compiled without them (same speed as before)."""
+    return unstuck_params(cfg.long), unstuck_params(cfg.short), stop_params(cfg)
+
+
 def backtest_stats(ctx: EvalContext, m: MarketData, long_p: np.ndarray, short_p: np.ndarray,
-                   candles: np.ndarray, leverage: float) -> dict[str, float]:
+                   candles: np.ndarray, leverage: float, risk: Risk | None = None
+                   ) -> dict[str, float]:
     """The real evaluator: engine + stats from the backtester (imported in the worker), with
     the single backtest's engine arguments (`runner.engine_kwargs`): initial margin at
     `leverage`, the symbol's funding (events outside `candles`, e.g. another fold's, are not
-    charged), the EMA warm-up for `candles`' length."""
+    charged), the EMA warm-up for `candles`' length, and the bounded-loss rules `risk`
+    (`risk_arrays`; None = off), as `runner.backtest_live_config` passes them."""
     from passivbot.backtest.engine import run_backtest
     from passivbot.backtest.runner import NO_FUNDING, engine_kwargs
     from passivbot.backtest.stats import compute_stats
 
+    lr, sr, stop = risk if risk is not None else (None, None, None)
     fills, equity, summary = run_backtest(
         candles, long_p, short_p, m.market, m.brackets, ctx.starting_balance,
         ctx.maker_fee, ctx.taker_fee, m.mmr_add,
         **engine_kwargs(long_p, short_p, leverage, len(candles),
-                        m.funding if m.funding is not None else NO_FUNDING))
+                        m.funding if m.funding is not None else NO_FUNDING),
+        long_risk=lr, short_risk=sr, stop_params=stop)
     return compute_stats(fills, equity, summary, candles, ctx.starting_balance)
 
 
@@ -112,6 +131,15 @@ def violations(stats: dict[str, float], c: Constraints) -> dict[str, float]:
     above("max_hours_stuck", stats["max_hours_stuck"], c.max_hours_stuck)
     above("max_drawdown", stats["max_drawdown"], c.max_drawdown)
     below("min_daily_fills", stats["fills_per_day"], c.min_daily_fills)
+    if c.max_equity_stops >= 0 and stats.get("n_equity_stops", 0.0) > c.max_equity_stops:
+        # a count: relative to max(limit, 1), so a limit of 0 is not an infinite violation
+        out["max_equity_stops"] = ((stats["n_equity_stops"] - c.max_equity_stops)
+                                   / max(c.max_equity_stops, 1))
+    if stats.get("unstuck_loss", 0.0) > 0.0 and stats["final_equity"] > 0.0:
+        # realized unstuck losses / starting balance (= final equity / (1 + gain))
+        above("max_unstuck_loss",
+              stats["unstuck_loss"] * (1.0 + stats["gain"]) / stats["final_equity"],
+              c.max_unstuck_loss)
     if stats.get("liquidated", 0.0) > 0:
         out["liquidated"] = 1.0
     return out
@@ -181,13 +209,14 @@ def evaluate(ctx: EvalContext, candidate: dict[str, Any]) -> dict[str, Any]:
         return _invalid(ctx, "; ".join(i.line() for i in e.issues), t0, c0)
     fn = resolve(ctx.evaluator)
     lp, sp = side_params(cfg.long), side_params(cfg.short)
+    risk = risk_arrays(cfg)
     fold_scores: list[float] = []
     per_symbol: list[tuple[float, dict[str, float]]] = []
     worst_dd = 0.0
     for m in ctx.markets:
         fstats, fscores = [], []
         for sl in fold_slices(len(m.candles), ctx.n_folds):
-            st = fn(ctx, m, lp, sp, m.candles[sl], cfg.leverage)
+            st = fn(ctx, m, lp, sp, m.candles[sl], cfg.leverage, risk)
             fstats.append(st)
             fscores.append(score(st, ctx.constraints))
             worst_dd = max(worst_dd, st["max_drawdown"])
