@@ -276,8 +276,9 @@ Rules for every key: unknown keys are errors (with a "did you mean"); integers m
 `NAME` is also the key pair's name in `api-keys.json` (see `api-keys.example.json`).
 What each strategy key does, with units and typical values: "The strategy, parameter by
 parameter" below. `live_settings/default.json` is the neutral template (both sides enabled,
-0.5 exposure each, entries at the EMA band); `live_settings/ETH-J1.json` is the example
-tuned for ETHUSDT (short budget halved, entries 0.3 % beyond the band).
+0.5 exposure each, entries at the EMA band, the equity stop on at a 10 % drawdown);
+`live_settings/ETH-J1.json` is the example tuned for ETHUSDT (short budget halved, entries
+0.3 % beyond the band).
 
 {table(LIVE_SCHEMA)}
 
