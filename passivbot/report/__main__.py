@@ -79,26 +79,32 @@ def main(argv: list[str]) -> int:
 
 
 def _compare(source: str, result, out: Path, comparison_rows) -> None:
-    from passivbot.backtest.runner import backtest_live_config
+    from passivbot.backtest.runner import backtest_live_config, warmup_candles
     from passivbot.data import load_source
 
     info = result.candles_info
     t0, t1 = int(info["first_ts"]), int(info["last_ts"])
     day = lambda ms: dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).date()  # noqa: E731
     bt = replace(result.backtest_config, data_source=source)
+    # The bot warmed its EMAs on history before the session: the backtest warms on the candles
+    # before t0 (as many as there are, up to the runner's warm-up) and trades from t0.
+    t_warm = t0 - warmup_candles(result.live_config, 1 << 40) * 60_000
     try:
-        candles = load_source(source, bt.exchange, bt.symbol, day(t0),
+        candles = load_source(source, bt.exchange, bt.symbol, day(t_warm),
                               day(t1) + dt.timedelta(days=1), download=False)
     except Exception as e:  # DataError and friends: the candles are not there
         raise InputError(f"--compare {source}: no candles for {bt.symbol} "
                          f"{day(t0)}..{day(t1)}: {e}") from None
-    candles = candles[(candles[:, 0] >= t0) & (candles[:, 0] <= t1)]
-    if len(candles) < 2 or candles[0, 0] > t0 + 60_000:
+    candles = candles[(candles[:, 0] >= t_warm) & (candles[:, 0] <= t1)]
+    n_warm = int(np.count_nonzero(candles[:, 0] < t0))
+    if len(candles) - n_warm < 2 or candles[n_warm, 0] > t0 + 60_000:
         raise InputError(f"--compare {source}: the candles do not cover the session start "
                          f"({day(t0)}); download them or use another source")
-    back = backtest_live_config(result.live_config, bt, np.ascontiguousarray(candles))
+    back = backtest_live_config(result.live_config, bt, np.ascontiguousarray(candles),
+                                warmup=n_warm)
     rows = comparison_rows(result.stats, back.stats)
-    print(f"\nsession vs backtest of the same config, same period ({len(candles):,} candles,"
+    print(f"\nsession vs backtest of the same config, same period ({len(candles) - n_warm:,} "
+          f"candles after {n_warm:,} of warm-up,"
           f" {source}):")
     print(f"  {'stat':<30} {'session':>14} {'backtest':>14} {'difference':>14}")
     for k, a, b, d in rows:

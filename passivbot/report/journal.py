@@ -27,9 +27,13 @@ import os
 from pathlib import Path
 from typing import Any, TextIO
 
+from passivbot.records import KIND_NAMES
+
 JOURNAL_VERSION = 1
 SIDES = ("long", "short")
-KINDS = ("initial_entry", "reentry", "close", "liquidation")
+# The fill kinds, named and indexed as the backtest's (records.KIND_NAMES): a journal fill of kind
+# k becomes a fill_dt row of kind KINDS.index(k).
+KINDS = KIND_NAMES
 FILL_KEYS = ("ts_ms", "side", "kind", "qty", "price", "fee", "pnl", "psize", "pprice",
              "balance", "maker")
 EQUITY_KEYS = ("ts_ms", "balance", "equity", "price", "psize_long", "pprice_long",

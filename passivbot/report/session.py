@@ -21,7 +21,8 @@ import numpy as np
 from passivbot.backtest.engine import EQ_COLS, N_SUMMARY, S_CLOSEST_LIQ, S_LAST_INDEX, \
     S_LIQUIDATED, S_MAX_WE_LONG, S_MAX_WE_SHORT
 from passivbot.backtest.runner import BacktestResult
-from passivbot.backtest.stats import compute_stats
+from passivbot.backtest.account import S_MAX_DRAWDOWN
+from passivbot.backtest.stats import compute_stats, max_drawdown
 from passivbot.config import BacktestConfig, LiveConfig, OptimizeConfig, live_config_from_dict
 from passivbot.records import LONG, SHORT, fill_dt
 from passivbot.report.journal import EQUITY_KEYS, KINDS
@@ -69,8 +70,12 @@ def _equity(rows: list[dict], t0: int, balance: float) -> np.ndarray:
     return out
 
 
-def _summary(fills: np.ndarray, equity: np.ndarray, last_index: int) -> np.ndarray:
+def _summary(fills: np.ndarray, equity: np.ndarray, last_index: int,
+             equity_series: np.ndarray) -> np.ndarray:
+    """The engine's summary slots that a journal can fill; drawdown from every journalled
+    equity line (the bot journals equity once a market minute, at the close)."""
     s = np.zeros(N_SUMMARY)
+    s[S_MAX_DRAWDOWN] = max_drawdown(equity_series)
     price, liq = equity[:, 3], equity[:, 8]
     with np.errstate(divide="ignore", invalid="ignore"):
         dist = np.where((liq > 0) & (price > 0), np.abs(liq / price - 1.0), 1.0)
@@ -102,7 +107,8 @@ def session_result(journal: dict[str, list[dict]], source: str = "journal"
     fills = _fills(fills_rows, t0)
     equity = _equity(eq_rows, t0, balance)
     last_index = (end - t0) // MINUTE_MS
-    summary = _summary(fills, equity, last_index)
+    summary = _summary(fills, equity, last_index,
+                       np.array([float(r["equity"]) for r in eq_rows], dtype=np.float64))
     bt = BacktestConfig(
         config_version=1, exchange=first["exchange"], symbol=first["symbol"],
         data_source="journal", synthetic_seed=0, start_date=_day(t0),
