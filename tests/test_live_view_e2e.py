@@ -35,6 +35,10 @@ from tests.test_alerts import Stub, alerts_cfg, eventually
 OPTS = BotOptions(use_local_clock=False, debounce_s=0.003, settle_quiet_s=0.01,
                   reconcile_every_s=1e9, status_every_s=1e9, orders_per_s=1000)
 CFG = load_live_config("ETH-J1")
+# What the trader sees is checked fill by fill against the emulator's own fills, one execution
+# per fill: the minute mode (no partial executions, no intra-minute path). The realistic mode's
+# partial fills and crosses are the realism and parity tests' subject.
+REALISM = "minute"
 KIND = {0: "initial_entry", 1: "reentry", 2: "close", 3: "close"}
 
 
@@ -65,7 +69,7 @@ async def stop_bot(bot):
 
 @pytest.mark.parametrize("exchange", ["binance", "bybit"])
 async def test_fills_console_journal_page_alerts_and_fills_while_down(exchange, tmp_path):
-    emu = Emulator(exchange, "ETHUSDT", fall_then_rise(), start_index=1440)
+    emu = Emulator(exchange, "ETHUSDT", fall_then_rise(), start_index=1440, realism=REALISM)
     await emu.start()
     stub = Stub()
     url = await stub.start()
@@ -138,7 +142,7 @@ async def test_fills_console_journal_page_alerts_and_fills_while_down(exchange, 
 @pytest.mark.parametrize("exchange", ["binance", "bybit"])
 async def test_dropped_connection_shows_disconnected_then_reconnected_and_alerts(
         exchange, tmp_path):
-    emu = Emulator(exchange, "ETHUSDT", fall_then_rise(), start_index=1440)
+    emu = Emulator(exchange, "ETHUSDT", fall_then_rise(), start_index=1440, realism=REALISM)
     await emu.start()
     stub = Stub()
     url = await stub.start()
@@ -173,7 +177,7 @@ async def test_dropped_connection_shows_disconnected_then_reconnected_and_alerts
 async def test_a_first_entry_raised_to_the_exchange_minimum_is_warned_once_market_is_known(
         tmp_path):
     emu = Emulator("binance", "ETHUSDT", fall_then_rise(), start_index=1440,
-                   starting_balance=200.0)
+                   starting_balance=200.0, realism=REALISM)
     await emu.start()
     try:
         bot, out = await new_bot("binance", emu, tmp_path / "j.journal")
