@@ -117,7 +117,7 @@ class BybitRest:
 
     # -- market ----------------------------------------------------------------------------
     async def time(self, req):
-        now = self.acc.now_ms()
+        now = self.emu.clock_check.served()
         return self.ok({"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)})
 
     async def instruments(self, req):
