@@ -82,8 +82,12 @@ def cool_down_seconds(caps: Capabilities, status: int, headers: dict | None, bod
         return caps.forbidden_ban_s
     if caps.rate_limit_body_code and body and caps.rate_limit_body_code in body:
         try:
-            code = str(json.loads(body).get("retCode"))
-        except (ValueError, AttributeError):
+            doc = json.loads(body)
+            code = str(doc.get("retCode"))
+            # The answer's own server time (Bybit v5 `time`) is what its reset timestamp is
+            # relative to; our estimate of the server clock may be stale.
+            server_ms = float(doc.get("time") or server_ms)
+        except (ValueError, AttributeError, TypeError):
             code = ""
         limited = limited or code == caps.rate_limit_body_code
     if not limited:
