@@ -79,7 +79,12 @@ def cool_down_seconds(caps: Capabilities, status: int, headers: dict | None, bod
     """How long to send nothing after this response (None: not a rate-limit answer)."""
     limited = status in (418, 429)
     if status == 403 and caps.forbidden_ban_s > 0:
-        return caps.forbidden_ban_s
+        # The venue documents the ban's length; a Retry-After, where one comes, says it exactly.
+        after = _header(headers, caps.retry_after_header)
+        try:
+            return float(after) if after is not None else caps.forbidden_ban_s
+        except ValueError:
+            return caps.forbidden_ban_s
     if caps.rate_limit_body_code and body and caps.rate_limit_body_code in body:
         try:
             doc = json.loads(body)
