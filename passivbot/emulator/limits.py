@@ -200,7 +200,9 @@ class BybitLimiter:
         if now >= slot[0] + self.scale:
             slot[0], slot[1] = now, 0
         reset_wall = max(slot[0] + self.scale, self.exhausted_until)
-        reset_ms = self.market_ms() + int(max(reset_wall - now, 0.0) / self.scale * 1000)
+        # Market time now + the wall time left, as Retry-After is wall seconds: a client reading
+        # it against the answer's `time` waits what the (speed-scaled) limiter needs.
+        reset_ms = self.market_ms() + int(max(reset_wall - now, 0.0) * 1000)
         used = slot[1] + 1 if now >= self.exhausted_until else limit + 1
         headers = {"X-Bapi-Limit": str(limit), "X-Bapi-Limit-Status": str(max(limit - used, 0)),
                    "X-Bapi-Limit-Reset-Timestamp": str(reset_ms)}
