@@ -250,7 +250,7 @@ async def clock_skew_fault(bot, emu) -> dict:
     skew = getattr(emu.faults, "skew_clock", None)
     undo = None
     if skew is not None:
-        skew(2.0)
+        skew(-2000)  # ms: the server 2 s behind, so the client signs 2 s ahead (-1021 / 10002)
     else:
         undo = simulate_skew(emu)
     resyncs = bot.guard.resyncs if bot.guard is not None else 0

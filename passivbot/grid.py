@@ -7,7 +7,8 @@ with the side's sign (long enters below the price and closes above it; short mir
 
 Arguments that recur:
 - `params`: float64[N_PARAMS], one side's strategy (P_* indices), from config.side_params();
-- `market`: float64[N_MARKET], price step, qty step, min qty, min cost (M_* indices);
+- `market`: float64[N_MARKET], price step, qty step, min qty, min cost, passive ticks (M_*
+  indices; `ideal_orders_nb` caps entries and closes `passive_ticks` steps off the last price);
 - `balance`: wallet balance, quote; `psize`/`pprice`: the side's position size and price;
 - `ema_lo`/`ema_hi`: the EMA band (min and max of the side's two EMAs);
 - `last_price`: the last traded price (in a backtest: the previous candle's close).
@@ -35,6 +36,7 @@ from passivbot.records import (
     LONG,
     M_MIN_COST,
     M_MIN_QTY,
+    M_PASSIVE_TICKS,
     M_PRICE_STEP,
     M_QTY_STEP,
     ORDER_COLS,
@@ -90,6 +92,30 @@ def passive_entry_price_nb(price: float, last_price: float, side: int) -> float:
 def passive_close_price_nb(price: float, last_price: float, side: int) -> float:
     """A close never crosses the market: long sells at least at the last price."""
     return passive_entry_price_nb(price, last_price, -side)
+
+
+@njit(cache=True)
+def passive_ticks_nb(market: np.ndarray) -> float:
+    """market[M_PASSIVE_TICKS], 0 for a market array of the older length (no column)."""
+    return market[M_PASSIVE_TICKS] if market.shape[0] > M_PASSIVE_TICKS else 0.0
+
+
+@njit(cache=True)
+def entry_cap_price_nb(last_price: float, side: int, market: np.ndarray) -> float:
+    """The price entries are capped at: the last price moved `passive_ticks` steps inside (long
+    below, short above). With a one-tick book around the last trade, an entry at the last price
+    is at the touch on one side and crosses whenever the opposite best equals the last price
+    (PostOnly refused); one step inside it always rests. 0 ticks: the last price itself."""
+    return last_price - side * passive_ticks_nb(market) * market[M_PRICE_STEP]
+
+
+@njit(cache=True)
+def close_cap_price_nb(last_price: float, side: int, market: np.ndarray) -> float:
+    """The price closes are capped at: the last price moved `passive_ticks` steps outside (long
+    above, short below): a reduce-only close at the last price would take liquidity whenever
+    the best bid (long) equals it, filling at once as a taker, not at the candle the fill rule
+    says."""
+    return last_price + side * passive_ticks_nb(market) * market[M_PRICE_STEP]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,7 +395,8 @@ def ideal_orders_nb(
     if psize <= 0.0:
         if params[P_ENABLED] == 0.0:
             return empty, empty
-        qty, price = initial_entry_nb(side, balance, ema_lo, ema_hi, last_price, params, market)
+        qty, price = initial_entry_nb(side, balance, ema_lo, ema_hi,
+                                      entry_cap_price_nb(last_price, side, market), params, market)
         if qty <= 0.0:
             return empty, empty
         entries = np.empty((1, ORDER_COLS))
@@ -377,10 +404,12 @@ def ideal_orders_nb(
         entries[0, 1] = price
         entries[0, 2] = KIND_INITIAL_ENTRY
         return entries, empty
-    closes = close_grid_nb(side, psize, pprice, last_price, params, market)
+    closes = close_grid_nb(side, psize, pprice, close_cap_price_nb(last_price, side, market),
+                           params, market)
     if params[P_ENABLED] == 0.0:
         return empty, closes
-    entries = entry_grid_nb(side, balance, psize, pprice, last_price, params, market)
+    entries = entry_grid_nb(side, balance, psize, pprice,
+                            entry_cap_price_nb(last_price, side, market), params, market)
     return entries, closes
 
 

@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from passivbot.errors import InputError
-from passivbot.records import BRACKET_COLS, M_MIN_COST, M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP, N_MARKET
+from passivbot.records import (
+    BRACKET_COLS, M_MIN_COST, M_MIN_QTY, M_PASSIVE_TICKS, M_PRICE_STEP, M_QTY_STEP, N_MARKET,
+)
 
 EXCHANGES = ("binance", "bybit")
 
@@ -60,6 +62,10 @@ class MarketSpec:
     mmr_add: float = 0.0
     # Where the values came from: "cache:<path>", "bundled:<source keys>" or "" (built in code).
     source: str = ""
+    # Price steps between the last price and the nearest entry / close (M_PASSIVE_TICKS): both
+    # venues' book is at least one step wide, so an order at the last price can cross; the live
+    # adapter takes the same value from its capability row (`Capabilities.passive_ticks`).
+    passive_ticks: float = 1.0
 
     @property
     def ccxt_symbol(self) -> str:
@@ -76,6 +82,7 @@ class MarketSpec:
         a[M_QTY_STEP] = self.qty_step
         a[M_MIN_QTY] = self.min_qty
         a[M_MIN_COST] = self.min_cost
+        a[M_PASSIVE_TICKS] = self.passive_ticks
         return a
 
     def brackets_array(self) -> np.ndarray:

@@ -81,7 +81,11 @@ M_PRICE_STEP = 0
 M_QTY_STEP = 1
 M_MIN_QTY = 2
 M_MIN_COST = 3
-N_MARKET = 4
+# Passive distance: entries rest at least this many price steps inside the last price, closes
+# outside it (0: capped at the last price; 1: never at the touch of a one-tick book). Arrays of
+# the older length 4 read as 0 (grid.passive_ticks_nb).
+M_PASSIVE_TICKS = 4
+N_MARKET = 5
 
 # Leverage / risk-limit brackets: float64 array (n_tiers, BRACKET_COLS), sorted by
 # notional cap ascending; the last cap may be inf.

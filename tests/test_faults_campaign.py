@@ -27,9 +27,7 @@ async def test_bot_survives_every_fault_and_converges_within_10s(exchange):
     assert sorted(r.fault for r in rep.results) == sorted(faults_for(exchange)), text
     assert rep.survived == len(rep.results), text
     assert rep.duplicates == 0 and rep.worst_s < 10.0, text
-    if rep.excess_exposure > 1e-6:  # measured at every poll (fault_campaign.excess_exposure)
-        pytest.xfail("needs the bot fix of issue 15 (helper 'live'): never rest more entry "
-                     "exposure than the ideal while a cancel fails:\n" + text)
+    assert rep.excess_exposure <= 1e-6, text  # measured at every poll, even while cancels fail
 
 
 def test_schedule_is_seeded_spaced_and_covers_every_fault():
@@ -145,10 +143,13 @@ async def test_campaign_measures_the_venues_harsher_answers(exchange):
     assert all(r.duplicates >= 0 and r.excess_exposure >= 0 for r in rep.results)
     bad = [r for r in rep.results if not r.survived(rep.deadline_s) or not r.exposure_ok
            or r.refused_in_wait]
+    assert all(r.survived(rep.deadline_s) and not r.refused_in_wait for r in rep.results), text
     if bad:
-        pytest.xfail("needs the bot fixes of issue 15 (helper 'live': time offset to ccxt, "
-                     "Retry-After and one shared cool-down, never more entry exposure than "
-                     "the ideal):\n" + text)
+        # Every fault converges (< 0.4 s) with 0 duplicates, 0 orphans and 0 requests inside a
+        # wait (asserted above); what is left, by timing, not in every run: entry resting beyond
+        # the ideal at one poll (Binance ~203 USDT during the IP ban, Bybit ~2150 USDT during
+        # clock skew or partial fills), not yet explained (docs/proofs.md).
+        pytest.xfail("entry exposure above the ideal at a poll:\n" + text)
     assert rep.duplicates == 0 and rep.worst_s < 10.0, text
 
 

@@ -36,8 +36,8 @@ def make_params(**kw) -> np.ndarray:
     return p
 
 
-def make_market(price_step, qty_step, min_qty, min_cost) -> np.ndarray:
-    m = np.array([price_step, qty_step, min_qty, min_cost], dtype=np.float64)
+def make_market(price_step, qty_step, min_qty, min_cost, passive_ticks=0.0) -> np.ndarray:
+    m = np.array([price_step, qty_step, min_qty, min_cost, passive_ticks], dtype=np.float64)
     assert m.shape == (N_MARKET,)
     return m
 
@@ -100,8 +100,29 @@ def test_initial_entry_short_uses_upper_band_and_rounds_up():
 
 def test_initial_entry_never_crosses_last_price():
     # Band says 2482.53 but the market is already at 2400: a buy above it would take liquidity.
-    entries, _ = grid.ideal_orders_nb(LONG, 1000.0, 0.0, 0.0, 2490.0, 2510.0, 2400.004, make_params(), ETH)
+    m0 = make_market(0.01, 0.001, 0.001, 20.0)  # passive ticks 0: capped at the last price
+    entries, _ = grid.ideal_orders_nb(LONG, 1000.0, 0.0, 0.0, 2490.0, 2510.0, 2400.004, make_params(), m0)
     assert entries[0, 1] == 2400.0
+    # The venues' markets (one passive tick): one step inside, 2400.004 - 0.01 -> 2399.99.
+    entries, _ = grid.ideal_orders_nb(LONG, 1000.0, 0.0, 0.0, 2490.0, 2510.0, 2400.004, make_params(), ETH)
+    assert entries[0, 1] == 2399.99
+
+
+def test_one_passive_tick_keeps_entries_and_closes_off_the_touch():
+    """A one-tick book around the last trade 2400: an entry or a close at 2400 is at the touch
+    on one side (PostOnly refused, a reduce-only close filled at once as a taker); with one
+    passive tick the long entry rests at 2399.99 and every long close at 2400.01 or above,
+    the short side mirrored."""
+    m1 = make_market(0.01, 0.001, 0.001, 20.0, passive_ticks=1.0)
+    p = make_params()
+    ent, _ = grid.ideal_orders_nb(LONG, 1000.0, 0.0, 0.0, 2490.0, 2510.0, 2400.0, p, m1)
+    assert ent[0, 1] == 2399.99  # the band's 2482.53 capped one step below the last price
+    _, cls = grid.ideal_orders_nb(LONG, 1000.0, 0.1, 2350.0, 2490.0, 2510.0, 2400.0, p, m1)
+    assert cls[:, 1].min() == 2400.01  # TPs from 2359.40 capped one step above it
+    ent, _ = grid.ideal_orders_nb(SHORT, 1000.0, 0.0, 0.0, 2290.0, 2310.0, 2400.0, p, m1)
+    assert ent[0, 1] == 2400.01
+    _, cls = grid.ideal_orders_nb(SHORT, 1000.0, 0.1, 2450.0, 2290.0, 2310.0, 2400.0, p, m1)
+    assert cls[:, 1].max() == 2399.99
 
 
 def test_reentry_hand_example():

@@ -35,10 +35,6 @@ async def test_live_bot_on_emulator_fills_exactly_as_the_backtest(exchange):
 REALISTIC_MINUTES = 480
 
 
-@pytest.mark.xfail(strict=False, reason="needs the bot fixes of issue 15 (helper 'live'): "
-                   "orders re-priced on every intra-minute tick instead of when the calculator's "
-                   "output changes, and entries/closes priced at the last trade cross a one-tick "
-                   "book (PostOnly refused); the emulator side is done")
 @pytest.mark.parametrize("exchange", ["binance", "bybit"])
 async def test_live_bot_fills_as_the_backtest_on_the_realistic_emulator(exchange):
     candles = np.array(load_bundled("ETHUSDT")[:REALISTIC_MINUTES])
@@ -95,3 +91,38 @@ def test_compare_lists_each_mismatch_with_its_minute():
     assert any(s.startswith(f"backtest only minute {m}:") for s in rep.mismatches)
     assert any(s.startswith(f"live only minute {m + 1}:") for s in rep.mismatches)
     assert any(f"minute {bt.fills[-1][0]}:" in s for s in rep.mismatches)
+
+
+def test_a_late_final_kline_revises_the_emas_as_if_it_had_come_first():
+    """Regression (realistic parity, minute 311): another stream's timestamp closed a minute
+    before its final kline arrived, the bot applied the last in-progress close, ignored the
+    final one and its EMAs stayed one tick off the backtest's for hours. The final kline of an
+    applied candle now rewinds the EMAs and re-applies: bit for bit the in-order result."""
+    from passivbot.config import side_params
+    from passivbot.live.state import BotState
+
+    params = np.stack([side_params(CFG.long), side_params(CFG.short)])
+    hist = np.array(load_bundled("ETHUSDT")[:10])
+    t0 = int(hist[-1, 0])
+
+    def fresh():
+        st = BotState(params=params.copy())
+        st.warm_up(hist)
+        return st
+
+    want = fresh()
+    for k, close in enumerate((1800.0, 1801.5, 1799.25)):
+        want.add_candle(t0 + (k + 1) * 60_000, close)
+    want.note_time(t0 + 5 * 60_000)
+    assert want.apply_closed() == (3, None)
+
+    got = fresh()
+    got.add_candle(t0 + 60_000, 1800.0)
+    got.add_candle(t0 + 120_000, 1801.4)  # the last in-progress update of the second minute
+    got.add_candle(t0 + 180_000, 1799.25)
+    got.note_time(t0 + 5 * 60_000)
+    assert got.apply_closed() == (3, None)
+    assert not (got.emas == want.emas).all()
+    assert got.add_candle(t0 + 120_000, 1801.5)  # its final kline, late: revised
+    assert (got.emas == want.emas).all() and got.close_price == want.close_price
+    assert not got.add_candle(t0 + 120_000, 1801.5)  # the same values again: nothing to do

@@ -27,8 +27,8 @@ from numba import njit
 
 from passivbot.fills import fills_nb
 from passivbot.grid import (
-    close_grid_nb, close_range_nb, entry_grid_nb, ideal_orders_nb, initial_entry_price_nb,
-    initial_entry_qty_nb, reentry_nb, reentry_raw_price_nb,
+    close_cap_price_nb, close_grid_nb, close_range_nb, entry_cap_price_nb, entry_grid_nb,
+    ideal_orders_nb, initial_entry_price_nb, initial_entry_qty_nb, reentry_nb, reentry_raw_price_nb,
 )
 from passivbot.records import (
     BOOK_COLS, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, ORDER_COLS, P_ENABLED,
@@ -126,11 +126,11 @@ def entries_uncapped_nb(side: int, l_ent: float, ent_cap: float, last: float) ->
 
 
 @njit(cache=True)
-def cache_current_nb(side: int, s, last: float) -> bool:
+def cache_current_nb(side: int, s, last: float, market: np.ndarray) -> bool:
     """Fast, scalar-only proof that an open side's cached grids (its `side_dt` record `s`) are
     still ideal at `last` (False means: ask refresh_side_nb, which may still find them current)."""
-    return closes_current_nb(side, s.l_cls, s.cls_limit, last) and entries_uncapped_nb(
-        side, s.l_ent, s.ent_cap, last)
+    return closes_current_nb(side, s.l_cls, s.cls_limit, close_cap_price_nb(last, side, market)) \
+        and entries_uncapped_nb(side, s.l_ent, s.ent_cap, entry_cap_price_nb(last, side, market))
 
 
 @njit(cache=True)
@@ -212,19 +212,23 @@ def refresh_side_nb(
     psize = s.psize
     ema_lo = min(s.ema0, s.ema1)
     ema_hi = max(s.ema0, s.ema1)
+    # What caps entries and closes (grid.ideal_orders_nb): the last price moved by the market's
+    # passive ticks; the cache below works in these prices (== last with 0 ticks).
+    le = entry_cap_price_nb(last, side, market)
+    lc = close_cap_price_nb(last, side, market)
     if every_candle:
         entries, closes = ideal_orders_nb(
             side, balance, psize, s.pprice, ema_lo, ema_hi, last, params, market
         )
         s.init_price = np.nan
         if psize <= 0.0:
-            _set_entries_nb(j, st, ent, entries[:0], last)
+            _set_entries_nb(j, st, ent, entries[:0], le)
             if entries.shape[0] > 0:
                 s.init_qty = entries[0, 0]
                 s.init_price = entries[0, 1]
         else:
-            _set_entries_nb(j, st, ent, entries, last)
-        _set_closes_nb(j, st, cls, closes, last)
+            _set_entries_nb(j, st, ent, entries, le)
+        _set_closes_nb(j, st, cls, closes, lc)
         return
     if psize <= 0.0:
         s.n_ent = 0
@@ -236,27 +240,27 @@ def refresh_side_nb(
         if params[P_ENABLED] == 0.0:
             s.init_price = np.nan
         else:
-            s.init_price = initial_entry_price_nb(side, ema_lo, ema_hi, last, params, market)
+            s.init_price = initial_entry_price_nb(side, ema_lo, ema_hi, le, params, market)
         return
     s.init_price = np.nan
     was_flat = s.n_cls == 0
     if changed or was_flat:
-        _refresh_closes_nb(j, st, cls, last, params, market)
+        _refresh_closes_nb(j, st, cls, lc, params, market)
         if params[P_ENABLED] != 0.0:
-            _refresh_entries_nb(j, st, ent, balance, last, params, market)
+            _refresh_entries_nb(j, st, ent, balance, le, params, market)
         else:
             s.n_ent = 0
             s.near_ent = np.nan
             s.ent_dirty = 0
         return
-    if not closes_current_nb(side, s.l_cls, s.cls_limit, last):
-        _refresh_closes_nb(j, st, cls, last, params, market)
+    if not closes_current_nb(side, s.l_cls, s.cls_limit, lc):
+        _refresh_closes_nb(j, st, cls, lc, params, market)
     if params[P_ENABLED] != 0.0:
         if balance_moved or (s.ent_dirty != 0
-                             and not _entries_valid_nb(j, st, ent, balance, last, params, market)):
-            _refresh_first_entry_nb(j, st, ent, balance, last, params, market)
-        elif not _entries_valid_nb(j, st, ent, balance, last, params, market):
-            _refresh_entries_nb(j, st, ent, balance, last, params, market)
+                             and not _entries_valid_nb(j, st, ent, balance, le, params, market)):
+            _refresh_first_entry_nb(j, st, ent, balance, le, params, market)
+        elif not _entries_valid_nb(j, st, ent, balance, le, params, market):
+            _refresh_entries_nb(j, st, ent, balance, le, params, market)
 
 
 @njit(cache=True)
@@ -293,7 +297,7 @@ def book_nb(
     kept (`ent_dirty`): entry_grid_nb of that same state, the grid ideal_orders_nb gives."""
     for j in range(2):
         if st[j].ent_dirty != 0:
-            _refresh_entries_nb(j, st, ent, balance, last,
+            _refresh_entries_nb(j, st, ent, balance, entry_cap_price_nb(last, side_of_nb(j), market),
                                 long_params if j == 0 else short_params, market)
     n = 0
     for j in range(2):

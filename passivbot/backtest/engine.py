@@ -60,7 +60,9 @@ from passivbot.backtest.book import (
 )
 from passivbot.errors import InputError
 from passivbot.fills import fill_sequence_nb
-from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, initial_entry_price_nb
+from passivbot.grid import (
+    MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, entry_cap_price_nb, initial_entry_price_nb,
+)
 from passivbot.margin import (
     hedged_liq_price_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
 )
@@ -310,13 +312,14 @@ def run_backtest_nb(
             if filled or recompute_every_candle:
                 stale = True
             elif s.psize > 0.0:
-                stale = funded or not cache_current_nb(side, s, last)
+                stale = funded or not cache_current_nb(side, s, last, market)
             else:
                 # flat: the initial entry's price follows the EMAs every candle (sized lazily)
                 stale = False
                 if s.enabled != 0.0:
                     s.init_price = initial_entry_price_nb(
-                        side, min(s.ema0, s.ema1), max(s.ema0, s.ema1), last,
+                        side, min(s.ema0, s.ema1), max(s.ema0, s.ema1),
+                        entry_cap_price_nb(last, side, market),
                         long_params if j == 0 else short_params, market,
                     )
             if stale:

@@ -174,7 +174,7 @@ class BinanceRest:
 
     # -- market ----------------------------------------------------------------------------
     async def time(self, req):
-        return web.json_response({"serverTime": self.acc.now_ms()})
+        return web.json_response({"serverTime": self.emu.clock_check.served()})
 
     async def exchange_info(self, req):
         from passivbot.markets import MARKETS

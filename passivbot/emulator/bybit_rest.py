@@ -44,14 +44,19 @@ class BybitRest:
         self.emu = emu
         self.acc = emu.account
 
-    def ok(self, result) -> web.Response:
+    def server_ms(self) -> int:
+        """The server clock every answer's `time` carries (`faults.skew_clock` included)."""
+        return self.acc.now_ms() + self.emu.clock_check.skew_ms
+
+    def ok(self, result, time_ms: int | None = None) -> web.Response:
         return web.json_response({"retCode": 0, "retMsg": "OK", "result": result,
-                                  "retExtInfo": {}, "time": self.acc.now_ms()})
+                                  "retExtInfo": {},
+                                  "time": self.server_ms() if time_ms is None else time_ms})
 
     def err(self, code: str, detail: str = "") -> web.Response:
         num, msg = ERRORS[code]
         return web.json_response({"retCode": num, "retMsg": msg.format(detail), "result": {},
-                                  "retExtInfo": {}, "time": self.acc.now_ms()})
+                                  "retExtInfo": {}, "time": self.server_ms()})
 
     def http_error(self, status: int) -> web.Response:
         if status in (418, 429):
@@ -117,8 +122,8 @@ class BybitRest:
 
     # -- market ----------------------------------------------------------------------------
     async def time(self, req):
-        now = self.acc.now_ms()
-        return self.ok({"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)})
+        now = self.emu.clock_check.served()
+        return self.ok({"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}, now)
 
     async def instruments(self, req):
         from passivbot.markets import MARKETS

@@ -4,9 +4,12 @@
   (Binance -1021, Bybit retCode 10002). The emulator has two clocks a client can sign with:
   the host's wall clock (what a client's local clock is, on 127.0.0.1) and the market clock
   (`/time`: candle time, which jumps in lockstep and runs at --speed in real time). A timestamp
-  is accepted when it fits either, so a client signing with its local clock and one signing
-  with the offset measured from `/time` both pass; `faults.skew_clock(ms)` moves both server
-  clocks (a client then is `-ms` ahead) until the client corrects for it.
+  is accepted when it fits either, or the wall clock plus the offset `/time` last answered
+  (a client applying the offset it measured: in lockstep the market clock jumps a minute per
+  candle, so that offset would go stale at once, which a real venue's clock never does), so a
+  client signing with its local clock and one signing with its measured offset both pass;
+  `faults.skew_clock(ms)` moves every server clock, `/time` included (a client then is `-ms`
+  ahead) until the client resyncs.
 - Rate limits, in wall time scaled by the emulator's speed (a minute at speed 60 is a second):
   Binance counts request weight per minute window (2400; `X-MBX-USED-WEIGHT-1M` on every
   answer); over it, HTTP 429 with `Retry-After`; a client that keeps calling during a
@@ -59,10 +62,23 @@ class ClockCheck:
     def __init__(self, market_ms) -> None:
         self.market_ms = market_ms  # callable: the market clock now (ms)
         self.skew_ms = 0
+        # market - wall (ms) when the time endpoint last answered: a client that signs with the
+        # offset it measured there signs with wall + this (lockstep's market clock jumps a
+        # minute per candle, so the offset goes stale at once; on a real venue it holds).
+        self.served_offset_ms: int | None = None
+
+    def served(self) -> int:
+        """The server time the time endpoint answers now (skew included); remembered."""
+        market = self.market_ms()
+        self.served_offset_ms = market - int(time.time() * 1000)
+        return market + self.skew_ms
 
     def verdict(self, ts_ms: int, recv_window_ms: int) -> str:
         """"" (accepted), "ahead" or "behind" for a request signed at `ts_ms`."""
-        servers = (int(time.time() * 1000) + self.skew_ms, self.market_ms() + self.skew_ms)
+        wall = int(time.time() * 1000)
+        servers = [wall + self.skew_ms, self.market_ms() + self.skew_ms]
+        if self.served_offset_ms is not None:
+            servers.append(wall + self.served_offset_ms + self.skew_ms)
         out = "behind"
         for s in servers:
             if s - recv_window_ms <= ts_ms <= s + RECV_AHEAD_MS:
@@ -184,7 +200,9 @@ class BybitLimiter:
         if now >= slot[0] + self.scale:
             slot[0], slot[1] = now, 0
         reset_wall = max(slot[0] + self.scale, self.exhausted_until)
-        reset_ms = self.market_ms() + int(max(reset_wall - now, 0.0) / self.scale * 1000)
+        # Market time now + the wall time left, as Retry-After is wall seconds: a client reading
+        # it against the answer's `time` waits what the (speed-scaled) limiter needs.
+        reset_ms = self.market_ms() + int(max(reset_wall - now, 0.0) * 1000)
         used = slot[1] + 1 if now >= self.exhausted_until else limit + 1
         headers = {"X-Bapi-Limit": str(limit), "X-Bapi-Limit-Status": str(max(limit - used, 0)),
                    "X-Bapi-Limit-Reset-Timestamp": str(reset_ms)}

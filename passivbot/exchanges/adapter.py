@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from passivbot.records import (
-    BRACKET_COLS, LONG, M_MIN_COST, M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP, N_MARKET, SHORT,
+    BRACKET_COLS, LONG, M_MIN_COST, M_MIN_QTY, M_PASSIVE_TICKS, M_PRICE_STEP, M_QTY_STEP, N_MARKET,
+    SHORT,
 )
 
 
@@ -60,6 +61,11 @@ class Capabilities:
     post_only_cancel_reason: str = ""
     # How fast the exchange pushes market data: a market stream silent this long is stale.
     market_silence_s: float = 15.0
+    # Price steps between the last price and the nearest entry / close (records.M_PASSIVE_TICKS):
+    # both venues quote a book at least one step wide around the last trade, so an order at the
+    # last price is at the touch and crosses on one side (PostOnly refused; a reduce-only close
+    # fills at once as a taker). One step off it always rests.
+    passive_ticks: float = 1.0
     # Extra ccxt options (e.g. Bybit: load only linear markets).
     ccxt_options: tuple = ()
     # ccxt picks the error table by the URL's host (Binance: fapi.binance.com -> "linear"):
@@ -108,13 +114,14 @@ class ExchangeAdapter:
         raise ccxt.BadSymbol(f"{self.caps.name} has no linear perpetual {self.symbol_id}")
 
     def market_array(self) -> np.ndarray:
-        """price step, qty step, min qty, min cost as the kernels take them (M_*)."""
+        """price step, qty step, min qty, min cost, passive ticks as the kernels take them (M_*)."""
         m = self.market
         a = np.zeros(N_MARKET)
         a[M_PRICE_STEP] = _f(m["precision"]["price"])
         a[M_QTY_STEP] = _f(m["precision"]["amount"])
         a[M_MIN_QTY] = _f((m["limits"].get("amount") or {}).get("min")) or a[M_QTY_STEP]
         a[M_MIN_COST] = _f((m["limits"].get("cost") or {}).get("min"))
+        a[M_PASSIVE_TICKS] = self.caps.passive_ticks
         return a
 
     async def fetch_brackets(self) -> tuple[np.ndarray, float]:

@@ -79,11 +79,20 @@ def cool_down_seconds(caps: Capabilities, status: int, headers: dict | None, bod
     """How long to send nothing after this response (None: not a rate-limit answer)."""
     limited = status in (418, 429)
     if status == 403 and caps.forbidden_ban_s > 0:
-        return caps.forbidden_ban_s
+        # The venue documents the ban's length; a Retry-After, where one comes, says it exactly.
+        after = _header(headers, caps.retry_after_header)
+        try:
+            return float(after) if after is not None else caps.forbidden_ban_s
+        except ValueError:
+            return caps.forbidden_ban_s
     if caps.rate_limit_body_code and body and caps.rate_limit_body_code in body:
         try:
-            code = str(json.loads(body).get("retCode"))
-        except (ValueError, AttributeError):
+            doc = json.loads(body)
+            code = str(doc.get("retCode"))
+            # The answer's own server time (Bybit v5 `time`) is what its reset timestamp is
+            # relative to; our estimate of the server clock may be stale.
+            server_ms = float(doc.get("time") or server_ms)
+        except (ValueError, AttributeError, TypeError):
             code = ""
         limited = limited or code == caps.rate_limit_body_code
     if not limited:

@@ -125,8 +125,8 @@ class LiveBot:
         self.brackets, self.mmr_add = await sync.rest(a.fetch_brackets)
         await self.reconcile()
         await self.warm_up()
-        self.log.info("market %s: price step %g, qty step %g, min qty %g, min cost %g",
-                      a.symbol, *self.market)
+        self.log.info("market %s: price step %g, qty step %g, min qty %g, min cost %g, "
+                      "passive ticks %g", a.symbol, *self.market)
         self.log.info("adopted: long %g@%g, short %g@%g, %d open orders, balance %.2f",
                       self.state.psize[0], self.state.pprice[0], self.state.psize[1],
                       self.state.pprice[1], len(self.state.open_orders), self.state.balance)

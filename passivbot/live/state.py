@@ -22,6 +22,7 @@ from passivbot.live.diff import OpenOrder
 from passivbot.records import LONG, P_EMA_SPAN_0, P_EMA_SPAN_1, SHORT
 
 MINUTE_MS = 60_000
+RECENT_CANDLES = 5  # applied candles a late final kline may still revise
 SIDES = (LONG, SHORT)
 
 
@@ -60,6 +61,13 @@ class BotState:
     # have been moved behind the book): the diff compares the ideal with this, not the price.
     ideal_prices: dict[str, float] = field(default_factory=dict)
     foreign_orders: dict[str, str] = field(default_factory=dict)  # id -> line, not ours
+    # The last few applied candles: open time -> (EMAs before it, (high, low, close) applied).
+    # A kline that arrives for one of them with other values revises it (`add_candle`): a
+    # candle can be applied from its last in-progress update when another stream's timestamp
+    # says the minute ended before its final kline arrived (ccxt does not expose Binance's
+    # `x` / Bybit's `confirm`), and the final one must still win, as in the backtest.
+    recent: dict[int, tuple[np.ndarray, tuple[float, float, float]]] = field(
+        default_factory=dict)
 
     # -- EMAs ------------------------------------------------------------------------------
     def alphas(self, j: int) -> tuple[float, float]:
@@ -77,12 +85,16 @@ class BotState:
         self.last_range = (float(candles[-1, 2]), float(candles[-1, 3]))
         self.set_last_price(float(closes[-1]), self.last_closed_ts + MINUTE_MS)
         self.pending = {t: c for t, c in self.pending.items() if t > self.last_closed_ts}
+        self.recent = {}
 
-    def apply_close(self, close: float) -> None:
+    def _update_emas(self, close: float) -> None:
         for j in range(2):
             a0, a1 = self.alphas(j)
             self.emas[j, 0] = ema_update_nb(self.emas[j, 0], close, a0)
             self.emas[j, 1] = ema_update_nb(self.emas[j, 1], close, a1)
+
+    def apply_close(self, close: float) -> None:
+        self._update_emas(close)
         self.candles_applied += 1
 
     def note_time(self, ts: int | float | None) -> None:
@@ -90,10 +102,26 @@ class BotState:
             self.exchange_time = max(self.exchange_time, int(ts))
 
     def add_candle(self, ts: int, close: float, high: float | None = None,
-                   low: float | None = None) -> None:
+                   low: float | None = None) -> bool:
+        """Queue a candle for `apply_closed`; for one already applied with other values,
+        revise the EMAs (rewind to before it, re-apply it and those after). Revised?"""
+        row = (float(close if high is None else high), float(close if low is None else low),
+               float(close))
+        ts = int(ts)
         if ts > self.last_closed_ts:
-            self.pending[int(ts)] = (float(close if high is None else high),
-                                     float(close if low is None else low), float(close))
+            self.pending[ts] = row
+            return False
+        if ts not in self.recent or self.recent[ts][1] == row:
+            return False
+        self.emas = self.recent[ts][0].copy()
+        for t in sorted(k for k in self.recent if k >= ts):
+            before, applied = self.recent[t]
+            applied = row if t == ts else applied
+            self.recent[t] = (self.emas.copy(), applied)
+            self._update_emas(applied[2])
+        if ts == self.last_closed_ts:
+            self.close_price, self.last_range = row[2], (row[0], row[1])
+        return True
 
     def set_last_price(self, price: float, ts: int) -> bool:
         """Take `price` as the last trade if it is not older than what we have; changed?"""
@@ -119,6 +147,9 @@ class BotState:
                 return n, None  # the next candle has not closed yet
             if nxt in self.pending:
                 high, low, close = self.pending.pop(nxt)
+                self.recent[nxt] = (self.emas.copy(), (high, low, close))
+                for t in [k for k in self.recent if k <= nxt - RECENT_CANDLES * MINUTE_MS]:
+                    del self.recent[t]
                 self.apply_close(close)
                 self.close_price, self.last_range = close, (high, low)
                 # A close is the last trade as of the candle's end (if no ticker is newer).

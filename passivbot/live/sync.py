@@ -172,6 +172,7 @@ class StateSync:
         (a real gap); if the exchange has nothing from that minute on, it has not closed it
         yet (our clock runs ahead): wait, and ask again at most every 2 s."""
         st = self.state
+        self.peek_candles()
         for _ in range(5):
             n, gap = st.apply_closed(fill_now)
             if n:
@@ -329,12 +330,28 @@ class StateSync:
             self.state.balance = wb
             self.trigger("balance")
 
+    def peek_candles(self) -> bool:
+        """Fold in the newest rows of ccxt's kline cache; True if a candle already applied was
+        revised. ccxt delivers a kline that arrived while no watch was pending only with the
+        next one, so a minute's final kline can wait in the cache; reading it here (on each
+        ticker and before candles are applied) lets it win within a ticker's interval."""
+        try:
+            rows = self.adapter.ex.ohlcvs[self.adapter.symbol]["1m"][-3:]
+        except (AttributeError, KeyError, TypeError, IndexError):
+            return False
+        revised = False
+        for r in rows:
+            revised |= self.state.add_candle(int(r[0]), float(r[4]), float(r[2]), float(r[3]))
+        return revised
+
     def on_candles(self, ohlcv: list) -> None:
         st = self.state
         for r in ohlcv:
             t = int(r[0])
             st.note_time(t)  # a candle that opened at t means every earlier one has closed
-            st.add_candle(t, float(r[4]), float(r[2]), float(r[3]))
+            if st.add_candle(t, float(r[4]), float(r[2]), float(r[3])):
+                self.log.info("candle %d revised by its final kline: EMAs recomputed", t)
+                self.trigger("candle")
         if any(t + MINUTE_MS <= st.exchange_time for t in st.pending):
             self.trigger("candle")
 
@@ -344,6 +361,8 @@ class StateSync:
         st = self.state
         st.note_time(ticker.get("timestamp"))
         self._book(ticker)
+        if self.peek_candles():
+            self.trigger("candle")
         last = ticker.get("last") or ticker.get("close")
         if last:
             st.set_last_price(float(last), int(ticker.get("timestamp") or st.exchange_time))
