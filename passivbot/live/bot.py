@@ -34,7 +34,7 @@ from passivbot.live.state import MINUTE_MS, SIDES, BotState
 from passivbot.live.streams import Stream, close_ws_clients, run_stream
 from passivbot.live.sync import StateSync
 from passivbot.live.view import ErrorTap, LiveView, report_missed_fills
-from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1
+from passivbot.records import M_MIN_COST, M_MIN_QTY, P_EMA_SPAN_0, P_EMA_SPAN_1
 from passivbot.retry import Backoff, backoff_delay
 
 
@@ -130,7 +130,7 @@ class LiveBot:
         self.log.info("adopted: long %g@%g, short %g@%g, %d open orders, balance %.2f",
                       self.state.psize[0], self.state.pprice[0], self.state.psize[1],
                       self.state.pprice[1], len(self.state.open_orders), self.state.balance)
-        _, _, min_qty, min_cost = (float(x) for x in self.market)
+        min_qty, min_cost = float(self.market[M_MIN_QTY]), float(self.market[M_MIN_COST])
         for w in min_entry_warnings(self.config, self.state.balance, min_cost, min_qty,
                                     self.state.close_price):
             self.log.warning("warning: %s", w)
