@@ -18,11 +18,14 @@ the older one-kline-a-minute emulator.
 both the backtest and the emulator charge the same funding events (passivbot.data.perp), and the
 final balances compared include them; `--funding off` models none. `--config high-exposure`:
 leverage 7 and wallet_exposure_limit 3.5 per side, a config whose entries the exchange refuses
-for margin (refused identically by both, the one rule).
+for margin (refused identically by both, the one rule). `--config bounded-loss`: busy plus
+auto-unstuck and a 2 % equity stop (tests/test_live_risk_parity.py's rules); unstuck and stop
+closes compare as closes (the exchange sees reduce-only orders). E.g. `--config bounded-loss
+--start-day 4 --days 1 --realism minute`.
 
 Run: python3 bench/parity.py [--days 30] [--start-day 0] [--time-limit 780]
      [--realism full|minute] [--exchanges binance bybit] [--funding on|off]
-     [--config busy|high-exposure]
+     [--config busy|high-exposure|bounded-loss]
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ def config(name: str):
     if name == "busy":
         return busy_config()
     d = live_config_to_dict(busy_config())
+    if name == "bounded-loss":  # the short test's (tests/test_live_risk_parity.py) rules
+        for side in ("long", "short"):
+            d[side].update(unstuck_threshold=0.3, unstuck_close_pct=0.2, unstuck_ema_dist=0.0,
+                           unstuck_loss_allowance_pct=0.01)
+        d.update(equity_stop_drawdown=0.02, equity_stop_cooldown_minutes=120)
+        return live_config_from_dict(d, "busy + auto-unstuck + equity stop 2 % / 120 min")
     d["leverage"] = 7
     for side in ("long", "short"):
         d[side]["wallet_exposure_limit"] = 3.5
@@ -81,21 +90,30 @@ def one(exchange: str, days: float, time_limit: float, realism: str, funding: st
             print(f"  {exchange}: minute {i}/{n} after {last[0] - t0:.0f} s", file=sys.stderr,
                   flush=True)
 
+    bounded = cfg_name == "bounded-loss"
     rep = asyncio.run(run_parity(cfg, candles, exchange, progress=progress,
-                                 time_limit_s=time_limit, realism=realism, funding=fs))
+                                 time_limit_s=time_limit, realism=realism, funding=fs,
+                                 bounded_loss=bounded))
     spec, fees = market_spec(exchange, "ETHUSDT"), DEFAULT_FEES[exchange]
     f = funding_arrays(fs)
-    _, _, summ = run_backtest(candles[:rep.n_candles], side_params(cfg.long),
+    from passivbot.config.risk import stop_params, unstuck_params
+    risk = dict(long_risk=unstuck_params(cfg.long), short_risk=unstuck_params(cfg.short),
+                stop_params=stop_params(cfg)) if bounded else {}
+    bt_fills, _, summ = run_backtest(candles[:rep.n_candles], side_params(cfg.long),
                               side_params(cfg.short), spec.market_array(), spec.brackets_array(),
                               10_000.0, fees["maker_fee"], fees["taker_fee"], spec.mmr_add,
                               leverage=float(cfg.leverage),
                               funding_times=None if f is None else f[0],
                               funding_rates=None if f is None else f[1],
-                              funding_marks=None if f is None else f[2])
+                              funding_marks=None if f is None else f[2], **risk)
+    from passivbot.records import KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE
     from passivbot.backtest.engine import S_FUNDING_EVENTS, S_FUNDING_PAID, S_FUNDING_RECEIVED
     fig = {"funding_events": 0 if fs is None else int(summ[S_FUNDING_EVENTS]),
            "funding_net": float(summ[S_FUNDING_RECEIVED] - summ[S_FUNDING_PAID]),
-           "margin_refused": int(summ[S_MARGIN_REFUSED]),"rate": rep.match_rate, "ok": rep.ok, "days": rep.n_candles / DAY,
+           "margin_refused": int(summ[S_MARGIN_REFUSED]),
+           "unstuck_closes": int((bt_fills["kind"] == KIND_UNSTUCK_CLOSE).sum()),
+           "stop_closes": int((bt_fills["kind"] == KIND_STOP_CLOSE).sum()),
+           "rate": rep.match_rate, "ok": rep.ok, "days": rep.n_candles / DAY,
            "seconds": time.perf_counter() - t0, "fills": len(rep.backtest.fills),
            "minutes_per_s": rep.n_candles / max(rep.live.seconds, 1e-9),
            "balance_diff": rep.balance_diff}
@@ -113,7 +131,8 @@ def main() -> int:
                     help="charge the symbol's funding events in both (default: on where data "
                          "exists)")
     ap.add_argument("--start-day", type=float, default=0.0, help="first day of the sample")
-    ap.add_argument("--config", choices=("busy", "high-exposure"), default="busy")
+    ap.add_argument("--config", choices=("busy", "high-exposure", "bounded-loss"),
+                    default="busy")
     args = ap.parse_args()
     print(f"realism: {args.realism}; funding: {args.funding}; config: {args.config}; days "
           f"{args.start_day:g}..{args.start_day + args.days:g}")
@@ -137,6 +156,8 @@ def main() -> int:
               f"{fig['funding_net']:+.4f} USDT received")
         print(f"parity_margin_refused_{ex}: {fig['margin_refused']} entry fills refused "
               f"(backtest count)")
+        print(f"parity_bounded_loss_{ex}: {fig['unstuck_closes']} unstuck closes, "
+              f"{fig['stop_closes']} equity-stop closes (backtest count)")
     print(f"parity_total_time: {time.perf_counter() - t0:.0f} s (target < 900)")
     return 0 if ok else 1
 

@@ -34,7 +34,9 @@ is never allowed again.)
 import numpy as np
 from numba import njit
 
-from passivbot.grid import close_grid_nb, passive_close_price_nb, round_close_price_nb
+from passivbot.grid import (
+    close_cap_price_nb, close_grid_nb, passive_close_price_nb, round_close_price_nb,
+)
 from passivbot.numeric import min_entry_qty_nb, round_dn_nb, round_nb
 from passivbot.records import (  # noqa: F401 (re-export: the kinds these kernels place)
     KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, M_MIN_COST, M_MIN_QTY, M_PRICE_STEP, M_QTY_STEP,
@@ -102,7 +104,8 @@ def unstuck_price_nb(
     of the band, where a bounce reaches; never across the last price, rounded away from it."""
     band = ema_hi if side > 0 else ema_lo
     raw = band * (1.0 + side * rparams[U_EMA_DIST])
-    return round_close_price_nb(passive_close_price_nb(raw, last_price, side), market[M_PRICE_STEP],
+    cap = close_cap_price_nb(last_price, side, market)  # passive ticks, as the grid's closes
+    return round_close_price_nb(passive_close_price_nb(raw, cap, side), market[M_PRICE_STEP],
                                 side)
 
 
@@ -184,10 +187,13 @@ def closes_with_unstuck_nb(
     qty, price, reason = unstuck_close_nb(side, balance, psize, pprice, ema_lo, ema_hi,
                                           last_price, params, rparams, market, peak_balance,
                                           unstuck_loss, fee_rate)
+    # The take-profit grid capped as grid.ideal_orders_nb caps it (passive ticks off the last
+    # price), so a side with the rule on closes where the same side without it would.
+    cap = close_cap_price_nb(last_price, side, market)
     if reason != UNSTUCK_OK:
-        return close_grid_nb(side, psize, pprice, last_price, params, market), reason
+        return close_grid_nb(side, psize, pprice, cap, params, market), reason
     rest = round_nb(psize - qty, market[M_QTY_STEP])
-    grid = close_grid_nb(side, rest, pprice, last_price, params, market)
+    grid = close_grid_nb(side, rest, pprice, cap, params, market)
     n = grid.shape[0]
     out = np.empty((n + 1, ORDER_COLS))
     k = 0

@@ -73,7 +73,9 @@ async def test_high_exposure_parity_refuses_the_same_entries_for_margin(exchange
     cfg, candles = high_exposure_config(), day(4)
     fs = funding_of(exchange, candles)
     s = backtest_summary(cfg, candles, exchange, fs)
-    assert s[S_MARGIN_REFUSED] >= 20 and s[S_FUNDING_EVENTS] == 3
+    # the window exercises the margin rule (90 refusals before the one-tick passive rule moved
+    # the entries; 5 on Bybit after it) and three funding events
+    assert s[S_MARGIN_REFUSED] >= 1 and s[S_FUNDING_EVENTS] == 3
     rep = await run_parity(cfg, candles, exchange, realism="minute", funding=fs)
     assert rep.match_rate == 100.0, "\n".join(summary_lines(rep))
     assert rep.live.fills == rep.backtest.fills and rep.live.book_mismatches == []

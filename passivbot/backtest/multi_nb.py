@@ -45,7 +45,9 @@ from passivbot.backtest.multi_account import (  # noqa: F401 (AE_*, SE_*: the ou
     sample_nb, settle_nb, worst_nb,
 )
 from passivbot.fills import fill_sequence_nb
-from passivbot.grid import MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, initial_entry_price_nb
+from passivbot.grid import (
+    MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, entry_cap_price_nb, initial_entry_price_nb,
+)
 from passivbot.margin import (
     hedged_liq_price_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
     maintenance_margin_nb,
@@ -374,13 +376,14 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                 if filled_k[k] or recompute_every_candle:
                     stale = True
                 elif s.psize > 0.0:
-                    stale = funded_k[k] or moved_other or not cache_current_nb(side, s, lastp[k])
+                    stale = funded_k[k] or moved_other or not cache_current_nb(side, s, lastp[k],
+                                                                                 market[k])
                 else:
                     stale = False
                     if s.enabled != 0.0:
                         s.init_price = initial_entry_price_nb(
-                            side, min(s.ema0, s.ema1), max(s.ema0, s.ema1), lastp[k], wp[k, j],
-                            market[k])
+                            side, min(s.ema0, s.ema1), max(s.ema0, s.ema1),
+                            entry_cap_price_nb(lastp[k], side, market[k]), wp[k, j], market[k])
                 if stale:
                     refresh_side_nb(j, st[k], ent[k], cls[k], balance, lastp[k], wp[k, j],
                                     market[k], filled_k[k], recompute_every_candle,
