@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from passivbot.emulator import Emulator  # noqa: E402
 from passivbot.emulator.path import Realism  # noqa: E402
-from passivbot.emulator.testing import flat_candles  # noqa: E402
+from harness.emulator import flat_candles  # noqa: E402
 from passivbot.exchanges.ccxt_factory import create_exchange  # noqa: E402
 
 SYM = "ETH/USDT:USDT"

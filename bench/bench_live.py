@@ -76,7 +76,7 @@ async def bench_fill_to_orders(exchange: str) -> list[float]:
     from passivbot.exchanges.registry import make_adapter
     from passivbot.live.bot import BotOptions, LiveBot
     from passivbot.live.console import setup_logging
-    from passivbot.live.testing import (
+    from harness.live import (
         emulator_book, expected_orders, fall_then_rise, settle, wait_subscribed, wanted_book,
     )
 

@@ -1,5 +1,5 @@
 """Fault campaign over a longer lockstep run: every fault the emulator offers, `--rounds` times
-each, at seeded random minutes, on Binance and Bybit (passivbot.fault_campaign). Prints each
+each, at seeded random minutes, on Binance and Bybit (harness.fault_campaign). Prints each
 fault with its convergence time, then the figures.
 
 `--faults classic` (default) are the original nine; `--faults harsh` the venues' harsher
@@ -31,8 +31,8 @@ def main() -> int:
     import numpy as np
 
     from passivbot.data.bundled import load_bundled
-    from passivbot.fault_campaign import FAULTS, NEW_FAULTS, Campaign, report_lines, schedule
-    from passivbot.parity import busy_config
+    from harness.fault_campaign import FAULTS, NEW_FAULTS, Campaign, report_lines, schedule
+    from harness.parity import busy_config
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)

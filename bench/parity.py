@@ -1,7 +1,7 @@
 """Backtest vs live parity over 30 days of bundled ETHUSDT, Binance and Bybit.
 
 For each exchange (one process each, in parallel): the backtester's fills, then the real live
-bot (real ccxt) trading the emulator in lockstep over the same candles (passivbot.parity),
+bot (real ccxt) trading the emulator in lockstep over the same candles (harness.parity),
 compared fill by fill (minute, side, kind, price, qty), plus final balance and positions.
 Every mismatch is listed with its minute.
 
@@ -45,7 +45,7 @@ DAY = 1440
 
 def config(name: str):
     from passivbot.config import live_config_from_dict, live_config_to_dict
-    from passivbot.parity import busy_config
+    from harness.parity import busy_config
 
     if name == "busy":
         return busy_config()
@@ -71,7 +71,7 @@ def one(exchange: str, days: float, time_limit: float, realism: str, funding: st
     from passivbot.data.bundled import load_bundled
     from passivbot.data.perp import load_funding
     from passivbot.markets import DEFAULT_FEES, market_spec
-    from passivbot.parity import funding_arrays, run_parity, summary_lines
+    from harness.parity import funding_arrays, run_parity, summary_lines
 
     s0 = int(start_day * DAY)
     candles = np.array(load_bundled("ETHUSDT")[s0: s0 + int(days * DAY)])

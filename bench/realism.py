@@ -7,7 +7,7 @@ real venue produces. Prints `name: value unit (target ...)` lines.
 `--emu KEY=VALUE` is passed to `Emulator(...)` unchanged (e.g. the realistic mode's knob once
 the emulator has it), so the same campaign runs in every emulator mode. The bot runs with
 start_bot's default options except the candle clock: the minutes are driven in lockstep
-(`passivbot.parity.settle`), so an emulated hour takes seconds.
+(`harness.parity.settle`), so an emulated hour takes seconds.
 
 Figures (see docs/live.md for their definitions):
 - order requests per hour (creates + cancels) against 15 x fills per hour + 30;
@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from passivbot.config import load_live_config  # noqa: E402
-from passivbot.live.testing import (  # noqa: E402
+from harness.live import (  # noqa: E402
     emulator_book, expected_orders, fall_then_rise, wanted_book,
 )
 
@@ -83,7 +83,7 @@ async def until(pred, timeout: float, every: float = 0.002) -> float | None:
 
 def calm_candles(n: int, price: float = 2000.0, seed: int = 7) -> np.ndarray:
     """A quiet market: a slow random walk (1 bp a minute) with 2 bp wicks."""
-    from passivbot.emulator.testing import flat_candles
+    from harness.emulator import flat_candles
 
     rng = np.random.default_rng(seed)
     path = price * np.exp(np.cumsum(rng.normal(0, 1e-4, n)))
@@ -110,7 +110,7 @@ def busy_candles(n: int) -> np.ndarray:
 
 def options():
     from passivbot.live.bot import BotOptions
-    from passivbot.parity import lockstep_options
+    from harness.parity import lockstep_options
 
     # start_bot's defaults (BotOptions()), with the lockstep candle clock and a short
     # debounce so a minute settles quickly; the order budget stays the exchange's.
@@ -122,7 +122,7 @@ def options():
 async def campaign(exchange: str, candles: np.ndarray, minutes: int, emu_kwargs: dict,
                    faults: bool) -> dict:
     from passivbot.emulator import Emulator
-    from passivbot.parity import settle, start_bot
+    from harness.parity import settle, start_bot
 
     cfg = load_live_config("ETH-J1")
     emu = Emulator(exchange, "ETHUSDT", candles, start_index=1440, **emu_kwargs)
@@ -161,7 +161,7 @@ async def campaign(exchange: str, candles: np.ndarray, minutes: int, emu_kwargs:
 
 
 async def retry_after_fault(bot, emu, seconds: float = 1.5) -> dict:
-    from passivbot.parity import settle
+    from harness.parity import settle
 
     original = emu.rest.http_error
 

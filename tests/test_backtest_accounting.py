@@ -238,7 +238,7 @@ def test_warmup_candles_only_feed_the_emas():
 def test_emulator_settles_funding_with_the_backtests_rule():
     """The emulator's account charges funding through the same margin.funding_payment_nb."""
     from passivbot.emulator import Emulator
-    from passivbot.emulator.testing import flat_candles as emu_candles
+    from harness.emulator import flat_candles as emu_candles
 
     emu = Emulator("binance", "ETHUSDT", emu_candles(10, 2000.0, 1.0), start_index=2,
                    starting_balance=1000.0)

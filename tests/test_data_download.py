@@ -20,7 +20,7 @@ from passivbot.data.loader import load_candles
 from passivbot.data.synthetic import synthetic_candles
 
 Emulator = pytest.importorskip("passivbot.emulator").Emulator
-from passivbot.emulator.testing import eventually  # noqa: E402
+from harness.emulator import eventually  # noqa: E402
 from passivbot.exchanges.ccxt_factory import create_exchange  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ import pytest
 from passivbot.cli import run_cli
 from passivbot.emulator import Emulator
 from passivbot.emulator.__main__ import load_candles, main
-from passivbot.emulator.testing import flat_candles
+from harness.emulator import flat_candles
 from passivbot.exchanges.ccxt_factory import create_exchange
 
 

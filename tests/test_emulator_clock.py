@@ -6,7 +6,7 @@ import time
 import pytest
 
 from passivbot.emulator import Emulator
-from passivbot.emulator.testing import eventually, flat_candles
+from harness.emulator import eventually, flat_candles
 from passivbot.exchanges.ccxt_factory import create_exchange
 
 

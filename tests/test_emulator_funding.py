@@ -10,7 +10,7 @@ import pytest
 
 from passivbot.emulator import Emulator
 from passivbot.emulator.perp import FundingClock
-from passivbot.emulator.testing import eventually, flat_candles
+from harness.emulator import eventually, flat_candles
 from passivbot.exchanges.ccxt_factory import create_exchange
 from passivbot.records import KIND_LIQUIDATION, LONG, SHORT
 
@@ -193,7 +193,7 @@ def test_emulator_and_backtest_count_the_same_funding_events_for_any_times():
     from passivbot.backtest.engine import S_FUNDING_EVENTS, run_backtest
     from passivbot.config import side_params
     from passivbot.markets import market_spec
-    from passivbot.parity import busy_config
+    from harness.parity import busy_config
 
     n = 30
     c = flat_candles(n, 2000.0, spread=1.0)

@@ -11,7 +11,7 @@ import pytest
 
 from passivbot.emulator import Emulator
 from passivbot.emulator import limits
-from passivbot.emulator.testing import eventually, flat_candles
+from harness.emulator import eventually, flat_candles
 from passivbot.exchanges.ccxt_factory import create_exchange
 
 SYM = "ETH/USDT:USDT"

@@ -144,7 +144,7 @@ async def test_emulator_fills_equal_the_fill_rule_applied_directly(exchange, rea
 
 def test_liquidation_closes_both_sides_at_the_liquidation_price_with_taker_fee():
     """Core level: a leveraged long whose candle low reaches the liquidation price."""
-    from passivbot.emulator.testing import flat_candles
+    from harness.emulator import flat_candles
     from passivbot.margin import hedged_liq_price_nb
     from passivbot.records import KIND_LIQUIDATION
 

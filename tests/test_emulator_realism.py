@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from passivbot.emulator import Emulator
 from passivbot.emulator import path as mpath
 from passivbot.emulator.path import Realism
-from passivbot.emulator.testing import eventually, flat_candles
+from harness.emulator import eventually, flat_candles
 from passivbot.exchanges.ccxt_factory import create_exchange
 
 SYM = "ETH/USDT:USDT"

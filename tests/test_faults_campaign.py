@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from passivbot.data.bundled import load_bundled
-from passivbot.fault_campaign import (
+from harness.fault_campaign import (
     FAULTS, NEW_FAULTS, Campaign, book_check, excess_exposure, faults_for, report_lines,
     run_campaign, schedule,
 )
-from passivbot.parity import busy_config
+from harness.parity import busy_config
 
 MINUTES = 60
 BUSY = 6840  # a window of bundled ETHUSDT with fills in most minutes (faults that need fills)
@@ -47,7 +47,7 @@ def test_duplicates_and_orphans_are_counted_against_the_ideal_set():
     from passivbot.emulator import Emulator
     from passivbot.config import side_params
     from passivbot.markets import market_spec
-    from passivbot.live.testing import expected_orders
+    from harness.live import expected_orders
 
     cfg = busy_config()
     candles = np.array(load_bundled("ETHUSDT")[:10])
@@ -76,7 +76,7 @@ async def test_regression_rejected_create_is_retried_soon_not_at_the_next_reconc
     import time
 
     from passivbot.emulator import Emulator
-    from passivbot.parity import lockstep_options, settle, start_bot
+    from harness.parity import lockstep_options, settle, start_bot
 
     candles = np.array(load_bundled("ETHUSDT")[:20])
     emu = Emulator(exchange, "ETHUSDT", candles, start_index=1, realism="minute")
@@ -173,7 +173,7 @@ def test_excess_exposure_counts_extra_entry_quantity_not_stale_prices():
 
     from passivbot.config import side_params
     from passivbot.emulator import Emulator
-    from passivbot.live.testing import expected_orders
+    from harness.live import expected_orders
     from passivbot.markets import market_spec
 
     cfg = busy_config()

@@ -18,7 +18,7 @@ from passivbot.cli import run_cli
 from passivbot.config import live_config_to_dict, load_live_config, side_params
 from passivbot.emulator import Emulator
 from passivbot.live.main import main
-from passivbot.live.testing import (
+from harness.live import (
     emulator_book, expected_orders, fall_then_rise, subscribed, wanted_book,
 )
 from passivbot.records import LONG

@@ -14,7 +14,7 @@ from passivbot.exchanges.errors import Redactor
 from passivbot.exchanges.registry import make_adapter
 from passivbot.live.bot import BotOptions, LiveBot
 from passivbot.live.console import setup_logging
-from passivbot.live.testing import (
+from harness.live import (
     emulator_book, expected_orders, fall_then_rise, settle, wait_subscribed, wanted_book,
 )
 from passivbot.records import KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, SHORT

@@ -11,7 +11,7 @@ import pytest
 
 from passivbot.emulator import Emulator
 from passivbot.live.bot import BotOptions
-from passivbot.live.testing import (
+from harness.live import (
     emulator_book, expected_orders, fall_then_rise, settle, wanted_book,
 )
 from passivbot.records import LONG

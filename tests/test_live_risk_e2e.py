@@ -16,7 +16,7 @@ from passivbot.exchanges.registry import make_adapter
 from passivbot.live.bot import BotOptions, LiveBot
 from passivbot.live.console import setup_logging
 from passivbot.live.risk_state import load_risk_state
-from passivbot.live.testing import fall_then_rise, settle, wait_subscribed
+from harness.live import fall_then_rise, settle, wait_subscribed
 from passivbot.records import LONG, SHORT
 
 COOLDOWN = 30

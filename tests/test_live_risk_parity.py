@@ -11,7 +11,7 @@ import pytest
 from passivbot.config.risk import stop_params, unstuck_params
 from passivbot.data.bundled import load_bundled
 from passivbot.markets import DEFAULT_FEES, market_spec
-from passivbot.parity import busy_config, run_parity, summary_lines
+from harness.parity import busy_config, run_parity, summary_lines
 from passivbot.records import KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE
 
 # Day 5 (index 4) of the bundled ETHUSDT sample: found by scanning the days for one with

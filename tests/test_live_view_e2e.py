@@ -27,7 +27,7 @@ from passivbot.live.bot import BotOptions, LiveBot
 from passivbot.live.console import setup_logging
 from passivbot.live.main import _snapshot
 from passivbot.live.status_page import start_status_page
-from passivbot.live.testing import fall_then_rise, settle, wait_subscribed
+from harness.live import fall_then_rise, settle, wait_subscribed
 from passivbot.records import KIND_CLOSE, KIND_INITIAL_ENTRY, LONG
 from passivbot.report.journal import JournalWriter, read_journal
 from tests.test_alerts import Stub, alerts_cfg, eventually

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from passivbot.data.bundled import load_bundled
-from passivbot.parity import (
+from harness.parity import (
     Outcome, backtest_outcome, busy_config, compare, fill_key, run_parity, start_bot,
     summary_lines,
 )
@@ -45,7 +45,7 @@ async def test_live_bot_fills_as_the_backtest_on_the_realistic_emulator(exchange
 
 
 def test_partial_executions_merge_into_the_fill_rules_fill():
-    from passivbot.parity import merged_fills
+    from harness.parity import merged_fills
 
     ex = [dict(minute=5, side=LONG, kind=KIND_REENTRY, price=10.0, qty=q, order_id=7)
           for q in (0.1, 0.2)]

@@ -18,7 +18,7 @@ from passivbot.config import live_config_from_dict, live_config_to_dict, side_pa
 from passivbot.data.bundled import load_bundled
 from passivbot.data.perp import load_funding
 from passivbot.markets import DEFAULT_FEES, market_spec
-from passivbot.parity import backtest_outcome, busy_config, funding_arrays, run_parity, \
+from harness.parity import backtest_outcome, busy_config, funding_arrays, run_parity, \
     summary_lines
 
 DAY = 1440

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from passivbot.live.testing import fall_then_rise
+from harness.live import fall_then_rise
 
 spec = importlib.util.spec_from_file_location(
     "realism", Path(__file__).resolve().parents[1] / "bench" / "realism.py")

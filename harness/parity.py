@@ -183,13 +183,13 @@ async def start_bot(exchange: str, cfg: LiveConfig, emu, options=None, log_level
     from passivbot.exchanges.errors import Redactor
     from passivbot.exchanges.registry import make_adapter
     from passivbot.live.bot import LiveBot
-    from passivbot.live.testing import settle, wait_subscribed
+    from harness.live import settle, wait_subscribed
 
     ex = create_exchange(exchange, api_key="parity-key", secret="parity-secret",
                          emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
     if timeout_ms is not None:
         ex.timeout = timeout_ms
-    log = logging.getLogger(f"passivbot.parity.{exchange}")
+    log = logging.getLogger(f"harness.parity.{exchange}")
     log.setLevel(getattr(logging, log_level))
     bot = LiveBot(make_adapter(exchange, ex, cfg.symbol), cfg, log, Redactor(),
                   options or lockstep_options())
@@ -205,13 +205,13 @@ async def start_bot(exchange: str, cfg: LiveConfig, emu, options=None, log_level
 
 async def settle(bot, emu, timeout: float = 10.0, idle_s: float = 0.001) -> None:
     """`live.testing.settle` with a 1 ms idle window (see there why that is safe)."""
-    from passivbot.live.testing import settle as lockstep_settle
+    from harness.live import settle as lockstep_settle
 
     await lockstep_settle(bot, emu, timeout, idle_s)
 
 
 def book_is_ideal(bot, emu) -> bool:
-    from passivbot.live.testing import emulator_book, expected_orders, wanted_book
+    from harness.live import emulator_book, expected_orders, wanted_book
 
     acc = emu.account
     exp = expected_orders(acc, emu.candles, 0, bot.state.params, bot.market)

@@ -1,6 +1,6 @@
 """Helpers for tests and the bench that run the live bot against the emulator in lockstep.
 
-Kept in the package (like `passivbot.emulator.testing`) so the bench can use them; the bot
+Part of the `harness` package (see its docstring): the bench and tests use it; the bot
 itself never imports this module.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from passivbot.emulator.testing import flat_candles
+from harness.emulator import flat_candles
 from passivbot.grid import emas_from_closes_nb, ema_band_nb, ideal_orders_nb
 from passivbot.live.diff import Wanted, wanted_from_arrays
 from passivbot.records import LONG, P_EMA_SPAN_0, P_EMA_SPAN_1, SHORT

@@ -13,14 +13,14 @@ from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1
 
 
 def _keys(orders) -> Counter:
-    from passivbot.live.testing import order_key
+    from harness.live import order_key
 
     return Counter(order_key(o.side, o.close, o.qty, o.price) for o in orders)
 
 
 def book_check(bot, emu, warm_from: int) -> tuple[bool, int, int]:
     """(book == ideal, duplicates, orphans) for the emulator's state now."""
-    from passivbot.live.testing import expected_orders
+    from harness.live import expected_orders
 
     ideal = _keys(expected_orders(emu.account, emu.candles, warm_from, bot.state.params,
                                   bot.market))
@@ -34,7 +34,7 @@ def excess_exposure(bot, emu, warm_from: int) -> float:
     """The worst side's resting entry quantity beyond the calculator's ideal entries, valued at
     the last price (quote). An entry resting at a stale price with the ideal quantity is not an
     excess; a second entry on a side is."""
-    from passivbot.live.testing import expected_orders
+    from harness.live import expected_orders
 
     ideal = expected_orders(emu.account, emu.candles, warm_from, bot.state.params, bot.market)
     worst = 0.0

@@ -48,10 +48,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from passivbot.config import LiveConfig
-from passivbot.fault_measures import (  # noqa: F401 (book_check, excess_exposure: public API)
+from harness.fault_measures import (  # noqa: F401 (book_check, excess_exposure: public API)
     book_check, excess_exposure, hard_kill, warmup_len,
 )
-from passivbot.parity import lockstep_options, settle, start_bot
+from harness.parity import lockstep_options, settle, start_bot
 
 CLIENT_TIMEOUT_MS = 2000  # the bot's ccxt request timeout in the campaign
 SLOW_S = 1.0  # "slow": answers held back this long (below the client timeout)
@@ -156,7 +156,7 @@ class Campaign:
                                timeout_ms=CLIENT_TIMEOUT_MS)
 
     async def converge(self, fault: str, minute: int, cleared: float) -> FaultResult:
-        from passivbot.live.testing import caught_up
+        from harness.live import caught_up
 
         bot, emu = self.bot, self.emu
         worst_dups, done_at, worst_x = 0, math.inf, 0.0

@@ -1,6 +1,6 @@
 """Helpers for tests and the bench that drive the emulator: synthetic candles, polling.
 
-Kept in the package (not tests/) so the bench and other areas' tests can use them too.
+Part of the `harness` package (not tests/) so the bench and every area's tests can use them.
 """
 
 from __future__ import annotations
