@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from passivbot.records import (
-    BRACKET_COLS, LONG, M_MIN_COST, M_MIN_QTY, M_PASSIVE_TICKS, M_PRICE_STEP, M_QTY_STEP, N_MARKET,
-    SHORT,
+    BRACKET_COLS, DEFAULT_REPRICE_TOL, LONG, M_MIN_COST, M_MIN_QTY, M_PASSIVE_TICKS, M_PRICE_STEP,
+    M_QTY_STEP, M_REPRICE_TOL, N_MARKET, SHORT,
 )
 
 
@@ -66,6 +66,9 @@ class Capabilities:
     # last price is at the touch and crosses on one side (PostOnly refused; a reduce-only close
     # fills at once as a taker). One step off it always rests.
     passive_ticks: float = 1.0
+    # Re-pricing tolerance of a flat side's initial entry (records.M_REPRICE_TOL): the same
+    # default as the backtest's market specs (markets.MarketSpec.reprice_tol).
+    reprice_tol: float = DEFAULT_REPRICE_TOL
     # Extra ccxt options (e.g. Bybit: load only linear markets).
     ccxt_options: tuple = ()
     # ccxt picks the error table by the URL's host (Binance: fapi.binance.com -> "linear"):
@@ -114,7 +117,7 @@ class ExchangeAdapter:
         raise ccxt.BadSymbol(f"{self.caps.name} has no linear perpetual {self.symbol_id}")
 
     def market_array(self) -> np.ndarray:
-        """price step, qty step, min qty, min cost, passive ticks as the kernels take them (M_*)."""
+        """price step, qty step, min qty, min cost, passive ticks, re-pricing tolerance as the kernels take them (M_*)."""
         m = self.market
         a = np.zeros(N_MARKET)
         a[M_PRICE_STEP] = _f(m["precision"]["price"])
@@ -122,6 +125,7 @@ class ExchangeAdapter:
         a[M_MIN_QTY] = _f((m["limits"].get("amount") or {}).get("min")) or a[M_QTY_STEP]
         a[M_MIN_COST] = _f((m["limits"].get("cost") or {}).get("min"))
         a[M_PASSIVE_TICKS] = self.caps.passive_ticks
+        a[M_REPRICE_TOL] = self.caps.reprice_tol
         return a
 
     async def fetch_brackets(self) -> tuple[np.ndarray, float]:
