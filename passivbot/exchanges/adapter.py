@@ -117,7 +117,8 @@ class ExchangeAdapter:
         raise ccxt.BadSymbol(f"{self.caps.name} has no linear perpetual {self.symbol_id}")
 
     def market_array(self) -> np.ndarray:
-        """price step, qty step, min qty, min cost, passive ticks, re-pricing tolerance as the kernels take them (M_*)."""
+        """price step, qty step, min qty, min cost, passive ticks, re-pricing tolerance as the
+        kernels take them (M_*)."""
         m = self.market
         a = np.zeros(N_MARKET)
         a[M_PRICE_STEP] = _f(m["precision"]["price"])
