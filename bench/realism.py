@@ -45,8 +45,11 @@ from harness.live import (  # noqa: E402
     emulator_book, expected_orders, fall_then_rise, wanted_book,
 )
 
-ORDER_ROUTES = {"binance": ("POST /fapi/v1/order", "DELETE /fapi/v1/order"),
-                "bybit": ("POST /v5/order/create", "POST /v5/order/cancel")}
+# Order requests are HTTP requests to these routes (a batch of up to 5 / 10 orders is one).
+ORDER_ROUTES = {"binance": ("POST /fapi/v1/order", "DELETE /fapi/v1/order",
+                            "POST /fapi/v1/batchOrders", "DELETE /fapi/v1/batchOrders"),
+                "bybit": ("POST /v5/order/create", "POST /v5/order/cancel",
+                          "POST /v5/order/create-batch", "POST /v5/order/cancel-batch")}
 USER_TOPICS = {"order", "execution", "position", "wallet"}
 
 
