@@ -2,7 +2,7 @@
 few emulated minutes per exchange, then the faults. It adds no order request beyond what
 the calculator's output needs, places take-profits fast, sends nothing during a
 Retry-After and resumes at once, notices a silent user stream within seconds, and recovers
-from a clock skew (refused timestamps) by resyncing."""
+from a 2 s clock skew that really refuses its signed requests by resyncing."""
 
 import importlib.util
 from pathlib import Path
@@ -26,7 +26,7 @@ async def test_realism_campaign_short(exchange):
     assert realism.pct(r["tp_ms"], 99) < 1000, lines
     assert r["retry_after_requests"] == 0 and r["retry_after_resumed_s"] < 2.0, lines
     assert r["silent_user_tp_s"] < 10.0, lines
+    # the 2 s skew lands just before a fill: it must really bite (signed requests refused),
+    # the bot resync its clock and place the take-profits within 10 s
+    assert r["clock_refused"] >= 1 and r["clock_resyncs"] >= 1, lines
     assert r["clock_skew_s"] < 10.0, lines
-    if r["clock_resyncs"] < 1:  # passed before only through -1021 storms of a stale offset
-        pytest.xfail("the bench's 2 s skew refused no request (not yet understood); the "
-                     "resync path is proven by the fault campaign's clock_skew:\n" + lines)

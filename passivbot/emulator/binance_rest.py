@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from urllib.parse import parse_qsl
 
@@ -84,6 +85,7 @@ class BinanceRest:
         get("/fapi/v1/allOrders", self.all_orders)
         get("/fapi/v1/userTrades", self.user_trades)
         r.add_route("*", "/fapi/v1/order", self.order)
+        r.add_route("*", "/fapi/v1/batchOrders", self.batch_orders)
         r.add_delete("/fapi/v1/allOpenOrders", self.cancel_all)
         post("/fapi/v1/leverage", self.leverage)
         r.add_route("*", "/fapi/v1/positionSide/dual", self.dual)
@@ -415,3 +417,68 @@ class BinanceRest:
         self.emu.counters["orders_cancelled"] += n
         return web.json_response({"code": 200, "msg": "The operation of cancel all open order "
                                   "is done."})
+
+    # -- batch orders ----------------------------------------------------------------------
+    async def batch_orders(self, req):
+        """POST /fapi/v1/batchOrders (`batchOrders`: a JSON list of at most 5 orders) and
+        DELETE (`orderIdList` / `origClientOrderIdList`: at most 10). Each order follows the
+        single order's rules (`create`, `acc.cancel`); the answer is a list in request order,
+        an order where it succeeded and `{"code", "msg"}` where it failed (HTTP 200: one order
+        refused does not refuse the others). Weights and order counts: `limits`."""
+        p, err = await self.params(req)
+        if err:
+            return err
+        low = {k.lower(): v for k, v in p.items()}
+        if req.method == "POST":
+            items = _json_list(low.get("batchorders"))
+            if items is None or not 1 <= len(items) <= BATCH_CREATE_MAX or not all(
+                    isinstance(it, dict) for it in items):
+                return _batch_param_error("batchOrders", BATCH_CREATE_MAX)
+            out = []
+            for it in items:
+                it = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in it.items()}
+                if it.get("symbol") != self.emu.symbol:
+                    out.append(_body(error(core.R_BAD_SYMBOL)))
+                    continue
+                out.append(_body(self.create(it)))
+            return web.json_response(out)
+        if req.method != "DELETE":
+            return error(core.R_BAD_PARAM)
+        ids = _json_list(low.get("orderidlist"))
+        cids = _json_list(low.get("origclientorderidlist"))
+        try:
+            keys = [(int(i), None) for i in ids] if ids else [(None, str(c)) for c in cids or []]
+        except (TypeError, ValueError):
+            keys = []
+        if not 1 <= len(keys) <= BATCH_CANCEL_MAX:
+            return _batch_param_error("orderIdList", BATCH_CANCEL_MAX)
+        out = []
+        for oid, cid in keys:
+            r = self.acc.cancel(oid, cid)
+            if isinstance(r, core.Reject):
+                out.append(_body(error(r.code)))
+                continue
+            self.emu.counters["orders_cancelled"] += 1
+            out.append(self.order_json(r))
+        return web.json_response(out)
+
+
+BATCH_CREATE_MAX, BATCH_CANCEL_MAX = 5, 10  # Binance: "Max 5 orders"; "max length 10"
+
+
+def _json_list(raw) -> list | None:
+    try:
+        v = json.loads(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+    return v if isinstance(v, list) else None
+
+
+def _body(resp: web.Response) -> dict:
+    """The JSON body of one order's answer, as a batch answer's element."""
+    return json.loads(resp.body)
+
+
+def _batch_param_error(name: str, most: int) -> web.Response:
+    return web.json_response({"code": -1102, "msg": f"Param '{name}' is empty, malformed or "
+                              f"has more than {most} elements."}, status=400)

@@ -81,6 +81,8 @@ class BybitRest:
         post("/v5/order/create", self.create)
         post("/v5/order/cancel", self.cancel)
         post("/v5/order/cancel-all", self.cancel_all)
+        post("/v5/order/create-batch", self.create_batch)
+        post("/v5/order/cancel-batch", self.cancel_batch)
         post("/v5/position/set-leverage", self.leverage)
         post("/v5/position/switch-mode", self.switch_mode)
         post("/v5/position/switch-isolated", self.noop)
@@ -404,3 +406,52 @@ class BybitRest:
         self.emu.counters["orders_cancelled"] += len(done)
         return self.ok({"list": [{"orderId": str(o.id), "orderLinkId": o.client_id}
                                  for o in done], "success": "1"})
+
+    # -- batch orders ----------------------------------------------------------------------
+    async def create_batch(self, req):
+        """POST /v5/order/create-batch: `request`, at most 10 orders (linear), each under the
+        single create's rules; `result.list` and `retExtInfo.list` in request order (a failed
+        order: empty `orderId`, its `code` and `msg`; the others go through)."""
+        return await self._batch(req, self.create)
+
+    async def cancel_batch(self, req):
+        """POST /v5/order/cancel-batch: `request`, at most 10 cancels (orderId or
+        orderLinkId), each under the single cancel's rules; answered like create-batch."""
+        return await self._batch(req, self.cancel)
+
+    async def _batch(self, req, one):
+        p = await self.params(req)
+        items = p.get("request")
+        if p.get("category") != "linear" or not isinstance(items, list) or not (
+                1 <= len(items) <= BATCH_MAX) or not all(isinstance(it, dict) for it in items):
+            return self.err(core.R_BAD_PARAM)
+        rows, codes = [], []
+        for it in items:
+            body = json.loads((await one(_Item(it))).body)
+            res = body.get("result") or {}
+            ok = body.get("retCode") == 0
+            rows.append({"category": "linear", "symbol": it.get("symbol", ""),
+                         "orderId": res.get("orderId", "") if ok else "",
+                         "orderLinkId": res.get("orderLinkId", "") if ok
+                         else str(it.get("orderLinkId", "")),
+                         "createAt": str(self.acc.now_ms()) if ok else ""})
+            codes.append({"code": body.get("retCode"), "msg": body.get("retMsg")})
+        return web.json_response({"retCode": 0, "retMsg": "OK", "result": {"list": rows},
+                                  "retExtInfo": {"list": codes}, "time": self.server_ms()})
+
+
+BATCH_MAX = 10  # Bybit linear: orders per create-batch / cancel-batch request
+
+
+class _Item:
+    """One order of a batch, shaped as the request the single-order handler reads (its JSON
+    body), so a batch follows exactly the single create's and cancel's rules."""
+
+    query: dict = {}
+    body_exists = True
+
+    def __init__(self, item: dict) -> None:
+        self._text = json.dumps(item)
+
+    async def text(self) -> str:
+        return self._text

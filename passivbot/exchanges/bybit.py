@@ -21,6 +21,8 @@ CAPS = Capabilities(
     forbidden_ban_s=600.0,  # HTTP 403 "access too frequent": the IP is banned 10 minutes
     post_only_cancel_reason="EC_PostOnlyWillTakeLiquidity",
     ccxt_options=(("fetchMarkets", {"types": ["linear"]}),),
+    batch_create_max=10,  # /v5/order/create-batch and cancel-batch: 10 orders (linear)
+    batch_cancel_max=10,
 )
 
 
