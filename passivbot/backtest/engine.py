@@ -36,8 +36,9 @@ branch on a None argument, so the loop compiled without them is the loop without
   cumulative unstuck loss (each KIND_UNSTUCK_CLOSE fill adds max(0, fee - pnl));
 - equity stop: after step 3, `risk.equity_stop_nb` on the close equity at the candle's close
   time; when it fires no order rests at the next open, both positions close at market at that
-  open after its funding (KIND_STOP_CLOSE rows, taker fee; a candle opening past the
-  liquidation price liquidates instead), and until the cool-down ends no entry rests
+  open after its funding (KIND_STOP_CLOSE rows at `fills.market_price_nb`: the open one price
+  step against the taker, as the emulator fills a market order there; taker fee; a candle
+  opening past the liquidation price liquidates instead), and until the cool-down ends no entry rests
   (`risk.entries_allowed_nb` at each next open).
 
 No allocation happens in a candle without fills unless the last price reaches a cached grid.
@@ -59,7 +60,7 @@ from passivbot.backtest.book import (
     book_nb, cache_current_nb, close_buffer_len_nb, precheck_nb, refresh_side_nb, set_closes_nb,
 )
 from passivbot.errors import InputError
-from passivbot.fills import fill_sequence_nb
+from passivbot.fills import fill_sequence_nb, is_buy_nb, market_price_nb
 from passivbot.grid import (
     MAX_ENTRY_ORDERS, ema_alpha_nb, ema_update_nb, entry_cap_price_nb, initial_entry_price_nb,
 )
@@ -67,8 +68,8 @@ from passivbot.margin import (
     hedged_liq_price_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
 )
 from passivbot.records import (
-    KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, ORDER_COLS, P_EMA_SPAN_0, P_EMA_SPAN_1,
-    P_ENABLED, P_WALLET_EXPOSURE_LIMIT, fill_dt, side_dt,
+    B_PRICE, B_SIDE, KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, ORDER_COLS,
+    P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, P_WALLET_EXPOSURE_LIMIT, fill_dt, side_dt,
 )
 from passivbot.risk import (
     N_RISK_PARAMS, N_STOP_PARAMS, S_DRAWDOWN, STOP_FIRE, U_THRESHOLD, closes_with_unstuck_nb,
@@ -228,6 +229,10 @@ def run_backtest_nb(
                     seq = np.empty(book.shape[0], dtype=np.int64)
                     for r in range(book.shape[0]):
                         seq[r] = r
+                        # a market order: the open, one book width against the taker
+                        book[r, B_PRICE] = market_price_nb(
+                            is_buy_nb(int(book[r, B_SIDE]), KIND_STOP_CLOSE), candles[i, 1],
+                            market)
                     rows, balance, stop_filled = settle_nb(rows, cnt, summary, st, book, seq,
                                                            taker_fee, balance, qty_step, i, ts,
                                                            np.inf, last)

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from passivbot.fills import apply_fill_nb, fill_sequence_nb
+from passivbot.fills import apply_fill_nb, fill_sequence_nb, market_price_nb
 from passivbot.margin import (
     available_margin_nb, entry_margin_ok_nb, funding_payment_nb, hedged_liq_price_nb,
     initial_margin_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
@@ -143,10 +143,16 @@ class Account:
         last = self.last_price
         return price > last if is_buy else price < last
 
-    def taker_price(self, is_buy: bool) -> float:
-        """What a taker order gets now: the best opposite price (realistic mode), else the
-        open of the candle in progress (minute mode: the backtest's price for a market close,
-        e.g. the equity stop's, is the next candle's open), the last close past the data."""
+    def taker_price(self, is_buy: bool, market_order: bool = False) -> float:
+        """What a taker order gets now: a market order at a candle's open (minute mode: always;
+        realistic mode: before its path has moved) the shared rule `fills.market_price_nb` (the
+        open one step through the book: the backtest's price for the equity stop's close);
+        else the best opposite price (realistic mode), the open of the candle in progress
+        (minute mode), the last close past the data."""
+        at_open = not self.realistic or self.tick_ms == 0
+        if market_order and at_open and 0 < self.clock < len(self.candles):
+            return market_price_nb(is_buy, float(self.candles[self.clock, 1]),
+                                   self.spec.market_array())
         if self.realistic and self.ask > 0.0:
             return self.ask if is_buy else self.bid
         if 0 < self.clock < len(self.candles):
@@ -254,7 +260,7 @@ class Account:
         crosses = order_type == "MARKET" or self.crosses(is_buy, price)
         if post_only and crosses and not post_only_cancels:
             return Reject(R_POST_ONLY)
-        last = self.taker_price(is_buy)
+        last = self.taker_price(is_buy, market_order=order_type == "MARKET")
         ref_price = last if crosses else price
         if not close and qty * ref_price < spec.min_cost - 1e-9:
             return Reject(R_MIN_NOTIONAL, f"{spec.min_cost:g}")
