@@ -34,7 +34,7 @@ from passivbot.backtest.account import (
     CNT_EQUITY, CNT_FILLS, EQUITY_EVERY, N_SUMMARY, S_CLOSEST_LIQ, S_FUNDING_EVENTS,
     S_FUNDING_PAID, S_FUNDING_RECEIVED, S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED,
     S_MARGIN_REFUSED, S_MAX_DRAWDOWN, S_PEAK_BALANCE, S_WARMUP, fund_nb, liq_distance_nb,
-    liquidation_book_nb, trades_before_liquidation_nb,
+    liquidation_book_nb, settle_account_nb, trades_before_liquidation_nb,
 )
 from passivbot.backtest.book import (
     book_nb, cache_current_nb, close_buffer_len_nb, refresh_side_nb,
@@ -42,7 +42,7 @@ from passivbot.backtest.book import (
 from passivbot.backtest.multi_account import (  # noqa: F401 (AE_*, SE_*: the output layout)
     AE_BALANCE, AE_COLS, AE_EQUITY, AE_LIQ_PRICE, AE_TS, SE_COLS, SE_PPRICE_LONG,
     SE_PPRICE_SHORT, SE_PRICE, SE_PSIZE_LONG, SE_PSIZE_SHORT, grow_int_nb, symbol_precheck_nb,
-    sample_nb, settle_nb, worst_nb,
+    sample_nb, worst_nb,
 )
 from passivbot.fills import fill_sequence_nb
 from passivbot.grid import (
@@ -199,7 +199,7 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                 if blocked:
                     sq = sq[:0]
                 n0 = cnt[CNT_FILLS]
-                rows, balance, filled = settle_nb(rows, cnt, ssum, asum, st, k, book, sq,
+                rows, balance, filled = settle_account_nb(rows, cnt, ssum, asum, st, k, book, sq,
                                                    maker_fee, balance, market[k, M_QTY_STEP], t,
                                                    ts, leverage, lastp, S)
                 rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
@@ -238,7 +238,7 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                     sq = np.empty(book.shape[0], dtype=np.int64)
                     for r in range(book.shape[0]):
                         sq[r] = r
-                    rows, balance, _ = settle_nb(rows, cnt, ssum, asum, st, holder, book, sq,
+                    rows, balance, _ = settle_account_nb(rows, cnt, ssum, asum, st, holder, book, sq,
                                                   taker_fee, balance, market[holder, M_QTY_STEP],
                                                   t, ts, np.inf, lastp, S)
                     rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
@@ -287,7 +287,7 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                         sq = np.empty(book.shape[0], dtype=np.int64)
                         for r in range(book.shape[0]):
                             sq[r] = r
-                        rows, balance, _ = settle_nb(rows, cnt, ssum, asum, st, k, book, sq,
+                        rows, balance, _ = settle_account_nb(rows, cnt, ssum, asum, st, k, book, sq,
                                                       taker_fee, balance, market[k, M_QTY_STEP],
                                                       t, ts, np.inf, lastp, S)
                         rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
