@@ -36,6 +36,7 @@ from passivbot.backtest.account import (
     S_MARGIN_REFUSED, S_MAX_DRAWDOWN, S_PEAK_BALANCE, S_WARMUP, fund_nb, liq_distance_nb,
     liquidation_book_nb, settle_account_nb, trades_before_liquidation_nb,
 )
+from passivbot.backtest.borrow import borrowed_view
 from passivbot.backtest.book import (
     book_nb, cache_current_nb, close_buffer_len_nb, refresh_side_nb,
 )
@@ -86,7 +87,6 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
     next_f = np.full(S, np.inf)
     start = np.empty(S, dtype=np.int64)  # first trading minute (after the warm-up)
     t_start = T
-    selecting = n_pos[0] < S or n_pos[1] < S
     for k in range(S):
         w = max(0, min(warmup[k], last[k] - first[k]))
         start[k] = first[k] + w
@@ -120,6 +120,47 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
     balance = starting_balance
     if T == 0 or t_start >= T:
         return rows[:0], rsym[:0], eq[:0], seq_[:0], asum, ssum
+    rows, rsym, balance, liq, t_end = replay_nb(
+        candles, axis_ts, first, last, params, market, brackets, n_br, mmr_add,
+        starting_balance, maker_fee, taker_fee, recompute_every_candle, leverage, f_times,
+        f_rates, f_marks, f_off, n_pos, sel_every, sel_window, wp, st, ent, cls, rows, rsym, cnt,
+        asum, ssum, lastp, fk, next_f, start, t_start, mm_rate_hi, mm_cum_hi, eq, seq_)
+    if t_end > t_start:
+        sample_nb(eq, seq_, cnt, t_end, axis_ts[t_end], balance, st, lastp, liq, S)
+    asum[S_LAST_INDEX] = t_end
+    # passivbot.risk's rules (auto-unstuck, equity stop) are not in the multi-symbol replay:
+    # the summary reads as the one-symbol engine's with them off
+    asum[S_PEAK_BALANCE] = starting_balance
+    for k in range(S):
+        ssum[k, S_LAST_INDEX] = min(t_end, last[k])
+        asum[S_FUNDING_PAID] += ssum[k, S_FUNDING_PAID]
+        asum[S_FUNDING_RECEIVED] += ssum[k, S_FUNDING_RECEIVED]
+        asum[S_FUNDING_EVENTS] += ssum[k, S_FUNDING_EVENTS]
+        asum[S_MARGIN_REFUSED] += ssum[k, S_MARGIN_REFUSED]
+    return rows[: cnt[CNT_FILLS]], rsym[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], \
+        seq_[: cnt[CNT_EQUITY]], asum, ssum
+
+
+
+@njit(cache=True)
+def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr_add,
+              starting_balance, maker_fee, taker_fee, recompute_every_candle, leverage, f_times,
+              f_rates, f_marks, f_off, n_pos, sel_every, sel_window, wp, st, ent, cls, rows, rsym,
+              cnt, asum, ssum, lastp, fk, next_f, start, t_start, mm_rate_hi, mm_cum_hi, eq,
+              seq_):
+    """The minute loop of `run_multi_nb`, which prepares every array: (rows, rsym, balance,
+    liquidation price, last minute run)."""
+    S = candles.shape[0]
+    T = candles.shape[1]
+    selecting = n_pos[0] < S or n_pos[1] < S
+    balance = starting_balance
+    # Per-symbol rows (market[k], wp[k, j], st[k], ...) are views made several times a minute:
+    # borrowed arrays make them without atomic reference counts (passivbot.backtest.borrow;
+    # the caller holds these arguments for the whole call).
+    candles, params, market, brackets = (borrowed_view(candles), borrowed_view(params),
+                                         borrowed_view(market), borrowed_view(brackets))
+    wp, st, ent, cls = borrowed_view(wp), borrowed_view(st), borrowed_view(ent), \
+        borrowed_view(cls)
     liq, liq_dir, n_hold, holder = 0.0, 0, 0, 0
     peak = starting_balance
     dd_floor = peak
@@ -390,18 +431,4 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                                     funded_k[k] or moved_other)
         if t == t_start or ((t - t_start) % EQUITY_EVERY == 0 and t != T - 1):
             sample_nb(eq, seq_, cnt, t, ts, balance, st, lastp, liq, S)
-    if t_end > t_start:
-        sample_nb(eq, seq_, cnt, t_end, axis_ts[t_end], balance, st, lastp, liq, S)
-    asum[S_LAST_INDEX] = t_end
-    # passivbot.risk's rules (auto-unstuck, equity stop) are not in the multi-symbol replay:
-    # the summary reads as the one-symbol engine's with them off
-    asum[S_PEAK_BALANCE] = starting_balance
-    for k in range(S):
-        ssum[k, S_LAST_INDEX] = min(t_end, last[k])
-        asum[S_FUNDING_PAID] += ssum[k, S_FUNDING_PAID]
-        asum[S_FUNDING_RECEIVED] += ssum[k, S_FUNDING_RECEIVED]
-        asum[S_FUNDING_EVENTS] += ssum[k, S_FUNDING_EVENTS]
-        asum[S_MARGIN_REFUSED] += ssum[k, S_MARGIN_REFUSED]
-    return rows[: cnt[CNT_FILLS]], rsym[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], \
-        seq_[: cnt[CNT_EQUITY]], asum, ssum
-
+    return rows, rsym, balance, liq, t_end
