@@ -228,3 +228,28 @@ def test_cached_books_equal_recomputed_every_minute_with_several_symbols():
         assert np.array_equal(a.fills[name], b.fills[name]), name
     assert np.array_equal(a.fill_symbol, b.fill_symbol)
     assert np.array_equal(a.summary, b.summary)
+
+
+def test_borrowed_views_alias_their_array_in_jitted_code():
+    """passivbot.backtest.borrow: a borrowed view reads and writes the caller's memory, rows
+    of it too (what the multi-symbol replay's hot loop does with market[k], st[k], ...)."""
+    from numba import njit
+
+    from passivbot.backtest.borrow import borrowed_view
+
+    @njit
+    def bump_rows(a):
+        b = borrowed_view(a)
+        total = 0.0
+        for k in range(b.shape[0]):
+            row = b[k]
+            row[1] += k
+            total += row.sum()
+        return total, b.shape[0], b.shape[1]
+
+    a = np.arange(12.0).reshape(4, 3)
+    want = a.copy()
+    want[:, 1] += np.arange(4)
+    total, n, m = bump_rows(a)
+    assert (n, m) == (4, 3)
+    assert np.array_equal(a, want) and total == want.sum()

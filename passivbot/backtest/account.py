@@ -4,6 +4,9 @@ layout of the engine's equity and summary arrays.
 
 Conventions as in `passivbot.backtest.engine`; `st` is the (2,) array of `records.side_dt`
 records (long, short), `cnt` the engine's small int counters, `summary` its float array.
+`settle_account_nb` is the one settlement loop of both replays: the multi-symbol one
+(`multi_nb`) calls it per symbol, the one-symbol engine through `settle_nb` as an account of
+one symbol (a (1, 2) view of its records), so both settle, refuse and count alike.
 """
 
 import numpy as np
@@ -104,24 +107,45 @@ def upnl_nb(st: np.ndarray, price: float) -> float:
 
 
 @njit(cache=True)
-def settle_nb(rows, cnt, summary, st, book, seq, fee_rate, balance, qty_step, i, ts, leverage,
-               last) -> tuple:
-    """Settle the rows `seq` of `book` in that order through the shared fill function and
-    record them: (rows, balance, whether anything filled). An entry the available margin
-    cannot carry (unrealized pnl at `last`) is refused and counted instead."""
+def account_margin_nb(st: np.ndarray, lastp: np.ndarray, s_count: int) -> tuple:
+    """(notional of all positions at their position prices, unrealized pnl of all at each
+    symbol's last price) over `st` (S, 2) and `lastp` (S,)."""
+    notional = 0.0
+    upnl = 0.0
+    for k in range(s_count):
+        sk = st[k]
+        notional += sk[0].psize * sk[0].pprice + sk[1].psize * sk[1].pprice
+        upnl += upnl_nb(sk, lastp[k])
+    return notional, upnl
+
+
+@njit(cache=True)
+def settle_account_nb(rows, cnt, ssum, asum, st, k, book, seq, fee_rate, balance, qty_step, i,
+                      ts, leverage, lastp, s_count) -> tuple:
+    """THE settlement loop, for one symbol of an account of `s_count` symbols (the one-symbol
+    engine is the account of one): settle the rows `seq` of symbol k's `book` in that order
+    through the shared fill function and record them: (rows, balance, whether anything
+    filled). `st` (S, 2) side records, `ssum` (S, N_SUMMARY) per-symbol and `asum`
+    (N_SUMMARY,) account summaries, `lastp` (S,) each symbol's last price.
+
+    An entry the account's available margin cannot carry (every symbol's positions, unrealized
+    pnl at its last price) is refused and counted on the symbol; `leverage` inf skips the
+    check. The symbol's max wallet exposure and the account's (the sum over symbols) follow
+    every fill."""
     filled = False
+    stk = st[k]
     for r in seq:
         side = int(book[r, B_SIDE])
         kind = int(book[r, B_KIND])
         j = 0 if side == LONG else 1
         price = book[r, B_PRICE]
-        s = st[j]
+        s = stk[j]
         if leverage < np.inf and not is_close_kind_nb(kind):
-            im_pos = initial_margin_nb(st[0].psize * st[0].pprice + st[1].psize * st[1].pprice,
-                                       leverage)
-            available = available_margin_nb(balance, upnl_nb(st, last), im_pos, 0.0)
+            notional, upnl = account_margin_nb(st, lastp, s_count)
+            available = available_margin_nb(balance, upnl, initial_margin_nb(notional, leverage),
+                                            0.0)
             if not entry_margin_ok_nb(available, book[r, B_QTY], price, leverage):
-                summary[S_MARGIN_REFUSED] += 1.0
+                ssum[k, S_MARGIN_REFUSED] += 1.0
                 continue
         psize, pprice, balance, q, fee, pnl = apply_fill_nb(
             side, kind, book[r, B_QTY], price, fee_rate, s.psize, s.pprice, balance, qty_step,
@@ -133,8 +157,24 @@ def settle_nb(rows, cnt, summary, st, book, seq, fee_rate, balance, qty_step, i,
         filled = True
         rows = record_nb(rows, cnt, i, ts, side, kind, q, price, fee, pnl, psize, pprice, balance)
         we = wallet_exposure_nb(balance, psize, pprice)
-        summary[S_MAX_WE_LONG + j] = max(summary[S_MAX_WE_LONG + j], we)
+        ssum[k, S_MAX_WE_LONG + j] = max(ssum[k, S_MAX_WE_LONG + j], we)
+        tot = 0.0
+        for m in range(s_count):
+            tot += wallet_exposure_nb(balance, st[m, j].psize, st[m, j].pprice)
+        asum[S_MAX_WE_LONG + j] = max(asum[S_MAX_WE_LONG + j], tot)
     return rows, balance, filled
+
+
+@njit(cache=True)
+def settle_nb(rows, cnt, summary, st, book, seq, fee_rate, balance, qty_step, i, ts, leverage,
+              last) -> tuple:
+    """`settle_account_nb` for the one-symbol engine: `st` (2,) and `summary` are the account
+    of one symbol (views, no copy), `last` its last price: (rows, balance, filled)."""
+    lastp = np.empty(1)
+    lastp[0] = last
+    return settle_account_nb(rows, cnt, summary.reshape((1, summary.shape[0])), summary,
+                             st.reshape((1, 2)), 0, book, seq, fee_rate, balance, qty_step, i,
+                             ts, leverage, lastp, 1)
 
 
 @njit(cache=True)

@@ -1,6 +1,7 @@
-"""What one minute does to the multi-symbol account, for `multi_nb.run_multi_nb`: the
-account-wide initial-margin check around the shared fill function, equity samples, the
-precheck and worst-price helpers, and the layout of the equity arrays.
+"""What one minute does to the multi-symbol account, for `multi_nb.run_multi_nb`: equity
+samples, the precheck and worst-price helpers, and the layout of the equity arrays. Fills
+settle through `account.settle_account_nb`, the one settlement loop the one-symbol engine
+calls too (its account is one symbol).
 
 `st` is the (S, 2) array of `records.side_dt` records (symbol, long/short); conventions as in
 `passivbot.backtest.multi_nb`.
@@ -9,13 +10,10 @@ precheck and worst-price helpers, and the layout of the equity arrays.
 import numpy as np
 from numba import njit
 
-from passivbot.backtest.account import (
-    CNT_EQUITY, S_MARGIN_REFUSED, S_MAX_WE_LONG, record_nb, upnl_nb,
+from passivbot.backtest.account import (  # noqa: F401 (settle_nb: the name it had here)
+    CNT_EQUITY, account_margin_nb, upnl_nb, settle_account_nb as settle_nb,
 )
-from passivbot.fills import apply_fill_nb, fills_nb, is_close_kind_nb
-from passivbot.margin import available_margin_nb, entry_margin_ok_nb, initial_margin_nb
-from passivbot.numeric import wallet_exposure_nb
-from passivbot.records import B_KIND, B_PRICE, B_QTY, B_SIDE, LONG
+from passivbot.fills import fills_nb
 
 # Account equity samples (same instants as the one-symbol engine's, on the minute axis).
 AE_TS, AE_BALANCE, AE_EQUITY, AE_LIQ_PRICE = 0, 1, 2, 3
@@ -33,56 +31,6 @@ def grow_int_nb(a: np.ndarray, n: int) -> np.ndarray:
     for r in range(a.shape[0]):
         out[r] = a[r]
     return out
-
-
-@njit(cache=True)
-def account_margin_nb(st, lastp, s_count):
-    """(notional of all positions, unrealized pnl of all at each symbol's last price)."""
-    notional = 0.0
-    upnl = 0.0
-    for k in range(s_count):
-        sk = st[k]
-        notional += sk[0].psize * sk[0].pprice + sk[1].psize * sk[1].pprice
-        upnl += upnl_nb(sk, lastp[k])
-    return notional, upnl
-
-
-@njit(cache=True)
-def settle_nb(rows, cnt, ssum, asum, st, k, book, seq, fee_rate, balance, qty_step, i, ts,
-               leverage, lastp, s_count):
-    """account.settle_nb with the initial-margin check over the whole account: (rows,
-    balance, filled)."""
-    filled = False
-    stk = st[k]
-    for r in seq:
-        side = int(book[r, B_SIDE])
-        kind = int(book[r, B_KIND])
-        j = 0 if side == LONG else 1
-        price = book[r, B_PRICE]
-        s = stk[j]
-        if leverage < np.inf and not is_close_kind_nb(kind):
-            notional, upnl = account_margin_nb(st, lastp, s_count)
-            available = available_margin_nb(balance, upnl, initial_margin_nb(notional, leverage),
-                                            0.0)
-            if not entry_margin_ok_nb(available, book[r, B_QTY], price, leverage):
-                ssum[k, S_MARGIN_REFUSED] += 1.0
-                continue
-        psize, pprice, balance, q, fee, pnl = apply_fill_nb(
-            side, kind, book[r, B_QTY], price, fee_rate, s.psize, s.pprice, balance, qty_step,
-        )
-        if q <= 0.0:
-            continue
-        s.psize = psize
-        s.pprice = pprice
-        filled = True
-        rows = record_nb(rows, cnt, i, ts, side, kind, q, price, fee, pnl, psize, pprice, balance)
-        we = wallet_exposure_nb(balance, psize, pprice)
-        ssum[k, S_MAX_WE_LONG + j] = max(ssum[k, S_MAX_WE_LONG + j], we)
-        tot = 0.0
-        for m in range(s_count):
-            tot += wallet_exposure_nb(balance, st[m, j].psize, st[m, j].pprice)
-        asum[S_MAX_WE_LONG + j] = max(asum[S_MAX_WE_LONG + j], tot)
-    return rows, balance, filled
 
 
 @njit(cache=True)

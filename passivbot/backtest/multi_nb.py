@@ -34,15 +34,16 @@ from passivbot.backtest.account import (
     CNT_EQUITY, CNT_FILLS, EQUITY_EVERY, N_SUMMARY, S_CLOSEST_LIQ, S_FUNDING_EVENTS,
     S_FUNDING_PAID, S_FUNDING_RECEIVED, S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED,
     S_MARGIN_REFUSED, S_MAX_DRAWDOWN, S_PEAK_BALANCE, S_WARMUP, fund_nb, liq_distance_nb,
-    liquidation_book_nb, trades_before_liquidation_nb,
+    liquidation_book_nb, settle_account_nb, trades_before_liquidation_nb,
 )
+from passivbot.backtest.borrow import borrowed_view
 from passivbot.backtest.book import (
     book_nb, cache_current_nb, close_buffer_len_nb, refresh_side_nb,
 )
 from passivbot.backtest.multi_account import (  # noqa: F401 (AE_*, SE_*: the output layout)
     AE_BALANCE, AE_COLS, AE_EQUITY, AE_LIQ_PRICE, AE_TS, SE_COLS, SE_PPRICE_LONG,
     SE_PPRICE_SHORT, SE_PRICE, SE_PSIZE_LONG, SE_PSIZE_SHORT, grow_int_nb, symbol_precheck_nb,
-    sample_nb, settle_nb, worst_nb,
+    sample_nb, worst_nb,
 )
 from passivbot.fills import fill_sequence_nb
 from passivbot.grid import (
@@ -86,7 +87,6 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
     next_f = np.full(S, np.inf)
     start = np.empty(S, dtype=np.int64)  # first trading minute (after the warm-up)
     t_start = T
-    selecting = n_pos[0] < S or n_pos[1] < S
     for k in range(S):
         w = max(0, min(warmup[k], last[k] - first[k]))
         start[k] = first[k] + w
@@ -103,23 +103,53 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                 wp[k, j, P_ENABLED] = 0.0  # until the first selection
             s.enabled = wp[k, j, P_ENABLED]
     asum[S_WARMUP] = t_start
-    # per symbol: the highest maintenance rate (+ mmr_add) and 2 x the most negative amount:
-    # maintenance margin of both sides <= notional x rate + that (a bound without tier lookup)
-    mm_rate_hi = np.empty(S)
-    mm_cum_hi = np.empty(S)
-    for k in range(S):
-        mm_rate_hi[k] = 0.0
-        mm_cum_hi[k] = 0.0
-        for b in range(n_br[k]):
-            mm_rate_hi[k] = max(mm_rate_hi[k], brackets[k, b, 1])
-            mm_cum_hi[k] = max(mm_cum_hi[k], -2.0 * brackets[k, b, 2])
-        mm_rate_hi[k] += max(mmr_add[k], 0.0)
     h = T // EQUITY_EVERY + 3
     eq = np.empty((h, AE_COLS))
     seq_ = np.empty((h, S, SE_COLS))
     balance = starting_balance
     if T == 0 or t_start >= T:
         return rows[:0], rsym[:0], eq[:0], seq_[:0], asum, ssum
+    rows, rsym, balance, liq, t_end = replay_nb(
+        candles, axis_ts, first, last, params, market, brackets, n_br, mmr_add,
+        starting_balance, maker_fee, taker_fee, recompute_every_candle, leverage, f_times,
+        f_rates, f_marks, f_off, n_pos, sel_every, sel_window, wp, st, ent, cls, rows, rsym, cnt,
+        asum, ssum, lastp, fk, next_f, start, t_start, eq, seq_)
+    if t_end > t_start:
+        sample_nb(eq, seq_, cnt, t_end, axis_ts[t_end], balance, st, lastp, liq, S)
+    asum[S_LAST_INDEX] = t_end
+    # passivbot.risk's rules (auto-unstuck, equity stop) are not in the multi-symbol replay:
+    # the summary reads as the one-symbol engine's with them off
+    asum[S_PEAK_BALANCE] = starting_balance
+    for k in range(S):
+        ssum[k, S_LAST_INDEX] = min(t_end, last[k])
+        asum[S_FUNDING_PAID] += ssum[k, S_FUNDING_PAID]
+        asum[S_FUNDING_RECEIVED] += ssum[k, S_FUNDING_RECEIVED]
+        asum[S_FUNDING_EVENTS] += ssum[k, S_FUNDING_EVENTS]
+        asum[S_MARGIN_REFUSED] += ssum[k, S_MARGIN_REFUSED]
+    return rows[: cnt[CNT_FILLS]], rsym[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], \
+        seq_[: cnt[CNT_EQUITY]], asum, ssum
+
+
+
+@njit(cache=True)
+def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr_add,
+              starting_balance, maker_fee, taker_fee, recompute_every_candle, leverage, f_times,
+              f_rates, f_marks, f_off, n_pos, sel_every, sel_window, wp, st, ent, cls, rows, rsym,
+              cnt, asum, ssum, lastp, fk, next_f, start, t_start, eq,
+              seq_):
+    """The minute loop of `run_multi_nb`, which prepares every array: (rows, rsym, balance,
+    liquidation price, last minute run)."""
+    S = candles.shape[0]
+    T = candles.shape[1]
+    selecting = n_pos[0] < S or n_pos[1] < S
+    balance = starting_balance
+    # Per-symbol rows (market[k], wp[k, j], st[k], ...) are views made several times a minute:
+    # borrowed arrays make them without atomic reference counts (passivbot.backtest.borrow;
+    # the caller holds these arguments for the whole call).
+    candles, params, market, brackets = (borrowed_view(candles), borrowed_view(params),
+                                         borrowed_view(market), borrowed_view(brackets))
+    wp, st, ent, cls = borrowed_view(wp), borrowed_view(st), borrowed_view(ent), \
+        borrowed_view(cls)
     liq, liq_dir, n_hold, holder = 0.0, 0, 0, 0
     peak = starting_balance
     dd_floor = peak
@@ -131,13 +161,17 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
     filled_k = np.zeros(S, dtype=np.bool_)
     funded_k = np.zeros(S, dtype=np.bool_)
     t_end = t_start
+    t_seeded = 0  # the last minute a symbol seeds or warms up
+    for k in range(S):
+        t_seeded = max(t_seeded, start[k])
+    next_f_min = np.inf  # the next funding time of any symbol
     for t in range(T):
         ts = axis_ts[t]
         balance_open = balance
         n_changed = 0
-        for k in range(S):
-            changed_k[k] = False
-            filled_k[k] = False
+        # 0. seeds, warm-ups and funding (skipped in the minutes with none)
+        seeding_or_funding = t <= t_seeded or ts >= next_f_min
+        for k in range(S if seeding_or_funding else 0):
             funded_k[k] = False
             if t < first[k] or t > last[k]:
                 continue
@@ -181,41 +215,45 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                     funded_k[k] = True
                 fk[k] = f + 1
                 next_f[k] = float(f_times[f + 1]) if f + 1 < f_off[k + 1] else np.inf
+        if seeding_or_funding:
+            next_f_min = np.inf
+            for k in range(S):
+                next_f_min = min(next_f_min, next_f[k])
         if t < t_start and (t_start - t) % EQUITY_EVERY == 0:  # the warm-up's flat samples
             sample_nb(eq, seq_, cnt, t, ts, balance, st, lastp, 0.0, S)
         # 1. fills of every symbol's book resting at the open, in symbol order
         blocked = n_hold == 1 and first[holder] <= t <= last[holder] and t > start[holder] \
             and not trades_before_liquidation_nb(liq, liq_dir, candles[holder, t, 1])
-        for k in range(S):
-            if t <= start[k] or t > last[k]:
-                continue
-            low = candles[k, t, 3]
-            high = candles[k, t, 2]
-            if symbol_precheck_nb(st, k, low, high):
-                sk = st[k]
-                book = book_nb(sk, ent[k], cls[k], balance_open, wp[k, 0], wp[k, 1], market[k],
-                               lastp[k])
-                sq = fill_sequence_nb(book, low, high)
-                if blocked:
-                    sq = sq[:0]
-                n0 = cnt[CNT_FILLS]
-                rows, balance, filled = settle_nb(rows, cnt, ssum, asum, st, k, book, sq,
-                                                   maker_fee, balance, market[k, M_QTY_STEP], t,
-                                                   ts, leverage, lastp, S)
-                rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
-                for r in range(n0, cnt[CNT_FILLS]):
-                    rsym[r] = k
-                filled_k[k] = filled
-            changed_k[k] = filled_k[k] or funded_k[k]
-            if changed_k[k]:
-                n_changed += 1
-        # 2. liquidation of the account
         n_hold = 0
         for k in range(S):
+            changed_k[k] = False
+            filled_k[k] = False
+            if start[k] < t <= last[k]:
+                low = candles[k, t, 3]
+                high = candles[k, t, 2]
+                if symbol_precheck_nb(st, k, low, high):
+                    sk = st[k]
+                    book = book_nb(sk, ent[k], cls[k], balance_open, wp[k, 0], wp[k, 1],
+                                   market[k], lastp[k])
+                    sq = fill_sequence_nb(book, low, high)
+                    if blocked:
+                        sq = sq[:0]
+                    n0 = cnt[CNT_FILLS]
+                    rows, balance, filled = settle_account_nb(
+                        rows, cnt, ssum, asum, st, k, book, sq, maker_fee, balance,
+                        market[k, M_QTY_STEP], t, ts, leverage, lastp, S)
+                    rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
+                    for r in range(n0, cnt[CNT_FILLS]):
+                        rsym[r] = k
+                    filled_k[k] = filled
+                changed_k[k] = filled_k[k] or funded_k[k]
+                if changed_k[k]:
+                    n_changed += 1
             if st[k, 0].psize > 0.0 or st[k, 1].psize > 0.0:
                 if n_hold == 0:
                     holder = k
                 n_hold += 1
+        # 2. liquidation of the account
         if S == 1:
             holder = 0
         liquidate = False
@@ -238,7 +276,7 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                     sq = np.empty(book.shape[0], dtype=np.int64)
                     for r in range(book.shape[0]):
                         sq[r] = r
-                    rows, balance, _ = settle_nb(rows, cnt, ssum, asum, st, holder, book, sq,
+                    rows, balance, _ = settle_account_nb(rows, cnt, ssum, asum, st, holder, book, sq,
                                                   taker_fee, balance, market[holder, M_QTY_STEP],
                                                   t, ts, np.inf, lastp, S)
                     rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
@@ -252,27 +290,17 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
             liq, liq_dir = 0.0, 0
             worst = balance
             mm = 0.0
-            for k in range(S):  # first an upper bound of the maintenance margin (no tiers)
-                if st[k, 0].psize > 0.0 or st[k, 1].psize > 0.0:
+            for k in range(S):  # equity at the worst prices, maintenance margin there
+                sk = st[k]
+                if sk[0].psize > 0.0 or sk[1].psize > 0.0:
                     if first[k] <= t <= last[k]:
                         u, p = worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
                     else:
                         u, p = worst_nb(st, k, lastp[k], lastp[k])
                     worst += u
-                    mm += (st[k, 0].psize + st[k, 1].psize) * p * mm_rate_hi[k] + mm_cum_hi[k]
-            # exact tiers only when the bound cannot rule out a liquidation or a closer distance
-            if worst <= mm or (worst - mm) / worst < asum[S_CLOSEST_LIQ]:
-                mm = 0.0
-                for k in range(S):
-                    sk = st[k]
-                    if sk[0].psize > 0.0 or sk[1].psize > 0.0:
-                        if first[k] <= t <= last[k]:
-                            _, p = worst_nb(st, k, candles[k, t, 3], candles[k, t, 2])
-                        else:
-                            p = lastp[k]
-                        br = brackets[k, :n_br[k]]
-                        mm += maintenance_margin_nb(sk[0].psize, p, br, mmr_add[k]) \
-                            + maintenance_margin_nb(sk[1].psize, p, br, mmr_add[k])
+                    br = brackets[k, :n_br[k]]
+                    mm += maintenance_margin_nb(sk[0].psize, p, br, mmr_add[k]) \
+                        + maintenance_margin_nb(sk[1].psize, p, br, mmr_add[k])
             if worst <= mm:
                 liquidate = True
                 for k in range(S):
@@ -287,7 +315,7 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                         sq = np.empty(book.shape[0], dtype=np.int64)
                         for r in range(book.shape[0]):
                             sq[r] = r
-                        rows, balance, _ = settle_nb(rows, cnt, ssum, asum, st, k, book, sq,
+                        rows, balance, _ = settle_account_nb(rows, cnt, ssum, asum, st, k, book, sq,
                                                       taker_fee, balance, market[k, M_QTY_STEP],
                                                       t, ts, np.inf, lastp, S)
                         rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
@@ -334,17 +362,8 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
             if close_equity > peak:
                 peak = close_equity
                 dd_floor = peak * (1.0 - asum[S_MAX_DRAWDOWN])
-        # 4. EMAs and last prices on the close (symbols trading this minute)
-        for k in range(S):
-            if t <= start[k] or t > last[k]:
-                continue
-            c = candles[k, t, 4]
-            lastp[k] = c
-            for j in range(2):
-                s = st[k, j]
-                s.ema0 = ema_update_nb(s.ema0, c, s.alpha0)
-                s.ema1 = ema_update_nb(s.ema1, c, s.alpha1)
-        # selection: which flat symbols may open, per side
+        # selection: which flat symbols may open, per side (from candles and positions; a
+        # flat side it enables gets its initial entry from this minute's EMAs below)
         resel = selecting and (t - t_start) % sel_every == 0
         if resel:
             for k in range(S):
@@ -365,43 +384,37 @@ def run_multi_nb(candles, axis_ts, first, last, params, market, brackets, n_br, 
                         if t >= start[k] and st[k, j].psize <= 0.0:
                             refresh_side_nb(j, st[k], ent[k], cls[k], balance, lastp[k],
                                             wp[k, j], market[k], False, recompute_every_candle)
-        # 5. the orders resting at the next open
+        # 4. EMAs and last price on the close, 5. the orders resting at the next open (symbols
+        # trading this minute)
         for k in range(S):
             if t <= start[k] or t > last[k]:
                 continue
+            c = candles[k, t, 4]
+            lastp[k] = c
+            mk = market[k]
             moved_other = n_changed > (1 if changed_k[k] else 0)
             for j in range(2):
                 side = 1 - 2 * j
                 s = st[k, j]
+                s.ema0 = ema_update_nb(s.ema0, c, s.alpha0)
+                s.ema1 = ema_update_nb(s.ema1, c, s.alpha1)
                 if filled_k[k] or recompute_every_candle:
                     stale = True
                 elif s.psize > 0.0:
-                    stale = funded_k[k] or moved_other or not cache_current_nb(side, s, lastp[k],
-                                                                                 market[k])
+                    stale = funded_k[k] or moved_other or not cache_current_nb(side, s, c, mk)
                 else:
                     stale = False
                     if s.enabled != 0.0:
                         s.init_price = initial_entry_price_nb(
                             side, min(s.ema0, s.ema1), max(s.ema0, s.ema1),
-                            entry_cap_price_nb(lastp[k], side, market[k]), wp[k, j], market[k])
+                            entry_cap_price_nb(c, side, mk), wp[k, j], mk)
                 if stale:
-                    refresh_side_nb(j, st[k], ent[k], cls[k], balance, lastp[k], wp[k, j],
-                                    market[k], filled_k[k], recompute_every_candle,
+                    refresh_side_nb(j, st[k], ent[k], cls[k], balance, c, wp[k, j], mk,
+                                    filled_k[k], recompute_every_candle,
                                     funded_k[k] or moved_other)
+        if seeding_or_funding:
+            for k in range(S):
+                funded_k[k] = False
         if t == t_start or ((t - t_start) % EQUITY_EVERY == 0 and t != T - 1):
             sample_nb(eq, seq_, cnt, t, ts, balance, st, lastp, liq, S)
-    if t_end > t_start:
-        sample_nb(eq, seq_, cnt, t_end, axis_ts[t_end], balance, st, lastp, liq, S)
-    asum[S_LAST_INDEX] = t_end
-    # passivbot.risk's rules (auto-unstuck, equity stop) are not in the multi-symbol replay:
-    # the summary reads as the one-symbol engine's with them off
-    asum[S_PEAK_BALANCE] = starting_balance
-    for k in range(S):
-        ssum[k, S_LAST_INDEX] = min(t_end, last[k])
-        asum[S_FUNDING_PAID] += ssum[k, S_FUNDING_PAID]
-        asum[S_FUNDING_RECEIVED] += ssum[k, S_FUNDING_RECEIVED]
-        asum[S_FUNDING_EVENTS] += ssum[k, S_FUNDING_EVENTS]
-        asum[S_MARGIN_REFUSED] += ssum[k, S_MARGIN_REFUSED]
-    return rows[: cnt[CNT_FILLS]], rsym[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], \
-        seq_[: cnt[CNT_EQUITY]], asum, ssum
-
+    return rows, rsym, balance, liq, t_end
