@@ -10,10 +10,11 @@ request counts bounded:
 - A cancel that failed for a transient reason (HTTP 503s) leaves the order as resting: no
   order of the same side and direction is created in that cycle, so the replacement never
   rests beside the order it replaces (never more exposure resting than the ideal).
-- Post-only entries are priced behind the book when it is known (a buy never above the best
-  bid, a sell never below the best ask); the calculator's price is remembered for the diff,
-  so the order is not re-priced on every tick.
-- A post-only entry that would cross (Binance -5022; Bybit's cancel with
+- Grid orders, entries and closes, are post-only (a close that crossed would pay the taker fee
+  the backtest does not book). They are priced behind the book when it is known (a buy never
+  above the best bid, a sell never below the best ask); the calculator's price is remembered
+  for the diff, so the order is not re-priced on every tick.
+- A post-only order that would cross (Binance -5022; Bybit's cancel with
   `EC_PostOnlyWillTakeLiquidity`, reported by the order stream) is held back with backoff
   (4 s doubling to 30 s): at most 6 sends a minute while it keeps crossing, one log line.
   The hold is for that order (side, direction, calculator's price): when the calculator's
@@ -48,11 +49,9 @@ def new_client_id(w: Wanted) -> str:
 
 
 def behind_book(w: Wanted, bid: float, ask: float) -> float:
-    """The post-only price of entry `w`: the calculator's price, moved behind the top of
-    book if it would cross (a buy never above the best bid, a sell never below the best ask).
-    Closes (reduce-only, not post-only) and an unknown book (0) keep the price."""
-    if w.close:
-        return w.price
+    """The post-only price of `w` (entry or close): the calculator's price, moved behind the
+    top of book if it would cross (a buy never above the best bid, a sell never below the best
+    ask). An unknown book (0) keeps the price."""
     if w.is_buy:
         return min(w.price, bid) if bid > 0 else w.price
     return max(w.price, ask) if ask > 0 else w.price
@@ -148,9 +147,10 @@ class Executor:
         hold = self.holds.crossed(key)
         self.counts["crossed"] += 1
         if self.holds.streak(key) == 1:  # one line per crossing episode
-            self.log.warning("post-only %s entry would take liquidity (%s): held %.1fs, "
+            self.log.warning("post-only %s %s would take liquidity (%s): held %.1fs, "
                              "retried with backoff while it keeps crossing",
-                             "long" if side == LONG else "short", detail, hold)
+                             "long" if side == LONG else "short", "close" if close else "entry",
+                             detail, hold)
 
     def _on_retry(self, op: str):
         def cb(attempt: int, exc: BaseException, delay: float) -> None:

@@ -26,9 +26,9 @@ from typing import Any
 from passivbot.live.snapshot import FillView, StatusRecorder
 from passivbot.live.state import MINUTE_MS, BotState
 from passivbot.records import LONG, SHORT
+from passivbot.report.trades import fetch_trades, ledger_step
 
 RESYNC_S = 3.0
-EPS = 1e-12
 SIDE_NAME = {LONG: "long", SHORT: "short"}
 
 
@@ -132,18 +132,8 @@ class LiveView:
         close = side is not None and (side == LONG) != buy
         pnl, kind = 0.0, "close" if close else "reentry"
         if side is not None:
-            j = 0 if side == LONG else 1
-            before, entry = self.psize[j], self.pprice[j]
-            if close:
-                sign = 1.0 if side == LONG else -1.0
-                pnl = sign * min(qty, before) * (price - entry) if entry > 0 else 0.0
-                self.psize[j] = max(0.0, before - qty)
-                if self.psize[j] <= EPS:
-                    self.psize[j], self.pprice[j] = 0.0, 0.0
-            else:
-                kind = "initial_entry" if before <= EPS else "reentry"
-                self.psize[j] = before + qty
-                self.pprice[j] = (before * entry + qty * price) / self.psize[j]
+            pnl, kind = ledger_step(self.psize, self.pprice, 0 if side == LONG else 1, close,
+                                    qty, price)
             self.balance += pnl - fee
         self._last_fill = time.monotonic()
         self.fills += 1
@@ -326,7 +316,8 @@ def resume_point(path: Path) -> tuple[int, list[float], list[float], float] | No
 
 async def report_missed_fills(view: LiveView, adapter, rest, journal_path: Path) -> int:
     """Fills made while the bot was down: the exchange's trade history since the journal's
-    last line, reported ("while the bot was down") and journalled. Returns how many."""
+    last line (every page: `report.trades.fetch_trades`), reported ("while the bot was down")
+    and journalled. Returns how many."""
     from passivbot.report.journal import JournalError
 
     try:
@@ -340,10 +331,10 @@ async def report_missed_fills(view: LiveView, adapter, rest, journal_path: Path)
     since, psize, pprice, balance = point
     view.psize, view.pprice, view.balance = list(psize), list(pprice), balance
     sym = adapter.symbol
-    got = await rest(lambda: adapter.ex.fetch_my_trades(sym, since=since))
-    trades = sorted((t for t in got if t.get("symbol") == sym
-                     and int(t.get("timestamp") or 0) >= since),
-                    key=lambda t: int(t.get("timestamp") or 0))
+    now = int(view.state.exchange_time or time.time() * 1000)
+    got = await fetch_trades(adapter.ex, sym, since, now + MINUTE_MS, adapter.caps.trades_page,
+                             adapter.caps.trades_cursor, rest)
+    trades = [t for t in got if t.get("symbol") == sym]
     for t in trades:
         side = adapter.order_side(t)
         if side is None:
