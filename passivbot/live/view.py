@@ -26,7 +26,7 @@ from typing import Any
 from passivbot.live.snapshot import FillView, StatusRecorder
 from passivbot.live.state import MINUTE_MS, BotState
 from passivbot.records import LONG, SHORT
-from passivbot.report.trades import fetch_trades, ledger_step
+from passivbot.report.trades import fetch_trades, ledger_step, trade_fields
 
 RESYNC_S = 3.0
 SIDE_NAME = {LONG: "long", SHORT: "short"}
@@ -38,15 +38,6 @@ def hms(ts_ms: int) -> str:
 
 def ymdhm(ts_ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts_ms / 1000))
-
-
-def trade_fields(t: dict) -> tuple[float, float, float, bool | None, int]:
-    """(qty, price, fee paid, maker (None: unknown), ts_ms) of a ccxt trade."""
-    fee = (t.get("fee") or {}).get("cost")
-    tom = t.get("takerOrMaker")
-    maker = None if tom is None else tom == "maker"
-    return (float(t.get("amount") or 0.0), float(t.get("price") or 0.0),
-            float(fee or 0.0), maker, int(t.get("timestamp") or 0))
 
 
 class LiveView:

@@ -87,6 +87,15 @@ async def fetch_trades(ex, symbol: str, since_ms: int, until_ms: int, page: int,
     return sorted(seen.values(), key=lambda t: (int(t.get("timestamp") or 0), str(t.get("id"))))
 
 
+def trade_fields(t: dict) -> tuple[float, float, float, bool | None, int]:
+    """(qty, price, fee paid, maker (None: unknown), ts_ms) of a ccxt trade."""
+    fee = (t.get("fee") or {}).get("cost")
+    tom = t.get("takerOrMaker")
+    maker = None if tom is None else tom == "maker"
+    return (float(t.get("amount") or 0.0), float(t.get("price") or 0.0),
+            float(fee or 0.0), maker, int(t.get("timestamp") or 0))
+
+
 def ledger_step(psize: list[float], pprice: list[float], j: int, close: bool, qty: float,
                 price: float) -> tuple[float, str]:
     """Advance side `j` (0 long, 1 short) of the ledger in place by one fill; (realized pnl
