@@ -93,17 +93,14 @@ def test_ticks_never_change_the_ideal_orders_the_last_closed_close_does():
 
 
 # -- post-only prices and crosses ------------------------------------------------------------
-def test_post_only_entries_and_closes_are_priced_behind_the_book():
+def test_post_only_entries_are_priced_behind_the_book_closes_are_not():
     buy = Wanted(LONG, False, 0.1, 2000.0, KIND_INITIAL_ENTRY)
     sell = Wanted(SHORT, False, 0.1, 2000.0, KIND_INITIAL_ENTRY)
     assert behind_book(buy, 1999.5, 1999.6) == 1999.5  # never above the best bid
     assert behind_book(buy, 2000.5, 2000.6) == 2000.0  # already behind: unchanged
     assert behind_book(sell, 2000.1, 2000.2) == 2000.2  # never below the best ask
     assert behind_book(buy, 0.0, 0.0) == 2000.0  # book unknown
-    # closes are post-only too (no taker fee the backtest does not book): a long close (sell)
-    # below the best ask rests at the ask; a short close (buy) already below the bid stays.
-    assert behind_book(Wanted(LONG, True, 0.1, 1990.0, KIND_CLOSE), 2000.0, 2000.1) == 2000.1
-    assert behind_book(Wanted(SHORT, True, 0.1, 1990.0, KIND_CLOSE), 2000.0, 2000.1) == 1990.0
+    assert behind_book(Wanted(LONG, True, 0.1, 1990.0, KIND_CLOSE), 2000.0, 2000.1) == 1990.0
 
 
 async def test_an_entry_moved_behind_the_book_is_not_repriced_while_the_book_moves():

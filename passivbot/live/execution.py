@@ -11,9 +11,11 @@ request counts bounded:
   order of the same side and direction is created in that cycle, so the replacement never
   rests beside the order it replaces (never more exposure resting than the ideal).
 - Grid orders, entries and closes, are post-only (a close that crossed would pay the taker fee
-  the backtest does not book). They are priced behind the book when it is known (a buy never
-  above the best bid, a sell never below the best ask); the calculator's price is remembered
-  for the diff, so the order is not re-priced on every tick.
+  the backtest does not book). Entries are priced behind the book when it is known (a buy
+  never above the best bid, a sell never below the best ask); the calculator's price is
+  remembered for the diff, so the order is not re-priced on every tick. Closes keep the
+  calculator's price (one tick outside the last close): one that would cross is held back
+  below, as an entry is.
 - A post-only order that would cross (Binance -5022; Bybit's cancel with
   `EC_PostOnlyWillTakeLiquidity`, reported by the order stream) is held back with backoff
   (4 s doubling to 30 s): at most 6 sends a minute while it keeps crossing, one log line.
@@ -49,9 +51,12 @@ def new_client_id(w: Wanted) -> str:
 
 
 def behind_book(w: Wanted, bid: float, ask: float) -> float:
-    """The post-only price of `w` (entry or close): the calculator's price, moved behind the
-    top of book if it would cross (a buy never above the best bid, a sell never below the best
-    ask). An unknown book (0) keeps the price."""
+    """The post-only price of entry `w`: the calculator's price, moved behind the top of
+    book if it would cross (a buy never above the best bid, a sell never below the best ask).
+    Closes (post-only too: a crossing one is held back) and an unknown book (0) keep the
+    price."""
+    if w.close:
+        return w.price
     if w.is_buy:
         return min(w.price, bid) if bid > 0 else w.price
     return max(w.price, ask) if ask > 0 else w.price
