@@ -230,3 +230,28 @@ async def test_fills_while_down_over_several_pages_of_trade_history_are_all_repo
             [(round(f["qty"], 8), round(f["price"], 8)) for f in missed]
     finally:
         await emu.stop()
+
+
+async def test_a_paper_bot_stops_with_a_message_when_the_emulator_is_gone(tmp_path, monkeypatch):
+    """The emulator exits at the end of its candles: the paper bot's streams stay down, and after
+    PAPER_GONE_S it stops with a message saying why (start_bot's wiring: `view.on_gone` ->
+    `bot.fail`), instead of logging `cycle failed` forever. A live bot never stops for that."""
+    from passivbot.exchanges.errors import StopError
+    from passivbot.live import view as view_mod
+
+    monkeypatch.setattr(view_mod, "PAPER_GONE_S", 0.5)
+    emu = Emulator("binance", "ETHUSDT", fall_then_rise(), start_index=1440, realism=REALISM)
+    await emu.start()
+    bot, out = await new_bot("binance", emu, tmp_path / "j.journal")
+    bot.view.venue = f"127.0.0.1:{emu.port}"
+    bot.view.on_gone = lambda why: bot.fail(StopError(why))
+    try:
+        await emu.stop()  # what `--at-end exit` does
+        await eventually(lambda: bot.stopping.is_set(), timeout=20)
+    finally:
+        await asyncio.wait_for(stop_bot(bot), 60)
+    text = out.getvalue()
+    assert "DISCONNECTED since" in text
+    assert f"stopping: the emulator at 127.0.0.1:{emu.port} has been unreachable for" in text
+    assert "paper session over" in str(bot.stop_error)
+

@@ -13,6 +13,11 @@ history (`resume`), reported, journalled and replayed through the ledger.
 
 Times are exchange (market) time in ms: in paper trading the emulator's clock, whose market
 time the status line shows as the end of the last closed candle.
+
+In paper trading (`mode` "paper") a price stream down for `PAPER_GONE_S` wall seconds means
+the emulator is gone (it exits at the end of its candles): `on_gone` (start_bot: stop the bot)
+is called once with a message saying so, instead of retrying a dead port forever. A live or
+testnet bot never stops for an outage; it keeps reconnecting.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from passivbot.records import LONG, SHORT
 from passivbot.report.trades import fetch_trades, ledger_step, trade_fields
 
 RESYNC_S = 3.0
+PAPER_GONE_S = 30.0  # paper trading: the emulator unreachable this long has ended (or died)
 SIDE_NAME = {LONG: "long", SHORT: "short"}
 
 
@@ -65,6 +71,9 @@ class LiveView:
         self._seen: dict[str, None] = {}  # trade ids already reported (restart overlap)
         self.down: dict[str, int] = {}  # stream name -> exchange ms it went down
         self.disconnected_since: int | None = None
+        self._down_wall: float | None = None  # monotonic time the price streams went down
+        self.on_gone: Callable[[str], None] | None = None
+        self.venue = ""  # where the bot connects (for the paper "gone" message)
         self._equity_minute = -1
 
     # -- life cycle --------------------------------------------------------------------------
@@ -161,7 +170,9 @@ class LiveView:
         return float(st.balance) + upnl, upnl
 
     def equity_tick(self, force: bool = False) -> None:
-        """One equity point per market minute (journal and page)."""
+        """One equity point per market minute (journal and page); called every second by the
+        bot, which is also when a paper session's vanished emulator is noticed."""
+        self.check_gone()
         minute = self.market_ms() // MINUTE_MS
         if not force and minute == self._equity_minute:
             return
@@ -174,11 +185,26 @@ class LiveView:
             self.journal.equity(ts, st.balance, eq, st.last_price, st.psize[0], st.pprice[0],
                                 st.psize[1], st.pprice[1], self.liq())
 
+    def check_gone(self, now_wall: float | None = None) -> bool:
+        """Paper trading: the streams down for PAPER_GONE_S -> `on_gone(message)`, once."""
+        if self.mode != "paper" or self._down_wall is None or self.on_gone is None:
+            return False
+        down_s = (time.monotonic() if now_wall is None else now_wall) - self._down_wall
+        if down_s < PAPER_GONE_S:
+            return False
+        self._down_wall = None
+        where = f" at {self.venue}" if self.venue else ""
+        self.on_gone(f"the emulator{where} has been unreachable for {down_s:.0f} s: it exits at "
+                     "the end of its candles (see its summary) or was stopped; paper session "
+                     "over (restart the emulator and the bot to go on)")
+        return True
+
     def stream_down(self, name: str) -> None:
         now = self.now_ms()
         self.down.setdefault(name, now)
         if self.disconnected_since is None:
             self.disconnected_since = now
+            self._down_wall = time.monotonic()
             self.log.warning("DISCONNECTED since %s UTC (stream %s): prices are stale, orders "
                              "stay on the exchange; reconnecting", hms(now), name)
             if self.alerter is not None:
@@ -190,6 +216,7 @@ class LiveView:
         now = self.now_ms()
         down_s = max(0.0, (now - self.disconnected_since) / 1000)
         self.disconnected_since = None
+        self._down_wall = None
         self.log.info("reconnected after %.0f s", down_s)
         if self.alerter is not None:
             self.alerter.on_reconnect(now, down_s)
