@@ -120,3 +120,49 @@ def test_ledger_step_books_entries_at_the_mean_and_realizes_closes_by_side():
     ledger_step(psize, pprice, 1, False, 2.0, 100.0)
     pnl, _ = ledger_step(psize, pprice, 1, True, 2.0, 97.0)  # short: 2 x (100 - 97)
     assert pnl == pytest.approx(6.0) and (psize[1], pprice[1]) == (0.0, 0.0)
+
+
+# -- the --exchange CLI: mistakes are a message and exit 2; an unreachable exchange exit 1 ----
+def run_report(argv):
+    import contextlib
+    import io
+
+    from passivbot.cli import run_cli
+    from passivbot.report.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with pytest.raises(SystemExit) as e:
+            run_cli(main, argv)
+    return int(e.value.code or 0), out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "give a JOURNAL file or --exchange"),
+    (["x.journal", "--exchange", "binance"], "not both"),
+    (["--exchange", "binance", "--user", "u"], "--exchange needs --user NAME and --since DATE"),
+    (["--exchange", "binance", "--user", "u", "--since", "yesterday"], "--since: 'yesterday'"),
+    (["--exchange", "binance", "--user", "u", "--since", "9999-12-31"], "years 2017-2100"),
+    (["--exchange", "binance", "--user", "u", "--since", "2025-05-05", "--until", "2025-05-01"],
+     "must be after --since"),
+    (["--exchange", "binance", "--user", "u", "--since", "2025-05-05", "--balance", "-5"],
+     "--balance must be a positive number"),
+    (["--exchange", "binance", "--user", "u", "--since", "2025-05-05", "--emulator", "x y"],
+     "--emulator must be HOST:PORT"),
+    (["--exchange", "binance", "--user", "nobody", "--since", "2025-05-05", "--api-keys",
+      "/nonexistent/keys.json"], "key file not found"),
+    (["--exchange", "binance", "--user", "nobody", "--since", "2025-05-05", "--emulator",
+      "127.0.0.1:1"], "nobody"),  # no live_settings/nobody.json
+])
+def test_report_history_cli_mistakes_exit_2_with_a_message(args, message, tmp_path):
+    code, out, err = run_report(args + ["--out", str(tmp_path / "r")])
+    assert code == 2, (out, err)
+    assert message in err and "Traceback" not in err
+
+
+def test_report_history_from_an_unreachable_exchange_exits_1_with_its_message(tmp_path):
+    code, out, err = run_report(["--exchange", "bybit", "--user", "paper", "--config", "ETH-J1",
+                                 "--emulator", "127.0.0.1:9", "--since", "2025-05-05",
+                                 "--out", str(tmp_path / "r")])
+    assert code == 1 and "stopped: cannot read the trade history" in err
+    assert "Traceback" not in err and "paper-trading-secret" not in err
