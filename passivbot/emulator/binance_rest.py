@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from passivbot.emulator import core, guards
+from passivbot.emulator import core, guards, history
 from passivbot.margin import hedged_liq_price_nb
 from passivbot.records import LONG, SHORT
 
@@ -351,20 +351,25 @@ class BinanceRest:
         return web.json_response([self.order_json(o) for o in orders[-1000:]])
 
     async def user_trades(self, req):
-        _, err = await self.params(req)
+        p, err = await self.params(req)
         if err:
             return err
+        try:  # the venue's paging rules (emulator.history)
+            page = history.binance_page(self.acc.fills, p, self.acc.now_ms())
+        except history.PageError as e:
+            code = {"interval": -1127, "combination": -1128}.get(e.kind, -1102)
+            return web.json_response({"code": code, "msg": str(e)}, status=400)
         out = []
-        for i, f in enumerate(self.acc.fills):
+        for f in page:
             o = self.acc.find(f["order_id"])
-            out.append({"symbol": self.emu.symbol, "id": i + 1, "orderId": f["order_id"],
+            out.append({"symbol": self.emu.symbol, "id": f["n"] + 1, "orderId": f["order_id"],
                         "side": "BUY" if o is not None and o.is_buy else "SELL",
                         "price": s(f["price"]), "qty": s(f["qty"]), "realizedPnl": s(f["pnl"]),
                         "quoteQty": s(f["qty"] * f["price"]), "commission": s(f["fee"]),
                         "commissionAsset": "USDT", "time": f["timestamp"],
                         "positionSide": SIDE_NAME[f["side"]], "buyer": bool(o and o.is_buy),
                         "maker": not f["taker"]})
-        return web.json_response(out[-1000:])
+        return web.json_response(out)
 
     async def order(self, req):
         p, err = await self.params(req)

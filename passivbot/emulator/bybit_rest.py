@@ -14,7 +14,7 @@ import json
 
 from aiohttp import web
 
-from passivbot.emulator import core, guards
+from passivbot.emulator import core, guards, history
 from passivbot.emulator.binance_rest import s
 from passivbot.margin import hedged_liq_price_nb
 from passivbot.records import LONG, SHORT
@@ -364,8 +364,14 @@ class BybitRest:
                 "execPnl": s(f["pnl"])}
 
     async def executions(self, req):
-        rows = [self.execution_json(f) for f in reversed(self.acc.fills[-100:])]
-        return self.ok({"category": "linear", "list": rows, "nextPageCursor": ""})
+        p = await self.params(req)
+        try:  # the venue's paging rules (emulator.history)
+            page, cursor = history.bybit_page(self.acc.fills, p, self.acc.now_ms())
+        except history.PageError as e:
+            return web.json_response({"retCode": 10001, "retMsg": f"params error: {e}",
+                                      "result": {}, "retExtInfo": {}, "time": self.server_ms()})
+        rows = [self.execution_json(f) for f in page]
+        return self.ok({"category": "linear", "list": rows, "nextPageCursor": cursor})
 
     async def create(self, req):
         p = await self.params(req)

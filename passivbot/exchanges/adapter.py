@@ -76,6 +76,10 @@ class Capabilities:
     batch_create_max: int = 1
     batch_cancel_max: int = 1
     batch_error_url: str = ""
+    # Trade history (fetch_my_trades): the most trades one answer holds, and whether pages
+    # inside a 7-day window follow a cursor (Bybit, newest first) or time (Binance, oldest first).
+    trades_page: int = 1000
+    trades_cursor: bool = False
     # Extra ccxt options (e.g. Bybit: load only linear markets).
     ccxt_options: tuple = ()
     # ccxt picks the error table by the URL's host (Binance: fapi.binance.com -> "linear"):
@@ -161,8 +165,9 @@ class ExchangeAdapter:
 
     # -- orders --------------------------------------------------------------------------
     def order_params(self, side: int, close: bool, client_id: str) -> dict:
-        """Params for a limit order on hedge-mode position `side`: post-only entries,
-        reduce-only closes (where the exchange accepts the flag), idempotent client id."""
+        """Params for an order on hedge-mode position `side`: post-only entries, reduce-only
+        closes (where the exchange accepts the flag), idempotent client id. `create_order`
+        makes grid closes post-only too; the equity stop's market close uses these as they are."""
         c = self.caps
         p = {c.position_param: c.position_values[0 if side == LONG else 1],
              "clientOrderId": client_id}
@@ -173,11 +178,18 @@ class ExchangeAdapter:
             p["postOnly"] = True
         return p
 
+    def grid_order_params(self, side: int, close: bool, client_id: str) -> dict:
+        """A grid order's params, single or in a batch: post-only, closes too."""
+        return {**self.order_params(side, close, client_id), "postOnly": True}
+
     async def create_order(self, side: int, close: bool, qty: float, price: float,
                            client_id: str) -> dict:
+        """A grid limit order: post-only, closes too (a maker fill as the backtest books it; a
+        close that would cross is refused or cancelled, never filled as a taker)."""
         is_buy = (side == LONG) != close
+        params = self.grid_order_params(side, close, client_id)
         return await self.ex.create_order(self.symbol, "limit", "buy" if is_buy else "sell", qty,
-                                          price, self.order_params(side, close, client_id))
+                                          price, params)
 
     async def cancel_order(self, order_id: str) -> dict:
         return await self.ex.cancel_order(order_id, self.symbol)

@@ -32,7 +32,7 @@ async def create_orders(adapter, orders: list[tuple]) -> list:
         is_buy = (side == LONG) != close
         reqs.append({"symbol": adapter.symbol, "type": "limit", "side": "buy" if is_buy
                      else "sell", "amount": qty, "price": price,
-                     "params": adapter.order_params(side, close, cid)})
+                     "params": adapter.grid_order_params(side, close, cid)})
     got = await adapter.ex.create_orders(reqs)
     return per_order(adapter, got, [o[4] for o in orders], "clientOrderId")
 

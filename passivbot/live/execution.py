@@ -10,9 +10,12 @@ request counts bounded:
 - A cancel that failed for a transient reason (HTTP 503s) leaves the order as resting: no
   order of the same side and direction is created in that cycle, so the replacement never
   rests beside the order it replaces (never more exposure resting than the ideal).
-- Post-only entries are priced behind the book when it is known (a buy never above the best
-  bid, a sell never below the best ask); the calculator's price is remembered for the diff,
-  so the order is not re-priced on every tick.
+- Grid orders, entries and closes, are post-only (a close that crossed would pay the taker fee
+  the backtest does not book). Entries are priced behind the book when it is known (a buy
+  never above the best bid, a sell never below the best ask); the calculator's price is
+  remembered for the diff, so the order is not re-priced on every tick. Closes keep the
+  calculator's price (one tick outside the last close): one that would cross is held back
+  below, as an entry is.
 - Batches: cancels and creates go out in batches of the venue's batch size
   (`caps.batch_cancel_max` / `batch_create_max`: Binance 10 / 5, Bybit 10 / 10; one request
   each, `exchanges.batch`), a lone order as a single call. Each order of a batch is decided on
@@ -21,7 +24,7 @@ request counts bounded:
   order may still rest: its side is blocked as above). A batch refused as a whole (503, 429)
   is retried as a whole, with the same client ids (a retried create that had reached the
   exchange comes back "duplicate id": placed).
-- A post-only entry that would cross (Binance -5022; Bybit's cancel with
+- A post-only order that would cross (Binance -5022; Bybit's cancel with
   `EC_PostOnlyWillTakeLiquidity`, reported by the order stream) is held back with backoff
   (4 s doubling to 30 s): at most 6 sends a minute while it keeps crossing, one log line.
   The hold is for that order (side, direction, calculator's price): when the calculator's
@@ -58,7 +61,8 @@ def new_client_id(w: Wanted) -> str:
 def behind_book(w: Wanted, bid: float, ask: float) -> float:
     """The post-only price of entry `w`: the calculator's price, moved behind the top of
     book if it would cross (a buy never above the best bid, a sell never below the best ask).
-    Closes (reduce-only, not post-only) and an unknown book (0) keep the price."""
+    Closes (post-only too: a crossing one is held back) and an unknown book (0) keep the
+    price."""
     if w.close:
         return w.price
     if w.is_buy:
@@ -156,9 +160,10 @@ class Executor:
         hold = self.holds.crossed(key)
         self.counts["crossed"] += 1
         if self.holds.streak(key) == 1:  # one line per crossing episode
-            self.log.warning("post-only %s entry would take liquidity (%s): held %.1fs, "
+            self.log.warning("post-only %s %s would take liquidity (%s): held %.1fs, "
                              "retried with backoff while it keeps crossing",
-                             "long" if side == LONG else "short", detail, hold)
+                             "long" if side == LONG else "short", "close" if close else "entry",
+                             detail, hold)
 
     def _on_retry(self, op: str):
         def cb(attempt: int, exc: BaseException, delay: float) -> None:

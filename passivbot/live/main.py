@@ -126,6 +126,8 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
     bot = LiveBot(make_adapter(args.exchange, ex, cfg.symbol), cfg, log, redact, opts)
     view = bot.view
     view.mode = "paper" if args.emulator else "testnet" if args.testnet else "live"
+    view.venue = args.emulator or ""
+    view.on_gone = lambda why: bot.fail(StopError(why))  # paper only: the emulator ended
     journal_path = Path(args.log_dir) / f"{args.exchange}-{args.user}.journal"
     bot.journal_path = journal_path
     code = 0
