@@ -116,14 +116,15 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
              resume: str | Path | None = None, root: str | Path = "backtests",
              candles: Any = None, progress: bool = True,
              evaluator: str = DEFAULT_EVALUATOR, report: bool = True,
-             plots: bool = True) -> OptimizeResult:
+             plots: bool = True, executor: Any = None) -> OptimizeResult:
     """Run (or, with `resume` = a run folder, continue) an optimization of `bt`.
 
     `iterations` overrides the config's total trial count (on resume: the new total, trials
     already logged included). `candles`: an array (the first symbol's) or {symbol: array};
     what is missing is loaded per the config. With the same `batch_size` (the population),
     runs on different worker counts ask and tell the same generations, so they find the same
-    trials.
+    trials. `executor`: an executor.BatchExecutor already started on this config's context
+    (the bench reuses one pool for several searches; it is not closed here).
     """
     if resume is not None:
         run_dir = Path(resume)
@@ -166,10 +167,12 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     x0 = space.encode(space.params_of(bt.starting_configs[0])[0])
     if candles is None or isinstance(candles, dict) or len(bt.symbols) > 1:
         candles = candles_by_symbol(bt, candles)
-    ctx = eval_context(bt, candles, evaluator, warmup=space.candidate(space.decode(x0)[0]),
-                       space=space)
     remaining = max(0, total - len(records))
-    executor = make_executor(ctx, workers, dask_scheduler)
+    own = executor is None
+    if own:
+        ctx = eval_context(bt, candles, evaluator,
+                           warmup=space.candidate(space.decode(x0)[0]), space=space)
+        executor = make_executor(ctx, workers, dask_scheduler)
     # the population is the run's: a resumed run keeps it whatever its worker count
     pop = meta.get("population") or max(
         o.batch_size or executor.n_workers * AUTO_BATCH_PER_WORKER,
@@ -200,13 +203,15 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     except KeyboardInterrupt:
         bar.close()
         log.close()
-        executor.close()
+        if own:
+            executor.close()
         check.write_now()
         raise OptimizeInterrupted(run_dir, len(read_log(run_dir / LOG_NAME))) from None
     finally:
         bar.close()
         log.close()
-        executor.close()
+        if own:
+            executor.close()
     return finish(run_dir, bt, space, search.stats, candles if report else None, plots)
 
 

@@ -68,8 +68,15 @@ class CmaSampler:
         # Each generation draws from a generator seeded by (seed, generation): the state to
         # log is then the CMA's numbers alone (pickling the generator's 2.5 KB state costs
         # ~170 us a generation) and a restored state asks the same points.
-        self._cma.reseed_rng((self._seed * 1_000_003 + self._cma.generation) % 2**32)
-        return np.clip([self._cma.ask() for _ in range(self.pop_size)], 0.0, 1.0)
+        cma = self._cma
+        cma.reseed_rng((self._seed * 1_000_003 + cma.generation) % 2**32)
+        # The whole generation in one draw: what pop_size calls of CMA.ask() return (no bounds
+        # are set, so its first sample is kept: B diag(D) z scaled by sigma around the mean,
+        # z drawn from the same stream in the same order), in ~0.4 us a candidate instead of
+        # ~5-17 us. While the main process asks, every worker waits for the generation.
+        b, d = cma._eigen_decomposition()
+        z = cma._rng.randn(self.pop_size, cma.dim)
+        return np.clip(cma._mean + cma._sigma * (z @ (b * d).T), 0.0, 1.0)
 
     def tell(self, points: np.ndarray, values: list[list[float]]) -> None:
         self._cma.tell([(x, -v[0]) for x, v in zip(points, values)])
