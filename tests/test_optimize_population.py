@@ -39,14 +39,14 @@ def _trials(records):
     return [(r["number"], r["origin"], r["params"], r["values"]) for r in records]
 
 
-@pytest.mark.parametrize("sampler, batch", [("cmaes", 8), ("nsga2", 8), ("random", 8),
-                                            ("cmaes", 0)])
+@pytest.mark.parametrize("sampler, batch", [("cmaes", 8), ("nsga2", 8), ("nsga3", 8),
+                                            ("random", 8), ("cmaes", 0)])
 def test_a_resumed_run_finds_exactly_the_trials_of_an_uninterrupted_one(bt, tmp_path, sampler,
                                                                         batch):
     """Stopped inside a generation (iterations 23 with populations of 8, or the auto
     population of 2 workers), resumed to 50 on one worker: the same trials as one run of 50,
     because the logged state re-asks the same generation and the run keeps its population."""
-    cfg = small(bt, batch_size=batch, sampler=sampler, multi_objective=sampler == "nsga2")
+    cfg = small(bt, batch_size=batch, sampler=sampler, multi_objective=sampler.startswith("nsga"))
     whole = run(cfg, tmp_path / "whole", iterations=50)
     part = run(cfg, tmp_path / "part", iterations=23)
     resumed = optimize(None, resume=part.run_dir, iterations=50, workers=1, candles=CANDLES,
@@ -128,17 +128,17 @@ def test_the_cma_generation_is_what_the_library_asks_one_by_one(bt):
         s.tell(got, [[-float(((p - 0.3) ** 2).sum())] for p in got])
 
 
-@pytest.mark.parametrize("name", ["cmaes", "random", "nsga2", "tpe"])
+@pytest.mark.parametrize("name", ["cmaes", "random", "nsga2", "nsga3", "tpe"])
 def test_each_sampler_proposes_a_whole_generation_inside_the_space(bt, name):
     space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
     x0 = space.encode(space.params_of(bt.starting_configs[0])[0])
-    s = make_sampler(name, space, 3, 12, x0, n_obj=2 if name == "nsga2" else 1)
+    s = make_sampler(name, space, 3, 12, x0, n_obj=2 if name.startswith("nsga") else 1)
     for _ in range(3):
         pts = s.ask()
         assert len(pts) == 12
         params = pts if name == "tpe" else space.decode(pts)
         assert all(d.lo <= p[d.name] <= d.hi for p in params for d in space.dims)
-        s.tell(pts, [[-float(i), -1.0][:2 if name == "nsga2" else 1] for i in range(12)])
+        s.tell(pts, [[-float(i), -1.0][:2 if name.startswith("nsga") else 1] for i in range(12)])
 
 
 def test_cma_es_climbs_the_stand_in_bowl_from_the_start(bt, tmp_path):
