@@ -78,3 +78,50 @@ def test_best_json_trades_the_symbol_it_was_optimized_on(tmp_path):
     assert bt.starting_configs[0].symbol == "ETHUSDT"
     res = optimize(bt, workers=2, root=tmp_path, progress=False, plots=False, iterations=6)
     assert load_live_config(res.run_dir / "best.json").symbol == "BTCUSDT"
+
+
+def test_a_hold_out_period_is_never_searched_and_reported_beside_the_score(tmp_path):
+    """holdout_days 1 of 2025-05-10..14: every candidate is scored on 05-10..12 only; the best
+    config's score on 05-13 (its own backtest there) is reported beside its search score, in
+    holdout_period.json and on the console; best.json re-backtests to its search stats over
+    the searched days."""
+    bt = bundled(tmp_path, symbol="ETHUSDT")
+    bt = replace(bt, optimize=replace(bt.optimize, holdout_days=1))
+    res = optimize(bt, workers=1, root=tmp_path, progress=False, plots=False)
+    searched = replace(bt, end_date=bt.end_date.replace(day=13))
+    again = backtest_live_config(res.best_config, searched)
+    assert again.stats == pytest.approx(res.best["stats"], rel=1e-12, abs=1e-12)
+    whole = backtest_live_config(res.best_config, bt)  # the held day changes the stats
+    assert whole.stats["fills_per_day"] != pytest.approx(res.best["stats"]["fills_per_day"])
+    h = json.loads((res.run_dir / "holdout_period.json").read_text())
+    assert h["days"] == 1 and h["start"] == "2025-05-13" and h == res.holdout_period
+    held = backtest_live_config(res.best_config, replace(bt, start_date=bt.end_date.replace(
+        day=13)))
+    assert h["symbols"]["ETHUSDT"]["stats"] == pytest.approx(held.stats, rel=1e-12, abs=1e-12)
+    from passivbot.optimize.objective import score
+
+    assert h["score"] == pytest.approx(score(held.stats, bt.optimize.constraints))
+    line = next(ln for ln in summary_lines(res) if ln.startswith("hold-out period"))
+    assert "the last 1 days, from 2025-05-13" in line and f"{h['score']:.4g}" in line
+    assert f"the search's {res.best['score']:.4g}" in line
+
+
+@pytest.mark.parametrize("days, message", [
+    (4, "must be < 4, the days from start_date to end_date"),
+    (-1, "optimize.holdout_days"),
+    ("2", "optimize.holdout_days"),
+])
+def test_a_hold_out_period_as_long_as_the_dates_exits_2_naming_file_key_and_range(
+        tmp_path, days, message):
+    import subprocess
+    import sys
+
+    d = backtest_config_to_dict(load_backtest_config("backtest_configs/demo.json"))
+    d.update(start_date="2025-05-10", end_date="2025-05-14")
+    d["optimize"]["holdout_days"] = days
+    path = tmp_path / "bt.json"
+    path.write_text(json.dumps(d))
+    p = subprocess.run([sys.executable, "backtest.py", str(path), "--iterations", "5"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2, p.stderr
+    assert message in p.stderr and str(path) in p.stderr and "Traceback" not in p.stderr

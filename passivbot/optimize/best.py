@@ -1,7 +1,7 @@
 """The best config after a search: its full backtest report on every searched symbol, its
-stats per symbol (`symbols.json`), and its score on the hold-out symbols the search never saw
-(`holdout.json`), reported beside the search's score so overfitting to the searched charts
-shows."""
+stats per symbol (`symbols.json`), and its score on the hold-out symbols (`holdout.json`) and
+the final hold-out days (`holdout_period.json`) the search never saw, reported beside the
+search's score so overfitting to the searched charts or period shows."""
 
 from __future__ import annotations
 
@@ -88,4 +88,23 @@ def holdout(cfg: LiveConfig, bt: BacktestConfig, candles: dict[str, np.ndarray] 
            "worst": min(scores) if scores else None}
     if run_dir is not None:
         write_json(run_dir / "holdout.json", out)
+    return out
+
+
+def holdout_period(cfg: LiveConfig, bt: BacktestConfig, candles: dict[str, np.ndarray],
+                   run_dir: Path | None = None) -> dict[str, Any]:
+    """The best config over the final `optimize.holdout_days` (`candles`: that period's, per
+    searched symbol), scored as the search scores (folds, then symbols by `symbol_score`):
+    {"days", "start", "score", "symbols": {symbol: {score, stats}}}; written to
+    run_dir/holdout_period.json."""
+    import datetime as dt
+
+    per = symbol_scores(symbol_results(cfg, bt, candles), bt, candles)
+    scores = [v["score"] for v in per.values()]
+    days = bt.optimize.holdout_days
+    out = {"days": days, "start": (bt.end_date - dt.timedelta(days=days)).isoformat(),
+           "score": min(scores) if bt.optimize.symbol_score == "worst" else float(np.mean(scores)),
+           "symbols": per}
+    if run_dir is not None:
+        write_json(run_dir / "holdout_period.json", out)
     return out

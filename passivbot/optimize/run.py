@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from passivbot.config import BacktestConfig, LiveConfig, load_backtest_config
-from passivbot.optimize.best import holdout, write_best_reports
+from passivbot.optimize.best import holdout, holdout_period, write_best_reports
 from passivbot.optimize.executor import make_executor
 from passivbot.optimize.objective import DEFAULT_EVALUATOR, EvalContext, MarketData, TaskResult
 from passivbot.optimize.output import (
@@ -58,6 +58,7 @@ class OptimizeResult:
     report_dir: Path | None = None
     symbols: dict[str, Any] = field(default_factory=dict)  # best's {symbol: {score, stats}}
     holdout: dict[str, Any] = field(default_factory=dict)  # best on the hold-out symbols
+    holdout_period: dict[str, Any] = field(default_factory=dict)  # best on the final days
 
 
 def load_candles(bt: BacktestConfig, symbol: str | None = None) -> np.ndarray:
@@ -79,6 +80,30 @@ def candles_by_symbol(bt: BacktestConfig, candles: Any = None,
     given = candles if isinstance(candles, dict) else (
         {} if candles is None else {bt.symbol: candles})
     return {s: given[s] if s in given else load_candles(bt, s) for s in symbols}
+
+
+DAY_MS = 86_400_000
+
+
+def split_holdout(bt: BacktestConfig, candles: dict[str, np.ndarray]
+                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """({symbol: candles the search sees}, {symbol: the final `holdout_days`' candles}): the
+    cut is at end_date - holdout_days, 00:00 UTC. No hold-out days: everything is searched."""
+    days = bt.optimize.holdout_days
+    if not days:
+        return candles, {}
+    from passivbot.data import DataError
+
+    cut = bt.end_ms - days * DAY_MS
+    search, hold = {}, {}
+    for s, c in candles.items():
+        k = int(np.searchsorted(c[:, 0], cut))
+        if k == 0 or k == len(c):
+            raise DataError(f"{s}: no candles {'before' if k == 0 else 'in'} the hold-out period "
+                            f"(the last {days} days, from {bt.end_date - dt.timedelta(days=days)})"
+                            f"; lower optimize.holdout_days or widen the dates")
+        search[s], hold[s] = c[:k], c[k:]
+    return search, hold
 
 
 def market_data(bt: BacktestConfig, symbol: str, candles: np.ndarray) -> MarketData:
@@ -116,14 +141,15 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
              resume: str | Path | None = None, root: str | Path = "backtests",
              candles: Any = None, progress: bool = True,
              evaluator: str = DEFAULT_EVALUATOR, report: bool = True,
-             plots: bool = True) -> OptimizeResult:
+             plots: bool = True, executor: Any = None) -> OptimizeResult:
     """Run (or, with `resume` = a run folder, continue) an optimization of `bt`.
 
     `iterations` overrides the config's total trial count (on resume: the new total, trials
     already logged included). `candles`: an array (the first symbol's) or {symbol: array};
     what is missing is loaded per the config. With the same `batch_size` (the population),
     runs on different worker counts ask and tell the same generations, so they find the same
-    trials.
+    trials. `executor`: an executor.BatchExecutor already started on this config's context
+    (the bench reuses one pool for several searches; it is not closed here).
     """
     if resume is not None:
         run_dir = Path(resume)
@@ -164,12 +190,19 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
                 n, next_number = next_number, next_number + 1
             starts.append((n, f"start:{i}", params))
     x0 = space.encode(space.params_of(bt.starting_configs[0])[0])
-    if candles is None or isinstance(candles, dict) or len(bt.symbols) > 1:
+    if (candles is None or isinstance(candles, dict) or len(bt.symbols) > 1
+            or o.holdout_days):
         candles = candles_by_symbol(bt, candles)
-    ctx = eval_context(bt, candles, evaluator, warmup=space.candidate(space.decode(x0)[0]),
-                       space=space)
+    if o.holdout_days:
+        candles, held = split_holdout(bt, candles)
+    else:
+        held = {}
     remaining = max(0, total - len(records))
-    executor = make_executor(ctx, workers, dask_scheduler)
+    own = executor is None
+    if own:
+        ctx = eval_context(bt, candles, evaluator,
+                           warmup=space.candidate(space.decode(x0)[0]), space=space)
+        executor = make_executor(ctx, workers, dask_scheduler)
     # the population is the run's: a resumed run keeps it whatever its worker count
     pop = meta.get("population") or max(
         o.batch_size or executor.n_workers * AUTO_BATCH_PER_WORKER,
@@ -200,14 +233,16 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     except KeyboardInterrupt:
         bar.close()
         log.close()
-        executor.close()
+        if own:
+            executor.close()
         check.write_now()
         raise OptimizeInterrupted(run_dir, len(read_log(run_dir / LOG_NAME))) from None
     finally:
         bar.close()
         log.close()
-        executor.close()
-    return finish(run_dir, bt, space, search.stats, candles if report else None, plots)
+        if own:
+            executor.close()
+    return finish(run_dir, bt, space, search.stats, candles if report else None, plots, held)
 
 
 def restore(sampler: Any, space: SearchSpace, gens: list[dict[str, Any]],
@@ -236,9 +271,11 @@ def restore(sampler: Any, space: SearchSpace, gens: list[dict[str, Any]],
 
 
 def finish(run_dir: Path, bt: BacktestConfig, space: SearchSpace, stats: SearchStats,
-           candles: Any = None, plots: bool = True) -> OptimizeResult:
+           candles: Any = None, plots: bool = True,
+           held: dict[str, np.ndarray] | None = None) -> OptimizeResult:
     """Write best.json, trials.csv, the Pareto front and (candles given) the best's report
-    on every searched symbol and its score on the hold-out symbols."""
+    on every searched symbol and its score on the hold-out symbols and on the hold-out
+    period (`held`: its candles per symbol)."""
     records = read_log(run_dir / LOG_NAME)
     write_trials_csv(run_dir / "trials.csv", records)
     best = _best(records)
@@ -250,4 +287,6 @@ def finish(run_dir: Path, bt: BacktestConfig, space: SearchSpace, stats: SearchS
         by_sym = candles if isinstance(candles, dict) else {bt.symbol: candles}
         res.report_dir, res.symbols = write_best_reports(best_cfg, bt, by_sym, run_dir, plots)
         res.holdout = holdout(best_cfg, bt, None, run_dir)
+        if held:
+            res.holdout_period = holdout_period(best_cfg, bt, held, run_dir)
     return res

@@ -62,6 +62,12 @@ def summary_lines(res: Any, verbose: bool = False) -> list[str]:
             f"{s} score {v['score']:.4g} gain {v['stats']['gain']:+.2%}"
             for s, v in h["symbols"].items())
             + f"; mean score {h['mean']:.4g} beside the search's {b['score']:.4g}")
+    if res.holdout_period:
+        h = res.holdout_period
+        out.append(f"hold-out period (the last {h['days']} days, from {h['start']}, never "
+                   f"searched): score {h['score']:.4g} beside the search's {b['score']:.4g}; "
+                   + "  ".join(f"{s} gain {v['stats']['gain']:+.2%}"
+                               for s, v in h["symbols"].items()))
     out.append(SCORE_MEANING)
     counts = broken_counts(recs)
     if counts:
