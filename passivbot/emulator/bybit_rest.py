@@ -183,13 +183,15 @@ class BybitRest:
         p = await self.params(req)
         if self.bad_symbol(p):
             return self.err(core.R_BAD_SYMBOL)
-        spec, rows = self.acc.spec, []
-        for i, t in enumerate(spec.tiers):
-            cap = t.notional_cap if t.notional_cap != float("inf") else 1e12
-            rows.append({"id": i + 1, "symbol": spec.symbol, "riskLimitValue": s(cap),
-                         "maintenanceMargin": s(t.mmr), "initialMargin": s(1 / t.max_leverage),
-                         "isLowestRisk": int(i == 0), "maxLeverage": f"{t.max_leverage}.00",
-                         "mmDeduction": s(t.maint_amount)})
+        rows = []
+        for spec in (b.spec for b in self.books(p)):
+            for i, t in enumerate(spec.tiers):
+                cap = t.notional_cap if t.notional_cap != float("inf") else 1e12
+                rows.append({"id": i + 1, "symbol": spec.symbol, "riskLimitValue": s(cap),
+                             "maintenanceMargin": s(t.mmr),
+                             "initialMargin": s(1 / t.max_leverage),
+                             "isLowestRisk": int(i == 0), "maxLeverage": f"{t.max_leverage}.00",
+                             "mmDeduction": s(t.maint_amount)})
         return self.ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     async def tickers(self, req):
