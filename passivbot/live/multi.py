@@ -33,7 +33,7 @@ from passivbot.exchanges.adapter import ExchangeAdapter
 from passivbot.exchanges.errors import Redactor
 from passivbot.live.bot import BotOptions, LiveBot
 from passivbot.live.state import MINUTE_MS
-from passivbot.records import P_ENABLED
+from passivbot.records import LONG, P_ENABLED, SHORT
 from passivbot.selection import score_nb, select_nb
 
 # The multi-symbol backtest's defaults (passivbot.backtest.multi; a test checks they agree).
@@ -159,7 +159,7 @@ class MultiBot:
                 scores[k] = score_nb(c, 0, len(c))
             a = bot.adapter
             got = a.positions(await bot.sync.rest(lambda a=a: a.ex.fetch_positions([a.symbol])))
-            for j, side in enumerate((1, -1)):
+            for j, side in enumerate((LONG, SHORT)):
                 is_open[j, k] = got.get(side, (0.0, 0.0))[0] > 0.0
         n = self.config.n_positions
         for j in range(2):
