@@ -324,7 +324,13 @@ class BybitRest:
         p = await self.params(req)
         if self.bad_symbol(p):
             return self.err(core.R_BAD_SYMBOL)
-        r = self.acc.set_hedge_mode(int(p.get("mode", 0)) == 3)
+        hedge = int(p.get("mode", 0)) == 3  # by symbol, or every symbol of a coin
+        books = self.books(p)
+        r = next((x for x in (b.can_set_hedge_mode(hedge) for b in books) if x is not None),
+                 None)
+        if r is None:
+            for b in books:
+                r = b.set_hedge_mode(hedge)
         return self.err(r.code) if isinstance(r, core.Reject) else self.ok({})
 
     async def noop(self, req):
