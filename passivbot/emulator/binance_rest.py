@@ -130,9 +130,15 @@ class BinanceRest:
         p = dict(req.query)
         p.update(dict(parse_qsl(body)))
         sym = p.get("symbol")
-        if sym is not None and sym != self.emu.symbol:
+        acc = self.emu.accounts.get(sym if sym is not None else self.emu.symbol)
+        if acc is None:
             return p, error(core.R_BAD_SYMBOL)
+        self.acc = acc  # the symbol's book, until the next request (handlers do not await)
         return p, None
+
+    def books(self, p: dict) -> list:
+        """The books a request is about: its symbol's, or every symbol's without one."""
+        return [self.acc] if "symbol" in p else list(self.emu.accounts.values())
 
     def order_json(self, o: core.Order) -> dict:
         return {
@@ -149,7 +155,13 @@ class BinanceRest:
             "goodTillDate": 0, "time": o.created_ms, "updateTime": o.updated_ms,
         }
 
-    def positions_json(self) -> list:
+    def positions_json(self, books: list | None = None) -> list:
+        if books is not None:
+            out = []
+            for b in books:
+                self.acc = b
+                out += self.positions_json()
+            return out
         acc, last = self.acc, self.acc.last_price
         lp, sp = acc.positions[LONG], acc.positions[SHORT]
         liq, _ = hedged_liq_price_nb(acc.balance, lp.size, lp.price, sp.size, sp.price,
@@ -181,7 +193,8 @@ class BinanceRest:
     async def exchange_info(self, req):
         from passivbot.markets import MARKETS
         symbols = []
-        for (ex, sym), spec in MARKETS.items():
+        listed = {**MARKETS, **{("binance", k): v for k, v in self.emu.specs.items()}}
+        for (ex, sym), spec in listed.items():
             if ex != "binance":
                 continue
             symbols.append({
@@ -234,8 +247,12 @@ class BinanceRest:
         return web.json_response(out)
 
     async def ticker_price(self, req):
-        return web.json_response({"symbol": self.emu.symbol, "price": s(self.acc.last_price),
-                                  "time": self.acc.now_ms()})
+        p, err = await self.params(req)
+        if err:
+            return err
+        rows = [{"symbol": b.spec.symbol, "price": s(b.last_price), "time": b.now_ms()}
+                for b in self.books(p)]
+        return web.json_response(rows[0] if len(rows) == 1 else rows)
 
     def _book(self) -> tuple[float, float]:
         acc = self.acc
@@ -243,12 +260,22 @@ class BinanceRest:
         return (acc.bid, acc.ask) if acc.realistic and acc.ask > 0 else (last, last)
 
     async def book_ticker(self, req):
-        bid, ask = self._book()
-        return web.json_response({"symbol": self.emu.symbol, "bidPrice": s(bid), "bidQty": "1",
-                                  "askPrice": s(ask), "askQty": "1", "time": self.acc.now_ms(),
-                                  "lastUpdateId": self.acc.clock})
+        p, err = await self.params(req)
+        if err:
+            return err
+        rows = []
+        for b in self.books(p):
+            self.acc = b
+            bid, ask = self._book()
+            rows.append({"symbol": b.spec.symbol, "bidPrice": s(bid), "bidQty": "1",
+                         "askPrice": s(ask), "askQty": "1", "time": b.now_ms(),
+                         "lastUpdateId": b.clock})
+        return web.json_response(rows[0] if len(rows) == 1 else rows)
 
     async def depth(self, req):
+        _, err = await self.params(req)
+        if err:
+            return err
         bid, ask = self._book()
         now = self.acc.now_ms()
         return web.json_response({"lastUpdateId": self.acc.clock, "E": now, "T": now,
@@ -281,7 +308,7 @@ class BinanceRest:
             a["availableBalance"], "maxWithdrawAmount": a["maxWithdrawAmount"],
             "canTrade": True, "canDeposit": True, "canWithdraw": True, "feeTier": 0,
             "multiAssetsMargin": False, "updateTime": 0, "assets": [a],
-            "positions": self.positions_json()})
+            "positions": self.positions_json(list(self.emu.accounts.values()))})
 
     async def balance(self, req):
         a = self.asset_json()
@@ -289,19 +316,25 @@ class BinanceRest:
         return web.json_response([a])
 
     async def position_risk(self, req):
-        _, err = await self.params(req)
-        return err or web.json_response(self.positions_json())
+        p, err = await self.params(req)
+        return err or web.json_response(self.positions_json(self.books(p)))
 
     async def leverage_bracket(self, req):
-        spec = self.acc.spec
-        floor, brackets = 0.0, []
-        for i, t in enumerate(spec.tiers):
-            cap = t.notional_cap if t.notional_cap != float("inf") else 9.223372036854776e18
-            brackets.append({"bracket": i + 1, "initialLeverage": t.max_leverage,
-                             "notionalCap": cap, "notionalFloor": floor, "maintMarginRatio":
-                             t.mmr, "cum": t.maint_amount})
-            floor = cap
-        return web.json_response([{"symbol": spec.symbol, "brackets": brackets}])
+        p, err = await self.params(req)
+        if err:
+            return err
+        out = []
+        for b in self.books(p):
+            spec = b.spec
+            floor, brackets = 0.0, []
+            for i, t in enumerate(spec.tiers):
+                cap = t.notional_cap if t.notional_cap != float("inf") else 9.223372036854776e18
+                brackets.append({"bracket": i + 1, "initialLeverage": t.max_leverage,
+                                 "notionalCap": cap, "notionalFloor": floor, "maintMarginRatio":
+                                 t.mmr, "cum": t.maint_amount})
+                floor = cap
+            out.append({"symbol": spec.symbol, "brackets": brackets})
+        return web.json_response(out)
 
     async def leverage(self, req):
         p, err = await self.params(req)
@@ -311,7 +344,7 @@ class BinanceRest:
         if isinstance(r, core.Reject):
             return error(r.code)
         return web.json_response({"leverage": r, "maxNotionalValue": "50000",
-                                  "symbol": self.emu.symbol})
+                                  "symbol": self.acc.spec.symbol})
 
     async def dual(self, req):
         p, err = await self.params(req)
@@ -319,7 +352,13 @@ class BinanceRest:
             return err
         if req.method == "GET":
             return web.json_response({"dualSidePosition": self.acc.hedge_mode})
-        r = self.acc.set_hedge_mode(str(p.get("dualSidePosition")).lower() == "true")
+        hedge = str(p.get("dualSidePosition")).lower() == "true"
+        books = list(self.emu.accounts.values())  # the position mode is the account's
+        r = next((x for x in (b.can_set_hedge_mode(hedge) for b in books) if x is not None),
+                 None)
+        if r is None:
+            for b in books:
+                r = b.set_hedge_mode(hedge)
         if isinstance(r, core.Reject):
             return error(r.code)
         return web.json_response({"code": 200, "msg": "success"})
@@ -337,10 +376,11 @@ class BinanceRest:
 
     # -- orders ----------------------------------------------------------------------------
     async def open_orders(self, req):
-        _, err = await self.params(req)
+        p, err = await self.params(req)
         if err:
             return err
-        return web.json_response([self.order_json(o) for o in self.acc.open_orders.values()])
+        return web.json_response([self.order_json(o) for b in self.books(p)
+                                  for o in b.open_orders.values()])
 
     async def all_orders(self, req):
         _, err = await self.params(req)
@@ -362,7 +402,7 @@ class BinanceRest:
         out = []
         for f in page:
             o = self.acc.find(f["order_id"])
-            out.append({"symbol": self.emu.symbol, "id": f["n"] + 1, "orderId": f["order_id"],
+            out.append({"symbol": self.acc.spec.symbol, "id": f["n"] + 1, "orderId": f["order_id"],
                         "side": "BUY" if o is not None and o.is_buy else "SELL",
                         "price": s(f["price"]), "qty": s(f["qty"]), "realizedPnl": s(f["pnl"]),
                         "quoteQty": s(f["qty"] * f["price"]), "commission": s(f["fee"]),

@@ -120,7 +120,17 @@ class BybitRest:
         return p
 
     def bad_symbol(self, p: dict) -> bool:
-        return "symbol" in p and p["symbol"] != self.emu.symbol
+        """Whether the request names a symbol this account does not trade; else its book
+        becomes `self.acc` until the next request (handlers do not await after this)."""
+        acc = self.emu.accounts.get(p.get("symbol", self.emu.symbol))
+        if acc is None:
+            return True
+        self.acc = acc
+        return False
+
+    def books(self, p: dict) -> list:
+        """The books a request is about: its symbol's, or every symbol's (settleCoin)."""
+        return [self.acc] if "symbol" in p else list(self.emu.accounts.values())
 
     # -- market ----------------------------------------------------------------------------
     async def time(self, req):
@@ -132,7 +142,8 @@ class BybitRest:
         p = await self.params(req)
         rows = []
         if p.get("status") not in ("PreLaunch",) and p.get("category", "linear") == "linear":
-            for (ex, sym), spec in MARKETS.items():
+            listed = {**MARKETS, **{("bybit", k): v for k, v in self.emu.specs.items()}}
+            for (ex, sym), spec in listed.items():
                 if ex != "bybit" or p.get("symbol", sym) != sym:
                     continue
                 rows.append({
@@ -168,27 +179,41 @@ class BybitRest:
             rows = c[max(hi - limit, 0): hi]
         out = [[str(int(r[0])), s(r[1]), s(r[2]), s(r[3]), s(r[4]), s(r[5]), s(r[5] * r[4])]
                for r in rows[::-1]]
-        return self.ok({"symbol": self.emu.symbol, "category": "linear", "list": out})
+        return self.ok({"symbol": self.acc.spec.symbol, "category": "linear", "list": out})
 
     async def risk_limit(self, req):
-        spec, rows = self.acc.spec, []
-        for i, t in enumerate(spec.tiers):
-            cap = t.notional_cap if t.notional_cap != float("inf") else 1e12
-            rows.append({"id": i + 1, "symbol": spec.symbol, "riskLimitValue": s(cap),
-                         "maintenanceMargin": s(t.mmr), "initialMargin": s(1 / t.max_leverage),
-                         "isLowestRisk": int(i == 0), "maxLeverage": f"{t.max_leverage}.00",
-                         "mmDeduction": s(t.maint_amount)})
+        p = await self.params(req)
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
+        rows = []
+        for spec in (b.spec for b in self.books(p)):
+            for i, t in enumerate(spec.tiers):
+                cap = t.notional_cap if t.notional_cap != float("inf") else 1e12
+                rows.append({"id": i + 1, "symbol": spec.symbol, "riskLimitValue": s(cap),
+                             "maintenanceMargin": s(t.mmr),
+                             "initialMargin": s(1 / t.max_leverage),
+                             "isLowestRisk": int(i == 0), "maxLeverage": f"{t.max_leverage}.00",
+                             "mmDeduction": s(t.maint_amount)})
         return self.ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     async def tickers(self, req):
-        c = self.acc.candles[max(self.acc.clock - 1, 0)]
-        return self.ok({"category": "linear", "list": [self.ticker(c)]})
+        p = await self.params(req)
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
+        rows = []
+        for b in self.books(p):
+            self.acc = b
+            rows.append(self.ticker(b.candles[max(b.clock - 1, 0)]))
+        return self.ok({"category": "linear", "list": rows})
 
     async def orderbook(self, req):
+        p = await self.params(req)
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
         acc = self.acc
         last = acc.last_price
         bid, ask = (acc.bid, acc.ask) if acc.realistic and acc.ask > 0 else (last, last)
-        return self.ok({"s": self.emu.symbol, "b": [[s(bid), "1"]], "a": [[s(ask), "1"]],
+        return self.ok({"s": acc.spec.symbol, "b": [[s(bid), "1"]], "a": [[s(ask), "1"]],
                         "ts": acc.now_ms(), "u": 1, "seq": 1, "cts": acc.now_ms()})
 
     def ticker(self, c) -> dict:
@@ -196,7 +221,7 @@ class BybitRest:
         acc = self.acc
         last = acc.last_price
         bid, ask = (acc.bid, acc.ask) if acc.realistic and acc.ask > 0 else (last, last)
-        return {"symbol": self.emu.symbol, "lastPrice": s(last), "markPrice": s(last),
+        return {"symbol": acc.spec.symbol, "lastPrice": s(last), "markPrice": s(last),
                 "indexPrice": s(last), "highPrice24h": s(c[2]), "lowPrice24h": s(c[3]),
                 "prevPrice24h": s(c[1]), "volume24h": s(c[5]), "turnover24h": s(c[5] * c[4]),
                 "price24hPcnt": "0", "bid1Price": s(bid), "ask1Price": s(ask),
@@ -258,8 +283,11 @@ class BybitRest:
             return self.err(core.R_BAD_SYMBOL)
         if p.get("category", "linear") != "linear":
             return self.ok({"category": p["category"], "list": [], "nextPageCursor": ""})
-        return self.ok({"category": "linear", "list": self.positions_list(),
-                        "nextPageCursor": ""})
+        rows = []
+        for b in self.books(p):
+            self.acc = b
+            rows += self.positions_list()
+        return self.ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     async def query_api(self, req):
         return self.ok({"id": "1", "note": "emulator", "apiKey": self.emu.api_key or "paper",
@@ -296,7 +324,15 @@ class BybitRest:
 
     async def switch_mode(self, req):
         p = await self.params(req)
-        r = self.acc.set_hedge_mode(int(p.get("mode", 0)) == 3)
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
+        hedge = int(p.get("mode", 0)) == 3  # by symbol, or every symbol of a coin
+        books = self.books(p)
+        r = next((x for x in (b.can_set_hedge_mode(hedge) for b in books) if x is not None),
+                 None)
+        if r is None:
+            for b in books:
+                r = b.set_hedge_mode(hedge)
         return self.err(r.code) if isinstance(r, core.Reject) else self.ok({})
 
     async def noop(self, req):
@@ -334,21 +370,27 @@ class BybitRest:
         p = await self.params(req)
         if self.bad_symbol(p):
             return self.err(core.R_BAD_SYMBOL)
-        orders = list(self.acc.open_orders.values())
+        books = self.books(p)
+        orders = [o for b in books for o in b.open_orders.values()]
         if p.get("orderId") or p.get("orderLinkId"):  # v5 realtime also finds recent closed ones
-            orders += list(self.acc.closed_orders.values())
+            orders += [o for b in books for o in b.closed_orders.values()]
         return self.ok({"category": "linear", "list": self.select(p, orders)[:50],
                         "nextPageCursor": ""})
 
     async def history(self, req):
         p = await self.params(req)
-        orders = list(self.acc.closed_orders.values()) + list(self.acc.open_orders.values())
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
+        books = self.books(p)
+        orders = [o for b in books for o in list(b.closed_orders.values())
+                  + list(b.open_orders.values())]
         return self.ok({"category": "linear", "list": self.select(p, orders)[:50],
                         "nextPageCursor": ""})
 
     def execution_json(self, f: dict) -> dict:
         o = self.acc.find(f["order_id"])
-        return {"category": "linear", "symbol": self.emu.symbol, "orderId": str(f["order_id"]),
+        return {"category": "linear", "symbol": self.acc.spec.symbol,
+                "orderId": str(f["order_id"]),
                 "orderLinkId": o.client_id if o else "", "side": "Buy" if o and o.is_buy
                 else "Sell", "orderPrice": s(o.price if o else f["price"]),
                 "orderQty": s(o.qty if o else f["qty"]),
@@ -365,12 +407,17 @@ class BybitRest:
 
     async def executions(self, req):
         p = await self.params(req)
-        try:  # the venue's paging rules (emulator.history)
-            page, cursor = history.bybit_page(self.acc.fills, p, self.acc.now_ms())
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
+        rows, cursor = [], ""
+        try:  # the venue's paging rules (emulator.history); a cursor pages one symbol's fills
+            for b in self.books(p):
+                self.acc = b
+                page, cursor = history.bybit_page(b.fills, p, b.now_ms())
+                rows += [self.execution_json(f) for f in page]
         except history.PageError as e:
             return web.json_response({"retCode": 10001, "retMsg": f"params error: {e}",
                                       "result": {}, "retExtInfo": {}, "time": self.server_ms()})
-        rows = [self.execution_json(f) for f in page]
         return self.ok({"category": "linear", "list": rows, "nextPageCursor": cursor})
 
     async def create(self, req):
@@ -408,7 +455,10 @@ class BybitRest:
         return self.ok({"orderId": str(r.id), "orderLinkId": r.client_id})
 
     async def cancel_all(self, req):
-        done = self.acc.cancel_all()
+        p = await self.params(req)
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
+        done = [o for b in self.books(p) for o in b.cancel_all()]
         self.emu.counters["orders_cancelled"] += len(done)
         return self.ok({"list": [{"orderId": str(o.id), "orderLinkId": o.client_id}
                                  for o in done], "success": "1"})

@@ -103,6 +103,9 @@ class LiveBot:
         self._retry_handle: asyncio.TimerHandle | None = None
         self.decide_times: list[float] = []  # seconds per decide step (state -> plan)
         self.risk: BoundedLoss | None = None  # bounded loss (live/bounded_loss.py), at setup
+        # Called (awaited with the bot) after the candles are applied and before each decide:
+        # the multi-symbol bot's symbol selection (live/multi.py); None for one symbol.
+        self.before_decide = None
 
     @property
     def time_offset(self) -> int:
@@ -335,6 +338,8 @@ class LiveBot:
             if risk.before_cycle(self.state) and not await stop_close(risk, self.adapter, sync,
                                                                       self.log):
                 self._retry_soon(2.0)
+        if self.before_decide is not None:
+            await self.before_decide(self)
         t0 = time.perf_counter()
         plan = decide(self.state, self.market, self.opt.max_actions, risk)
         self.decide_times.append(time.perf_counter() - t0)
