@@ -482,9 +482,11 @@ class BinanceRest:
             out = []
             for it in items:
                 it = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in it.items()}
-                if it.get("symbol") != self.emu.symbol:
+                acc = self.emu.accounts.get(it.get("symbol"))
+                if acc is None:
                     out.append(_body(error(core.R_BAD_SYMBOL)))
                     continue
+                self.acc = acc  # each order its own symbol's book
                 out.append(_body(self.create(it)))
             return web.json_response(out)
         if req.method != "DELETE":
