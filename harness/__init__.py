@@ -8,4 +8,5 @@ optimizer) never imports this package, so nothing here can change what trades. `
 - `harness.live`: lockstep helpers for running `LiveBot` against the emulator;
 - `harness.parity`: backtest = live proofs (`bench/parity.py`, `tests/test_parity*.py`);
 - `harness.fault_campaign`, `harness.fault_measures`: the fault campaign (`bench/faults.py`).
+- `harness.console_shot`: how docs/img/console.png is made (a paper session, rendered).
 """
