@@ -10,4 +10,5 @@ optimizer) never imports this package, so nothing here can change what trades. `
 - `harness.parity_multi`: the same for several symbols on one wallet (`bench/parity_multi.py`,
   `tests/test_live_multi.py`);
 - `harness.fault_campaign`, `harness.fault_measures`: the fault campaign (`bench/faults.py`).
+- `harness.console_shot`: how docs/img/console.png is made (a paper session, rendered).
 """
