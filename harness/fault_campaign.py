@@ -342,9 +342,11 @@ class Campaign:
                     continue
                 minute = self.emu.clock
                 if fault == "long_outage":
+                    t_out = time.monotonic()
                     n, cleared = await self.outage(self.outage_failures, self.outage_limit_s)
                     res = await self.converge(fault, minute, cleared)
-                    res.note = f"{n} consecutive failures; bot tasks alive: {self.tasks_alive()}"
+                    res.note = (f"{n} consecutive failures in {cleared - t_out:.0f} s; bot "
+                                f"tasks alive: {self.tasks_alive()}")
                 else:
                     cleared = await self.inject(fault)
                     res = await self.converge(fault, minute, cleared)
