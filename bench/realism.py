@@ -15,6 +15,8 @@ Figures (see docs/live.md for their definitions):
   calculator's ideal book (a cancel per order gone, a create per order new), summed (0: the
   bot adds no churn of its own; what remains is the strategy's);
 - p99 of order requests per emulated minute (<= 10);
+- order requests are HTTP requests: a batch (Binance up to 5 creates / 10 cancels, Bybit 10)
+  is one; "beyond the calculator" counts orders (each order of a batch);
 - fill -> take-profit: wall time from the minute that filled to the ideal book on the
   emulator (p99 < 1 s);
 - after a 429 with Retry-After: requests while it ran (0) and seconds to the first request
@@ -23,7 +25,9 @@ Figures (see docs/live.md for their definitions):
   listenKeyExpired): seconds from the fill to the take-profits placed (< 10 s);
 - clock skew recovery (< 10 s): seconds from a fill to its take-profits when the server clock
   moved 2 s (`faults.skew_clock`) just before that fill, with the number of signed requests
-  the emulator refused for their timestamp (at least one: the skew really bit).
+  the emulator refused for their timestamp (at least one: the skew really bit);
+- a post-only entry that keeps crossing: sends of one side's entry in a wall minute with every
+  post-only order crossing (<= 6).
 """
 
 from __future__ import annotations
@@ -60,6 +64,12 @@ def pct(xs, q):
 def order_requests(emu) -> int:
     c = emu.counters["requests"]
     return sum(c.get(k, 0) for k in ORDER_ROUTES[emu.exchange])
+
+
+def order_actions(emu) -> int:
+    """Orders created, refused and cancelled (each order of a batch counted)."""
+    c = emu.counters
+    return c["orders_created"] + c["orders_rejected"] + c["orders_cancelled"]
 
 
 def total_requests(emu) -> int:
@@ -123,7 +133,7 @@ def options():
 
 
 async def campaign(exchange: str, candles: np.ndarray, minutes: int, emu_kwargs: dict,
-                   faults: bool) -> dict:
+                   faults: bool, cross_window_s: float = 60.0) -> dict:
     from passivbot.emulator import Emulator
     from harness.parity import settle, start_bot
 
@@ -136,7 +146,7 @@ async def campaign(exchange: str, candles: np.ndarray, minutes: int, emu_kwargs:
         t_start = order_requests(emu)
         ideal = set(ideal_book(bot, emu))
         for _ in range(min(minutes, len(candles) - emu.clock - 1)):
-            before = order_requests(emu)
+            before, acts = order_requests(emu), order_actions(emu)
             t0 = time.perf_counter()
             fills = await emu.advance(1)
             if fills:
@@ -149,7 +159,7 @@ async def campaign(exchange: str, candles: np.ndarray, minutes: int, emu_kwargs:
             out["per_min"].append(n)
             now_ideal = set(ideal_book(bot, emu))
             changed = len(ideal - now_ideal) + len(now_ideal - ideal)  # cancels + creates
-            out["excess"] += max(0, n - changed)
+            out["excess"] += max(0, order_actions(emu) - acts - changed)
             ideal = now_ideal
         out["minutes"] = len(out["per_min"])
         out["order_requests"] = order_requests(emu) - t_start
@@ -157,6 +167,7 @@ async def campaign(exchange: str, candles: np.ndarray, minutes: int, emu_kwargs:
             out.update(await retry_after_fault(bot, emu))
             out.update(await silent_user_fault(bot, emu))
             out.update(await clock_skew_fault(bot, emu))
+            out.update(await post_only_cross_fault(bot, emu, cross_window_s))
     finally:
         await bot.stop()
         await emu.stop()
@@ -256,6 +267,45 @@ async def clock_skew_fault(bot, emu, skew_ms: int = -2000) -> dict:
     return {"clock_skew_s": float("nan"), "clock_refused": 0, "clock_resyncs": 0}
 
 
+async def post_only_cross_fault(bot, emu, window_s: float = 60.0) -> dict:
+    """Every post-only order crosses (Binance refuses it with -5022; Bybit accepts it and
+    cancels it, `EC_PostOnlyWillTakeLiquidity`): the bot's resting entries are cancelled by the
+    venue, and for `window_s` wall seconds (no new minute: the calculator's price stays) every
+    post-only create the venue receives is counted per order (position side and price). Figure:
+    the most sends of one order in the window (the bot holds a crossing entry back with
+    backoff: target <= 6 a minute)."""
+    acc = emu.account
+    sends: list[tuple[float, object]] = []
+    place = acc.place
+
+    def crossing_place(*args, **kw):
+        if not kw.get("post_only"):
+            return place(*args, **kw)
+        sends.append((time.perf_counter(), (kw.get("position_side"), kw.get("price"))))
+        acc.crosses = lambda is_buy, price: True  # this order would take liquidity
+        try:
+            return place(*args, **kw)
+        finally:
+            del acc.crosses
+
+    acc.place = crossing_place
+    try:
+        for o in list(acc.open_orders.values()):
+            if o.post_only:
+                acc.cancel(o.id)
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < window_s:  # a measurement window, not a wait
+            await asyncio.sleep(0.05)
+    finally:
+        acc.place = place
+    per_order: dict = {}
+    for t, key in sends:
+        if t0 <= t < t0 + window_s:
+            per_order[key] = per_order.get(key, 0) + 1
+    return {"cross_sends": max(per_order.values(), default=0), "cross_window_s": window_s,
+            "cross_orders": len(per_order)}
+
+
 def report(name: str, r: dict) -> list[str]:
     hours = r["minutes"] / 60.0
     req_h = r["order_requests"] / hours
@@ -281,6 +331,9 @@ def report(name: str, r: dict) -> list[str]:
         lines.append(f"clock_skew_recovery_{name}: {r['clock_skew_s']:.2f} s "
                      f"({r['clock_refused']} requests refused, {r['clock_resyncs']} resyncs) "
                      f"(target < 10, refused >= 1)")
+        lines.append(f"post_only_crossing_resends_{name}: {r['cross_sends']} sends in "
+                     f"{r['cross_window_s']:.0f} s of one entry ({r['cross_orders']} entries "
+                     f"crossing) (target <= 6 a minute)")
     return lines
 
 

@@ -26,7 +26,8 @@ request counts bounded:
   exchange comes back "duplicate id": placed).
 - A post-only order that would cross (Binance -5022; Bybit's cancel with
   `EC_PostOnlyWillTakeLiquidity`, reported by the order stream) is held back with backoff
-  (4 s doubling to 30 s): at most 6 sends a minute while it keeps crossing, one log line.
+  (5 s doubling to 30 s, jittered down to half: sends at >= 0, 2.5, 7.5, 17.5, 32.5, 47.5,
+  62.5 s): at most 6 sends in any minute while it keeps crossing, one log line.
   The hold is for that order (side, direction, calculator's price): when the calculator's
   price moves (the next closed minute), the new order is sent at once.
 """
@@ -48,7 +49,9 @@ from passivbot.live.state import BotState
 from passivbot.records import KIND_NAMES, LONG
 from passivbot.retry import backoff_delay, retry_async
 
-CROSS_BASE_S, CROSS_MAX_S = 4.0, 30.0  # post-only cross hold: >= 2, 6, 14, 30, 45, 60 s apart
+# Post-only cross hold: base x 2^(n-1) capped, "equal jitter" (>= half): holds of >= 2.5, 5, 10,
+# 15, 15 ... s, so 7 sends span >= 62.5 s (4 s would allow 7 in 59 s).
+CROSS_BASE_S, CROSS_MAX_S = 5.0, 30.0
 CROSS_FORGET_S = 60.0  # a key that did not cross for this long starts its backoff afresh
 
 
