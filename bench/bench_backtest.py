@@ -12,7 +12,9 @@ Every run uses the exchanges' accounting: the live config's leverage (initial-ma
 funding every 8 h at +0.01 % (synthetic) or the bundled funding history when the data package
 provides it. On the bundled ETHUSDT sample the same kernel is also timed with the rules off
 (no leverage check, no funding: the pre-accounting work) and beside the figure recorded before
-the accounting landed (BASELINE_ETH_CPS, commit d1100f3, this 2-core machine).
+the accounting landed (BASELINE_ETH_CPS, commit d1100f3, this 2-core machine), and the old engine
+itself side by side: commit d1100f3's tree (`git archive`) and this one in fresh processes,
+alternated, same candles and config, thread CPU time (`--only-old-vs-new` runs just that).
 The last lines are `name: value unit (target ...)`.
 """
 
