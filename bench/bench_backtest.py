@@ -12,7 +12,9 @@ Every run uses the exchanges' accounting: the live config's leverage (initial-ma
 funding every 8 h at +0.01 % (synthetic) or the bundled funding history when the data package
 provides it. On the bundled ETHUSDT sample the same kernel is also timed with the rules off
 (no leverage check, no funding: the pre-accounting work) and beside the figure recorded before
-the accounting landed (BASELINE_ETH_CPS, commit d1100f3, this 2-core machine).
+the accounting landed (BASELINE_ETH_CPS, commit d1100f3, this 2-core machine), and the old engine
+itself side by side: commit d1100f3's tree (`git archive`) and this one in fresh processes,
+alternated, same candles and config, thread CPU time (`--only-old-vs-new` runs just that).
 The last lines are `name: value unit (target ...)`.
 """
 
@@ -141,7 +143,8 @@ def time_runs(candles: np.ndarray, args: tuple, runs: int) -> tuple[float, int]:
 # The old engine, timed side by side: the tree of OLD_COMMIT (the engine before funding,
 # margin, liquidation and bounded-loss rules: BASELINE_ETH_CPS was measured on it), extracted
 # with `git archive` and run in a fresh interpreter beside a fresh interpreter of this tree,
-# alternately, on the same candles and live config. Each prints candles/s (median of its runs).
+# alternately, on the same candles and live config. Each prints candles/s (median of its runs)
+# in the thread's CPU time: on the shared machine wall time measures the other processes too.
 OLD_COMMIT = "d1100f3"
 ENGINE_SNIPPET = """
 import statistics, sys, time
@@ -159,7 +162,7 @@ if {new!r}:  # this tree: the rules on (leverage, funding), bounded-loss rules o
 run_backtest_nb(c[:2000], *args)
 t = []
 for _ in range({runs}):
-    t0 = time.perf_counter(); run_backtest_nb(c, *args); t.append(time.perf_counter() - t0)
+    t0 = time.thread_time(); run_backtest_nb(c, *args); t.append(time.thread_time() - t0)
 print(len(c) / statistics.median(t))
 """
 
