@@ -69,7 +69,7 @@ BACKTEST_SCHEMA: tuple[FieldSpec, ...] = (
        default="cmaes",
        choices=SAMPLERS),
     _f("batch_size", "optimize", INT,
-       "candidates per generation (the population); 0 = auto (16 per worker, at least the "
+       "candidates per generation (the population); 0 = auto (32 per worker, at least the "
        "sampler's default)", default=0, lo=0, hi=100_000),
     _f("n_folds", "optimize", INT, "time folds each candidate is scored on", default=1, lo=1,
        hi=20),

@@ -32,12 +32,14 @@ from passivbot.optimize.space import SearchSpace
 
 
 # Auto population (optimize.batch_size 0): candidates per generation per worker. A generation
-# ends when its slowest task does; with 16 per worker in shrinking tasks (search.chunks) the
-# workers idle only over the last task or two, and a generation's fixed costs (tell, logged
-# state) are spread over enough candidates (bench_optimize.py: the main process's CPU a trial
-# halved from 8 per worker on 30-day backtests). CMA-ES's own default (13 for 22 keys) is the
-# floor.
-AUTO_BATCH_PER_WORKER = 16
+# ends when its slowest task does, and between generations every worker waits while the main
+# process tells, asks and submits (a few ms on a loaded machine); with 32 per worker in
+# shrinking tasks (search.chunks) that wait and the last tasks' tail are a small part of a
+# generation (~60 ms a worker on 30-day backtests), and the generation's fixed costs (tell's
+# eigendecomposition, the logged state) are spread over enough candidates (bench_optimize.py:
+# the main process's CPU a trial 27 -> 16 us at 2 workers, 15 -> 11 us at 16, against 16 per
+# worker). CMA-ES's own default (13 for 22 keys) is the floor.
+AUTO_BATCH_PER_WORKER = 32
 
 
 class OptimizeInterrupted(KeyboardInterrupt):
