@@ -138,6 +138,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=REPEATS)
     ap.add_argument("--quick", action="store_true", help="fewer trials (smoke run)")
     ap.add_argument("--ceiling-only", action="store_true", help="only the search-loop ceiling")
+    ap.add_argument("--spans", default=",".join(SPANS), help="real searches on these spans")
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()} on {os.cpu_count()} cores", flush=True)
     bt = load_backtest_config("backtest_configs/demo.json")
@@ -167,6 +168,8 @@ def main() -> int:
     counts = sorted({1, n_all})
     pop = AUTO_BATCH_PER_WORKER * n_all  # the all-worker auto population, on both
     for name, (days, trials) in SPANS.items():
+        if name not in args.spans.split(","):
+            continue
         trials = trials // 4 if args.quick else trials
         candles = synthetic_candles(days * 1440, 1)
         runs: dict[int, list[dict[str, float]]] = {w: [] for w in counts}
