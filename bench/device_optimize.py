@@ -205,7 +205,7 @@ def main() -> int:
     ap.add_argument("--target-s", type=float, default=10.0,
                     help="seconds the 1-worker search should take (whole generations)")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--pop", type=int, default=0, help="population (0: 16 per worker)")
+    ap.add_argument("--pop", type=int, default=0, help="population (0: the auto population, 32 per worker)")
     ap.add_argument("--ceiling-trials", type=int, default=30_000)
     ap.add_argument("--no-dask", action="store_true")
     ap.add_argument("--no-local", action="store_true")

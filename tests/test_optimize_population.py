@@ -96,7 +96,7 @@ def test_tasks_shrink_toward_the_end_of_a_generation():
     assert chunks(16, 2) == [8, 4, 2, 1, 1]
     c = chunks(128, 16)
     assert sum(c) == 128 and c[0] == 8 and c[-1] == 1 and c == sorted(c, reverse=True)
-    assert sum(chunks(1000, 16)) == 1000 and max(chunks(1000, 16)) == 8
+    assert sum(chunks(1000, 16, 8)) == 1000 and max(chunks(1000, 16, 8)) == 8
     assert chunks(0, 4) == []
 
 

@@ -16,7 +16,9 @@ import numpy as np
 from tqdm import tqdm
 
 from passivbot.config import BacktestConfig, LiveConfig, load_backtest_config
-from passivbot.optimize.best import holdout, holdout_period, write_best_reports
+from passivbot.optimize.best import (
+    holdout, holdout_period, one_wallet_result, write_best_one_wallet, write_best_reports,
+)
 from passivbot.optimize.executor import make_executor
 from passivbot.optimize.objective import DEFAULT_EVALUATOR, EvalContext, MarketData, TaskResult
 from passivbot.optimize.output import (
@@ -30,12 +32,14 @@ from passivbot.optimize.space import SearchSpace
 
 
 # Auto population (optimize.batch_size 0): candidates per generation per worker. A generation
-# ends when its slowest task does; with 16 per worker in shrinking tasks (search.chunks) the
-# workers idle only over the last task or two, and a generation's fixed costs (tell, logged
-# state) are spread over enough candidates (bench_optimize.py: the main process's CPU a trial
-# halved from 8 per worker on 30-day backtests). CMA-ES's own default (13 for 22 keys) is the
-# floor.
-AUTO_BATCH_PER_WORKER = 16
+# ends when its slowest task does, and between generations every worker waits while the main
+# process tells, asks and submits (a few ms on a loaded machine); with 32 per worker in
+# shrinking tasks (search.chunks) that wait and the last tasks' tail are a small part of a
+# generation (~60 ms a worker on 30-day backtests), and the generation's fixed costs (tell's
+# eigendecomposition, the logged state) are spread over enough candidates (bench_optimize.py:
+# the main process's CPU a trial 27 -> 16 us at 2 workers, 15 -> 11 us at 16, against 16 per
+# worker). CMA-ES's own default (13 for 22 keys) is the floor.
+AUTO_BATCH_PER_WORKER = 32
 
 
 class OptimizeInterrupted(KeyboardInterrupt):
@@ -59,6 +63,7 @@ class OptimizeResult:
     symbols: dict[str, Any] = field(default_factory=dict)  # best's {symbol: {score, stats}}
     holdout: dict[str, Any] = field(default_factory=dict)  # best on the hold-out symbols
     holdout_period: dict[str, Any] = field(default_factory=dict)  # best on the final days
+    one_wallet: dict[str, Any] = field(default_factory=dict)  # best's account, per symbol
 
 
 def load_candles(bt: BacktestConfig, symbol: str | None = None) -> np.ndarray:
@@ -128,7 +133,7 @@ def eval_context(bt: BacktestConfig, candles: Any, evaluator: str = DEFAULT_EVAL
         starting_balance=bt.starting_balance, maker_fee=bt.maker_fee, taker_fee=bt.taker_fee,
         constraints=o.constraints, space=space, n_folds=o.n_folds, fold_score=o.fold_score,
         symbol_score=o.symbol_score, multi_objective=o.multi_objective, evaluator=evaluator,
-        warmup=warmup)
+        warmup=warmup, one_wallet=bt if o.one_wallet else None)
 
 
 def _best(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -217,7 +222,8 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     search = Search(sampler, executor, log, next_number=next_number,
                     generation=gens[-1]["generation"] + 1 if gens else 0, starts=starts,
                     resume=resume_gen)
-    check = Checkpoint(run_dir, space.candidate, records)
+    check = Checkpoint(run_dir, space.candidate, records, writer=(
+        (lambda d, c: write_best_one_wallet(d, c, bt.symbols)) if o.one_wallet else None))
     best = [max((r["score"] for r in records), default=-math.inf)]
     bar = tqdm(total=total, initial=len(records), unit="trial", disable=not progress,
                dynamic_ncols=True, desc="optimize")
@@ -279,11 +285,19 @@ def finish(run_dir: Path, bt: BacktestConfig, space: SearchSpace, stats: SearchS
     records = read_log(run_dir / LOG_NAME)
     write_trials_csv(run_dir / "trials.csv", records)
     best = _best(records)
-    best_cfg = write_best(run_dir, space.candidate(best["params"]))
+    if bt.optimize.one_wallet:  # best.json: the multi-symbol config the candidates were
+        best_cfg = write_best_one_wallet(run_dir, space.candidate(best["params"]), bt.symbols)
+    else:
+        best_cfg = write_best(run_dir, space.candidate(best["params"]))
     if bt.optimize.multi_objective:
         write_pareto(run_dir, records, space.candidate)
     res = OptimizeResult(run_dir, best, best_cfg, records, stats)
-    if candles is not None:
+    if candles is not None and bt.optimize.one_wallet:
+        res.one_wallet = one_wallet_result(best_cfg, bt, candles)
+        write_json(run_dir / "symbols.json", res.one_wallet)
+        if held:
+            res.holdout_period = holdout_period(best_cfg, bt, held, run_dir)
+    elif candles is not None:
         by_sym = candles if isinstance(candles, dict) else {bt.symbol: candles}
         res.report_dir, res.symbols = write_best_reports(best_cfg, bt, by_sym, run_dir, plots)
         res.holdout = holdout(best_cfg, bt, None, run_dir)

@@ -30,7 +30,7 @@ from passivbot.optimize.objective import TaskResult
 from passivbot.optimize.resume import TrialLog
 from passivbot.optimize.samplers import Sampler
 
-MAX_CHUNK = 8  # candidates per task at most, unless a task's cost asks for more (below)
+MAX_CHUNK = 32  # candidates per task at most (a generation's first tasks: n / workers)
 # A task may cost the main process at most this share of the backtests it carries: with the
 # mean backtest time measured so far and the executor's cost a task, the smallest task holds
 # ceil(task_cost_s / (TASK_COST_SHARE * backtest_s)) candidates (a Dask task's ~2 ms over
