@@ -1,7 +1,9 @@
 """One backtest of a (multi-symbol) live config: configs and data in, engine arrays + stats out.
 
-`python3 -m passivbot.backtest.multi_runner LIVE [BACKTEST] [--start D --end D]` prints the
-account's stats and one line per symbol (exit 2 on a bad config or missing data). The backtest
+`python3 -m passivbot.backtest.multi_runner LIVE [BACKTEST] [--start D --end D]` writes the
+result folder (`multi_report`) and prints the account's figures and one row per symbol (exit 2
+on a bad config or missing data); `backtest.py BACKTEST -c LIVE` does the same for a
+multi-symbol live config. The backtest
 config supplies exchange, dates, data source, balance and fees; its `symbol` is ignored in
 favour of the live config's `symbols` (a one-symbol live config trades its own symbol).
 """
@@ -78,18 +80,12 @@ def backtest_multi_config(cfg: MultiConfig, bt_cfg: BacktestConfig,
 
 
 def summary_lines(out: MultiBacktest) -> list[str]:
-    """The account line and one line per symbol, as the console shows a multi-symbol run."""
-    cfg, acc = out.config, out.stats["account"]
-    lines = [f"account: {len(cfg.symbols)} symbols, n_positions {cfg.n_positions}, gain "
-             f"{acc['gain']:.4f}, max drawdown {acc['max_drawdown']:.4f}, fills {acc['n_fills']:g}, "
-             f"max exposure long {acc['max_wallet_exposure_long']:.3f} short "
-             f"{acc['max_wallet_exposure_short']:.3f}, liquidated {acc['liquidated']:g}"]
-    for sym, s in out.stats["symbols"].items():
-        lines.append(f"  {sym:10s} fills {s['n_fills']:5g}  pnl {s['realized_pnl']:10.2f}  fees "
-                     f"{s['fees_paid']:8.2f}  funding {s['funding_net']:8.2f}  max exposure long "
-                     f"{s['max_wallet_exposure_long']:.3f} short "
-                     f"{s['max_wallet_exposure_short']:.3f}")
-    return lines
+    """The console summary of a multi-symbol run: the account's gain, daily gain, drawdown,
+    closest liquidation, stuck hours, fees and exposure, then one row per symbol
+    (`multi_report.summary_table`)."""
+    from passivbot.backtest.multi_report import summary_table
+
+    return summary_table(out)
 
 
 def main(argv: list[str]) -> int:
@@ -105,13 +101,16 @@ def main(argv: list[str]) -> int:
                    help="backtest config NAME or path (default: eth)")
     p.add_argument("--start", default=None, help="start date YYYY-MM-DD (override)")
     p.add_argument("--end", default=None, help="end date YYYY-MM-DD (override)")
+    p.add_argument("--results", default="backtests", help="root folder of result folders")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     a = p.parse_args(argv)
     cfg = load_multi_config(a.live_config)
     bt = load_backtest_config(a.backtest_config)
     bt = replace(bt, **{k: v for k, v in (("start_date", a.start), ("end_date", a.end))
                         if v is not None})
-    out = backtest_multi_config(cfg, bt)
-    print("\n".join(summary_lines(out)))
+    from passivbot.backtest.multi_report import run_and_report
+
+    run_and_report(backtest_multi_config(cfg, bt), a.results, plots=not a.no_plots)
     return 0
 
 

@@ -221,6 +221,32 @@ def load_multi_config(name_or_path: str | Path, *, root: Path | None = None) -> 
     return multi_config_from_dict(d, str(path))
 
 
+def multi_config_to_dict(cfg: MultiConfig) -> dict[str, Any]:
+    """A multi-symbol config file's dict that loads back to the same per-symbol configs: the
+    first symbol's strategy as the base, every other symbol's differences as its overrides
+    (recomputed from the resolved configs, so it holds whatever the original overrides were)."""
+    from passivbot.config import live_config_to_dict
+
+    per = {s: live_config_to_dict(cfg.configs[s]) for s in cfg.symbols}
+    base = copy.deepcopy(per[cfg.symbols[0]])
+    base.pop("symbol", None)
+    for s in SIDES:
+        base[s].pop(_WEL, None)
+    overrides: dict[str, dict[str, dict[str, Any]]] = {}
+    for sym in cfg.symbols[1:]:
+        diff = {s: {k: v for k, v in per[sym][s].items() if k != _WEL and v != base[s][k]}
+                for s in SIDES}
+        diff = {s: d for s, d in diff.items() if d}
+        if diff:
+            overrides[sym] = diff
+    out = {"config_version": base.pop("config_version", 1), "symbols": list(cfg.symbols),
+           "n_positions": cfg.n_positions,
+           "total_wallet_exposure_limit": dict(zip(SIDES, cfg.total_wallet_exposure_limit)),
+           **base}
+    if overrides:
+        out["overrides"] = overrides
+    return out
+
 
 def main(argv: list[str]) -> int:
     """`python3 -m passivbot.config.multi PATH`: validate a live config (one- or multi-symbol)
