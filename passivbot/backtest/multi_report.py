@@ -226,6 +226,14 @@ def summary_table(out: MultiBacktest) -> list[str]:
         lines.append(f"  {sym:<10} {s['n_fills']:>6.0f} {s['realized_pnl']:>10.2f} "
                      f"{s['fees_paid']:>8.2f} {s['funding_net']:>8.2f} {net:>10.2f} "
                      f"{stuck:>12} {exp:>12}")
+    first = cfg.configs[cfg.symbols[0]]
+    if first.equity_stop_drawdown > 0 or any(
+            c.long.unstuck_threshold > 0 or c.short.unstuck_threshold > 0
+            for c in cfg.configs.values()):
+        lines.append(f"  bounded loss: {acc['n_unstuck_closes']:.0f} unstuck closes (loss "
+                     f"{acc['unstuck_loss']:,.2f}), equity stop (account equity) fired "
+                     f"{acc['n_equity_stops']:.0f} times ({acc['n_stop_closes']:.0f} market "
+                     f"closes)")
     if acc["liquidated"]:
         lines.append(f"!! LIQUIDATED: the account ended at the liquidation; margin lost "
                      f"{acc['liquidation_margin_lost']:,.2f}, balance 0")

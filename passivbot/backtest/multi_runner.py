@@ -24,7 +24,7 @@ from passivbot.backtest.runner import (
 )
 from passivbot.config import BacktestConfig, side_params
 from passivbot.config.multi import MultiConfig
-from passivbot.errors import InputError
+from passivbot.config.risk import stop_params, unstuck_params
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ def multi_inputs(cfg: MultiConfig, bt_cfg: BacktestConfig,
         lp, sp = side_params(live.long), side_params(live.short)
         out.append(SymbolInput(sym, np.asarray(c, np.float64), lp, sp, spec.market_array(),
                                spec.brackets_array(), spec.mmr_add, f.times_ms, f.rates, f.mark,
-                               warmup_for(lp, sp, len(c))))
+                               warmup_for(lp, sp, len(c)), unstuck_params(live.long),
+                               unstuck_params(live.short)))
     return out
 
 
@@ -59,23 +60,15 @@ def backtest_multi_config(cfg: MultiConfig, bt_cfg: BacktestConfig,
                           candles: dict[str, np.ndarray] | None = None, funding: bool = True,
                           select_every: int = DEFAULT_SELECT_EVERY,
                           select_window: int = DEFAULT_SELECT_WINDOW) -> MultiBacktest:
-    """Backtest `cfg` on one wallet (bt_cfg's balance and fees, cfg's leverage). The
-    bounded-loss rules (auto-unstuck, equity stop) are not in the multi-symbol replay yet: a
-    config that turns them on is refused (InputError) rather than backtested without them."""
-    for sym, live in cfg.configs.items():
-        on = [f"{s}.unstuck_threshold" for s in ("long", "short")
-              if getattr(live.side(s), "unstuck_threshold", 0.0) > 0.0]
-        if getattr(live, "equity_stop_drawdown", 0.0) > 0.0:
-            on.append("equity_stop_drawdown")
-        if on:
-            raise InputError(f"{cfg.source or 'live config'}: {', '.join(on)} (symbol {sym}): "
-                             "auto-unstuck and the equity stop are not in the multi-symbol "
-                             "backtest yet; set them to 0 to backtest this config on one wallet")
+    """Backtest `cfg` on one wallet (bt_cfg's balance and fees, cfg's leverage), with its
+    bounded-loss rules: auto-unstuck per symbol, the equity stop on the account's equity (its
+    keys are the same for every symbol: overrides change only long/short keys)."""
     ins = multi_inputs(cfg, bt_cfg, candles, funding)
     n = cfg.n_positions if cfg.selecting else None
     res = run_multi_backtest(ins, bt_cfg.starting_balance, bt_cfg.maker_fee, bt_cfg.taker_fee,
                              leverage=cfg.leverage, n_positions=None if n is None else (n, n),
-                             select_every=select_every, select_window=select_window)
+                             select_every=select_every, select_window=select_window,
+                             stop_params=stop_params(cfg.configs[cfg.symbols[0]]))
     return MultiBacktest(res, account_stats(res, bt_cfg.starting_balance), cfg, bt_cfg)
 
 
