@@ -119,3 +119,34 @@ def test_config_dict_round_trip_when_every_symbol_is_overridden():
     assert back.configs == cfg.configs
     assert back.configs["ETHUSDT"].long.ddown_factor == 1.1
     assert back.configs["BTCUSDT"].short.min_markup == 0.005
+
+
+def test_docs_worked_example_quotes_the_measured_run():
+    """docs/configs.md's worked example: the README's multi-symbol command, run here, gives
+    the figures the section quotes (a change of behaviour must update the doc)."""
+    from dataclasses import replace
+
+    from passivbot.selection import score_nb
+
+    doc = (ROOT / "docs" / "configs.md").read_text()
+    doc = " ".join(doc.split("**Worked example, measured**", 1)[1].split("**", 1)[0].split())
+    cfg = load_multi_config(ROOT / "live_settings" / "multi-example.json")
+    bt = replace(load_backtest_config(ROOT / "backtest_configs" / "demo.json"),
+                 start_date="2025-05-20", end_date="2025-06-03")
+    out = backtest_multi_config(cfg, bt)
+    acc, per = out.stats["account"], out.stats["symbols"]
+    assert f"{acc['gain'] * 100:+.2f} %" in doc and f"{acc['max_drawdown'] * 100:.2f} %" in doc
+    assert f"{acc['n_fills']:.0f} fills" in doc and f"fees {acc['fees_paid']:.2f}" in doc
+    assert f"{acc['max_wallet_exposure_long']:.3f} of its shared 1.5" in doc
+    assert f"up to {acc['max_wallet_exposure_short']:.3f}" in doc
+    assert f"balance 1,{acc['final_balance'] - 1000:06.2f}" in doc
+    assert f"ETH {per['ETHUSDT']['n_fills']:.0f}" in doc
+    assert f"SOL {per['SOLUSDT']['n_fills']:.0f}" in doc
+    assert all(per[s]["n_fills"] == 0 for s in ("XRPUSDT", "BNBUSDT", "LTCUSDT"))
+    t0 = int(out.result.summary[11])  # S_WARMUP: the first trading minute = first selection
+    c = {x: load_bundled(x) for x in cfg.symbols}
+    first = {x: int(np.searchsorted(c[x][:, 0], out.result.axis_ts[0])) for x in cfg.symbols}
+    for sym, want in (("ETHUSDT", "18,120"), ("BTCUSDT", "12,070"), ("SOLUSDT", "3,507")):
+        i = first[sym] + t0 + 1
+        got = score_nb(c[sym], i - 1440, i)
+        assert f"{sym} {want}" in doc and abs(got - float(want.replace(",", ""))) < 5, sym
