@@ -140,7 +140,8 @@ def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr
         if seeding_or_funding:
             next_f_min = np.inf
             for k in range(S):
-                next_f_min = min(next_f_min, next_f[k])
+                if last[k] > t:  # a market whose data ended has no funding left to charge
+                    next_f_min = min(next_f_min, next_f[k])
         if t < t_start and (t_start - t) % EQUITY_EVERY == 0:  # the warm-up's flat samples
             sample_nb(eq, seq_, cnt, t, ts, balance, st, lastp, 0.0, S)
         # 1. fills of every symbol's book resting at the open, in symbol order
