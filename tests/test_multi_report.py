@@ -150,3 +150,18 @@ def test_docs_worked_example_quotes_the_measured_run():
         i = first[sym] + t0 + 1
         got = score_nb(c[sym], i - 1440, i)
         assert f"{sym} {want}" in doc and abs(got - float(want.replace(",", ""))) < 5, sym
+
+
+def test_multi_runner_command_writes_the_folder_and_checks_its_dates(tmp_path, capsys):
+    """Regression: --start/--end went into the backtest config as strings and writing
+    backtest_config.json crashed; now they are validated like the file's."""
+    from passivbot.backtest.multi_runner import main
+    from passivbot.config import ConfigError
+
+    assert main(["multi-example", "demo", "--start", "2025-05-20", "--end", "2025-05-22",
+                 "--results", str(tmp_path), "--no-plots"]) == 0
+    folder = Path(capsys.readouterr().out.strip().splitlines()[-1].split("results: ", 1)[1])
+    bt = json.loads((folder / "backtest_config.json").read_text())
+    assert (bt["start_date"], bt["end_date"]) == ("2025-05-20", "2025-05-22")
+    with pytest.raises(ConfigError, match="start_date"):
+        main(["multi-example", "demo", "--start", "2025-13-20"])

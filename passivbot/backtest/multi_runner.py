@@ -98,9 +98,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     a = p.parse_args(argv)
     cfg = load_multi_config(a.live_config)
-    bt = load_backtest_config(a.backtest_config)
-    bt = replace(bt, **{k: v for k, v in (("start_date", a.start), ("end_date", a.end))
-                        if v is not None})
+    from passivbot.backtest.cli import apply_overrides
+
+    # the dates validated like the file's (a bad date: exit 2 naming it)
+    bt = apply_overrides(load_backtest_config(a.backtest_config), argparse.Namespace(
+        start_date=a.start, end_date=a.end, symbol=None, starting_balance=None))
     from passivbot.backtest.multi_report import run_and_report
 
     run_and_report(backtest_multi_config(cfg, bt), a.results, plots=not a.no_plots)
