@@ -10,13 +10,19 @@ import pytest
 from passivbot.backtest.engine import run_backtest
 from passivbot.backtest.multi import SymbolInput, as_engine_equity, run_multi_backtest
 from passivbot.backtest.multi_nb import SE_PRICE, SE_PSIZE_LONG, SE_PSIZE_SHORT
-from passivbot.backtest.multi_runner import backtest_multi_config, multi_inputs
+from passivbot.backtest.multi_runner import backtest_multi_config, multi_inputs, summary_lines
 from passivbot.backtest.runner import engine_kwargs, load_backtest_funding
 from passivbot.config import load_backtest_config, load_live_config, side_params
 from passivbot.config.multi import load_multi_config, multi_config_from_dict
 from passivbot.data.bundled import load_bundled
 from passivbot.markets import market_spec
-from passivbot.records import KIND_FUNDING, KIND_LIQUIDATION
+from passivbot.backtest.account import (
+    S_PEAK_BALANCE, S_STOPS, S_UNSTUCK_LOSS_LONG,
+)
+from passivbot.records import (
+    KIND_FUNDING, KIND_INITIAL_ENTRY, KIND_LIQUIDATION, KIND_REENTRY, KIND_STOP_CLOSE,
+    KIND_UNSTUCK_CLOSE,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = 1440
@@ -174,14 +180,103 @@ def test_account_liquidation_with_several_holders_leaves_balance_zero():
             assert len(rows) == 0 or rows["psize"][-1] == 0.0
 
 
-def test_bounded_loss_rules_are_refused_not_ignored():
-    from passivbot.errors import InputError
+UNSTUCK = np.array([0.5, 0.1, 0.01, 0.02])  # risk.U_*: threshold, close pct, ema dist, allowance
+STOP = np.array([0.04, 600.0])  # risk.S_*: drawdown, cool-down minutes
 
+
+def test_one_symbol_with_bounded_loss_is_bit_identical_to_the_one_symbol_engine():
+    """Auto-unstuck and the equity stop on (both fire on bundled ETHUSDT at 1.0 per side, stop
+    at 8 %): one symbol on the multi replay is the one-symbol engine, row for row, summary
+    byte for byte."""
+    live = load_live_config(ROOT / "live_settings" / "default.json")
+    live = replace(live, long=replace(live.long, wallet_exposure_limit=1.0),
+                   short=replace(live.short, wallet_exposure_limit=1.0))
+    stop = np.array([0.08, 600.0])
+    bt = bt_cfg()
+    c = load_bundled("ETHUSDT")
+    spec = market_spec(bt.exchange, "ETHUSDT")
+    funding = load_backtest_funding(bt, c)
+    lp, sp = side_params(live.long), side_params(live.short)
+    kw = engine_kwargs(lp, sp, live.leverage, len(c), funding)
+    f1, e1, s1 = run_backtest(c, lp, sp, spec.market_array(), spec.brackets_array(), 1000.0,
+                              bt.maker_fee, bt.taker_fee, spec.mmr_add, **kw, long_risk=UNSTUCK,
+                              short_risk=UNSTUCK, stop_params=stop)
+    x = SymbolInput("ETHUSDT", c, lp, sp, spec.market_array(), spec.brackets_array(),
+                    spec.mmr_add, funding.times_ms, funding.rates, funding.mark, kw["warmup"],
+                    UNSTUCK, UNSTUCK)
+    r = run_multi_backtest([x], 1000.0, bt.maker_fee, bt.taker_fee, leverage=live.leverage,
+                           stop_params=stop)
+    assert s1[S_STOPS] >= 1 and (f1["kind"] == KIND_UNSTUCK_CLOSE).sum() >= 5
+    assert (f1["kind"] == KIND_STOP_CLOSE).any()
+    assert len(f1) == len(r.fills)
+    for name in f1.dtype.names:
+        assert np.array_equal(f1[name], r.fills[name]), name
+    assert s1.tobytes() == r.summary.tobytes()
+    assert np.array_equal(e1, as_engine_equity(r), equal_nan=True)
+
+
+def test_equity_stop_on_account_equity_closes_every_symbol_and_pauses_entries():
+    syms = SIX[:4]
+    cfg = multi_config_from_dict(multi_dict(syms, 4, 2.0), "t.json")
+    ins = multi_inputs(cfg, bt_cfg(), candles_for(syms, 14))
+    r = run_multi_backtest(ins, 1000.0, 0.0002, 0.0005, leverage=7, stop_params=STOP)
+    f = r.fills
+    stops = f["kind"] == KIND_STOP_CLOSE
+    assert r.summary[S_STOPS] >= 1 and stops.any()
+    entries = np.isin(f["kind"], (KIND_INITIAL_ENTRY, KIND_REENTRY))
+    for m in np.unique(f["minute"][stops]):
+        before = f[f["minute"] < m]
+        held = {int(k) for k in np.unique(r.fill_symbol[f["minute"] < m])
+                if _open_after(before[r.fill_symbol[f["minute"] < m] == k])}
+        closed = set(r.fill_symbol[stops & (f["minute"] == m)].tolist())
+        assert held and closed == held  # every symbol holding a position closes at once
+        rows = f[stops & (f["minute"] == m)]
+        assert np.allclose(rows["fee"], rows["qty"] * rows["price"] * 0.0005, rtol=1e-12)
+        assert (rows["psize"] == 0.0).all()
+        # no entry of any symbol during the cool-down (600 minutes from the close)
+        assert not (entries & (f["minute"] >= m) & (f["minute"] < m + 600)).any()
+    # the equity stop is the account's: with it off the same inputs never stop
+    r0 = run_multi_backtest(ins, 1000.0, 0.0002, 0.0005, leverage=7)
+    assert r0.summary[S_STOPS] == 0 and not (r0.fills["kind"] == KIND_STOP_CLOSE).any()
+
+
+def _open_after(rows) -> bool:
+    """Whether a symbol's rows (in order) leave a position open on either side."""
+    for side in (1, -1):
+        s = rows[rows["side"] == side]
+        if len(s) and s["psize"][-1] > 0.0:
+            return True
+    return False
+
+
+def test_auto_unstuck_per_symbol_within_each_symbols_allowance():
+    syms = SIX[:4]
+    cfg = multi_config_from_dict(multi_dict(syms, 4, 2.0, ddown_factor=1.5), "t.json")
+    ins = [replace(x, long_risk=UNSTUCK, short_risk=UNSTUCK)
+           for x in multi_inputs(cfg, bt_cfg(), candles_for(syms, 20))]
+    r = run_multi_backtest(ins, 1000.0, 0.0002, 0.0005, leverage=7)
+    f = r.fills
+    un = f["kind"] == KIND_UNSTUCK_CLOSE
+    assert len(np.unique(r.fill_symbol[un])) >= 2  # several symbols were unstuck
+    peak = r.summary[S_PEAK_BALANCE]
+    assert peak >= 1000.0 and peak >= f["balance"].max() - 1e-9
+    for k in range(len(syms)):
+        for j, side in enumerate((1, -1)):
+            mine = f[un & (r.fill_symbol == k) & (f["side"] == side)]
+            loss = float(np.maximum(0.0, mine["fee"] - mine["pnl"]).sum())
+            assert r.symbol_summary[k, S_UNSTUCK_LOSS_LONG + j] == pytest.approx(loss, abs=1e-9)
+            assert loss <= UNSTUCK[3] * peak * (1 + 1e-9)  # each symbol side's own allowance
+    assert r.summary[S_UNSTUCK_LOSS_LONG] == pytest.approx(
+        r.symbol_summary[:, S_UNSTUCK_LOSS_LONG].sum(), abs=1e-9)
+    # a multi-symbol config with the keys on is backtested with them (no longer refused)
     d = multi_dict(SIX[:2], 2, 1.0)
-    d["long"].update(unstuck_threshold=0.5, unstuck_close_pct=0.05, unstuck_loss_allowance_pct=0.01)
-    cfg = multi_config_from_dict(d, "t.json")
-    with pytest.raises(InputError, match="long.unstuck_threshold"):
-        backtest_multi_config(cfg, bt_cfg(), candles_for(SIX[:2], 1), funding=False)
+    d["long"].update(unstuck_threshold=0.5, unstuck_close_pct=0.05,
+                     unstuck_loss_allowance_pct=0.01)
+    d["equity_stop_drawdown"] = 0.2
+    out = backtest_multi_config(multi_config_from_dict(d, "t.json"), bt_cfg(),
+                                candles_for(SIX[:2], 2), funding=False)
+    assert out.stats["account"]["n_equity_stops"] == 0.0
+    assert "bounded loss: " in "\n".join(summary_lines(out))
 
 
 def test_the_backtest_opens_what_the_selection_kernel_chooses():

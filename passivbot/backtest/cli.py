@@ -91,9 +91,11 @@ def run(args: argparse.Namespace, bt_cfg: BacktestConfig | None = None) -> int:
     else:
         multi = _multi_symbol_config(args.live_config)
         if multi is not None and not args.symbol:
-            from passivbot.backtest.multi_runner import backtest_multi_config, summary_lines
+            from passivbot.backtest.multi_report import run_and_report
+            from passivbot.backtest.multi_runner import backtest_multi_config
 
-            print("\n".join(summary_lines(backtest_multi_config(multi, bt_cfg))))
+            run_and_report(backtest_multi_config(multi, bt_cfg), args.results,
+                           plots=not args.no_plots)
             return 0
         live_cfg = load_live_config(args.live_config)
     if args.symbol:

@@ -19,12 +19,13 @@ from passivbot.backtest.account import (
     EQ_PSIZE_LONG, EQ_PSIZE_SHORT, EQ_TS, MINUTE_MS, S_FUNDING_PAID, S_FUNDING_RECEIVED,
     S_MARGIN_REFUSED, S_MAX_WE_LONG, S_MAX_WE_SHORT,
 )
-from passivbot.backtest.engine import CandleGapError
+from passivbot.backtest.engine import CandleGapError, _risk_args
 from passivbot.backtest.multi_nb import (
     AE_BALANCE, AE_EQUITY, AE_LIQ_PRICE, AE_TS, SE_PPRICE_LONG, SE_PPRICE_SHORT, SE_PRICE,
     SE_PSIZE_LONG, SE_PSIZE_SHORT, run_multi_nb,
 )
 from passivbot.backtest.stats import compute_stats, max_minutes_stuck
+from passivbot.risk import N_RISK_PARAMS, U_THRESHOLD
 from passivbot.records import (
     BRACKET_COLS, KIND_CLOSE, KIND_FUNDING, LONG, N_MARKET, N_PARAMS, SHORT,
 )
@@ -37,7 +38,8 @@ DEFAULT_SELECT_WINDOW = 1440  # candles a score looks back over
 class SymbolInput:
     """One market of a multi-symbol replay: its candles (n, 6), both sides' parameter arrays
     (config.side_params), spec arrays (MarketSpec.market_array / brackets_array, mmr_add),
-    funding events (times ms, rates, marks; empty: none) and its EMA warm-up in candles."""
+    funding events (times ms, rates, marks; empty: none), its EMA warm-up in candles, and its
+    auto-unstuck parameters per side (risk.U_*, config.risk.unstuck_params; None: off)."""
 
     symbol: str
     candles: np.ndarray
@@ -50,6 +52,8 @@ class SymbolInput:
     funding_rates: np.ndarray = field(default_factory=lambda: np.zeros(0))
     funding_marks: np.ndarray = field(default_factory=lambda: np.zeros(0))
     warmup: int = 0
+    long_risk: np.ndarray | None = None
+    short_risk: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ def run_multi_backtest(
     select_every: int = DEFAULT_SELECT_EVERY,
     select_window: int = DEFAULT_SELECT_WINDOW,
     recompute_every_candle: bool = False,
+    stop_params: np.ndarray | None = None,
 ) -> MultiResult:
     """One replay of several symbols on one wallet (`multi_nb` documents the rules).
 
@@ -121,7 +126,9 @@ def run_multi_backtest(
     `passivbot.selection` every `select_every` minutes over `select_window` candles; None (or
     >= the number of symbols): every symbol trades (no selection). The per-symbol wallet
     exposure limits are in the parameter arrays (config.multi sets them to the shared limit /
-    n_positions)."""
+    n_positions). Bounded loss: each input's `long_risk`/`short_risk` (auto-unstuck per symbol)
+    and `stop_params` (risk.S_*, config.risk.stop_params: the equity stop on the account's
+    equity); None or zeros = off."""
     if not inputs:
         raise ValueError("no symbols")
     if select_every < 1 or select_window < 1:
@@ -152,15 +159,29 @@ def run_multi_backtest(
     npos = np.array(n_positions if n_positions is not None else (s, s), np.int64)
     if (npos < 1).any():
         raise ValueError(f"n_positions must be >= 1, got {tuple(npos)}")
+    unstuck, stop = _bounded_loss(inputs, stop_params)
     rows, rsym, eq, seq, asum, ssum = run_multi_nb(
         candles, axis_ts, first, last, params, market, brackets, n_br,
         np.array([float(x.mmr_add) for x in inputs]), float(starting_balance), float(maker_fee),
         float(taker_fee), bool(recompute_every_candle), float(leverage), ft, fr, fm, f_off,
         np.array([int(x.warmup) for x in inputs], np.int64), npos, int(select_every),
-        int(select_window),
+        int(select_window), unstuck, stop,
     )
     return MultiResult(tuple(x.symbol for x in inputs), rows, rsym, eq, seq, asum, ssum, axis_ts,
                        first, last)
+
+
+def _bounded_loss(inputs: Sequence[SymbolInput],
+                  stop_params: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(unstuck (S, 2, N_RISK_PARAMS) or None, stop (N_STOP_PARAMS,) or None): the one-symbol
+    engine's checks per symbol, None when a rule is off everywhere (the kernel compiled without
+    it)."""
+    per, stop = [], None
+    for x in inputs:
+        u, stop = _risk_args(x.long_risk, x.short_risk, stop_params)
+        per.append(np.zeros((2, N_RISK_PARAMS)) if u is None else u)
+    unstuck = np.stack(per) if any(a[:, U_THRESHOLD].max() > 0.0 for a in per) else None
+    return unstuck, stop
 
 
 def as_engine_equity(res: MultiResult, k: int = 0) -> np.ndarray:

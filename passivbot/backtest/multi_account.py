@@ -11,7 +11,8 @@ import numpy as np
 from numba import njit
 
 from passivbot.backtest.account import (  # noqa: F401 (settle_nb: the name it had here)
-    CNT_EQUITY, account_margin_nb, upnl_nb, settle_account_nb as settle_nb,
+    CNT_EQUITY, CNT_FILLS, account_margin_nb, settle_account_nb, upnl_nb,
+    settle_account_nb as settle_nb,
 )
 from passivbot.fills import fills_nb
 
@@ -31,6 +32,37 @@ def grow_int_nb(a: np.ndarray, n: int) -> np.ndarray:
     for r in range(a.shape[0]):
         out[r] = a[r]
     return out
+
+
+@njit(cache=True)
+def settle_all_nb(rows, rsym, cnt, ssum, asum, st, k, book, fee_rate, balance, qty_step, i, ts,
+                  lastp, s_count) -> tuple:
+    """Settle every row of symbol k's `book` in order, no margin check (a liquidation, the
+    equity stop's market close), and tag the rows with k: (rows, rsym, balance, filled)."""
+    n0 = cnt[CNT_FILLS]
+    seq = np.empty(book.shape[0], dtype=np.int64)
+    for r in range(book.shape[0]):
+        seq[r] = r
+    rows, balance, filled = settle_account_nb(rows, cnt, ssum, asum, st, k, book, seq, fee_rate,
+                                              balance, qty_step, i, ts, np.inf, lastp, s_count)
+    rsym = grow_int_nb(rsym, cnt[CNT_FILLS])
+    for r in range(n0, cnt[CNT_FILLS]):
+        rsym[r] = k
+    return rows, rsym, balance, filled
+
+
+@njit(cache=True)
+def cancel_orders_nb(st, k: int, closes_too: bool) -> None:
+    """No entry of symbol k rests at the next open (the equity stop's cool-down); nor any close
+    when the stop's market close replaces them."""
+    for j in range(2):
+        s = st[k, j]
+        s.n_ent = 0
+        s.near_ent = np.nan
+        s.init_price = np.nan
+        if closes_too:
+            s.n_cls = 0
+            s.near_cls = np.nan
 
 
 @njit(cache=True)

@@ -1,7 +1,9 @@
 """One backtest of a (multi-symbol) live config: configs and data in, engine arrays + stats out.
 
-`python3 -m passivbot.backtest.multi_runner LIVE [BACKTEST] [--start D --end D]` prints the
-account's stats and one line per symbol (exit 2 on a bad config or missing data). The backtest
+`python3 -m passivbot.backtest.multi_runner LIVE [BACKTEST] [--start D --end D]` writes the
+result folder (`multi_report`) and prints the account's figures and one row per symbol (exit 2
+on a bad config or missing data); `backtest.py BACKTEST -c LIVE` does the same for a
+multi-symbol live config. The backtest
 config supplies exchange, dates, data source, balance and fees; its `symbol` is ignored in
 favour of the live config's `symbols` (a one-symbol live config trades its own symbol).
 """
@@ -22,7 +24,7 @@ from passivbot.backtest.runner import (
 )
 from passivbot.config import BacktestConfig, side_params
 from passivbot.config.multi import MultiConfig
-from passivbot.errors import InputError
+from passivbot.config.risk import stop_params, unstuck_params
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ def multi_inputs(cfg: MultiConfig, bt_cfg: BacktestConfig,
         lp, sp = side_params(live.long), side_params(live.short)
         out.append(SymbolInput(sym, np.asarray(c, np.float64), lp, sp, spec.market_array(),
                                spec.brackets_array(), spec.mmr_add, f.times_ms, f.rates, f.mark,
-                               warmup_for(lp, sp, len(c))))
+                               warmup_for(lp, sp, len(c)), unstuck_params(live.long),
+                               unstuck_params(live.short)))
     return out
 
 
@@ -57,39 +60,25 @@ def backtest_multi_config(cfg: MultiConfig, bt_cfg: BacktestConfig,
                           candles: dict[str, np.ndarray] | None = None, funding: bool = True,
                           select_every: int = DEFAULT_SELECT_EVERY,
                           select_window: int = DEFAULT_SELECT_WINDOW) -> MultiBacktest:
-    """Backtest `cfg` on one wallet (bt_cfg's balance and fees, cfg's leverage). The
-    bounded-loss rules (auto-unstuck, equity stop) are not in the multi-symbol replay yet: a
-    config that turns them on is refused (InputError) rather than backtested without them."""
-    for sym, live in cfg.configs.items():
-        on = [f"{s}.unstuck_threshold" for s in ("long", "short")
-              if getattr(live.side(s), "unstuck_threshold", 0.0) > 0.0]
-        if getattr(live, "equity_stop_drawdown", 0.0) > 0.0:
-            on.append("equity_stop_drawdown")
-        if on:
-            raise InputError(f"{cfg.source or 'live config'}: {', '.join(on)} (symbol {sym}): "
-                             "auto-unstuck and the equity stop are not in the multi-symbol "
-                             "backtest yet; set them to 0 to backtest this config on one wallet")
+    """Backtest `cfg` on one wallet (bt_cfg's balance and fees, cfg's leverage), with its
+    bounded-loss rules: auto-unstuck per symbol, the equity stop on the account's equity (its
+    keys are the same for every symbol: overrides change only long/short keys)."""
     ins = multi_inputs(cfg, bt_cfg, candles, funding)
     n = cfg.n_positions if cfg.selecting else None
     res = run_multi_backtest(ins, bt_cfg.starting_balance, bt_cfg.maker_fee, bt_cfg.taker_fee,
                              leverage=cfg.leverage, n_positions=None if n is None else (n, n),
-                             select_every=select_every, select_window=select_window)
+                             select_every=select_every, select_window=select_window,
+                             stop_params=stop_params(cfg.configs[cfg.symbols[0]]))
     return MultiBacktest(res, account_stats(res, bt_cfg.starting_balance), cfg, bt_cfg)
 
 
 def summary_lines(out: MultiBacktest) -> list[str]:
-    """The account line and one line per symbol, as the console shows a multi-symbol run."""
-    cfg, acc = out.config, out.stats["account"]
-    lines = [f"account: {len(cfg.symbols)} symbols, n_positions {cfg.n_positions}, gain "
-             f"{acc['gain']:.4f}, max drawdown {acc['max_drawdown']:.4f}, fills {acc['n_fills']:g}, "
-             f"max exposure long {acc['max_wallet_exposure_long']:.3f} short "
-             f"{acc['max_wallet_exposure_short']:.3f}, liquidated {acc['liquidated']:g}"]
-    for sym, s in out.stats["symbols"].items():
-        lines.append(f"  {sym:10s} fills {s['n_fills']:5g}  pnl {s['realized_pnl']:10.2f}  fees "
-                     f"{s['fees_paid']:8.2f}  funding {s['funding_net']:8.2f}  max exposure long "
-                     f"{s['max_wallet_exposure_long']:.3f} short "
-                     f"{s['max_wallet_exposure_short']:.3f}")
-    return lines
+    """The console summary of a multi-symbol run: the account's gain, daily gain, drawdown,
+    closest liquidation, stuck hours, fees and exposure, then one row per symbol
+    (`multi_report.summary_table`)."""
+    from passivbot.backtest.multi_report import summary_table
+
+    return summary_table(out)
 
 
 def main(argv: list[str]) -> int:
@@ -105,13 +94,18 @@ def main(argv: list[str]) -> int:
                    help="backtest config NAME or path (default: eth)")
     p.add_argument("--start", default=None, help="start date YYYY-MM-DD (override)")
     p.add_argument("--end", default=None, help="end date YYYY-MM-DD (override)")
+    p.add_argument("--results", default="backtests", help="root folder of result folders")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     a = p.parse_args(argv)
     cfg = load_multi_config(a.live_config)
-    bt = load_backtest_config(a.backtest_config)
-    bt = replace(bt, **{k: v for k, v in (("start_date", a.start), ("end_date", a.end))
-                        if v is not None})
-    out = backtest_multi_config(cfg, bt)
-    print("\n".join(summary_lines(out)))
+    from passivbot.backtest.cli import apply_overrides
+
+    # the dates validated like the file's (a bad date: exit 2 naming it)
+    bt = apply_overrides(load_backtest_config(a.backtest_config), argparse.Namespace(
+        start_date=a.start, end_date=a.end, symbol=None, starting_balance=None))
+    from passivbot.backtest.multi_report import run_and_report
+
+    run_and_report(backtest_multi_config(cfg, bt), a.results, plots=not a.no_plots)
     return 0
 
 
