@@ -339,7 +339,7 @@ async def run_parity_multi(cfg, candles: list[np.ndarray], exchange: str,
         [(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))] * len(syms)
     live = await live_outcome(cfg, candles, exchange, specs, f, starting_balance, maker, taker,
                               select_every, select_window, realism, time_limit_s,
-                              minute_timeout=10.0 if realism == "minute" else 3.0,
+                              minute_timeout=15.0,  # 4+ bots on a loaded machine
                               progress=progress)
     n = min(live.n_candles, len(candles[0]))
     bt = backtest_outcome(cfg, [c[:n] for c in candles], specs, f, starting_balance, maker,

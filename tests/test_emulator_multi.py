@@ -207,3 +207,20 @@ def test_cli_serves_several_symbols_and_refuses_bad_ones():
                         (("--symbol", "ETHUSDT", "BTCUSDT", "--candles", "x.csv"), "--candles")):
         bad = run(*args)
         assert bad.returncode == 2 and words in bad.stderr and "Traceback" not in bad.stderr
+
+
+async def test_binance_combined_endpoint_wraps_subscribed_streams_too():
+    emu = Emulator("binance", ["ETHUSDT", "BTCUSDT"], two(), start_index=5, realism="minute")
+    await emu.start()
+    try:
+        async with aiohttp.ClientSession() as s, s.ws_connect(
+                f"http://127.0.0.1:{emu.port}/stream") as ws:
+            await ws.send_str(json.dumps({"method": "SUBSCRIBE", "params": ["btcusdt@kline_1m"],
+                                          "id": 1}))
+            assert json.loads((await asyncio.wait_for(ws.receive(), W)).data) == \
+                {"result": None, "id": 1}
+            await emu.advance(1)
+            msg = json.loads((await asyncio.wait_for(ws.receive(), W)).data)
+        assert msg["stream"] == "btcusdt@kline_1m" and msg["data"]["s"] == "BTCUSDT"
+    finally:
+        await emu.stop()

@@ -37,11 +37,12 @@ class BinanceWs:
             return web.json_response({"code": -1125, "msg": "This listenKey does not exist."},
                                      status=400)
 
-        streams = req.query.get("streams") if req.path.startswith("/stream") else None
+        combined = req.path.startswith("/stream") and not user
+        streams = req.query.get("streams", "") if combined else ""
 
         def on_open(conn):
             conn.listen_key = key if user else None
-            if streams and not user:  # a combined stream: /stream?streams=a/b, wrapped payloads
+            if combined:  # /stream?streams=a/b (and SUBSCRIBE there): wrapped payloads
                 conn.combined = True
                 conn.topics.update(t.lower() for t in streams.split("/") if t)
 
