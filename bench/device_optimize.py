@@ -175,7 +175,7 @@ def step_span(days: int, workers: int, target_s: float, repeats: int, pop: int,
             from distributed import LocalCluster
 
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None,
+                                   host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                    silence_logs=logging.ERROR)
             ex = DaskExecutor(ctx, cluster.scheduler_address, workers)
         else:

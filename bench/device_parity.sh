@@ -22,7 +22,7 @@ echo "device_parity: $DAYS days as $SEG segments of $per days per exchange, time
 for ex in binance bybit; do
   for i in $(seq 0 $((SEG - 1))); do
     start=$(python3 -c "print($i * $DAYS / $SEG)")
-    ( timeout $((LIMIT + 120)) "$PY" bench/parity.py --days "$per" --start-day "$start" \
+    ( timeout $((LIMIT + 90)) "$PY" bench/parity.py --days "$per" --start-day "$start" \
         --exchanges "$ex" --time-limit "$LIMIT" --realism full --funding on \
         >"$LOG/$ex-$i.txt" 2>"$LOG/$ex-$i.err"; echo "rc=$?" >>"$LOG/$ex-$i.txt" ) &
   done
