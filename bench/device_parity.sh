@@ -32,7 +32,7 @@ wait
   for ex in binance bybit; do
     for i in $(seq 0 $((SEG - 1))); do
       echo "== $ex segment $i"
-      grep -E "^(realism|parity_|mismatch|  |rc=)" "$LOG/$ex-$i.txt" | grep -v "^  [a-z]*: minute" | head -40
+      grep -E "^(realism|parity_|binance:|bybit:|rc=)" "$LOG/$ex-$i.txt" | head -40
       tail -3 "$LOG/$ex-$i.err"
     done
   done
