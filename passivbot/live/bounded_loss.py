@@ -12,8 +12,8 @@ What the backtest does (backtest/engine.py) and how the bot matches it:
   balance + both sides' unrealized pnl at the candle's close), at the candle's close time. On
   fire: log at ERROR "EQUITY STOP", persist stop_until and close_pending FIRST, cancel all the
   bot's orders, close both positions with reduce-only market orders (the backtest charges the
-  next candle's open with the taker fee; the emulator fills a market order at the open of the
-  candle in progress, with the taker fee). While cooling no entry is placed
+  next candle's open one price step through the book, with the taker fee; the emulator fills a
+  market order at the open of the candle in progress by the same rule, `fills.market_price_nb`). While cooling no entry is placed
   (`risk.filter_entries_nb`), and a position still open after the stop (a close that failed,
   a restart between the fire and the fill) is closed at market again until flat.
 """
