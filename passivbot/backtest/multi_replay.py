@@ -144,7 +144,8 @@ def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr
                     next_f_min = min(next_f_min, next_f[k])
         if t < t_start and (t_start - t) % EQUITY_EVERY == 0:  # the warm-up's flat samples
             sample_nb(eq, seq_, cnt, t, ts, balance, st, lastp, 0.0, S)
-        # 1. fills of every symbol's book resting at the open, in symbol order
+        # the one holder's candle opens past its liquidation price: nothing trades before the
+        # liquidation at that open (step 2)
         blocked = n_hold == 1 and first[holder] <= t <= last[holder] and t > start[holder] \
             and not trades_before_liquidation_nb(liq, liq_dir, candles[holder, t, 1])
         if stop_params is not None:
@@ -161,6 +162,7 @@ def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr
                             rows, rsym, cnt, ssum, asum, st, k,
                             liquidation_book_nb(st[k], price, KIND_STOP_CLOSE), taker_fee,
                             balance, market[k, M_QTY_STEP], t, ts, lastp, S)
+        # 1. fills of every symbol's book resting at the open, in symbol order; then who holds
         n_hold = 0
         for k in range(S):
             changed_k[k] = False
