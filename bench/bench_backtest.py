@@ -12,7 +12,9 @@ Every run uses the exchanges' accounting: the live config's leverage (initial-ma
 funding every 8 h at +0.01 % (synthetic) or the bundled funding history when the data package
 provides it. On the bundled ETHUSDT sample the same kernel is also timed with the rules off
 (no leverage check, no funding: the pre-accounting work) and beside the figure recorded before
-the accounting landed (BASELINE_ETH_CPS, commit d1100f3, this 2-core machine).
+the accounting landed (BASELINE_ETH_CPS, commit d1100f3, this 2-core machine), and the old engine
+itself side by side: commit d1100f3's tree (`git archive`) and this one in fresh processes,
+alternated, same candles and config, thread CPU time (`--only-old-vs-new` runs just that).
 The last lines are `name: value unit (target ...)`.
 """
 
@@ -122,7 +124,7 @@ def kernel_args(base: tuple, leverage: float, funding: tuple | None) -> tuple:
     """run_backtest_nb's arguments after the candles: rules on (leverage, funding) or off."""
     if funding is None:
         funding = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-    return (*base, False, leverage, *funding[:3], 0)
+    return (*base, False, leverage, *funding[:3], 0, None, None)  # no unstuck, no stop
 
 
 def time_runs(candles: np.ndarray, args: tuple, runs: int) -> tuple[float, int]:
@@ -136,6 +138,86 @@ def time_runs(candles: np.ndarray, args: tuple, runs: int) -> tuple[float, int]:
         times.append(time.perf_counter() - t)
         n_fills = len(fills)
     return statistics.median(times), n_fills
+
+
+# The old engine, timed side by side: the tree of OLD_COMMIT (the engine before funding,
+# margin, liquidation and bounded-loss rules: BASELINE_ETH_CPS was measured on it), extracted
+# with `git archive` and run in a fresh interpreter beside a fresh interpreter of this tree,
+# alternately, on the same candles and live config. Each prints candles/s (median of its runs)
+# in the thread's CPU time: on the shared machine wall time measures the other processes too.
+OLD_COMMIT = "d1100f3"
+ENGINE_SNIPPET = """
+import statistics, sys, time
+import numpy as np
+from passivbot.backtest.engine import run_backtest_nb
+from passivbot.config import load_live_config, side_params
+from passivbot.markets import market_spec
+cfg = load_live_config({cfg!r}); spec = market_spec("binance", cfg.symbol)
+c = np.load({path!r})
+args = (side_params(cfg.long), side_params(cfg.short), spec.market_array(),
+        spec.brackets_array(), 1000.0, 0.0002, 0.0005, spec.mmr_add, False)
+if {new!r}:  # this tree: the rules on (leverage, funding), bounded-loss rules off
+    f = np.load({funding!r})
+    args = (*args, float(cfg.leverage), f["times"], f["rates"], f["marks"], 0, None, None)
+run_backtest_nb(c[:2000], *args)
+t = []
+for _ in range({runs}):
+    t0 = time.thread_time(); run_backtest_nb(c, *args); t.append(time.thread_time() - t0)
+print(len(c) / statistics.median(t))
+"""
+
+
+def _engine_cps(tree: Path, cfg: str, path: str, funding: str, new: bool, runs: int,
+                cache: str) -> float:
+    env = dict(os.environ, PYTHONPATH=str(tree), NUMBA_CACHE_DIR=cache)
+    env.pop("NUMBA_DISABLE_JIT", None)
+    out = subprocess.run([sys.executable, "-c", ENGINE_SNIPPET.format(
+        cfg=cfg, path=path, funding=funding, new=new, runs=runs)], env=env, cwd=tree,
+        capture_output=True, text=True, timeout=900, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def old_engine_lines(cfg_path: str, rounds: int, runs: int) -> list[str]:
+    """Bundled ETHUSDT, the old engine (OLD_COMMIT) and this one with the rules on, in fresh
+    processes, alternated `rounds` times; the medians side by side and their ratio."""
+    from passivbot.data.bundled import load_bundled
+
+    candles = np.ascontiguousarray(load_bundled("ETHUSDT"), dtype=np.float64)
+    times, rates, marks, source = funding_for(candles, "ETHUSDT")
+    with tempfile.TemporaryDirectory(prefix="bench-old-engine-") as d:
+        old_tree = Path(d) / "old"
+        old_tree.mkdir()
+        try:
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", OLD_COMMIT],
+                                     capture_output=True, check=True, timeout=120).stdout
+            subprocess.run(["tar", "-x", "-C", str(old_tree)], input=archive, check=True,
+                           timeout=120)
+        except (OSError, subprocess.SubprocessError) as e:
+            print(f"old engine: cannot extract {OLD_COMMIT} ({e}): side by side skipped",
+                  file=sys.stderr)
+            return []
+        path, funding = str(Path(d) / "candles.npy"), str(Path(d) / "funding.npz")
+        np.save(path, candles)
+        np.savez(funding, times=times, rates=rates, marks=marks)
+        cfg = str(Path(cfg_path).resolve())
+        old, new = [], []
+        for _ in range(rounds):
+            old.append(_engine_cps(old_tree, cfg, path, funding, False, runs, d + "/nc-old"))
+            new.append(_engine_cps(ROOT, cfg, path, funding, True, runs, d + "/nc-new"))
+    o, n = statistics.median(old), statistics.median(new)
+    load = os.getloadavg()[0]
+    print(f"bundled ETHUSDT {len(candles):,} candles, {rounds} alternated rounds of {runs} runs "
+          f"(load average {load:.2f}): old engine ({OLD_COMMIT}) "
+          f"{', '.join(f'{x / 1e6:.1f}' for x in old)} M candles/s, this engine rules on "
+          f"(funding {source}) {', '.join(f'{x / 1e6:.1f}' for x in new)} M candles/s")
+    return [
+        f"backtest_candles_per_s_eth_old_engine: {o:.0f} candles/s (median of {rounds} "
+        f"alternated rounds, {OLD_COMMIT})",
+        f"backtest_candles_per_s_eth_new_engine: {n:.0f} candles/s (median of {rounds}, funding "
+        f"and margin rules on)",
+        f"backtest_new_vs_old_engine_eth: {n / o:.3f} ratio (target >= 0.9; load average "
+        f"{load:.2f})",
+    ]
 
 
 def bundled_eth_lines(cfg, base: tuple, runs: int) -> list[str]:
@@ -171,12 +253,19 @@ def main() -> int:
     p.add_argument("--live-config", default=str(ROOT / "live_settings/ETH-J1.json"))
     p.add_argument("--runs", type=int, default=5, help="runs per span (median)")
     p.add_argument("--no-start-times", action="store_true", help="skip cold/warm start")
+    p.add_argument("--old-rounds", type=int, default=3,
+                   help=f"alternated rounds old engine ({OLD_COMMIT}) / this one (0: skip)")
+    p.add_argument("--only-old-vs-new", action="store_true",
+                   help="only the side-by-side with the old engine on bundled ETHUSDT")
     a = p.parse_args()
 
     from passivbot.config import load_live_config, side_params
     from passivbot.data.synthetic import synthetic_candles
     from passivbot.markets import market_spec
 
+    if a.only_old_vs_new:
+        print("\n".join(old_engine_lines(a.live_config, max(1, a.old_rounds), max(a.runs, 7))))
+        return 0
     cfg = load_live_config(a.live_config)
     lp, sp = side_params(cfg.long), side_params(cfg.short)
     if not (cfg.long.enabled and cfg.short.enabled):
@@ -214,6 +303,8 @@ def main() -> int:
           f"the backtest added {added_mb:.1f} MB")
     if not a.candles:
         lines += bundled_eth_lines(cfg, base, a.runs)
+        if a.old_rounds > 0:
+            lines += old_engine_lines(a.live_config, a.old_rounds, max(a.runs, 7))
         c30, c3 = cps["30d"], cps["3y"]
         lines.append(f"backtest_candles_per_s_30d: {c30:.0f} candles/s (target >= {TARGET_CPS})")
         lines.append(f"backtest_candles_per_s_1y: {cps['1y']:.0f} candles/s (target >= {TARGET_CPS})")

@@ -7,7 +7,9 @@ answers (clock skew, rate limit, IP ban, silent listen-key expiry, partial fills
 run on a busy window of the bundled data so the faults that wait for a fill get one; `all`
 both. `--outage N` adds one long outage of N consecutive failures (1025: the issue's overflow
 threshold; the run stops it after `--outage-limit` seconds and says how far it got).
-`--realism full` runs the emulator's realistic mode (default: minute).
+`--realism full` runs the emulator's realistic mode (default: minute). `--backoff-max S` caps the
+bot's own backoffs (`BotOptions.backoff_max_s`, 30 s in production; 0.5 s by default with
+`--outage`, so the 1,025 failures come in about a minute instead of hours).
 
 Run: python3 bench/faults.py --seed N [--rounds 2] [--minutes 240] [--faults all]
      [--realism full] [--outage 1025] [--exchanges binance bybit]
@@ -43,12 +45,24 @@ def main() -> int:
     ap.add_argument("--realism", choices=("minute", "full"), default="minute")
     ap.add_argument("--outage", type=int, default=0, help="consecutive failures of one outage")
     ap.add_argument("--outage-limit", type=float, default=300.0, help="seconds")
+    ap.add_argument("--backoff-max", type=float, default=None,
+                    help="cap of the bot's reconnect / failed-cycle backoffs, s (BotOptions."
+                    "backoff_max_s; default 30, with --outage 0.5 so 1,025 failures come in "
+                    "about a minute)")
     args = ap.parse_args()
     faults = {"classic": FAULTS, "harsh": NEW_FAULTS, "all": FAULTS + NEW_FAULTS}[args.faults]
     start = 0 if args.faults == "classic" else BUSY
     t0 = time.perf_counter()
     candles = np.array(load_bundled("ETHUSDT")[start: start + args.minutes + 5])
     reports = []
+    options = None
+    cap = args.backoff_max if args.backoff_max is not None else (0.5 if args.outage else None)
+    if cap is not None:
+        import dataclasses
+
+        from harness.parity import lockstep_options
+
+        options = dataclasses.replace(lockstep_options(), backoff_max_s=cap)
     for ex in args.exchanges:
         plan = schedule(args.seed, ex, args.minutes, args.rounds, faults=faults)
         if args.outage:
@@ -57,7 +71,7 @@ def main() -> int:
                          "long_outage"))
         camp = Campaign(ex, busy_config(), candles, args.seed, realism=args.realism,
                         outage_failures=args.outage or 1025,
-                        outage_limit_s=args.outage_limit)
+                        outage_limit_s=args.outage_limit, options=options)
         rep = asyncio.run(camp.run(plan, args.minutes))
         print("\n".join(report_lines(rep)), flush=True)
         reports.append(rep)

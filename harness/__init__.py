@@ -7,5 +7,8 @@ optimizer) never imports this package, so nothing here can change what trades. `
 - `harness.emulator`: synthetic candles and polling helpers for driving the emulator;
 - `harness.live`: lockstep helpers for running `LiveBot` against the emulator;
 - `harness.parity`: backtest = live proofs (`bench/parity.py`, `tests/test_parity*.py`);
+- `harness.parity_multi`: the same for several symbols on one wallet (`bench/parity_multi.py`,
+  `tests/test_live_multi.py`);
 - `harness.fault_campaign`, `harness.fault_measures`: the fault campaign (`bench/faults.py`).
+- `harness.console_shot`: how docs/img/console.png is made (a paper session, rendered).
 """

@@ -137,8 +137,9 @@ class Campaign:
     def __init__(self, exchange: str, cfg: LiveConfig, candles: np.ndarray, seed: int,
                  deadline_s: float = 10.0, poll_limit_s: float = 30.0,
                  clear_after_s: float = 3.0, realism="minute", outage_failures: int = 1025,
-                 outage_limit_s: float = 120.0) -> None:
+                 outage_limit_s: float = 120.0, options=None) -> None:
         self.exchange, self.cfg, self.candles, self.seed = exchange, cfg, candles, seed
+        self.options = options  # the bot's BotOptions (None: lockstep_options())
         self.realism = realism
         self.outage_failures, self.outage_limit_s = outage_failures, outage_limit_s
         self.n_minutes = len(candles) - 1
@@ -152,7 +153,8 @@ class Campaign:
         self.emu = None
 
     async def new_bot(self):
-        return await start_bot(self.exchange, self.cfg, self.emu, lockstep_options(),
+        return await start_bot(self.exchange, self.cfg, self.emu,
+                               self.options or lockstep_options(),
                                timeout_ms=CLIENT_TIMEOUT_MS)
 
     async def converge(self, fault: str, minute: int, cleared: float) -> FaultResult:
@@ -340,9 +342,11 @@ class Campaign:
                     continue
                 minute = self.emu.clock
                 if fault == "long_outage":
+                    t_out = time.monotonic()
                     n, cleared = await self.outage(self.outage_failures, self.outage_limit_s)
                     res = await self.converge(fault, minute, cleared)
-                    res.note = f"{n} consecutive failures; bot tasks alive: {self.tasks_alive()}"
+                    res.note = (f"{n} consecutive failures in {cleared - t_out:.0f} s; bot "
+                                f"tasks alive: {self.tasks_alive()}")
                 else:
                     cleared = await self.inject(fault)
                     res = await self.converge(fault, minute, cleared)

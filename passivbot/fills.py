@@ -9,7 +9,9 @@ The rule (docs/design.md, "Candles, fills and time"):
 - closes settle before entries; then long before short; within a group the order nearest the
   open first (buys by descending price, sells by ascending price);
 - orders created in reaction to a fill rest from the next candle (the caller's job: it only
-  passes the book as it stood at the open).
+  passes the book as it stood at the open);
+- a market order (the equity stop's close) executes at the open of the candle in progress, one
+  book width through it: `market_price_nb`, with the taker fee (the caller's fee rate).
 
 Leaf module: imports only records and numeric.
 """
@@ -17,10 +19,10 @@ Leaf module: imports only records and numeric.
 import numpy as np
 from numba import njit
 
-from passivbot.numeric import close_pnl_nb, new_position_nb, reduce_position_nb
+from passivbot.numeric import close_pnl_nb, new_position_nb, reduce_position_nb, round_nb
 from passivbot.records import (
     B_KIND, B_PRICE, B_QTY, B_SIDE, KIND_CLOSE, KIND_LIQUIDATION, KIND_STOP_CLOSE,
-    KIND_UNSTUCK_CLOSE, LONG,
+    KIND_UNSTUCK_CLOSE, LONG, M_PASSIVE_TICKS, M_PRICE_STEP,
 )
 
 
@@ -42,6 +44,26 @@ def fills_nb(is_buy: bool, price: float, low: float, high: float) -> bool:
     if is_buy:
         return low < price
     return high > price
+
+
+@njit(cache=True)
+def market_price_nb(is_buy: bool, open_price: float, market: np.ndarray) -> float:
+    """The price a market order pays when it executes at a candle's open: the open moved
+    market[M_PASSIVE_TICKS] price steps against the taker (a buy up, a sell down), on the step.
+
+    Why: the venues' book is one step wide (M_PASSIVE_TICKS = 1, the rule that keeps resting
+    orders off the touch), so the open is the last trade and a taker crosses to the far side
+    of the book: at worst one step through it, which is what the backtest charges (never the
+    open itself, which only the side of the book that traded there would get). A market array
+    of the older length 4 (0 ticks: no spread) pays the open exactly. The backtester prices the
+    equity stop's close with this, the emulator every market order that arrives at a candle's
+    open (minute mode: always), so a backtest and a live run pay the same.
+    """
+    ticks = market[M_PASSIVE_TICKS] if market.shape[0] > M_PASSIVE_TICKS else 0.0
+    if ticks <= 0.0:
+        return open_price
+    step = market[M_PRICE_STEP]
+    return round_nb(open_price + (ticks * step if is_buy else -ticks * step), step)
 
 
 @njit(cache=True)

@@ -7,8 +7,9 @@ with the side's sign (long enters below the price and closes above it; short mir
 
 Arguments that recur:
 - `params`: float64[N_PARAMS], one side's strategy (P_* indices), from config.side_params();
-- `market`: float64[N_MARKET], price step, qty step, min qty, min cost, passive ticks (M_*
-  indices; `ideal_orders_nb` caps entries and closes `passive_ticks` steps off the last price);
+- `market`: float64[N_MARKET], price step, qty step, min qty, min cost, passive ticks, re-pricing
+  tolerance (M_* indices; `ideal_orders_nb` caps entries and closes `passive_ticks` steps off
+  the last price; `initial_entry_price_nb` quantizes the flat side's entry by the tolerance);
 - `balance`: wallet balance, quote; `psize`/`pprice`: the side's position size and price;
 - `ema_lo`/`ema_hi`: the EMA band (min and max of the side's two EMAs);
 - `last_price`: the last traded price (in a backtest: the previous candle's close).
@@ -38,6 +39,7 @@ from passivbot.records import (
     M_MIN_QTY,
     M_PASSIVE_TICKS,
     M_PRICE_STEP,
+    M_REPRICE_TOL,
     M_QTY_STEP,
     ORDER_COLS,
     P_DDOWN_FACTOR,
@@ -98,6 +100,43 @@ def passive_close_price_nb(price: float, last_price: float, side: int) -> float:
 def passive_ticks_nb(market: np.ndarray) -> float:
     """market[M_PASSIVE_TICKS], 0 for a market array of the older length (no column)."""
     return market[M_PASSIVE_TICKS] if market.shape[0] > M_PASSIVE_TICKS else 0.0
+
+
+@njit(cache=True)
+def reprice_tol_nb(market: np.ndarray) -> float:
+    """market[M_REPRICE_TOL], 0 for a market array of an older length (no column)."""
+    return market[M_REPRICE_TOL] if market.shape[0] > M_REPRICE_TOL else 0.0
+
+
+@njit(cache=True)
+def quantize_passive_nb(price: float, tol: float, side: int) -> float:
+    """`price` moved onto the geometric grid (1 + tol)^k, toward the passive side: long down to
+    the grid point at or below it, short up to the one at or above it. The result is never more
+    aggressive than `price` and within `tol` of it (long: price / (1 + tol) <= q <= price).
+
+    Why: a flat side's initial entry is keyed on the EMAs, which drift every minute, so the
+    order would be cancelled and re-created nearly every minute (two requests, and the queue
+    place lost). On the grid it moves only when the band crosses a bucket. Stateless (the same
+    inputs give the same price), so the backtest and the live bot agree without sharing state.
+    tol <= 0 or a price <= 0: `price` unchanged.
+    """
+    if tol <= 0.0 or price <= 0.0 or not np.isfinite(price):
+        return price
+    step = np.log1p(tol)
+    # A price on a grid point (log round-off puts it a hair either side) keeps its own bucket:
+    # the 1e-9 bucket slack, toward the aggressive side, is taken back below if it overshoots.
+    k = np.log(price) / step + side * 1e-9
+    k = np.floor(k) if side == LONG else np.ceil(k)
+    q = np.exp(k * step)
+    # Never more aggressive than `price`: step back to the passive side (bounded: one step
+    # always suffices, a second is a guard).
+    for _ in range(2):
+        if side * (q - price) > 0.0:
+            k -= side
+            q = np.exp(k * step)
+        else:
+            break
+    return q
 
 
 @njit(cache=True)
@@ -164,11 +203,13 @@ def emas_from_closes_nb(closes: np.ndarray, span0: float, span1: float) -> tuple
 def initial_entry_price_nb(
     side: int, ema_lo: float, ema_hi: float, last_price: float, params: np.ndarray, market: np.ndarray
 ) -> float:
-    """Long enters at the lower band x (1 - dist), short at the upper band x (1 + dist), never
-    across the last price. Split from the qty so a replay can test the price every candle and
-    size the order only when it fills."""
+    """Long enters at the lower band x (1 - dist), short at the upper band x (1 + dist),
+    quantized by the market's re-pricing tolerance (quantize_passive_nb: the price changes only
+    when the band crosses a bucket), never across the last price. Split from the qty so a
+    replay can test the price every candle and size the order only when it fills."""
     band = ema_lo if side == LONG else ema_hi
-    raw = band * (1.0 - side * params[P_INITIAL_EPRICE_EMA_DIST])
+    raw = quantize_passive_nb(band * (1.0 - side * params[P_INITIAL_EPRICE_EMA_DIST]),
+                              reprice_tol_nb(market), side)
     return round_entry_price_nb(passive_entry_price_nb(raw, last_price, side), market[M_PRICE_STEP], side)
 
 

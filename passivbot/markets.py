@@ -27,7 +27,8 @@ import numpy as np
 
 from passivbot.errors import InputError
 from passivbot.records import (
-    BRACKET_COLS, M_MIN_COST, M_MIN_QTY, M_PASSIVE_TICKS, M_PRICE_STEP, M_QTY_STEP, N_MARKET,
+    BRACKET_COLS, DEFAULT_REPRICE_TOL, M_MIN_COST, M_MIN_QTY, M_PASSIVE_TICKS, M_PRICE_STEP,
+    M_QTY_STEP, M_REPRICE_TOL, N_MARKET,
 )
 
 EXCHANGES = ("binance", "bybit")
@@ -66,6 +67,9 @@ class MarketSpec:
     # venues' book is at least one step wide, so an order at the last price can cross; the live
     # adapter takes the same value from its capability row (`Capabilities.passive_ticks`).
     passive_ticks: float = 1.0
+    # Re-pricing tolerance of a flat side's initial entry (M_REPRICE_TOL; the adapter's
+    # `Capabilities.reprice_tol` holds the same default).
+    reprice_tol: float = DEFAULT_REPRICE_TOL
 
     @property
     def ccxt_symbol(self) -> str:
@@ -83,6 +87,7 @@ class MarketSpec:
         a[M_MIN_QTY] = self.min_qty
         a[M_MIN_COST] = self.min_cost
         a[M_PASSIVE_TICKS] = self.passive_ticks
+        a[M_REPRICE_TOL] = self.reprice_tol
         return a
 
     def brackets_array(self) -> np.ndarray:

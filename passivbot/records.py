@@ -85,7 +85,15 @@ M_MIN_COST = 3
 # outside it (0: capped at the last price; 1: never at the touch of a one-tick book). Arrays of
 # the older length 4 read as 0 (grid.passive_ticks_nb).
 M_PASSIVE_TICKS = 4
-N_MARKET = 5
+# Re-pricing tolerance of a flat side's initial entry: its EMA-keyed price is quantized onto a
+# geometric grid of this relative step, rounded to the passive side (grid.quantize_passive_nb),
+# so the order moves when the EMA band crosses a bucket, not every minute. 0: no quantization;
+# arrays of an older length read as 0 (grid.reprice_tol_nb).
+M_REPRICE_TOL = 5
+N_MARKET = 6
+# The tolerance the market specs and the live adapter put in M_REPRICE_TOL (one value for both,
+# so a backtest and the live bot quantize alike; docs/live.md says how it was chosen).
+DEFAULT_REPRICE_TOL = 0.001
 
 # Leverage / risk-limit brackets: float64 array (n_tiers, BRACKET_COLS), sorted by
 # notional cap ascending; the last cap may be inf.

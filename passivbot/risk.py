@@ -226,7 +226,8 @@ def equity_stop_nb(
       from a fresh peak instead of firing again on the old one.
     - equity < peak x (1 - drawdown): STOP_FIRE, stopped until now + cool-down (STOP_FOREVER
       for a cool-down of 0) with the peak re-based to this equity. The caller closes both
-      positions at market (the backtest at the next candle's open, taker fee).
+      positions at market (the backtest at the next candle's open one price step against the
+      taker, `fills.market_price_nb`, taker fee).
     - else STOP_TRADING with the raised peak.
     """
     if now_ms < stop_until_ms:
@@ -259,7 +260,8 @@ def filter_entries_nb(entries: np.ndarray, stop_until_ms: int, now_ms: int) -> n
 @njit(cache=True)
 def stop_close_nb(psize: float, price: float) -> np.ndarray:
     """The stop's close of one side: all of the position at `price` (the price the market
-    close is assumed to get: in the backtest the next candle's open), KIND_STOP_CLOSE."""
+    close is assumed to get: in the backtest `fills.market_price_nb` of the next candle's
+    open), KIND_STOP_CLOSE."""
     if psize <= 0.0:
         return np.empty((0, ORDER_COLS))
     out = np.empty((1, ORDER_COLS))

@@ -15,7 +15,9 @@ import pytest
 from passivbot.backtest.engine import EQ_EQUITY, run_backtest
 from passivbot.backtest.stats import compute_stats
 from passivbot.data.bundled import load_bundled
-from passivbot.records import KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, M_PASSIVE_TICKS
+from passivbot.records import (
+    KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, M_PASSIVE_TICKS, M_REPRICE_TOL,
+)
 from tests.backtest_helpers import ETH, ETH_BRACKETS, make_params
 
 GOLDEN = Path(__file__).with_name("golden") / "backtest_eth_14d.json"
@@ -110,9 +112,11 @@ def _regression_run():
     candles = load_bundled("ETHUSDT")[: 14 * 1440]
     p = make_params()
     # Pinned with orders capped at the last price itself (passive ticks 0, the calculator
-    # before the one-tick book rule); the default one-tick cap is covered by the cache tests.
+    # before the one-tick book rule) and the initial entry unquantized (re-pricing tolerance 0);
+    # the defaults are covered by the cache tests and tests/test_grid.py.
     market = ETH.copy()
     market[M_PASSIVE_TICKS] = 0.0
+    market[M_REPRICE_TOL] = 0.0
     fills, equity, summary = run_backtest(candles, p, p, market, ETH_BRACKETS, 1000.0, 0.0002,
                                           0.0005)
     stats = compute_stats(fills, equity, summary, candles, 1000.0)

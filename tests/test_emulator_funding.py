@@ -217,3 +217,34 @@ def test_emulator_and_backtest_count_the_same_funding_events_for_any_times():
         assert skipped == int((times <= c[0, 0]).sum())
 
     check()
+
+
+def test_a_market_order_pays_the_open_one_step_through_the_book_with_the_taker_fee():
+    """The backtest's price for the equity stop's close (`fills.market_price_nb`): in minute
+    mode a market order executes at the open of the candle in progress, one price step (0.01)
+    against the taker: candle 10 opens at 2000, so a buy pays 2000.01 and a sell 1999.99."""
+    emu = funded_emulator()
+    acc = emu.account
+    assert acc.candles[acc.clock, 1] == 2000.0
+    acc.place(is_buy=True, qty=1.0, price=0.0, order_type="MARKET", position_side=LONG)
+    acc.place(is_buy=False, qty=0.5, price=0.0, order_type="MARKET", position_side=SHORT)
+    buy, sell = acc.fills[-2], acc.fills[-1]
+    assert (buy["price"], sell["price"]) == (2000.01, 1999.99)
+    assert buy["taker"] and buy["fee"] == pytest.approx(2000.01 * acc.taker_fee)
+    # a crossing limit order is not a market order: it still gets the open (minute mode)
+    acc.place(is_buy=True, qty=0.1, price=2010.0, position_side=LONG)
+    assert acc.fills[-1]["price"] == 2000.0
+
+
+def test_realistic_mode_prices_a_market_order_at_the_open_by_the_same_rule():
+    """Before the candle's path has moved (between candles, where the bot sends the stop's
+    close) the realistic mode uses the same rule; once the path moved, the book's far side."""
+    c = flat_candles(40, 2000.0, spread=1.0)
+    emu = Emulator("binance", "ETHUSDT", c, start_index=10, realism="full")
+    acc = emu.account
+    acc.set_hedge_mode(True)
+    acc.place(is_buy=True, qty=1.0, price=0.0, order_type="MARKET", position_side=LONG)
+    assert acc.fills[-1]["price"] == 2000.01
+    acc.set_tick(2000.5, 2000.5, 2000.51, 30_000)  # half-way through the candle
+    acc.place(is_buy=False, qty=0.5, price=0.0, order_type="MARKET", position_side=LONG)
+    assert acc.fills[-1]["price"] == 2000.5  # the bid

@@ -29,3 +29,20 @@ def test_fill_sequence_matches_stable_reference(book_rows, low, high):
         keys.append((major, minor, i))
     expected = [i for _, _, i in sorted(keys)]  # ties keep book order (i), as a stable sort
     assert list(fill_sequence_nb(book, low, high)) == expected
+
+
+def test_market_price_is_the_open_one_step_through_the_book():
+    from passivbot.fills import market_price_nb
+
+    # price step 0.01, one passive tick (the venues' one-step book): a market buy at an open of
+    # 2428.85 pays 2428.86, a market sell 2428.84
+    market = np.array([0.01, 0.001, 0.001, 5.0, 1.0])
+    assert market_price_nb(True, 2428.85, market) == 2428.86
+    assert market_price_nb(False, 2428.85, market) == 2428.84
+    # two ticks, step 0.1: 95.5 -> 95.7 / 95.3 (on the step, no float residue)
+    wide = np.array([0.1, 0.01, 0.01, 1.0, 2.0])
+    assert market_price_nb(True, 95.5, wide) == 95.7
+    assert market_price_nb(False, 95.5, wide) == 95.3
+    # a market array of the older length 4 (no spread): the open itself
+    old = np.array([0.1, 0.01, 0.01, 1.0])
+    assert market_price_nb(True, 95.5, old) == 95.5 and market_price_nb(False, 95.5, old) == 95.5

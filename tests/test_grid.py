@@ -13,7 +13,8 @@ from passivbot.numeric import (
     is_on_step_nb, min_entry_qty_nb, n_steps_nb, new_position_nb, round_dn_nb, round_nb, round_up_nb,
 )
 from passivbot.records import (
-    KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, N_MARKET, N_PARAMS, P_DDOWN_FACTOR,
+    KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_REENTRY, LONG, M_REPRICE_TOL, N_MARKET, N_PARAMS,
+    P_DDOWN_FACTOR,
     P_ENABLED, P_INITIAL_EPRICE_EMA_DIST, P_INITIAL_QTY_PCT, P_MARKUP_RANGE, P_MIN_MARKUP,
     P_N_CLOSE_ORDERS, P_RENTRY_PPRICE_DIST, P_RENTRY_PPRICE_DIST_WE_WEIGHTING,
     P_WALLET_EXPOSURE_LIMIT, PARAM_KEYS, SHORT,
@@ -36,13 +37,19 @@ def make_params(**kw) -> np.ndarray:
     return p
 
 
-def make_market(price_step, qty_step, min_qty, min_cost, passive_ticks=0.0) -> np.ndarray:
-    m = np.array([price_step, qty_step, min_qty, min_cost, passive_ticks], dtype=np.float64)
+def make_market(price_step, qty_step, min_qty, min_cost, passive_ticks=0.0,
+                reprice_tol=0.0) -> np.ndarray:
+    m = np.array([price_step, qty_step, min_qty, min_cost, passive_ticks, reprice_tol],
+                 dtype=np.float64)
     assert m.shape == (N_MARKET,)
     return m
 
 
-ETH = market_spec("binance", "ETHUSDT").market_array()
+# The venue's market with the re-pricing tolerance off, so the hand examples below show the
+# unquantized band rule; the tolerance has its own tests (ETH_TOL: the market as shipped).
+ETH_TOL = market_spec("binance", "ETHUSDT").market_array()
+ETH = ETH_TOL.copy()
+ETH[M_REPRICE_TOL] = 0.0
 
 # ---------------------------------------------------------------------------------------------
 # rounding: table-driven
@@ -123,6 +130,41 @@ def test_one_passive_tick_keeps_entries_and_closes_off_the_touch():
     assert ent[0, 1] == 2400.01
     _, cls = grid.ideal_orders_nb(SHORT, 1000.0, 0.1, 2450.0, 2290.0, 2310.0, 2400.0, p, m1)
     assert cls[:, 1].max() == 2399.99
+
+
+def test_reprice_tolerance_hand_example():
+    """tol 0.001: the long band entry 2490 x 0.997 = 2482.53 lies between the grid points
+    1.001^7820 = 2480.1953 and 1.001^7821 = 2482.6755, so it goes down to 2480.1953 -> 2480.19
+    (rounded down to the tick). A band from 2488 (2480.536) to 2490 gives the same order; at
+    2491 (2483.527) it moves up one bucket, 2482.6755 -> 2482.67. Short: 2510 x 1.003 =
+    2517.53 goes up to 1.001^7835 = 2517.6598 -> 2517.66 (rounded up)."""
+    assert ETH_TOL[M_REPRICE_TOL] == 0.001  # the shipped default
+    p = make_params()
+
+    def long_at(band):
+        ent, _ = grid.ideal_orders_nb(LONG, 1000.0, 0.0, 0.0, band, band + 20, 2600.0, p, ETH_TOL)
+        return ent[0, 1]
+    assert long_at(2490.0) == 2480.19
+    assert long_at(2488.0) == long_at(2489.0) == 2480.19
+    assert long_at(2491.0) == 2482.67
+    ent, _ = grid.ideal_orders_nb(SHORT, 1000.0, 0.0, 0.0, 2490.0, 2510.0, 2400.0, p, ETH_TOL)
+    assert ent[0, 1] == 2517.66
+    # the cap still binds: the market at 2400 below the bucket -> one tick under the last price
+    ent, _ = grid.ideal_orders_nb(LONG, 1000.0, 0.0, 0.0, 2490.0, 2510.0, 2400.0, p, ETH_TOL)
+    assert ent[0, 1] == 2399.99
+    # no column (an older 5-long market array) or 0: unquantized
+    assert grid.reprice_tol_nb(ETH_TOL[:5]) == 0.0
+    assert grid.quantize_passive_nb(2482.53, 0.0, LONG) == 2482.53
+
+
+@given(st.floats(1e-4, 1e7), st.sampled_from([1e-5, 1e-4, 5e-4, 0.001, 0.002, 0.01, 0.05]),
+       st.sampled_from([LONG, SHORT]))
+def test_quantized_price_never_more_aggressive_and_within_tol(price, tol, side):
+    q = grid.quantize_passive_nb(price, tol, side)
+    assert side * (q - price) <= 0.0  # long never higher, short never lower
+    assert abs(q - price) <= tol * price  # and at most tol away
+    # stateless and on the grid: the price of q's own bucket is q again (within round-off)
+    assert grid.quantize_passive_nb(q, tol, side) == pytest.approx(q, rel=1e-12)
 
 
 def test_reentry_hand_example():
@@ -362,3 +404,19 @@ def test_param_indices_match_keys():
     assert p[P_RENTRY_PPRICE_DIST_WE_WEIGHTING] == 2.5 and p[P_INITIAL_QTY_PCT] == 0.031
     assert p[P_INITIAL_EPRICE_EMA_DIST] == 0.0042 and p[P_WALLET_EXPOSURE_LIMIT] == 0.8
     assert p[P_ENABLED] == 1.0
+
+
+@given(markets(), strategies_(), st.floats(10.0, 1e5), st.floats(0.9, 1.1),
+       st.sampled_from([0.0005, 0.001, 0.005]), st.sampled_from([LONG, SHORT]))
+def test_quantized_initial_entry_never_more_aggressive_than_unquantized(m, p, ema, spread, tol,
+                                                                        side):
+    lo, hi = min(ema, ema * spread), max(ema, ema * spread)
+    last = ema  # capped or not
+    mt = m.copy()
+    mt[M_REPRICE_TOL] = tol
+    plain = grid.initial_entry_price_nb(side, lo, hi, last, p, m)
+    quant = grid.initial_entry_price_nb(side, lo, hi, last, p, mt)
+    assume(plain > 0)
+    assert side * (quant - plain) <= 1e-9
+    assert abs(quant - plain) <= tol * plain + m[0] + 1e-9  # within tol (and one tick of rounding)
+    assert is_on_step_nb(quant, m[0])

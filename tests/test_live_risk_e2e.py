@@ -1,6 +1,6 @@
 """End to end, in lockstep against the emulator (minute mode, both exchanges): the real bot
 fires the equity stop on a falling market, closes both positions at market at the next
-candle's open (the backtest's price) with the taker fee, places no entry during the
+candle's open one price step through the book (the backtest's price) with the taker fee, places no entry during the
 cool-down, stays stopped when restarted in the middle of it, and trades again after it."""
 
 import asyncio
@@ -62,9 +62,14 @@ async def test_equity_stop_fires_survives_a_restart_mid_cooldown_and_resumes(exc
         assert fired_at is not None, "the equity stop never fired on a 12 % fall"
         until = load_risk_state(path).stop_until_ms
         assert until == int(emu.candles[fired_at, 0]) + 60_000 * (1 + COOLDOWN)
-        # closed at market: at the open of the candle in progress, taker fee, both sides flat
+        # closed at market: at the open of the candle in progress one price step (0.01) against
+        # the taker (fills.market_price_nb, the backtest's price), taker fee, both sides flat
         takers = [f for f in acc.fills if f["taker"]]
-        assert takers and all(f["price"] == emu.candles[fired_at + 1, 1] for f in takers)
+        open_ = emu.candles[fired_at + 1, 1]
+        assert takers and all(
+            f["price"] == pytest.approx(open_ - f["side"] * 0.01, abs=1e-9) for f in takers)
+        assert all(f["fee"] == pytest.approx(f["qty"] * f["price"] * acc.taker_fee, rel=1e-9)
+                   for f in takers)
         assert acc.positions[LONG].size == 0.0 and acc.positions[SHORT].size == 0.0
         assert not load_risk_state(path).close_pending
         assert entries_open(acc) == []

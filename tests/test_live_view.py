@@ -155,3 +155,24 @@ def test_a_failing_fill_report_never_stops_the_account_refresh(caplog):
     sync.on_trades([trade(1, "buy", 1.0, 100.0, 0.02)])
     assert sync.need_account and seen == ["account"]
     assert "reporting a fill failed" in caplog.text
+
+
+def test_only_a_paper_bot_stops_for_a_vanished_exchange():
+    from passivbot.live.view import PAPER_GONE_S
+
+    calls = []
+    for mode in ("paper", "live", "testnet"):
+        v = LiveView(BotState(params=np.zeros((2, N_PARAMS))), logging.getLogger("gone"), "ETHUSDT")
+        v.mode, v.on_gone = mode, calls.append
+        v.stream_down("ticker")
+        t0 = v._down_wall
+        assert not v.check_gone(t0 + PAPER_GONE_S - 1)
+        assert v.check_gone(t0 + PAPER_GONE_S) == (mode == "paper")
+        assert not v.check_gone(t0 + 2 * PAPER_GONE_S)  # once
+        v.stream_up("ticker")
+    assert len(calls) == 1 and "unreachable for 30 s" in calls[0]
+    v = LiveView(BotState(params=np.zeros((2, N_PARAMS))), logging.getLogger("gone"), "ETHUSDT")
+    v.mode, v.on_gone = "paper", calls.append
+    v.stream_down("ticker")
+    v.stream_up("ticker")  # back in time: nothing
+    assert not v.check_gone(10 ** 9)

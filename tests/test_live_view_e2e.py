@@ -11,6 +11,7 @@ with its journal, status page and alerts wired as start_bot wires them.
 """
 
 import asyncio
+import dataclasses
 import io
 import json
 
@@ -42,12 +43,15 @@ REALISM = "minute"
 KIND = {0: "initial_entry", 1: "reentry", 2: "close", 3: "close"}
 
 
-async def new_bot(exchange, emu, journal_path, alerter=None):
+async def new_bot(exchange, emu, journal_path, alerter=None, trades_page=None):
     ex = create_exchange(exchange, api_key="test-key", secret="test-secret",
                          emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
     out = io.StringIO()
     log, _ = setup_logging(f"view-{exchange}", Redactor(), "INFO", None, stream=out)
-    bot = LiveBot(make_adapter(exchange, ex, "ETHUSDT"), CFG, log, options=OPTS)
+    adapter = make_adapter(exchange, ex, "ETHUSDT")
+    if trades_page is not None:  # a small trade-history page: the restart must read them all
+        adapter.caps = dataclasses.replace(adapter.caps, trades_page=trades_page)
+    bot = LiveBot(adapter, CFG, log, options=OPTS)
     bot.view.mode = "paper"
     bot.view.journal = JournalWriter(journal_path)
     bot.journal_path = journal_path
@@ -190,3 +194,64 @@ async def test_a_first_entry_raised_to_the_exchange_minimum_is_warned_once_marke
         assert text.index("market ETH/USDT:USDT") < text.index("warning: long: first entry")
     finally:
         await emu.stop()
+
+
+@pytest.mark.parametrize("exchange", ["binance", "bybit"])
+async def test_fills_while_down_over_several_pages_of_trade_history_are_all_reported(
+        exchange, tmp_path):
+    """The restart read one page of the trade history (fetch_my_trades without paging: 500
+    trades on Binance, 50 on Bybit), so fills beyond it were never reported. With a page of 2
+    trades and 5 or more fills while down, every one is reported, journalled once, in order."""
+    emu = Emulator(exchange, "ETHUSDT", fall_then_rise(), start_index=1440, realism=REALISM)
+    await emu.start()
+    journal = tmp_path / "j.journal"
+    try:
+        bot, _ = await new_bot(exchange, emu, journal)
+        acc = emu.account
+        while not acc.fills:
+            await emu.advance(1)
+            await settle(bot, emu)
+        await eventually(lambda: bot.view.fills == len(acc.fills))
+        await stop_bot(bot)
+        n_before = len(acc.fills)
+        while len(acc.fills) < n_before + 5:  # the resting grid keeps filling while down
+            await emu.advance(1)
+            assert emu.clock < len(emu.candles) - 1, "too few fills while the bot was down"
+        missed = acc.fills[n_before:]
+        bot2, out2 = await new_bot(exchange, emu, journal, trades_page=2)
+        await stop_bot(bot2)
+        text = out2.getvalue()
+        lines = [ln for ln in text.splitlines() if "FILL (while the bot was down" in ln]
+        assert len(lines) == len(missed) >= 5, text
+        assert f"{len(missed)} fill(s) while the bot was down" in text
+        assert "differ from the journal" not in text
+        tail = read_journal(journal)["fill"][n_before:]
+        assert [(round(f["qty"], 8), round(f["price"], 8)) for f in tail] == \
+            [(round(f["qty"], 8), round(f["price"], 8)) for f in missed]
+    finally:
+        await emu.stop()
+
+
+async def test_a_paper_bot_stops_with_a_message_when_the_emulator_is_gone(tmp_path, monkeypatch):
+    """The emulator exits at the end of its candles: the paper bot's streams stay down, and after
+    PAPER_GONE_S it stops with a message saying why (start_bot's wiring: `view.on_gone` ->
+    `bot.fail`), instead of logging `cycle failed` forever. A live bot never stops for that."""
+    from passivbot.exchanges.errors import StopError
+    from passivbot.live import view as view_mod
+
+    monkeypatch.setattr(view_mod, "PAPER_GONE_S", 0.5)
+    emu = Emulator("binance", "ETHUSDT", fall_then_rise(), start_index=1440, realism=REALISM)
+    await emu.start()
+    bot, out = await new_bot("binance", emu, tmp_path / "j.journal")
+    bot.view.venue = f"127.0.0.1:{emu.port}"
+    bot.view.on_gone = lambda why: bot.fail(StopError(why))
+    try:
+        await emu.stop()  # what `--at-end exit` does
+        await eventually(lambda: bot.stopping.is_set(), timeout=20)
+    finally:
+        await asyncio.wait_for(stop_bot(bot), 60)
+    text = out.getvalue()
+    assert "DISCONNECTED since" in text
+    assert f"stopping: the emulator at 127.0.0.1:{emu.port} has been unreachable for" in text
+    assert "paper session over" in str(bot.stop_error)
+

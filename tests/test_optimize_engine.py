@@ -126,7 +126,7 @@ def test_dask_local_cluster_gives_the_same_kind_of_result(setup, local_run):
 
     folder, bt, candles = setup
     with LocalCluster(processes=True, n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+                      dashboard_address="127.0.0.1:0") as cluster:
         res = optimize(bt, dask_scheduler=cluster.scheduler_address, root=folder / "dask",
                        candles=candles, progress=False, plots=False)
     assert [r["number"] for r in res.records] == list(range(30))

@@ -39,14 +39,14 @@ def _trials(records):
     return [(r["number"], r["origin"], r["params"], r["values"]) for r in records]
 
 
-@pytest.mark.parametrize("sampler, batch", [("cmaes", 8), ("nsga2", 8), ("random", 8),
-                                            ("cmaes", 0)])
+@pytest.mark.parametrize("sampler, batch", [("cmaes", 8), ("nsga2", 8), ("nsga3", 8),
+                                            ("random", 8), ("cmaes", 0)])
 def test_a_resumed_run_finds_exactly_the_trials_of_an_uninterrupted_one(bt, tmp_path, sampler,
                                                                         batch):
     """Stopped inside a generation (iterations 23 with populations of 8, or the auto
     population of 2 workers), resumed to 50 on one worker: the same trials as one run of 50,
     because the logged state re-asks the same generation and the run keeps its population."""
-    cfg = small(bt, batch_size=batch, sampler=sampler, multi_objective=sampler == "nsga2")
+    cfg = small(bt, batch_size=batch, sampler=sampler, multi_objective=sampler.startswith("nsga"))
     whole = run(cfg, tmp_path / "whole", iterations=50)
     part = run(cfg, tmp_path / "part", iterations=23)
     resumed = optimize(None, resume=part.run_dir, iterations=50, workers=1, candles=CANDLES,
@@ -96,21 +96,49 @@ def test_tasks_shrink_toward_the_end_of_a_generation():
     assert chunks(16, 2) == [8, 4, 2, 1, 1]
     c = chunks(128, 16)
     assert sum(c) == 128 and c[0] == 8 and c[-1] == 1 and c == sorted(c, reverse=True)
-    assert sum(chunks(1000, 16)) == 1000 and max(chunks(1000, 16)) == 8
+    assert sum(chunks(1000, 16, 8)) == 1000 and max(chunks(1000, 16, 8)) == 8
     assert chunks(0, 4) == []
 
 
-@pytest.mark.parametrize("name", ["cmaes", "random", "nsga2", "tpe"])
+def test_tasks_hold_enough_candidates_to_pay_for_their_cost_but_every_worker_gets_one():
+    """A costly task (Dask: ~2 ms of the main process's CPU) over short backtests: at least
+    min_chunk candidates a task, or one task a worker when that would leave some idle."""
+    assert chunks(512, 16, 8, 23) == [32] * 16  # under 4 tasks of 23 a worker: even split
+    assert chunks(33, 2, 8, 50) == [17, 16]  # capped at n/workers: both workers busy
+    c = chunks(1024, 4, 8, 5)  # plenty a worker: shrinking tasks, none under 5
+    assert sum(c) == 1024 and c[0] == 8 and c == sorted(c, reverse=True)
+    assert min(c[:-1]) == 5  # the last task takes what is left
+    assert chunks(10, 4, 8, 1) == [3, 2, 2, 1, 1, 1]
+
+
+def test_the_cma_generation_is_what_the_library_asks_one_by_one(bt):
+    """CmaSampler draws a generation in one matrix product: the points cmaes.CMA.ask() gives
+    one at a time from the same state and stream (up to rounding), clipped into the cube."""
+    import copy
+
+    space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
+    x0 = space.encode(space.params_of(bt.starting_configs[0])[0])
+    s = make_sampler("cmaes", space, 5, 24, x0)
+    for g in range(3):
+        ref = copy.deepcopy(s._cma)
+        ref.reseed_rng((5 * 1_000_003 + ref.generation) % 2**32)
+        want = np.clip([ref.ask() for _ in range(24)], 0, 1)
+        got = s.ask()
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+        s.tell(got, [[-float(((p - 0.3) ** 2).sum())] for p in got])
+
+
+@pytest.mark.parametrize("name", ["cmaes", "random", "nsga2", "nsga3", "tpe"])
 def test_each_sampler_proposes_a_whole_generation_inside_the_space(bt, name):
     space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
     x0 = space.encode(space.params_of(bt.starting_configs[0])[0])
-    s = make_sampler(name, space, 3, 12, x0, n_obj=2 if name == "nsga2" else 1)
+    s = make_sampler(name, space, 3, 12, x0, n_obj=2 if name.startswith("nsga") else 1)
     for _ in range(3):
         pts = s.ask()
         assert len(pts) == 12
         params = pts if name == "tpe" else space.decode(pts)
         assert all(d.lo <= p[d.name] <= d.hi for p in params for d in space.dims)
-        s.tell(pts, [[-float(i), -1.0][:2 if name == "nsga2" else 1] for i in range(12)])
+        s.tell(pts, [[-float(i), -1.0][:2 if name.startswith("nsga") else 1] for i in range(12)])
 
 
 def test_cma_es_climbs_the_stand_in_bowl_from_the_start(bt, tmp_path):

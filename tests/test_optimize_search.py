@@ -113,8 +113,9 @@ def test_resume_in_process_continues_numbers_and_keeps_history(bt, tmp_path):
     assert sum(r["origin"] == "start:0" for r in after) == 1  # the start is not re-run
 
 
-def test_multi_objective_writes_the_pareto_front(bt, tmp_path):
-    res = run(small(bt, sampler="nsga2", multi_objective=True), tmp_path, iterations=30)
+@pytest.mark.parametrize("sampler", ["nsga2", "nsga3"])
+def test_multi_objective_writes_the_pareto_front(bt, tmp_path, sampler):
+    res = run(small(bt, sampler=sampler, multi_objective=True), tmp_path, iterations=30)
     front = json.loads((res.run_dir / "pareto.json").read_text())
     assert front and (res.run_dir / "pareto.csv").is_file()
     assert [p["number"] for p in front] == [r["number"] for r in pareto_records(res.records)]

@@ -1,7 +1,11 @@
 """retry_async: retries only transient errors, bounded attempts, backoff grows and is capped."""
 
+import math
+
 import ccxt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from passivbot.retry import backoff_delay, retry_async
 
@@ -71,3 +75,16 @@ def test_backoff_streak_grows_caps_and_resets():
     assert delays[:4] == [0.5, 1.0, 2.0, 4.0] and max(delays) == 30.0 and b.streak == 2000
     b.reset()
     assert b.fail() == 0.5
+
+
+@given(st.integers(1, 10**30), st.floats(1e-4, 100.0), st.floats(1e-3, 1e5),
+       st.floats(0.0, 1.0))
+def test_backoff_delay_is_finite_capped_and_at_least_half_for_any_streak(attempt, base, cap,
+                                                                         r):
+    """Property: any attempt number (1,025 and far beyond) gives a finite delay in
+    [d / 2, d], d = min(cap, base x 2^(attempt-1)) (2^(attempt-1) capped at 2^63 first), and
+    a longer streak never waits less (same jitter draw)."""
+    d = backoff_delay(attempt, base, cap, rand=lambda: r)
+    full = min(cap, base * 2.0 ** min(attempt - 1, 63))
+    assert math.isfinite(d) and 0.5 * full - 1e-12 <= d <= full + 1e-12
+    assert backoff_delay(attempt + 1, base, cap, rand=lambda: r) >= d - 1e-12

@@ -183,9 +183,12 @@ def test_replay_keeps_unstuck_losses_within_allowance_and_no_entry_while_stopped
             assert len(later) == 0
         elif len(later):
             assert later.min() >= m + cool
-    # the stop's closes are market closes of the whole positions at the candle's open
+    # the stop's closes are market closes of the whole positions at the candle's open, one
+    # price step against the taker (ETH's book is one step wide): a long sells at open - step
     for f in stops:
-        assert f["psize"] == 0.0 and f["price"] == c[int(f["minute"]), 1]
+        open_ = c[int(f["minute"]), 1]
+        want = round(open_ - f["side"] * ETH[0], 2)
+        assert f["psize"] == 0.0 and f["price"] == pytest.approx(want, abs=1e-9)
         assert f["fee"] == pytest.approx(f["qty"] * f["price"] * 0.0005, rel=1e-12)
 
 

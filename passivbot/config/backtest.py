@@ -23,8 +23,8 @@ from passivbot.markets import DEFAULT_FEES, EXCHANGES
 
 BACKTEST_CONFIG_VERSION = 1
 PER_EXCHANGE = "DEFAULT_FEES[exchange]"  # documented default of the fee keys
-SAMPLERS = ("cmaes", "tpe", "random", "nsga2")
-MULTI_OBJECTIVE_SAMPLERS = ("nsga2", "tpe")
+SAMPLERS = ("cmaes", "tpe", "random", "nsga2", "nsga3")
+MULTI_OBJECTIVE_SAMPLERS = ("nsga2", "tpe", "nsga3")
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 
 
@@ -64,23 +64,33 @@ BACKTEST_SCHEMA: tuple[FieldSpec, ...] = (
     _f("iterations", "optimize", INT, "candidates to evaluate", default=200, lo=1,
        hi=1_000_000),
     _f("sampler", "optimize", CHOICE,
-       "search algorithm: cmaes (the cmaes library), nsga2 (pymoo), random, tpe (Optuna)",
+       "search algorithm: cmaes (the cmaes library), nsga2 / nsga3 (pymoo), random, tpe "
+       "(Optuna)",
        default="cmaes",
        choices=SAMPLERS),
     _f("batch_size", "optimize", INT,
-       "candidates per generation (the population); 0 = auto (16 per worker, at least the "
+       "candidates per generation (the population); 0 = auto (32 per worker, at least the "
        "sampler's default)", default=0, lo=0, hi=100_000),
     _f("n_folds", "optimize", INT, "time folds each candidate is scored on", default=1, lo=1,
        hi=20),
     _f("fold_score", "optimize", CHOICE, "how fold scores combine", default="worst",
        choices=("worst", "mean")),
     _f("multi_objective", "optimize", BOOL,
-       "gain vs drawdown, writes the Pareto front (needs sampler nsga2 or tpe)", default=False),
+       "gain vs drawdown, writes the Pareto front (needs sampler nsga2, nsga3 or tpe)",
+       default=False),
     _f("symbol_score", "optimize", CHOICE, "how the scores on several symbols combine",
        default="mean", choices=("mean", "worst")),
+    _f("one_wallet", "optimize", BOOL,
+       "with several `symbols`: each candidate trades them all at once on one wallet (the "
+       "multi-symbol backtest; its wallet_exposure_limit is each side's total) and is scored "
+       "on the account", default=False),
     _f("holdout_symbols", "optimize", LIST,
        "symbols the search never sees; the best config is backtested on them at the end and "
        "reported beside its score", default=None),
+    _f("holdout_days", "optimize", INT,
+       "the last days of the period, which the search never sees; the best config is "
+       "backtested on them at the end and reported beside its score (0 = none)", default=0,
+       lo=0, hi=36_500, unit="days"),
     _f("seed", "optimize", INT, "random seed of the search", default=0, lo=0),
     _f("constraints", "optimize", OBJECT, "candidates violating these score as failed",
        default=None),
@@ -142,7 +152,9 @@ class OptimizeConfig:
     fold_score: str = "worst"
     multi_objective: bool = False
     symbol_score: str = "mean"
+    one_wallet: bool = False
     holdout_symbols: tuple[str, ...] = ()
+    holdout_days: int = 0
     seed: int = 0
     constraints: Constraints = field(default_factory=Constraints)
     bounds: dict[str, Bound] = field(default_factory=dict)
@@ -357,6 +369,18 @@ def backtest_config_from_dict(d: dict, source: str, *, root: Path | None = None)
         if both:
             col.add("optimize.holdout_symbols", list(opt.holdout_symbols),
                     f"{', '.join(sorted(both))} also searched: a hold-out symbol must not be")
+    if opt is not None and opt.one_wallet:
+        n = len(symbols) if symbols else 1
+        for bad, why in ((n < 2, f"needs at least 2 `symbols` (got {n})"),
+                         (opt.n_folds > 1, f"needs n_folds 1 (got {opt.n_folds})"),
+                         (bool(opt.holdout_symbols), "cannot be combined with holdout_symbols "
+                                                     "(use holdout_days)")):
+            if bad:
+                col.add("optimize.one_wallet", True, why)
+    if opt is not None and start and end and opt.holdout_days >= (end - start).days:
+        col.add("optimize.holdout_days", opt.holdout_days,
+                f"must be < {(end - start).days}, the days from start_date to end_date: the "
+                f"search needs at least one day before the hold-out period")
     col.raise_if_any()
     return BacktestConfig(
         config_version=top["config_version"], exchange=top["exchange"], symbol=symbol,
@@ -394,7 +418,9 @@ def backtest_config_to_dict(cfg: BacktestConfig) -> dict:
             "iterations": o.iterations, "sampler": o.sampler, "batch_size": o.batch_size,
             "n_folds": o.n_folds, "fold_score": o.fold_score,
             "multi_objective": o.multi_objective, "symbol_score": o.symbol_score,
-            "holdout_symbols": list(o.holdout_symbols), "seed": o.seed,
+            "one_wallet": o.one_wallet,
+            "holdout_symbols": list(o.holdout_symbols), "holdout_days": o.holdout_days,
+            "seed": o.seed,
             "constraints": {k: getattr(c, k) for k in BT_CONSTRAINTS},
             "bounds": bounds,
         },

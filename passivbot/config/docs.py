@@ -296,7 +296,7 @@ error.
 
 {table(BACKTEST_SCHEMA)}
 
-Cross-field rules: `end_date` after `start_date`; `multi_objective` needs sampler `nsga2` or
+Cross-field rules: `end_date` after `start_date`; `multi_objective` needs sampler `nsga2`, `nsga3` or
 `tpe`; each `starting_configs` entry (relative to the project root) must exist and validate as
 a live config (its problems are reported under its own file name).
 

@@ -27,27 +27,19 @@ from passivbot.data.days import (
     DAY_MS, MINUTE_MS, day_start_ms, days_between, format_day_ranges, parse_day,
 )
 from passivbot.data.errors import DataError
+from passivbot.exchanges.adapter import Capabilities
+from passivbot.exchanges.registry import MODULES
 from passivbot.retry import retry_async
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class OhlcvCaps:
-    """What one kline request may return on an exchange, through ccxt.
-
-    Binance USDT-M serves up to 1500 rows, but ccxt 4.5 trims every fetch_ohlcv answer to 1000;
-    the request weight is the same either way (1500 rows cost 10, 2 x 1000 rows cost 2 x 5),
-    so a day is two requests on both exchanges at no rate-limit cost.
-    """
-
-    page_limit: int
+def _ohlcv_caps(exchange: str) -> Capabilities:
+    """The exchange's one capability row (`passivbot.exchanges.<name>.CAPS`): the kline page
+    size lives there and only there (`ohlcv_page`, what ccxt's fetch_ohlcv returns at most)."""
+    return MODULES[exchange].CAPS
 
 
-OHLCV_CAPS = {
-    "binance": OhlcvCaps(page_limit=1000),
-    "bybit": OhlcvCaps(page_limit=1000),
-}
 QUOTES = ("USDT", "USDC")
 
 
@@ -113,7 +105,7 @@ def to_ccxt_symbol(symbol: str) -> str:
                     f"(expected e.g. ETHUSDT; quotes: {', '.join(QUOTES)})")
 
 
-async def _fetch_window(ex, ccxt_symbol: str, start_ms: int, end_ms: int, caps: OhlcvCaps,
+async def _fetch_window(ex, ccxt_symbol: str, start_ms: int, end_ms: int, caps: Capabilities,
                         summary: FetchSummary, retry: dict) -> np.ndarray:
     """All candles with open time in [start_ms, end_ms), paginated; (m, 6) float64."""
     pages, since = [], start_ms
@@ -127,7 +119,7 @@ async def _fetch_window(ex, ccxt_symbol: str, start_ms: int, end_ms: int, caps: 
     while since < end_ms:
         async def call(since=since):
             summary.requests += 1
-            return await ex.fetch_ohlcv(ccxt_symbol, "1m", since, caps.page_limit,
+            return await ex.fetch_ohlcv(ccxt_symbol, "1m", since, caps.ohlcv_page,
                                         dict(params_base))
 
         page = await retry_async(call, on_retry=on_retry, **retry)
@@ -136,7 +128,7 @@ async def _fetch_window(ex, ccxt_symbol: str, start_ms: int, end_ms: int, caps: 
         arr = np.asarray(page, dtype=np.float64)[:, :6]
         pages.append(arr)
         last = int(arr[:, 0].max())
-        if last + MINUTE_MS >= end_ms or len(page) < caps.page_limit or last < since:
+        if last + MINUTE_MS >= end_ms or len(page) < caps.ohlcv_page or last < since:
             break
         since = last + MINUTE_MS
     if not pages:
@@ -161,12 +153,12 @@ async def download_range(exchange: str, symbol: str, start: str | date, end: str
     range (`passivbot.data.perp_fetch`; skipped when a day failed on an exchange error).
     """
     check_symbol(symbol)
-    if exchange not in OHLCV_CAPS:
-        raise DataError(f"unsupported exchange {exchange!r} (supported: {', '.join(OHLCV_CAPS)})")
+    if exchange not in MODULES:
+        raise DataError(f"unsupported exchange {exchange!r} (supported: {', '.join(MODULES)})")
     start_d, end_d = parse_day(start), parse_day(end)
     if end_d <= start_d:
         raise DataError(f"end date {end_d} must be after start date {start_d} (end is exclusive)")
-    caps, sym = OHLCV_CAPS[exchange], to_ccxt_symbol(symbol)
+    caps, sym = _ohlcv_caps(exchange), to_ccxt_symbol(symbol)
     cache = CandleCache(cache_dir, exchange, symbol)
     cache.clean_stale_tmp()
     summary = FetchSummary(exchange, symbol, start_d, end_d)
@@ -273,7 +265,7 @@ async def _server_time(client, summary: FetchSummary, retry: dict) -> int:
     return int(await retry_async(call, on_retry=on_retry, **retry))
 
 
-async def _fetch_day(client, sym: str, day: date, now_ms: int, caps: OhlcvCaps,
+async def _fetch_day(client, sym: str, day: date, now_ms: int, caps: Capabilities,
                      summary: FetchSummary, retry: dict,
                      prev_close: float | None) -> tuple[np.ndarray | None, int]:
     """One day's gap-filled candles up to the last closed minute (None: nothing there)."""

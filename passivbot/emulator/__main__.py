@@ -1,5 +1,8 @@
 """Paper trading: `python3 -m passivbot.emulator --exchange binance --symbol ETHUSDT --port 8090`.
 
+Several symbols on one account (one wallet, cross margin): `--symbol ETHUSDT BTCUSDT SOLUSDT`
+serves their bundled candles on their common minutes (a multi-symbol live config trades it).
+
 Serves the bundled candles (or --candles PATH: .npy, .csv or .csv.gz with columns timestamp ms,
 open, high, low, close, volume; a header row is optional) in real time scaled by --speed, on
 127.0.0.1 only. Point the bot at it with `--emulator 127.0.0.1:PORT`. Stop with Ctrl-C.
@@ -76,7 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python3 -m passivbot.emulator", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--exchange", choices=("binance", "bybit"), default="binance")
-    ap.add_argument("--symbol", default="ETHUSDT")
+    ap.add_argument("--symbol", nargs="+", default=["ETHUSDT"],
+                    help="one symbol, or several on one account (bundled candles only)")
     ap.add_argument("--host", default="127.0.0.1", help="127.0.0.1 or localhost only")
     ap.add_argument("--port", type=int, default=8090, help="0: any free port")
     ap.add_argument("--speed", type=positive, default=60.0,
@@ -96,7 +100,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--at-end", choices=("exit", "serve"), default="exit",
                     help="out of candles: print the summary and exit, or keep answering "
                          "(clock stopped) until Ctrl-C")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    args.symbols = list(args.symbol)
+    args.symbol = args.symbols[0]
+    return args
 
 
 def check(args: argparse.Namespace) -> np.ndarray:
@@ -108,10 +115,28 @@ def check(args: argparse.Namespace) -> np.ndarray:
                          "(it is a local test exchange, never exposed)")
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: must be 0..65535")
-    try:
-        market_spec(args.exchange, args.symbol)
-    except KeyError as e:
-        raise InputError(f"--symbol {args.symbol}: {e.args[0]}") from None
+    if len(set(args.symbols)) != len(args.symbols):
+        raise InputError(f"--symbol {' '.join(args.symbols)}: a symbol is listed twice")
+    for sym in args.symbols:
+        try:
+            market_spec(args.exchange, sym)
+        except KeyError as e:
+            raise InputError(f"--symbol {sym}: {e.args[0]}") from None
+    if len(args.symbols) > 1:
+        if args.candles is not None:
+            raise InputError(f"--candles {args.candles}: one file is one symbol's candles; "
+                             "with several --symbol the bundled samples are served")
+        from passivbot.emulator.wallet import align_candles
+
+        try:
+            candles = align_candles([load_candles(None, s) for s in args.symbols])
+        except ValueError as e:
+            raise InputError(f"--symbol {' '.join(args.symbols)}: {e}") from None
+        n = len(candles[0])
+        if not 1 <= args.start_index < n:
+            raise InputError(f"bundled {'+'.join(args.symbols)}: {n} common minutes; "
+                             f"--start-index {args.start_index} needs 1 <= start-index < {n}")
+        return candles
     candles = load_candles(args.candles, args.symbol)
     source = args.candles or f"bundled {args.symbol}"
     if not 1 <= args.start_index < len(candles):
@@ -125,21 +150,24 @@ def summary(emu, minutes: int) -> str:
     """What a paper session did, in a trader's words."""
     from passivbot.records import LONG, SHORT
 
+    books = list(emu.accounts.values())
     acc = emu.account
-    fills = acc.fills
+    fills = [f for b in books for f in b.fills]
     taker = sum(1 for f in fills if f["taker"])
     start = emu.starting_balance
     pnl = acc.balance - start
-    pos = ", ".join(f"{n} {acc.positions[s].size:g} @ {acc.positions[s].price:g}"
-                    for n, s in (("long", LONG), ("short", SHORT)))
+    pos = "; ".join((f"{b.spec.symbol} " if len(books) > 1 else "") + ", ".join(
+        f"{n} {b.positions[s].size:g} @ {b.positions[s].price:g}"
+        for n, s in (("long", LONG), ("short", SHORT))) for b in books)
+    funding_paid = [x for b in books for x in b.funding_paid]
     c = emu.counters
     return (f"out of candles after {minutes} minutes: {len(fills)} fills ({len(fills) - taker} "
             f"maker, {taker} taker); wallet balance {acc.balance:.2f} USDT (start {start:.2f}, "
             f"{pnl:+.2f}), unrealized {acc.upnl():+.2f}; positions {pos}; "
-            f"{len(acc.open_orders)} open orders; orders created {c['orders_created']}, "
-            f"cancelled {c['orders_cancelled']}, rejected {c['orders_rejected']}; funding "
-            f"{-sum(p for _, _, p in acc.funding_paid):+.2f} USDT over "
-            f"{len(acc.funding_paid)} charges")
+            f"{sum(len(b.open_orders) for b in books)} open orders; orders created "
+            f"{c['orders_created']}, cancelled {c['orders_cancelled']}, rejected "
+            f"{c['orders_rejected']}; funding {-sum(p for _, _, p in funding_paid):+.2f} USDT "
+            f"over {len(funding_paid)} charges")
 
 
 def load_emulator_funding(args: argparse.Namespace, candles: np.ndarray):
@@ -149,6 +177,9 @@ def load_emulator_funding(args: argparse.Namespace, candles: np.ndarray):
         return None
     from passivbot.data.perp import load_funding
 
+    if len(args.symbols) > 1:
+        return [load_funding(args.exchange, s, int(c[0, 0]), int(c[-1, 0]) + 60_000,
+                             cache_dir="caches") for s, c in zip(args.symbols, candles)]
     return load_funding(args.exchange, args.symbol, int(candles[0, 0]),
                         int(candles[-1, 0]) + 60_000, cache_dir="caches")
 
@@ -159,21 +190,23 @@ async def serve(args: argparse.Namespace, candles: np.ndarray) -> int:
 
     realism = Realism(seed=args.seed) if args.realism == "full" else "minute"
     funding = load_emulator_funding(args, candles)
-    emu = Emulator(args.exchange, args.symbol, candles, start_index=args.start_index,
+    multi = len(args.symbols) > 1
+    emu = Emulator(args.exchange, args.symbols if multi else args.symbol, candles,
+                   start_index=args.start_index,
                    starting_balance=args.starting_balance, realism=realism, funding=funding)
     try:
         url = await emu.start(host=args.host, port=args.port)
     except OSError as e:
         raise InputError(f"--port {args.port}: cannot listen on 127.0.0.1 ({e.strerror})") \
             from None
-    n = len(candles) - args.start_index
-    print(f"{args.exchange} emulator for {args.symbol} at {url} (ccxt: --emulator "
+    n = len(candles[0] if multi else candles) - args.start_index
+    print(f"{args.exchange} emulator for {', '.join(args.symbols)} at {url} (ccxt: --emulator "
           f"127.0.0.1:{emu.port}); {n} minutes at {args.speed:g}x, realism {args.realism}; "
           f"funding {_funding_words(funding)}; Ctrl-C to stop", flush=True)
     try:
         await emu.run_realtime(speed=args.speed)
         print(summary(emu, emu.clock - args.start_index), flush=True)
-        if args.at_end == "serve" and emu.clock >= len(candles):
+        if args.at_end == "serve" and emu.clock >= len(emu.candles):
             emu.out_of_candles = True
             print("serving with the clock stopped at the last candle; Ctrl-C to stop",
                   flush=True)
@@ -186,6 +219,8 @@ async def serve(args: argparse.Namespace, candles: np.ndarray) -> int:
 def _funding_words(funding) -> str:
     if funding is None:
         return "off"
+    if isinstance(funding, list):
+        return ", ".join(_funding_words(f) for f in funding)
     return f"{len(funding)} events ({funding.source})" if len(funding) else "none known"
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from passivbot.emulator import core, guards
+from passivbot.emulator import core, guards, history
 from passivbot.margin import hedged_liq_price_nb
 from passivbot.records import LONG, SHORT
 
@@ -84,6 +85,7 @@ class BinanceRest:
         get("/fapi/v1/allOrders", self.all_orders)
         get("/fapi/v1/userTrades", self.user_trades)
         r.add_route("*", "/fapi/v1/order", self.order)
+        r.add_route("*", "/fapi/v1/batchOrders", self.batch_orders)
         r.add_delete("/fapi/v1/allOpenOrders", self.cancel_all)
         post("/fapi/v1/leverage", self.leverage)
         r.add_route("*", "/fapi/v1/positionSide/dual", self.dual)
@@ -128,9 +130,15 @@ class BinanceRest:
         p = dict(req.query)
         p.update(dict(parse_qsl(body)))
         sym = p.get("symbol")
-        if sym is not None and sym != self.emu.symbol:
+        acc = self.emu.accounts.get(sym if sym is not None else self.emu.symbol)
+        if acc is None:
             return p, error(core.R_BAD_SYMBOL)
+        self.acc = acc  # the symbol's book, until the next request (handlers do not await)
         return p, None
+
+    def books(self, p: dict) -> list:
+        """The books a request is about: its symbol's, or every symbol's without one."""
+        return [self.acc] if "symbol" in p else list(self.emu.accounts.values())
 
     def order_json(self, o: core.Order) -> dict:
         return {
@@ -147,7 +155,13 @@ class BinanceRest:
             "goodTillDate": 0, "time": o.created_ms, "updateTime": o.updated_ms,
         }
 
-    def positions_json(self) -> list:
+    def positions_json(self, books: list | None = None) -> list:
+        if books is not None:
+            out = []
+            for b in books:
+                self.acc = b
+                out += self.positions_json()
+            return out
         acc, last = self.acc, self.acc.last_price
         lp, sp = acc.positions[LONG], acc.positions[SHORT]
         liq, _ = hedged_liq_price_nb(acc.balance, lp.size, lp.price, sp.size, sp.price,
@@ -179,7 +193,8 @@ class BinanceRest:
     async def exchange_info(self, req):
         from passivbot.markets import MARKETS
         symbols = []
-        for (ex, sym), spec in MARKETS.items():
+        listed = {**MARKETS, **{("binance", k): v for k, v in self.emu.specs.items()}}
+        for (ex, sym), spec in listed.items():
             if ex != "binance":
                 continue
             symbols.append({
@@ -232,8 +247,12 @@ class BinanceRest:
         return web.json_response(out)
 
     async def ticker_price(self, req):
-        return web.json_response({"symbol": self.emu.symbol, "price": s(self.acc.last_price),
-                                  "time": self.acc.now_ms()})
+        p, err = await self.params(req)
+        if err:
+            return err
+        rows = [{"symbol": b.spec.symbol, "price": s(b.last_price), "time": b.now_ms()}
+                for b in self.books(p)]
+        return web.json_response(rows[0] if len(rows) == 1 else rows)
 
     def _book(self) -> tuple[float, float]:
         acc = self.acc
@@ -241,12 +260,22 @@ class BinanceRest:
         return (acc.bid, acc.ask) if acc.realistic and acc.ask > 0 else (last, last)
 
     async def book_ticker(self, req):
-        bid, ask = self._book()
-        return web.json_response({"symbol": self.emu.symbol, "bidPrice": s(bid), "bidQty": "1",
-                                  "askPrice": s(ask), "askQty": "1", "time": self.acc.now_ms(),
-                                  "lastUpdateId": self.acc.clock})
+        p, err = await self.params(req)
+        if err:
+            return err
+        rows = []
+        for b in self.books(p):
+            self.acc = b
+            bid, ask = self._book()
+            rows.append({"symbol": b.spec.symbol, "bidPrice": s(bid), "bidQty": "1",
+                         "askPrice": s(ask), "askQty": "1", "time": b.now_ms(),
+                         "lastUpdateId": b.clock})
+        return web.json_response(rows[0] if len(rows) == 1 else rows)
 
     async def depth(self, req):
+        _, err = await self.params(req)
+        if err:
+            return err
         bid, ask = self._book()
         now = self.acc.now_ms()
         return web.json_response({"lastUpdateId": self.acc.clock, "E": now, "T": now,
@@ -279,7 +308,7 @@ class BinanceRest:
             a["availableBalance"], "maxWithdrawAmount": a["maxWithdrawAmount"],
             "canTrade": True, "canDeposit": True, "canWithdraw": True, "feeTier": 0,
             "multiAssetsMargin": False, "updateTime": 0, "assets": [a],
-            "positions": self.positions_json()})
+            "positions": self.positions_json(list(self.emu.accounts.values()))})
 
     async def balance(self, req):
         a = self.asset_json()
@@ -287,19 +316,25 @@ class BinanceRest:
         return web.json_response([a])
 
     async def position_risk(self, req):
-        _, err = await self.params(req)
-        return err or web.json_response(self.positions_json())
+        p, err = await self.params(req)
+        return err or web.json_response(self.positions_json(self.books(p)))
 
     async def leverage_bracket(self, req):
-        spec = self.acc.spec
-        floor, brackets = 0.0, []
-        for i, t in enumerate(spec.tiers):
-            cap = t.notional_cap if t.notional_cap != float("inf") else 9.223372036854776e18
-            brackets.append({"bracket": i + 1, "initialLeverage": t.max_leverage,
-                             "notionalCap": cap, "notionalFloor": floor, "maintMarginRatio":
-                             t.mmr, "cum": t.maint_amount})
-            floor = cap
-        return web.json_response([{"symbol": spec.symbol, "brackets": brackets}])
+        p, err = await self.params(req)
+        if err:
+            return err
+        out = []
+        for b in self.books(p):
+            spec = b.spec
+            floor, brackets = 0.0, []
+            for i, t in enumerate(spec.tiers):
+                cap = t.notional_cap if t.notional_cap != float("inf") else 9.223372036854776e18
+                brackets.append({"bracket": i + 1, "initialLeverage": t.max_leverage,
+                                 "notionalCap": cap, "notionalFloor": floor, "maintMarginRatio":
+                                 t.mmr, "cum": t.maint_amount})
+                floor = cap
+            out.append({"symbol": spec.symbol, "brackets": brackets})
+        return web.json_response(out)
 
     async def leverage(self, req):
         p, err = await self.params(req)
@@ -309,7 +344,7 @@ class BinanceRest:
         if isinstance(r, core.Reject):
             return error(r.code)
         return web.json_response({"leverage": r, "maxNotionalValue": "50000",
-                                  "symbol": self.emu.symbol})
+                                  "symbol": self.acc.spec.symbol})
 
     async def dual(self, req):
         p, err = await self.params(req)
@@ -317,7 +352,13 @@ class BinanceRest:
             return err
         if req.method == "GET":
             return web.json_response({"dualSidePosition": self.acc.hedge_mode})
-        r = self.acc.set_hedge_mode(str(p.get("dualSidePosition")).lower() == "true")
+        hedge = str(p.get("dualSidePosition")).lower() == "true"
+        books = list(self.emu.accounts.values())  # the position mode is the account's
+        r = next((x for x in (b.can_set_hedge_mode(hedge) for b in books) if x is not None),
+                 None)
+        if r is None:
+            for b in books:
+                r = b.set_hedge_mode(hedge)
         if isinstance(r, core.Reject):
             return error(r.code)
         return web.json_response({"code": 200, "msg": "success"})
@@ -335,10 +376,11 @@ class BinanceRest:
 
     # -- orders ----------------------------------------------------------------------------
     async def open_orders(self, req):
-        _, err = await self.params(req)
+        p, err = await self.params(req)
         if err:
             return err
-        return web.json_response([self.order_json(o) for o in self.acc.open_orders.values()])
+        return web.json_response([self.order_json(o) for b in self.books(p)
+                                  for o in b.open_orders.values()])
 
     async def all_orders(self, req):
         _, err = await self.params(req)
@@ -349,20 +391,25 @@ class BinanceRest:
         return web.json_response([self.order_json(o) for o in orders[-1000:]])
 
     async def user_trades(self, req):
-        _, err = await self.params(req)
+        p, err = await self.params(req)
         if err:
             return err
+        try:  # the venue's paging rules (emulator.history)
+            page = history.binance_page(self.acc.fills, p, self.acc.now_ms())
+        except history.PageError as e:
+            code = {"interval": -1127, "combination": -1128}.get(e.kind, -1102)
+            return web.json_response({"code": code, "msg": str(e)}, status=400)
         out = []
-        for i, f in enumerate(self.acc.fills):
+        for f in page:
             o = self.acc.find(f["order_id"])
-            out.append({"symbol": self.emu.symbol, "id": i + 1, "orderId": f["order_id"],
+            out.append({"symbol": self.acc.spec.symbol, "id": f["n"] + 1, "orderId": f["order_id"],
                         "side": "BUY" if o is not None and o.is_buy else "SELL",
                         "price": s(f["price"]), "qty": s(f["qty"]), "realizedPnl": s(f["pnl"]),
                         "quoteQty": s(f["qty"] * f["price"]), "commission": s(f["fee"]),
                         "commissionAsset": "USDT", "time": f["timestamp"],
                         "positionSide": SIDE_NAME[f["side"]], "buyer": bool(o and o.is_buy),
                         "maker": not f["taker"]})
-        return web.json_response(out[-1000:])
+        return web.json_response(out)
 
     async def order(self, req):
         p, err = await self.params(req)
@@ -415,3 +462,70 @@ class BinanceRest:
         self.emu.counters["orders_cancelled"] += n
         return web.json_response({"code": 200, "msg": "The operation of cancel all open order "
                                   "is done."})
+
+    # -- batch orders ----------------------------------------------------------------------
+    async def batch_orders(self, req):
+        """POST /fapi/v1/batchOrders (`batchOrders`: a JSON list of at most 5 orders) and
+        DELETE (`orderIdList` / `origClientOrderIdList`: at most 10). Each order follows the
+        single order's rules (`create`, `acc.cancel`); the answer is a list in request order,
+        an order where it succeeded and `{"code", "msg"}` where it failed (HTTP 200: one order
+        refused does not refuse the others). Weights and order counts: `limits`."""
+        p, err = await self.params(req)
+        if err:
+            return err
+        low = {k.lower(): v for k, v in p.items()}
+        if req.method == "POST":
+            items = _json_list(low.get("batchorders"))
+            if items is None or not 1 <= len(items) <= BATCH_CREATE_MAX or not all(
+                    isinstance(it, dict) for it in items):
+                return _batch_param_error("batchOrders", BATCH_CREATE_MAX)
+            out = []
+            for it in items:
+                it = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in it.items()}
+                acc = self.emu.accounts.get(it.get("symbol"))
+                if acc is None:
+                    out.append(_body(error(core.R_BAD_SYMBOL)))
+                    continue
+                self.acc = acc  # each order its own symbol's book
+                out.append(_body(self.create(it)))
+            return web.json_response(out)
+        if req.method != "DELETE":
+            return error(core.R_BAD_PARAM)
+        ids = _json_list(low.get("orderidlist"))
+        cids = _json_list(low.get("origclientorderidlist"))
+        try:
+            keys = [(int(i), None) for i in ids] if ids else [(None, str(c)) for c in cids or []]
+        except (TypeError, ValueError):
+            keys = []
+        if not 1 <= len(keys) <= BATCH_CANCEL_MAX:
+            return _batch_param_error("orderIdList", BATCH_CANCEL_MAX)
+        out = []
+        for oid, cid in keys:
+            r = self.acc.cancel(oid, cid)
+            if isinstance(r, core.Reject):
+                out.append(_body(error(r.code)))
+                continue
+            self.emu.counters["orders_cancelled"] += 1
+            out.append(self.order_json(r))
+        return web.json_response(out)
+
+
+BATCH_CREATE_MAX, BATCH_CANCEL_MAX = 5, 10  # Binance: "Max 5 orders"; "max length 10"
+
+
+def _json_list(raw) -> list | None:
+    try:
+        v = json.loads(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+    return v if isinstance(v, list) else None
+
+
+def _body(resp: web.Response) -> dict:
+    """The JSON body of one order's answer, as a batch answer's element."""
+    return json.loads(resp.body)
+
+
+def _batch_param_error(name: str, most: int) -> web.Response:
+    return web.json_response({"code": -1102, "msg": f"Param '{name}' is empty, malformed or "
+                              f"has more than {most} elements."}, status=400)

@@ -2,7 +2,10 @@
 
 ccxt 4.5 opens `/market/ws/<n>` (kline, tickers), `/public/ws/<n>` (trades, depth) and
 `/private/ws?listenKey=K` (user data); older paths `/ws` and `/ws/<listenKey>` work too.
-Messages are raw stream payloads, as on a single-stream `/ws` connection.
+Messages are raw stream payloads, as on a single-stream `/ws` connection; a combined stream
+(`/stream?streams=ethusdt@kline_1m/btcusdt@kline_1m`) gets them wrapped as Binance does,
+`{"stream": NAME, "data": PAYLOAD}`. Several symbols (one account): every stream carries its
+symbol in its name, as on Binance.
 """
 
 from __future__ import annotations
@@ -34,8 +37,14 @@ class BinanceWs:
             return web.json_response({"code": -1125, "msg": "This listenKey does not exist."},
                                      status=400)
 
+        combined = req.path.startswith("/stream") and not user
+        streams = req.query.get("streams", "") if combined else ""
+
         def on_open(conn):
             conn.listen_key = key if user else None
+            if combined:  # /stream?streams=a/b (and SUBSCRIBE there): wrapped payloads
+                conn.combined = True
+                conn.topics.update(t.lower() for t in streams.split("/") if t)
 
         return await self.emu.serve_ws(req, "user" if user else "market", self.on_message,
                                        on_open)
@@ -74,10 +83,13 @@ class BinanceWs:
     # -- events --------------------------------------------------------------------------
     def _publish(self, topic: str | None, msg: dict) -> None:
         for c in self.emu.conns:
-            if (topic is None and c.kind == "user") or (topic is not None and topic in c.topics):
+            if topic is None and c.kind == "user":
                 c.send(msg)
+            elif topic is not None and topic in c.topics:
+                c.send({"stream": topic, "data": msg} if getattr(c, "combined", False) else msg)
 
     def on_event(self, kind: str, payload: dict) -> None:
+        self.acc = payload.get("acc") or self.emu.account  # the symbol's book (several: multi)
         if kind == "order":
             self._order(payload["order"], payload["exec"], payload["fill"])
         elif kind == "account":

@@ -14,7 +14,7 @@ import json
 
 from aiohttp import web
 
-from passivbot.emulator import core, guards
+from passivbot.emulator import core, guards, history
 from passivbot.emulator.binance_rest import s
 from passivbot.margin import hedged_liq_price_nb
 from passivbot.records import LONG, SHORT
@@ -81,6 +81,8 @@ class BybitRest:
         post("/v5/order/create", self.create)
         post("/v5/order/cancel", self.cancel)
         post("/v5/order/cancel-all", self.cancel_all)
+        post("/v5/order/create-batch", self.create_batch)
+        post("/v5/order/cancel-batch", self.cancel_batch)
         post("/v5/position/set-leverage", self.leverage)
         post("/v5/position/switch-mode", self.switch_mode)
         post("/v5/position/switch-isolated", self.noop)
@@ -118,7 +120,17 @@ class BybitRest:
         return p
 
     def bad_symbol(self, p: dict) -> bool:
-        return "symbol" in p and p["symbol"] != self.emu.symbol
+        """Whether the request names a symbol this account does not trade; else its book
+        becomes `self.acc` until the next request (handlers do not await after this)."""
+        acc = self.emu.accounts.get(p.get("symbol", self.emu.symbol))
+        if acc is None:
+            return True
+        self.acc = acc
+        return False
+
+    def books(self, p: dict) -> list:
+        """The books a request is about: its symbol's, or every symbol's (settleCoin)."""
+        return [self.acc] if "symbol" in p else list(self.emu.accounts.values())
 
     # -- market ----------------------------------------------------------------------------
     async def time(self, req):
@@ -130,7 +142,8 @@ class BybitRest:
         p = await self.params(req)
         rows = []
         if p.get("status") not in ("PreLaunch",) and p.get("category", "linear") == "linear":
-            for (ex, sym), spec in MARKETS.items():
+            listed = {**MARKETS, **{("bybit", k): v for k, v in self.emu.specs.items()}}
+            for (ex, sym), spec in listed.items():
                 if ex != "bybit" or p.get("symbol", sym) != sym:
                     continue
                 rows.append({
@@ -166,27 +179,41 @@ class BybitRest:
             rows = c[max(hi - limit, 0): hi]
         out = [[str(int(r[0])), s(r[1]), s(r[2]), s(r[3]), s(r[4]), s(r[5]), s(r[5] * r[4])]
                for r in rows[::-1]]
-        return self.ok({"symbol": self.emu.symbol, "category": "linear", "list": out})
+        return self.ok({"symbol": self.acc.spec.symbol, "category": "linear", "list": out})
 
     async def risk_limit(self, req):
-        spec, rows = self.acc.spec, []
-        for i, t in enumerate(spec.tiers):
-            cap = t.notional_cap if t.notional_cap != float("inf") else 1e12
-            rows.append({"id": i + 1, "symbol": spec.symbol, "riskLimitValue": s(cap),
-                         "maintenanceMargin": s(t.mmr), "initialMargin": s(1 / t.max_leverage),
-                         "isLowestRisk": int(i == 0), "maxLeverage": f"{t.max_leverage}.00",
-                         "mmDeduction": s(t.maint_amount)})
+        p = await self.params(req)
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
+        rows = []
+        for spec in (b.spec for b in self.books(p)):
+            for i, t in enumerate(spec.tiers):
+                cap = t.notional_cap if t.notional_cap != float("inf") else 1e12
+                rows.append({"id": i + 1, "symbol": spec.symbol, "riskLimitValue": s(cap),
+                             "maintenanceMargin": s(t.mmr),
+                             "initialMargin": s(1 / t.max_leverage),
+                             "isLowestRisk": int(i == 0), "maxLeverage": f"{t.max_leverage}.00",
+                             "mmDeduction": s(t.maint_amount)})
         return self.ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     async def tickers(self, req):
-        c = self.acc.candles[max(self.acc.clock - 1, 0)]
-        return self.ok({"category": "linear", "list": [self.ticker(c)]})
+        p = await self.params(req)
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
+        rows = []
+        for b in self.books(p):
+            self.acc = b
+            rows.append(self.ticker(b.candles[max(b.clock - 1, 0)]))
+        return self.ok({"category": "linear", "list": rows})
 
     async def orderbook(self, req):
+        p = await self.params(req)
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
         acc = self.acc
         last = acc.last_price
         bid, ask = (acc.bid, acc.ask) if acc.realistic and acc.ask > 0 else (last, last)
-        return self.ok({"s": self.emu.symbol, "b": [[s(bid), "1"]], "a": [[s(ask), "1"]],
+        return self.ok({"s": acc.spec.symbol, "b": [[s(bid), "1"]], "a": [[s(ask), "1"]],
                         "ts": acc.now_ms(), "u": 1, "seq": 1, "cts": acc.now_ms()})
 
     def ticker(self, c) -> dict:
@@ -194,7 +221,7 @@ class BybitRest:
         acc = self.acc
         last = acc.last_price
         bid, ask = (acc.bid, acc.ask) if acc.realistic and acc.ask > 0 else (last, last)
-        return {"symbol": self.emu.symbol, "lastPrice": s(last), "markPrice": s(last),
+        return {"symbol": acc.spec.symbol, "lastPrice": s(last), "markPrice": s(last),
                 "indexPrice": s(last), "highPrice24h": s(c[2]), "lowPrice24h": s(c[3]),
                 "prevPrice24h": s(c[1]), "volume24h": s(c[5]), "turnover24h": s(c[5] * c[4]),
                 "price24hPcnt": "0", "bid1Price": s(bid), "ask1Price": s(ask),
@@ -256,8 +283,11 @@ class BybitRest:
             return self.err(core.R_BAD_SYMBOL)
         if p.get("category", "linear") != "linear":
             return self.ok({"category": p["category"], "list": [], "nextPageCursor": ""})
-        return self.ok({"category": "linear", "list": self.positions_list(),
-                        "nextPageCursor": ""})
+        rows = []
+        for b in self.books(p):
+            self.acc = b
+            rows += self.positions_list()
+        return self.ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     async def query_api(self, req):
         return self.ok({"id": "1", "note": "emulator", "apiKey": self.emu.api_key or "paper",
@@ -294,7 +324,15 @@ class BybitRest:
 
     async def switch_mode(self, req):
         p = await self.params(req)
-        r = self.acc.set_hedge_mode(int(p.get("mode", 0)) == 3)
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
+        hedge = int(p.get("mode", 0)) == 3  # by symbol, or every symbol of a coin
+        books = self.books(p)
+        r = next((x for x in (b.can_set_hedge_mode(hedge) for b in books) if x is not None),
+                 None)
+        if r is None:
+            for b in books:
+                r = b.set_hedge_mode(hedge)
         return self.err(r.code) if isinstance(r, core.Reject) else self.ok({})
 
     async def noop(self, req):
@@ -332,21 +370,27 @@ class BybitRest:
         p = await self.params(req)
         if self.bad_symbol(p):
             return self.err(core.R_BAD_SYMBOL)
-        orders = list(self.acc.open_orders.values())
+        books = self.books(p)
+        orders = [o for b in books for o in b.open_orders.values()]
         if p.get("orderId") or p.get("orderLinkId"):  # v5 realtime also finds recent closed ones
-            orders += list(self.acc.closed_orders.values())
+            orders += [o for b in books for o in b.closed_orders.values()]
         return self.ok({"category": "linear", "list": self.select(p, orders)[:50],
                         "nextPageCursor": ""})
 
     async def history(self, req):
         p = await self.params(req)
-        orders = list(self.acc.closed_orders.values()) + list(self.acc.open_orders.values())
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
+        books = self.books(p)
+        orders = [o for b in books for o in list(b.closed_orders.values())
+                  + list(b.open_orders.values())]
         return self.ok({"category": "linear", "list": self.select(p, orders)[:50],
                         "nextPageCursor": ""})
 
     def execution_json(self, f: dict) -> dict:
         o = self.acc.find(f["order_id"])
-        return {"category": "linear", "symbol": self.emu.symbol, "orderId": str(f["order_id"]),
+        return {"category": "linear", "symbol": self.acc.spec.symbol,
+                "orderId": str(f["order_id"]),
                 "orderLinkId": o.client_id if o else "", "side": "Buy" if o and o.is_buy
                 else "Sell", "orderPrice": s(o.price if o else f["price"]),
                 "orderQty": s(o.qty if o else f["qty"]),
@@ -362,8 +406,19 @@ class BybitRest:
                 "execPnl": s(f["pnl"])}
 
     async def executions(self, req):
-        rows = [self.execution_json(f) for f in reversed(self.acc.fills[-100:])]
-        return self.ok({"category": "linear", "list": rows, "nextPageCursor": ""})
+        p = await self.params(req)
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
+        rows, cursor = [], ""
+        try:  # the venue's paging rules (emulator.history); a cursor pages one symbol's fills
+            for b in self.books(p):
+                self.acc = b
+                page, cursor = history.bybit_page(b.fills, p, b.now_ms())
+                rows += [self.execution_json(f) for f in page]
+        except history.PageError as e:
+            return web.json_response({"retCode": 10001, "retMsg": f"params error: {e}",
+                                      "result": {}, "retExtInfo": {}, "time": self.server_ms()})
+        return self.ok({"category": "linear", "list": rows, "nextPageCursor": cursor})
 
     async def create(self, req):
         p = await self.params(req)
@@ -400,7 +455,59 @@ class BybitRest:
         return self.ok({"orderId": str(r.id), "orderLinkId": r.client_id})
 
     async def cancel_all(self, req):
-        done = self.acc.cancel_all()
+        p = await self.params(req)
+        if self.bad_symbol(p):
+            return self.err(core.R_BAD_SYMBOL)
+        done = [o for b in self.books(p) for o in b.cancel_all()]
         self.emu.counters["orders_cancelled"] += len(done)
         return self.ok({"list": [{"orderId": str(o.id), "orderLinkId": o.client_id}
                                  for o in done], "success": "1"})
+
+    # -- batch orders ----------------------------------------------------------------------
+    async def create_batch(self, req):
+        """POST /v5/order/create-batch: `request`, at most 10 orders (linear), each under the
+        single create's rules; `result.list` and `retExtInfo.list` in request order (a failed
+        order: empty `orderId`, its `code` and `msg`; the others go through)."""
+        return await self._batch(req, self.create)
+
+    async def cancel_batch(self, req):
+        """POST /v5/order/cancel-batch: `request`, at most 10 cancels (orderId or
+        orderLinkId), each under the single cancel's rules; answered like create-batch."""
+        return await self._batch(req, self.cancel)
+
+    async def _batch(self, req, one):
+        p = await self.params(req)
+        items = p.get("request")
+        if p.get("category") != "linear" or not isinstance(items, list) or not (
+                1 <= len(items) <= BATCH_MAX) or not all(isinstance(it, dict) for it in items):
+            return self.err(core.R_BAD_PARAM)
+        rows, codes = [], []
+        for it in items:
+            body = json.loads((await one(_Item(it))).body)
+            res = body.get("result") or {}
+            ok = body.get("retCode") == 0
+            rows.append({"category": "linear", "symbol": it.get("symbol", ""),
+                         "orderId": res.get("orderId", "") if ok else "",
+                         "orderLinkId": res.get("orderLinkId", "") if ok
+                         else str(it.get("orderLinkId", "")),
+                         "createAt": str(self.acc.now_ms()) if ok else ""})
+            codes.append({"code": body.get("retCode"), "msg": body.get("retMsg")})
+        return web.json_response({"retCode": 0, "retMsg": "OK", "result": {"list": rows},
+                                  "retExtInfo": {"list": codes}, "time": self.server_ms()})
+
+
+BATCH_MAX = 10  # Bybit linear: orders per create-batch / cancel-batch request
+
+
+class _Item:
+    """One order of a batch, shaped as the request the single-order handler reads (its JSON
+    body), so a batch follows exactly the single create's and cancel's rules."""
+
+    query: dict = {}
+    body_exists = True
+
+    def __init__(self, item: dict) -> None:
+        self._text = json.dumps(item)
+
+    async def text(self) -> str:
+        return self._text

@@ -99,6 +99,7 @@ class BybitWs:
 
     def on_event(self, kind: str, payload: dict) -> None:
         rest = self.emu.rest
+        self.acc = rest.acc = payload.get("acc") or self.emu.account  # the symbol's book
         if kind == "order":
             o: core.Order = payload["order"]
             row = rest.order_json(o)

@@ -1,4 +1,9 @@
-"""The emulator's matching core: one account, one symbol, hedge-mode positions per side.
+"""The emulator's matching core: one symbol's book (positions per side, orders) on one wallet.
+
+An `Account` is one symbol's side of the exchange account; its `balance` is its `Wallet`'s, so
+several Accounts sharing one Wallet are one cross-margin account trading several symbols
+(`emulator.wallet` settles their minutes together, by the multi-symbol backtest's rules). Alone
+on its wallet an Account is exactly the one-symbol emulator.
 
 Pure Python bookkeeping around the shared njit fill rule (`passivbot.fills`): resting orders are
 filled only by `fill_sequence_nb` + `apply_fill_nb`, liquidation only by `passivbot.margin`, so
@@ -17,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from passivbot.fills import apply_fill_nb, fill_sequence_nb
+from passivbot.fills import apply_fill_nb, fill_sequence_nb, market_price_nb
 from passivbot.margin import (
     available_margin_nb, entry_margin_ok_nb, funding_payment_nb, hedged_liq_price_nb,
     initial_margin_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
@@ -82,6 +87,16 @@ class Position:
 Listener = Callable[[str, dict], None]
 
 
+class Wallet:
+    """The one wallet balance of an exchange account and the symbols' books drawing on it
+    (cross margin: every book's entries, unrealized pnl and liquidation see all of them)."""
+
+    def __init__(self, balance: float) -> None:
+        self.balance = float(balance)
+        self.books: list = []  # Accounts in symbol order (the settlement order)
+        self.marks: dict | None = None  # id(book) -> price: margin marks during a settlement
+
+
 @dataclass
 class Account:
     """State of the emulated account; mutate only through the methods (they emit events)."""
@@ -143,27 +158,66 @@ class Account:
         last = self.last_price
         return price > last if is_buy else price < last
 
-    def taker_price(self, is_buy: bool) -> float:
-        """What a taker order gets now: the best opposite price (realistic mode), else the
-        open of the candle in progress (minute mode: the backtest's price for a market close,
-        e.g. the equity stop's, is the next candle's open), the last close past the data."""
+    def taker_price(self, is_buy: bool, market_order: bool = False) -> float:
+        """What a taker order gets now: a market order at a candle's open (minute mode: always;
+        realistic mode: before its path has moved) the shared rule `fills.market_price_nb` (the
+        open one step through the book: the backtest's price for the equity stop's close);
+        else the best opposite price (realistic mode), the open of the candle in progress
+        (minute mode), the last close past the data."""
+        at_open = not self.realistic or self.tick_ms == 0
+        if market_order and at_open and 0 < self.clock < len(self.candles):
+            return market_price_nb(is_buy, float(self.candles[self.clock, 1]),
+                                   self.spec.market_array())
         if self.realistic and self.ask > 0.0:
             return self.ask if is_buy else self.bid
         if 0 < self.clock < len(self.candles):
             return float(self.candles[self.clock, 1])
         return self.last_price
 
-    def upnl(self, price: float | None = None) -> float:
+    def own_upnl(self, price: float | None = None) -> float:
+        """Unrealized pnl of this symbol's two positions at `price` (default: last price)."""
         p = self.last_price if price is None else price
         return sum(s * pos.size * (p - pos.price) for s, pos in self.positions.items())
 
+    def _peers(self) -> list:
+        books = self.wallet.books
+        return books if len(books) > 1 else []
+
+    def margin_mark(self) -> float:
+        """The price this book's positions count at in another book's margin check: its
+        previous close while the wallet settles a minute (the backtest's), else the last."""
+        marks = self.wallet.marks
+        if marks is not None and id(self) in marks:
+            return marks[id(self)]
+        return self.last_price
+
+    def upnl(self, price: float | None = None) -> float:
+        """Unrealized pnl of the account: this symbol at `price` (default: last price), every
+        other symbol on the wallet at its own last price."""
+        peers = self._peers()
+        if not peers:
+            return self.own_upnl(price)
+        return sum(b.own_upnl(price if b is self else b.margin_mark()) for b in peers)
+
     def initial_margin(self, extra_qty: float = 0.0, extra_price: float = 0.0) -> float:
-        """Initial margin of positions + open entry orders (+ a candidate entry order)."""
+        """Initial margin of positions + open entry orders (+ a candidate entry order), of
+        every symbol on the wallet."""
+        peers = self._peers()
+        if peers:
+            return sum(b._own_im(0.0, 0.0) for b in peers if b is not self) + \
+                self._own_im(extra_qty, extra_price)
+        return self._own_im(extra_qty, extra_price)
+
+    def _own_im(self, extra_qty: float, extra_price: float) -> float:
         notional = sum(p.size * p.price for p in self.positions.values())
         notional += sum(o.qty * (o.price or self.last_price)
                         for o in self.open_orders.values() if not o.close)
         notional += extra_qty * extra_price
         return notional / self.leverage
+
+    def own_notional(self) -> float:
+        """Position cost of this symbol (both sides), the initial margin's base."""
+        return sum(p.size * p.price for p in self.positions.values())
 
     def available(self) -> float:
         """Available margin (the shared rule, `margin.available_margin_nb`)."""
@@ -174,8 +228,9 @@ class Account:
         initial margin fits in wallet balance + unrealized pnl at `upnl_price` - the initial
         margin of the positions (open orders reserve nothing: the backtest cannot know which
         of its resting orders an exchange would have accepted, so both check at the fill)."""
-        im_pos = initial_margin_nb(sum(p.size * p.price for p in self.positions.values()),
-                                   self.leverage)
+        peers = self._peers()
+        notional = sum(b.own_notional() for b in peers) if peers else self.own_notional()
+        im_pos = initial_margin_nb(notional, self.leverage)
         return entry_margin_ok_nb(available_margin_nb(self.balance, self.upnl(upnl_price), im_pos,
                                                       0.0), qty, price, self.leverage)
 
@@ -196,6 +251,7 @@ class Account:
 
     # -- events --------------------------------------------------------------------------------
     def emit(self, kind: str, payload: dict) -> None:
+        payload.setdefault("acc", self)  # which symbol's book (a multi-symbol wallet)
         for fn in list(self.listeners):
             fn(kind, payload)
 
@@ -254,7 +310,7 @@ class Account:
         crosses = order_type == "MARKET" or self.crosses(is_buy, price)
         if post_only and crosses and not post_only_cancels:
             return Reject(R_POST_ONLY)
-        last = self.taker_price(is_buy)
+        last = self.taker_price(is_buy, market_order=order_type == "MARKET")
         ref_price = last if crosses else price
         if not close and qty * ref_price < spec.min_cost - 1e-9:
             return Reject(R_MIN_NOTIONAL, f"{spec.min_cost:g}")
@@ -291,11 +347,18 @@ class Account:
         self.leverage = int(leverage)
         return self.leverage
 
-    def set_hedge_mode(self, hedge: bool) -> bool | Reject:
+    def can_set_hedge_mode(self, hedge: bool) -> Reject | None:
+        """Why the position mode cannot change now (None: it can)."""
         if hedge == self.hedge_mode:
             return Reject(R_NO_CHANGE)
         if self.open_orders or any(p.size > 0.0 for p in self.positions.values()):
             return Reject(R_BAD_PARAM, "open orders or positions")
+        return None
+
+    def set_hedge_mode(self, hedge: bool) -> bool | Reject:
+        r = self.can_set_hedge_mode(hedge)
+        if r is not None:
+            return r
         self.hedge_mode = hedge
         return hedge
 
@@ -388,36 +451,52 @@ class Account:
         its open; unless it opens past the liquidation price (as it was before that funding),
         the resting orders by the fill rule, an entry the margin cannot carry staying unfilled
         (`entry_fits`, unrealized pnl at the previous close); then liquidation. clock += 1.
-        Returns its fills."""
+        Returns its fills. (Several symbols on one wallet: `emulator.wallet.step_wallet`.)"""
         i = self.clock
         if i >= len(self.candles):
             raise IndexError("out of candles")
         open_, high, low = (float(x) for x in self.candles[i, 1:4])
-        prev_close = float(self.candles[max(i - 1, 0), 4])
         liq, direction = self.liq_price()
-        if self.funding is not None:
-            for rate, mark in self.funding.due(self.candles[i, 0], open_):
-                if any(p.size > 0.0 for p in self.positions.values()):
-                    self.settle_funding(rate, mark)
+        self.fund(i)
         fills = []
         if not is_liquidated_nb(liq, direction, open_, open_):  # a gap: liquidated at the open
-            orders, book = self.book()
-            for r in fill_sequence_nb(book, low, high):
-                o = orders[r]
-                if not o.close and not self.entry_fits(o.qty, o.price, prev_close):
-                    self.margin_refused += 1
-                    continue
-                f = self._settle(o, float(book[r, 1]), self.maker_fee, taker=False,
-                                 parts=self.draw_parts())
-                if f is not None:
-                    fills.append(f)
+            fills = self.fill_resting(i)
+        fills += self._check_liquidation(low, high)
+        self.end_candle(i)
+        return fills
+
+    def fund(self, i: int) -> None:
+        """The funding events due at candle i's open, on this symbol's positions."""
+        if self.funding is not None:
+            for rate, mark in self.funding.due(self.candles[i, 0], float(self.candles[i, 1])):
+                if any(p.size > 0.0 for p in self.positions.values()):
+                    self.settle_funding(rate, mark)
+
+    def fill_resting(self, i: int) -> list:
+        """Candle i's fills of the resting orders by the shared rule (entries that the margin
+        cannot carry stay unfilled); the account event after them."""
+        low, high = float(self.candles[i, 3]), float(self.candles[i, 2])
+        prev_close = float(self.candles[max(i - 1, 0), 4])
+        fills = []
+        orders, book = self.book()
+        for r in fill_sequence_nb(book, low, high):
+            o = orders[r]
+            if not o.close and not self.entry_fits(o.qty, o.price, prev_close):
+                self.margin_refused += 1
+                continue
+            f = self._settle(o, float(book[r, 1]), self.maker_fee, taker=False,
+                             parts=self.draw_parts())
+            if f is not None:
+                fills.append(f)
         if fills:
             self.emit("account", {"reason": "ORDER"})
-        fills += self._check_liquidation(low, high)
+        return fills
+
+    def end_candle(self, i: int) -> None:
+        """Candle i is settled: the clock moves on and its kline is published."""
         self.clock = i + 1
         self.tick_ms = 0  # realistic mode: the next candle's path has not started
         self.emit("kline", {"index": i})
-        return fills
 
     def liq_price(self) -> tuple:
         """(hedged liquidation price, direction) of the account now (`margin`)."""
@@ -429,9 +508,23 @@ class Account:
         liq, direction = self.liq_price()
         if not is_liquidated_nb(liq, direction, low, high):
             return []
-        self.cancel_all()
+        for b in self._peers() or [self]:
+            b.cancel_all()
         open_ = float(self.candles[min(self.clock, len(self.candles) - 1), 1])
         liq = liquidation_fill_price_nb(liq, direction, open_)
+        fills = self.close_all_at(liq)
+        # the margin left is lost, the balance never negative (margin.liquidation_balance_nb)
+        self.balance, lost = liquidation_balance_nb(self.balance)
+        if fills:
+            fills[-1]["fee"] += lost
+            fills[-1]["balance"] = self.balance
+        self.emit("account", {"reason": "LIQUIDATION"})
+        return fills
+
+    def close_all_at(self, price: float) -> list:
+        """Liquidation: both positions closed at `price` with the taker fee, long first (the
+        backtester's settlement order)."""
+        liq = price
         fills = []
         for side in (LONG, SHORT):  # the backtester's settlement order
             pos = self.positions[side]
@@ -443,10 +536,21 @@ class Account:
                 f = self._settle(o, liq, self.taker_fee, taker=True, kind=KIND_LIQUIDATION)
                 if f is not None:
                     fills.append(f)
-        # the margin left is lost, the balance never negative (margin.liquidation_balance_nb)
-        self.balance, lost = liquidation_balance_nb(self.balance)
-        if fills:
-            fills[-1]["fee"] += lost
-            fills[-1]["balance"] = self.balance
-        self.emit("account", {"reason": "LIQUIDATION"})
         return fills
+
+
+def _get_balance(self) -> float:
+    return self.wallet.balance
+
+
+def _set_balance(self, value: float) -> None:
+    w = self.__dict__.get("wallet")
+    if w is None:  # the dataclass __init__: a wallet of its own (alone: one-symbol)
+        w = self.__dict__["wallet"] = Wallet(value)
+        w.books.append(self)
+    else:
+        w.balance = value
+
+
+Account.balance = property(_get_balance, _set_balance,
+                           doc="The wallet balance (the Wallet's, shared by its symbols' books).")

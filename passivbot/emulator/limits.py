@@ -44,12 +44,17 @@ BINANCE_WEIGHTS = {
     "GET /fapi/v3/positionRisk": 5, "GET /fapi/v1/allOrders": 5, "GET /fapi/v1/userTrades": 5,
     "GET /fapi/v1/depth": 2, "GET /fapi/v1/ticker/bookTicker": 2,
     "POST /fapi/v1/order": 0,  # orders count against the order limits, not IP weight
+    "POST /fapi/v1/batchOrders": 5, "DELETE /fapi/v1/batchOrders": 1,
 }
+# New-order requests against the account's order-count limits: (count in the 10 s window,
+# count in the minute). A batch of up to 5 counts 5 and 1 (docs: "Place Multiple Orders").
+BINANCE_ORDER_COUNTS = {"POST /fapi/v1/order": (1, 1), "POST /fapi/v1/batchOrders": (5, 1)}
 # Bybit v5 per-endpoint limits (requests per second; docs: "API Rate Limit Rules for VIPs").
 BYBIT_LIMITS = {"/v5/order/create": 10, "/v5/order/cancel": 10, "/v5/order/cancel-all": 10,
                 "/v5/order/realtime": 50, "/v5/order/history": 50, "/v5/position/list": 50,
                 "/v5/execution/list": 50, "/v5/account/wallet-balance": 50,
-                "/v5/position/set-leverage": 10, "/v5/position/switch-mode": 10}
+                "/v5/position/set-leverage": 10, "/v5/position/switch-mode": 10,
+                "/v5/order/create-batch": 10, "/v5/order/cancel-batch": 10}
 
 
 def kline_weight(limit: int) -> int:
@@ -99,7 +104,8 @@ class BinanceLimiter:
         self.banned_until = 0.0  # a 418 ban
         self.strikes = 0
         self.bans = 0
-        self.orders: list[float] = []  # monotonic times of new orders in the last minute
+        # (monotonic time, 10 s count, 1 min count) of new-order requests in the last minute
+        self.orders: list[tuple[float, int, int]] = []
         self.log: list[tuple[float, int]] = []  # (monotonic, status) of refused requests
 
     @property
@@ -148,15 +154,19 @@ class BinanceLimiter:
             return 429, self.retry_until - now, {}
         self.used += weight
         headers = {"X-MBX-USED-WEIGHT-1M": str(self.used)}
-        if name == "POST /fapi/v1/order":  # the account's order-count limits
-            self.orders = [t for t in self.orders if t > now - 60.0 * self.scale]
-            n10 = sum(1 for t in self.orders if t > now - 10.0 * self.scale)
-            if n10 >= BINANCE_ORDERS_10S or len(self.orders) >= BINANCE_ORDERS_1M:
+        if name in BINANCE_ORDER_COUNTS:  # the account's order-count limits
+            c10, c1m = BINANCE_ORDER_COUNTS[name]
+            # (a bare time is one single order: (t, 1, 1))
+            self.orders = [o if isinstance(o, tuple) else (o, 1, 1) for o in self.orders]
+            self.orders = [o for o in self.orders if o[0] > now - 60.0 * self.scale]
+            n10 = sum(o[1] for o in self.orders if o[0] > now - 10.0 * self.scale)
+            n1m = sum(o[2] for o in self.orders)
+            if n10 + c10 > BINANCE_ORDERS_10S or n1m + c1m > BINANCE_ORDERS_1M:
                 self.log.append((now, -1015))
                 return -1015, 0.0, headers
-            self.orders.append(now)
-            headers.update({"X-MBX-ORDER-COUNT-10S": str(n10 + 1),
-                            "X-MBX-ORDER-COUNT-1M": str(len(self.orders))})
+            self.orders.append((now, c10, c1m))
+            headers.update({"X-MBX-ORDER-COUNT-10S": str(n10 + c10),
+                            "X-MBX-ORDER-COUNT-1M": str(n1m + c1m)})
         return 0, 0.0, headers
 
 

@@ -52,9 +52,17 @@ class MarketData:
         self.emu = emu
 
     # -- data ----------------------------------------------------------------------------
-    def _events(self) -> np.ndarray:
-        """Funding events that have happened (time < now), float (k, 2)."""
-        f = getattr(self.emu, "funding", None)
+    def _book(self, p: dict):
+        """The requested symbol's book (None: not a symbol of this account)."""
+        return self.emu.accounts.get(p.get("symbol", self.emu.symbol))
+
+    def _events(self, sym: str | None = None) -> np.ndarray:
+        """Funding events of `sym` (default: the first symbol) that have happened (time <
+        now), float (k, 2)."""
+        if sym is None or sym == self.emu.symbol:
+            f = getattr(self.emu, "funding", None)
+        else:
+            f = self.emu.fundings.get(sym)
         if f is None:
             return np.empty((0, 2))
         if hasattr(f, "times_ms"):
@@ -65,9 +73,10 @@ class MarketData:
             f = np.column_stack([f, np.full(len(f), np.nan)])
         return f[f[:, 0] < self.emu.account.now_ms()]
 
-    def _mark(self, interval_ms: int) -> np.ndarray:
+    def _mark(self, interval_ms: int, acc=None) -> np.ndarray:
         """Closed 1m candles aggregated to `interval_ms` buckets: float (k, 5) t, o, h, l, c."""
-        c = self.emu.account.candles[: self.emu.account.clock]
+        acc = acc or self.emu.account
+        c = acc.candles[: acc.clock]
         if len(c) == 0:
             return np.empty((0, 5))
         b = (c[:, 0] // interval_ms).astype(np.int64)
@@ -95,7 +104,7 @@ class MarketData:
     # -- Binance -------------------------------------------------------------------------
     def _binance_params(self, req):
         p = dict(req.query)
-        if p.get("symbol", self.emu.symbol) != self.emu.symbol:
+        if self._book(p) is None:
             from passivbot.emulator.binance_rest import error
 
             return p, error(core.R_BAD_SYMBOL)
@@ -105,15 +114,18 @@ class MarketData:
         p, err = self._binance_params(req)
         if err:
             return err
+        acc = self._book(p)
+        sym = acc.spec.symbol
         limit = max(1, min(int(p.get("limit", 100)), 1000))
-        rows = self._window(self._events(), p.get("startTime"), p.get("endTime"), limit, False)
-        mark = self._mark(60_000)
+        rows = self._window(self._events(sym), p.get("startTime"), p.get("endTime"), limit,
+                            False)
+        mark = self._mark(60_000, acc)
         out = []
         for t, rate, m in rows:  # the mark the account was charged at, else the minute's open
             i = int(np.searchsorted(mark[:, 0], t // 60_000 * 60_000))
             if np.isnan(m):
-                m = mark[i, 1] if i < len(mark) else self.emu.account.last_price
-            out.append({"symbol": self.emu.symbol, "fundingTime": int(t),
+                m = mark[i, 1] if i < len(mark) else acc.last_price
+            out.append({"symbol": sym, "fundingTime": int(t),
                         "fundingRate": _s(rate), "markPrice": _s(m)})
         return web.json_response(out)
 
@@ -127,14 +139,15 @@ class MarketData:
 
             return error(core.R_BAD_PARAM, "interval")
         limit = max(1, min(int(p.get("limit", 500)), 1500))
-        rows = self._window(self._mark(iv), p.get("startTime"), p.get("endTime"), limit, False)
+        rows = self._window(self._mark(iv, self._book(p)), p.get("startTime"), p.get("endTime"),
+                            limit, False)
         return web.json_response([[int(r[0]), _s(r[1]), _s(r[2]), _s(r[3]), _s(r[4]), "0",
                                    int(r[0]) + iv - 1, "0", 0, "0", "0", "0"] for r in rows])
 
     # -- Bybit ---------------------------------------------------------------------------
     def _bybit_params(self, req):
         p = dict(req.query)
-        if p.get("symbol", self.emu.symbol) != self.emu.symbol:
+        if self._book(p) is None:
             return p, self.emu.rest.err(core.R_BAD_SYMBOL)
         return p, None
 
@@ -142,9 +155,10 @@ class MarketData:
         p, err = self._bybit_params(req)
         if err:
             return err
+        sym = self._book(p).spec.symbol
         limit = max(1, min(int(p.get("limit", 200)), 200))
-        rows = self._window(self._events(), p.get("startTime"), p.get("endTime"), limit, True)
-        lst = [{"symbol": self.emu.symbol, "fundingRate": _s(rate),
+        rows = self._window(self._events(sym), p.get("startTime"), p.get("endTime"), limit, True)
+        lst = [{"symbol": sym, "fundingRate": _s(rate),
                 "fundingRateTimestamp": str(int(t))} for t, rate, _ in rows[::-1]]
         return self.emu.rest.ok({"category": "linear", "list": lst})
 
@@ -156,6 +170,7 @@ class MarketData:
         if iv is None:
             return self.emu.rest.err(core.R_BAD_PARAM, "interval")
         limit = max(1, min(int(p.get("limit", 200)), 1000))
-        rows = self._window(self._mark(iv), p.get("start"), p.get("end"), limit, True)
+        acc = self._book(p)
+        rows = self._window(self._mark(iv, acc), p.get("start"), p.get("end"), limit, True)
         lst = [[str(int(r[0])), _s(r[1]), _s(r[2]), _s(r[3]), _s(r[4])] for r in rows[::-1]]
-        return self.emu.rest.ok({"symbol": self.emu.symbol, "category": "linear", "list": lst})
+        return self.emu.rest.ok({"symbol": acc.spec.symbol, "category": "linear", "list": lst})

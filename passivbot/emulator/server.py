@@ -11,6 +11,7 @@ import asyncio
 import collections
 import json
 import time
+from typing import Sequence
 
 import numpy as np
 from aiohttp import WSMsgType, web
@@ -22,6 +23,7 @@ from passivbot.emulator.faults import FaultInjector
 from passivbot.emulator.market_data import register_market_data
 from passivbot.emulator.path import Realism, realism_of
 from passivbot.emulator.perp import FundingClock
+from passivbot.emulator.wallet import join, step_wallet
 from passivbot.markets import DEFAULT_FEES, market_spec
 
 ALLOWED_HOSTS = ("127.0.0.1", "localhost")
@@ -73,44 +75,80 @@ class WsConn:
 
 
 class Emulator:
-    """A local exchange replaying `candles` for one symbol (see docs/emulator.md)."""
+    """A local exchange replaying `candles` for one symbol, or several on one account
+    (see docs/emulator.md)."""
 
-    def __init__(self, exchange: str, symbol: str, candles: np.ndarray, start_index: int = 1440,
+    def __init__(self, exchange: str, symbol: "str | Sequence[str]", candles,
+                 start_index: int = 1440,
                  starting_balance: float = 10_000.0, maker_fee: float | None = None,
                  taker_fee: float | None = None, api_key: str | None = None,
                  api_secret: str | None = None, realism: Realism | str | None = None,
-                 wall_clock: bool = False, funding=None) -> None:
+                 wall_clock: bool = False, funding=None, specs: dict | None = None) -> None:
         """`funding`: the symbol's funding events (a `data.perp.FundingSeries`, a (times,
         rates[, marks]) tuple or None: no funding), settled on the candle clock by the
-        backtester's rule (`emulator.perp`) and served by the market-data routes."""
+        backtester's rule (`emulator.perp`) and served by the market-data routes.
+
+        Several symbols on one account: `symbol` a list of symbols, `candles` a list of (n, 6)
+        arrays on one minute axis (equal timestamps), `funding` None or a list (one entry per
+        symbol); one wallet, cross margin (`emulator.wallet`). `specs`: {symbol: MarketSpec}
+        for symbols whose spec is not bundled (served by the exchange-info routes)."""
         if exchange not in ("binance", "bybit"):
             raise ValueError(f"exchange must be 'binance' or 'bybit', not {exchange!r}")
-        candles = np.asarray(candles, dtype=np.float64)
-        if candles.ndim != 2 or candles.shape[1] < 6 or not 0 < start_index < len(candles):
-            raise ValueError("candles must be (n, 6) and 0 < start_index < n")
+        multi = not isinstance(symbol, str)
+        symbols = list(symbol) if multi else [symbol]
+        all_candles = [np.asarray(c, dtype=np.float64) for c in candles] if multi \
+            else [np.asarray(candles, dtype=np.float64)]
+        fundings = (list(funding) if funding is not None else [None] * len(symbols)) if multi \
+            else [funding]
+        if not symbols or len(set(symbols)) != len(symbols):
+            raise ValueError(f"symbols must be non-empty and unique, not {symbols}")
+        if len(all_candles) != len(symbols) or len(fundings) != len(symbols):
+            raise ValueError("one candles array (and one funding entry) per symbol")
+        for c in all_candles:
+            if c.ndim != 2 or c.shape[1] < 6 or not 0 < start_index < len(c):
+                raise ValueError("candles must be (n, 6) and 0 < start_index < n")
+        for sym, c in zip(symbols[1:], all_candles[1:]):
+            if c.shape[0] != all_candles[0].shape[0] or (c[:, 0] != all_candles[0][:, 0]).any():
+                raise ValueError(f"{sym}: the candles of all symbols must share one minute axis "
+                                 f"(same timestamps as {symbols[0]}'s)")
         self.wall_clock = wall_clock
-        clock = FundingClock.of(funding)
+        clocks = [FundingClock.of(f) for f in fundings]
         if wall_clock:  # re-stamp (a copy) so that candle start_index opens this wall minute
             now_min = int(time.time() * 1000) // 60_000 * 60_000
-            candles = candles.copy()
-            shift = now_min - int(candles[start_index, 0])
-            candles[:, 0] += shift
-            if clock is not None:  # the funding events move with the candles
-                clock = FundingClock(clock.times + shift, clock.rates, clock.marks)
+            shift = now_min - int(all_candles[0][start_index, 0])
+            all_candles = [c.copy() for c in all_candles]
+            for c in all_candles:
+                c[:, 0] += shift
+            clocks = [None if k is None else FundingClock(k.times + shift, k.rates, k.marks)
+                      for k in clocks]  # the funding events move with the candles
         fees = DEFAULT_FEES[exchange]
-        self.exchange, self.symbol, self.candles = exchange, symbol, candles
-        self.spec = market_spec(exchange, symbol)
+        self.symbols = symbols
+        self.exchange, self.symbol, self.candles = exchange, symbols[0], all_candles[0]
+        specs = dict(specs or {})
+        for sym in symbols:
+            if sym not in specs:
+                specs[sym] = market_spec(exchange, sym)
+        self.specs = specs
+        self.spec = specs[symbols[0]]
         self.api_key, self.api_secret = api_key, api_secret
         self.starting_balance = float(starting_balance)
         self.out_of_candles = False  # the CLI's --at-end serve: the clock stopped for good
-        self.account = Account(
-            self.spec, candles, start_index, float(starting_balance),
-            fees["maker_fee"] if maker_fee is None else maker_fee,
-            fees["taker_fee"] if taker_fee is None else taker_fee)
-        if clock is not None:  # events before the first traded candle are not the account's
-            clock.skip_through(candles[start_index - 1, 0])
-        self.account.funding = clock
-        self.funding = None if clock is None else clock.column_stack()
+        self.accounts: dict[str, Account] = {}
+        for sym, c, clock in zip(symbols, all_candles, clocks):
+            acc = Account(specs[sym], c, start_index, float(starting_balance),
+                          fees["maker_fee"] if maker_fee is None else maker_fee,
+                          fees["taker_fee"] if taker_fee is None else taker_fee)
+            if clock is not None:  # events before the first traded candle are not the account's
+                clock.skip_through(c[start_index - 1, 0])
+            acc.funding = clock
+            self.accounts[sym] = acc
+        self.account = self.accounts[symbols[0]]
+        if multi:
+            join(list(self.accounts.values()), float(starting_balance))
+        self.wallet = self.account.wallet
+        self.funding = None if clocks[0] is None else clocks[0].column_stack()
+        self.fundings = {sym: None if k is None else k.column_stack()
+                         for sym, k in zip(symbols, clocks)}
         self.realism = realism_of(realism)
         self.speed = 60.0  # scales bans and Retry-After (lockstep: as the CLI's default speed)
         self.max_conn_age_ms = 86_400_000 if (self.realism.full and exchange == "binance") \
@@ -143,7 +181,8 @@ class Emulator:
         register_market_data(self)
         self.ws.register(self.app.router)
         self.app.router.add_route("*", "/{tail:.*}", self._unknown)  # last: nothing else matched
-        self.account.listeners.append(self.ws.on_event)
+        for acc in self.accounts.values():
+            acc.listeners.append(self.ws.on_event)
         self.faults._drop = self._drop_all
         self.faults._emu = self
 
@@ -173,60 +212,81 @@ class Emulator:
 
     # -- the clock -------------------------------------------------------------------------
     def _setup_realism(self) -> None:
-        r, acc = self.realism, self.account
-        acc.realistic = r.full
-        acc.partial_share = r.partial_share if (r.full and r.partial_fills) else 0.0
-        acc.rng.seed(r.seed)
-        self._spread = r.spread_ticks * self.spec.price_step
-        self._at_bid = True
-        if r.full:  # the book around the last close before the first path point
-            i = acc.clock - 1
-            prev = float(self.candles[i - 1, 4]) if i > 0 else float(self.candles[i, 1])
-            self._book_after(float(self.candles[i, 4]), prev)
+        r = self.realism
+        self._spread = {}
+        self._at_bid = {}
+        for sym, acc in self.accounts.items():
+            acc.realistic = r.full
+            acc.partial_share = r.partial_share if (r.full and r.partial_fills) else 0.0
+            acc.rng.seed(r.seed)
+            self._spread[sym] = r.spread_ticks * acc.spec.price_step
+            self._at_bid[sym] = True
+            if r.full:  # the book around the last close before the first path point
+                i = acc.clock - 1
+                prev = float(acc.candles[i - 1, 4]) if i > 0 else float(acc.candles[i, 1])
+                self._book_after(float(acc.candles[i, 4]), prev, acc=acc)
 
-    def _book_after(self, price: float, prev: float, offset_ms: int = 0) -> tuple:
-        bid, ask, self._at_bid = mpath.book_at(price, prev, self._at_bid, self._spread,
-                                               self.spec.price_step)
-        self.account.set_tick(price, bid, ask, offset_ms)
+    def _book_after(self, price: float, prev: float, offset_ms: int = 0,
+                    acc: Account | None = None) -> tuple:
+        acc = acc or self.account
+        sym = acc.spec.symbol
+        bid, ask, self._at_bid[sym] = mpath.book_at(price, prev, self._at_bid[sym],
+                                                    self._spread[sym], acc.spec.price_step)
+        acc.set_tick(price, bid, ask, offset_ms)
         return bid, ask
 
     async def _candle(self, n_points: int, pause, lockstep: bool = False) -> list:
-        """One candle: the realistic mode's path points (each published, then `await
-        pause(k, t_ms)`), then the settlement by the shared rule at the close."""
+        """One candle of every symbol: the realistic mode's path points (each published for
+        every symbol, then `await pause(k, t_ms)`), then the settlement of the wallet by the
+        shared rules at the close."""
         acc = self.account
         i = acc.clock
+        books = list(self.accounts.values())
         if self.realism.full and i < len(self.candles):
-            c = self.candles[i]
-            prices = mpath.candle_path(c, i, self.realism.seed, n_points, self.spec.price_step)
             times = mpath.point_times(n_points)
-            prev, t_prev = acc.last_price, -1
-            hi = lo = float(c[1])
+            paths = []
+            for k, b in enumerate(books):  # symbol k > 0: its own seed, its own path
+                paths.append(mpath.candle_path(b.candles[i], i, self.realism.seed + 7919 * k,
+                                               n_points, b.spec.price_step))
+            prev = [b.last_price for b in books]
+            hilo = [[float(b.candles[i, 1])] * 2 for b in books]
+            t_prev = -1
             for k in range(n_points - 1):  # the last point is the close: settled below
-                old = (acc.bid, acc.ask)
-                p = float(prices[k])
-                hi, lo = max(hi, p), min(lo, p)
-                bid, ask = self._book_after(p, prev, int(times[k]))
-                topics = mpath.due(self.exchange, t_prev, int(times[k]), p != prev or k == 0,
-                                   (bid, ask) != old or k == 0)
-                self.ws.on_event("tick", {"index": i, "price": p, "bid": bid, "ask": ask,
-                                          "open": float(c[1]), "high": hi, "low": lo,
-                                          "topics": topics})
-                prev, t_prev = p, int(times[k])
+                for m, b in enumerate(books):
+                    c = b.candles[i]
+                    old = (b.bid, b.ask)
+                    p = float(paths[m][k])
+                    hilo[m] = [max(hilo[m][0], p), min(hilo[m][1], p)]
+                    bid, ask = self._book_after(p, prev[m], int(times[k]), acc=b)
+                    topics = mpath.due(self.exchange, t_prev, int(times[k]),
+                                       p != prev[m] or k == 0, (bid, ask) != old or k == 0)
+                    self.ws.on_event("tick", {"index": i, "price": p, "bid": bid, "ask": ask,
+                                              "open": float(c[1]), "high": hilo[m][0],
+                                              "low": hilo[m][1], "topics": topics, "acc": b})
+                    prev[m] = p
+                t_prev = int(times[k])
                 await pause(k, int(times[k]))
-            self._book_after(float(c[4]), prev, mpath.CANDLE_MS - 1)
-            fills = acc.step()
-            close = {"index": i, "price": float(c[4]), "bid": acc.bid, "ask": acc.ask,
-                     "open": float(c[1]), "high": float(c[2]), "low": float(c[3])}
-            self.ws.on_event("tick", dict(close, topics={"bookticker", "orderbook"}))
+            for m, b in enumerate(books):
+                self._book_after(float(b.candles[i, 4]), prev[m], mpath.CANDLE_MS - 1, acc=b)
+            fills = step_wallet(self.wallet)
+            closes = []
+            for b in books:
+                c = b.candles[i]
+                close = {"index": i, "price": float(c[4]), "bid": b.bid, "ask": b.ask,
+                         "open": float(c[1]), "high": float(c[2]), "low": float(c[3]), "acc": b}
+                closes.append(close)
+                self.ws.on_event("tick", dict(close, topics={"bookticker", "orderbook"}))
             if lockstep:
                 # The venues keep pushing tickers (Binance every second, Bybit every 100 ms),
                 # so in real time a client busy when the close arrived reads the next push
                 # within a second. In lockstep nothing follows until the next advance: once
                 # the clients are idle, push the tickers once more at the same market time.
                 await self.wait_idle(0.002, 2.0)
-                self.ws.on_event("tick", dict(close, topics={"miniticker", "ticker", "tickers"}))
+                for close in closes:
+                    self.ws.on_event("tick", dict(close, topics={"miniticker", "ticker",
+                                                                 "tickers"}))
             return fills
-        return acc.step()
+        return step_wallet(self.wallet)
 
     async def advance(self, n: int = 1, idle_s: float | None = None) -> list:
         """Settle the next `n` candles (lockstep); returns the fills. Yields between candles.

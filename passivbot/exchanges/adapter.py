@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from passivbot.exchanges import batch
 from passivbot.records import (
-    BRACKET_COLS, LONG, M_MIN_COST, M_MIN_QTY, M_PASSIVE_TICKS, M_PRICE_STEP, M_QTY_STEP, N_MARKET,
-    SHORT,
+    BRACKET_COLS, DEFAULT_REPRICE_TOL, LONG, M_MIN_COST, M_MIN_QTY, M_PASSIVE_TICKS, M_PRICE_STEP,
+    M_QTY_STEP, M_REPRICE_TOL, N_MARKET, SHORT,
 )
 
 
@@ -66,6 +67,19 @@ class Capabilities:
     # last price is at the touch and crosses on one side (PostOnly refused; a reduce-only close
     # fills at once as a taker). One step off it always rests.
     passive_ticks: float = 1.0
+    # Re-pricing tolerance of a flat side's initial entry (records.M_REPRICE_TOL): the same
+    # default as the backtest's market specs (markets.MarketSpec.reprice_tol).
+    reprice_tol: float = DEFAULT_REPRICE_TOL
+    # Batch order endpoints (ccxt create_orders / cancel_orders): orders per request, 1 where
+    # the venue has none (every order its own request). `batch_error_url`: the `urls['api']`
+    # key whose host picks ccxt's error table for a batch's per-order codes ("" = the default).
+    batch_create_max: int = 1
+    batch_cancel_max: int = 1
+    batch_error_url: str = ""
+    # Trade history (fetch_my_trades): the most trades one answer holds, and whether pages
+    # inside a 7-day window follow a cursor (Bybit, newest first) or time (Binance, oldest first).
+    trades_page: int = 1000
+    trades_cursor: bool = False
     # Extra ccxt options (e.g. Bybit: load only linear markets).
     ccxt_options: tuple = ()
     # ccxt picks the error table by the URL's host (Binance: fapi.binance.com -> "linear"):
@@ -114,7 +128,8 @@ class ExchangeAdapter:
         raise ccxt.BadSymbol(f"{self.caps.name} has no linear perpetual {self.symbol_id}")
 
     def market_array(self) -> np.ndarray:
-        """price step, qty step, min qty, min cost, passive ticks as the kernels take them (M_*)."""
+        """price step, qty step, min qty, min cost, passive ticks, re-pricing tolerance as the
+        kernels take them (M_*)."""
         m = self.market
         a = np.zeros(N_MARKET)
         a[M_PRICE_STEP] = _f(m["precision"]["price"])
@@ -122,6 +137,7 @@ class ExchangeAdapter:
         a[M_MIN_QTY] = _f((m["limits"].get("amount") or {}).get("min")) or a[M_QTY_STEP]
         a[M_MIN_COST] = _f((m["limits"].get("cost") or {}).get("min"))
         a[M_PASSIVE_TICKS] = self.caps.passive_ticks
+        a[M_REPRICE_TOL] = self.caps.reprice_tol
         return a
 
     async def fetch_brackets(self) -> tuple[np.ndarray, float]:
@@ -149,8 +165,9 @@ class ExchangeAdapter:
 
     # -- orders --------------------------------------------------------------------------
     def order_params(self, side: int, close: bool, client_id: str) -> dict:
-        """Params for a limit order on hedge-mode position `side`: post-only entries,
-        reduce-only closes (where the exchange accepts the flag), idempotent client id."""
+        """Params for an order on hedge-mode position `side`: post-only entries, reduce-only
+        closes (where the exchange accepts the flag), idempotent client id. `create_order`
+        makes grid closes post-only too; the equity stop's market close uses these as they are."""
         c = self.caps
         p = {c.position_param: c.position_values[0 if side == LONG else 1],
              "clientOrderId": client_id}
@@ -161,14 +178,31 @@ class ExchangeAdapter:
             p["postOnly"] = True
         return p
 
+    def grid_order_params(self, side: int, close: bool, client_id: str) -> dict:
+        """A grid order's params, single or in a batch: post-only, closes too."""
+        return {**self.order_params(side, close, client_id), "postOnly": True}
+
     async def create_order(self, side: int, close: bool, qty: float, price: float,
                            client_id: str) -> dict:
+        """A grid limit order: post-only, closes too (a maker fill as the backtest books it; a
+        close that would cross is refused or cancelled, never filled as a taker)."""
         is_buy = (side == LONG) != close
+        params = self.grid_order_params(side, close, client_id)
         return await self.ex.create_order(self.symbol, "limit", "buy" if is_buy else "sell", qty,
-                                          price, self.order_params(side, close, client_id))
+                                          price, params)
 
     async def cancel_order(self, order_id: str) -> dict:
         return await self.ex.cancel_order(order_id, self.symbol)
+
+    async def create_orders(self, orders: list[tuple]) -> list:
+        """Batch create: (side, close, qty, price, client_id) tuples, at most
+        caps.batch_create_max; per order the ccxt order, an exception or None
+        (`exchanges.batch`)."""
+        return await batch.create_orders(self, orders)
+
+    async def cancel_orders(self, order_ids: list[str]) -> list:
+        """Batch cancel of at most caps.batch_cancel_max ids (`exchanges.batch`)."""
+        return await batch.cancel_orders(self, order_ids)
 
     # -- payload parsing -----------------------------------------------------------------
     def wallet_balance(self, balance: dict) -> float | None:

@@ -19,6 +19,9 @@ CAPS = Capabilities(
     listen_key=True,
     retry_after_header="Retry-After",  # 429 and the escalating 418 IP bans carry it
     error_table_by_host="linear",
+    batch_create_max=5,  # POST /fapi/v1/batchOrders: "Max 5 orders" (weight 5)
+    batch_cancel_max=10,  # DELETE /fapi/v1/batchOrders: orderIdList "max length 10"
+    batch_error_url="fapiPrivate",
 )
 
 

@@ -20,7 +20,11 @@ CAPS = Capabilities(
     rate_limit_body_code="10006",
     forbidden_ban_s=600.0,  # HTTP 403 "access too frequent": the IP is banned 10 minutes
     post_only_cancel_reason="EC_PostOnlyWillTakeLiquidity",
+    trades_page=100,  # /v5/execution/list: limit 1..100, newest first, nextPageCursor
+    trades_cursor=True,
     ccxt_options=(("fetchMarkets", {"types": ["linear"]}),),
+    batch_create_max=10,  # /v5/order/create-batch and cancel-batch: 10 orders (linear)
+    batch_cancel_max=10,
 )
 
 

@@ -59,6 +59,10 @@ class BotOptions:
     liveness_every_s: float = 0.5  # how often the user-stream liveness is checked
     clock_tick_s: float = 0.25  # local-clock resolution (candle closes by the clock)
     risk_state_path: str | None = None  # bounded-loss state file (None: kept in memory only)
+    # Cap of every backoff of the bot's own loops (stream reconnects, failed cycles, persistent
+    # rejections, skipped creates); a fault campaign lowers it to reach a long streak of
+    # failures (the 1,025 where an uncapped exponent overflowed) in minutes, not hours.
+    backoff_max_s: float = 30.0
 
 
 class LiveBot:
@@ -99,10 +103,14 @@ class LiveBot:
         # Consecutive cycles whose actions asked for a reconcile / skipped a create; failures.
         self.heal_streak = 0
         self.skip_streak = 0
-        self.fail_backoff = Backoff(1.0, 30.0)
+        cap = options.backoff_max_s
+        self.fail_backoff = Backoff(min(1.0, cap), cap)
         self._retry_handle: asyncio.TimerHandle | None = None
         self.decide_times: list[float] = []  # seconds per decide step (state -> plan)
         self.risk: BoundedLoss | None = None  # bounded loss (live/bounded_loss.py), at setup
+        # Called (awaited with the bot) after the candles are applied and before each decide:
+        # the multi-symbol bot's symbol selection (live/multi.py); None for one symbol.
+        self.before_decide = None
 
     @property
     def time_offset(self) -> int:
@@ -187,6 +195,7 @@ class LiveBot:
             price = st.name in ("candles", "ticker")  # a stale price is what a user must see
             self._tasks.append(loop.create_task(run_stream(
                 st, ex=ex, stopping=self.stopping, on_reconnect=self.request_reconcile,
+                base_delay=min(0.5, self.opt.backoff_max_s), max_delay=self.opt.backoff_max_s,
                 on_stop=self.fail, log=self.log, redact=self.redact,
                 on_closed=self._restart_others,
                 on_down=(lambda s: self.view.stream_down(s.name)) if price else None,
@@ -302,7 +311,8 @@ class LiveBot:
                 await self.cycle()
                 self.fail_backoff.reset()
                 if self.heal_streak > 3:  # a persistent rejection: do not spin on it
-                    await self._pause(backoff_delay(self.heal_streak - 3, 0.5, 30.0))
+                    await self._pause(backoff_delay(self.heal_streak - 3, 0.5,
+                                                    self.opt.backoff_max_s))
             except StopError as e:
                 self.fail(e)
             except Exception as e:  # noqa: BLE001 - transient IO after retries: heal later
@@ -335,6 +345,8 @@ class LiveBot:
             if risk.before_cycle(self.state) and not await stop_close(risk, self.adapter, sync,
                                                                       self.log):
                 self._retry_soon(2.0)
+        if self.before_decide is not None:
+            await self.before_decide(self)
         t0 = time.perf_counter()
         plan = decide(self.state, self.market, self.opt.max_actions, risk)
         self.decide_times.append(time.perf_counter() - t0)
@@ -348,7 +360,8 @@ class LiveBot:
         self.skip_streak = self.skip_streak + 1 if out.skipped else 0
         # Retry refused creates soon (with backoff), held ones when their hold ends; not at
         # the next unrelated event.
-        delays = ([backoff_delay(self.skip_streak, 0.5, 30.0)] if out.skipped else []) + \
+        delays = ([backoff_delay(self.skip_streak, 0.5, self.opt.backoff_max_s)]
+                  if out.skipped else []) + \
             ([out.hold_s] if out.held else [])
         if delays:
             self._retry_soon(min(delays))

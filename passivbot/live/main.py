@@ -72,6 +72,12 @@ def main(argv: list[str]) -> int:
         key, secret, warnings = load_api_keys(keys_path, args.user, args.exchange)
     for w in warnings:
         print(w, file=sys.stderr)
+    from passivbot.config.live import read_config_file
+    from passivbot.config.multi import is_multi_dict, multi_config_from_dict
+
+    path, raw = read_config_file(args.config or args.user, "live_settings", None)
+    if is_multi_dict(raw):  # several symbols on one account (live/multi.py)
+        return _main_multi(args, multi_config_from_dict(raw, str(path)), key, secret)
     cfg = load_live_config(args.config or args.user)
     if args.symbol:
         if not re.fullmatch(SYMBOL_PATTERN, args.symbol):
@@ -126,6 +132,8 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
     bot = LiveBot(make_adapter(args.exchange, ex, cfg.symbol), cfg, log, redact, opts)
     view = bot.view
     view.mode = "paper" if args.emulator else "testnet" if args.testnet else "live"
+    view.venue = args.emulator or ""
+    view.on_gone = lambda why: bot.fail(StopError(why))  # paper only: the emulator ended
     journal_path = Path(args.log_dir) / f"{args.exchange}-{args.user}.journal"
     bot.journal_path = journal_path
     code = 0
@@ -167,6 +175,82 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
         view.journal.close()
     if bot.stop_error is not None:
         print(f"stopped: {bot.stop_error}", file=sys.stderr)
+        code = 1
+    log.info("stopped")
+    for h in list(log.handlers):
+        h.close()
+    return code
+
+
+def _main_multi(args, mcfg, key: str, secret: str) -> int:
+    """start_bot.py with a multi-symbol config: validated like a one-symbol one, then one
+    MultiBot for all its symbols on one account."""
+
+    if args.symbol:
+        raise _issue("--symbol", "symbol", "a multi-symbol config names its markets in "
+                     "`symbols`; --symbol applies to one-symbol configs", args.symbol)
+    if args.emulator is not None and not re.fullmatch(r"[\w.\-]+:\d+",
+                                                      args.emulator.split("://")[-1]):
+        raise _issue("--emulator", "emulator", "must be HOST:PORT", args.emulator)
+    lo, sh = mcfg.total_wallet_exposure_limit
+    print(f"config {mcfg.source} ({args.exchange}, user {args.user}"
+          f"{', emulator ' + args.emulator if args.emulator else ''}"
+          f"{', testnet' if args.testnet else ''}): {len(mcfg.symbols)} symbols "
+          f"{', '.join(mcfg.symbols)}; n_positions {mcfg.n_positions}; shared wallet exposure "
+          f"limit long {lo:g} short {sh:g} (per symbol {lo / mcfg.n_positions:g} / "
+          f"{sh / mcfg.n_positions:g}); leverage {mcfg.leverage}")
+    for sym in mcfg.symbols:
+        for w in config_warnings(mcfg.configs[sym]):
+            print(f"warning: {sym}: {w}")
+    sys.stdout.flush()
+    check_output_dir(args.log_dir, "--log-dir")
+    redact = Redactor((key, secret))
+    try:
+        return asyncio.run(run_multi(args, mcfg, key, secret, redact))
+    except StopError as e:
+        print(f"stopped: {redact(str(e))}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, ConfigError, InputError):
+        raise
+    except Exception:  # a bug: keep the traceback, but never with a secret in it
+        print(redact(traceback.format_exc()), file=sys.stderr)
+        return 1
+
+
+async def run_multi(args, mcfg, key: str, secret: str, redact: Redactor) -> int:
+    """Run one MultiBot until stopped (Ctrl-C / SIGTERM: 0; a stop-class error: 1). The
+    status page, alerts and journal are the one-symbol bot's for now."""
+    from passivbot.exchanges.ccxt_factory import create_exchange
+    from passivbot.live.bot import BotOptions
+    from passivbot.live.console import setup_logging
+    from passivbot.live.multi import MultiBot
+
+    log, log_path = setup_logging(f"{args.exchange}-{args.user}", redact, args.log_level,
+                                  args.log_dir)
+    if log_path is not None:
+        log.info("log file %s", log_path)
+    ex = create_exchange(args.exchange, api_key=key, secret=secret, emulator=args.emulator,
+                         testnet=args.testnet)
+    opts = BotOptions(status_every_s=args.status_every, summary_every_s=args.summary_every)
+    mb = MultiBot(args.exchange, ex, mcfg, log, redact, opts)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, mb.stopping.set)
+    try:
+        await mb.start()
+        log.info("running %d symbols; Ctrl-C to stop%s", len(mcfg.symbols),
+                 " (orders will be cancelled)" if args.cancel_on_exit
+                 else " (orders stay on the exchange)")
+        await mb.run_until_stopped()
+    except StopError as e:
+        mb.fail(e)
+    except ccxt.BaseError as e:
+        mb.fail(StopError(describe(e, redact)))
+    finally:
+        await mb.stop(cancel_on_exit=args.cancel_on_exit)
+    code = 0
+    if mb.stop_error is not None:
+        print(f"stopped: {mb.stop_error}", file=sys.stderr)
         code = 1
     log.info("stopped")
     for h in list(log.handlers):

@@ -13,6 +13,11 @@ history (`resume`), reported, journalled and replayed through the ledger.
 
 Times are exchange (market) time in ms: in paper trading the emulator's clock, whose market
 time the status line shows as the end of the last closed candle.
+
+In paper trading (`mode` "paper") a price stream down for `PAPER_GONE_S` wall seconds means
+the emulator is gone (it exits at the end of its candles): `on_gone` (start_bot: stop the bot)
+is called once with a message saying so, instead of retrying a dead port forever. A live or
+testnet bot never stops for an outage; it keeps reconnecting.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from typing import Any
 from passivbot.live.snapshot import FillView, StatusRecorder
 from passivbot.live.state import MINUTE_MS, BotState
 from passivbot.records import LONG, SHORT
+from passivbot.report.trades import fetch_trades, ledger_step, trade_fields
 
 RESYNC_S = 3.0
-EPS = 1e-12
+PAPER_GONE_S = 30.0  # paper trading: the emulator unreachable this long has ended (or died)
 SIDE_NAME = {LONG: "long", SHORT: "short"}
 
 
@@ -38,15 +44,6 @@ def hms(ts_ms: int) -> str:
 
 def ymdhm(ts_ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts_ms / 1000))
-
-
-def trade_fields(t: dict) -> tuple[float, float, float, bool | None, int]:
-    """(qty, price, fee paid, maker (None: unknown), ts_ms) of a ccxt trade."""
-    fee = (t.get("fee") or {}).get("cost")
-    tom = t.get("takerOrMaker")
-    maker = None if tom is None else tom == "maker"
-    return (float(t.get("amount") or 0.0), float(t.get("price") or 0.0),
-            float(fee or 0.0), maker, int(t.get("timestamp") or 0))
 
 
 class LiveView:
@@ -74,6 +71,9 @@ class LiveView:
         self._seen: dict[str, None] = {}  # trade ids already reported (restart overlap)
         self.down: dict[str, int] = {}  # stream name -> exchange ms it went down
         self.disconnected_since: int | None = None
+        self._down_wall: float | None = None  # monotonic time the price streams went down
+        self.on_gone: Callable[[str], None] | None = None
+        self.venue = ""  # where the bot connects (for the paper "gone" message)
         self._equity_minute = -1
 
     # -- life cycle --------------------------------------------------------------------------
@@ -132,18 +132,8 @@ class LiveView:
         close = side is not None and (side == LONG) != buy
         pnl, kind = 0.0, "close" if close else "reentry"
         if side is not None:
-            j = 0 if side == LONG else 1
-            before, entry = self.psize[j], self.pprice[j]
-            if close:
-                sign = 1.0 if side == LONG else -1.0
-                pnl = sign * min(qty, before) * (price - entry) if entry > 0 else 0.0
-                self.psize[j] = max(0.0, before - qty)
-                if self.psize[j] <= EPS:
-                    self.psize[j], self.pprice[j] = 0.0, 0.0
-            else:
-                kind = "initial_entry" if before <= EPS else "reentry"
-                self.psize[j] = before + qty
-                self.pprice[j] = (before * entry + qty * price) / self.psize[j]
+            pnl, kind = ledger_step(self.psize, self.pprice, 0 if side == LONG else 1, close,
+                                    qty, price)
             self.balance += pnl - fee
         self._last_fill = time.monotonic()
         self.fills += 1
@@ -180,7 +170,9 @@ class LiveView:
         return float(st.balance) + upnl, upnl
 
     def equity_tick(self, force: bool = False) -> None:
-        """One equity point per market minute (journal and page)."""
+        """One equity point per market minute (journal and page); called every second by the
+        bot, which is also when a paper session's vanished emulator is noticed."""
+        self.check_gone()
         minute = self.market_ms() // MINUTE_MS
         if not force and minute == self._equity_minute:
             return
@@ -193,11 +185,26 @@ class LiveView:
             self.journal.equity(ts, st.balance, eq, st.last_price, st.psize[0], st.pprice[0],
                                 st.psize[1], st.pprice[1], self.liq())
 
+    def check_gone(self, now_wall: float | None = None) -> bool:
+        """Paper trading: the streams down for PAPER_GONE_S -> `on_gone(message)`, once."""
+        if self.mode != "paper" or self._down_wall is None or self.on_gone is None:
+            return False
+        down_s = (time.monotonic() if now_wall is None else now_wall) - self._down_wall
+        if down_s < PAPER_GONE_S:
+            return False
+        self._down_wall = None
+        where = f" at {self.venue}" if self.venue else ""
+        self.on_gone(f"the emulator{where} has been unreachable for {down_s:.0f} s: it exits at "
+                     "the end of its candles (see its summary) or was stopped; paper session "
+                     "over (restart the emulator and the bot to go on)")
+        return True
+
     def stream_down(self, name: str) -> None:
         now = self.now_ms()
         self.down.setdefault(name, now)
         if self.disconnected_since is None:
             self.disconnected_since = now
+            self._down_wall = time.monotonic()
             self.log.warning("DISCONNECTED since %s UTC (stream %s): prices are stale, orders "
                              "stay on the exchange; reconnecting", hms(now), name)
             if self.alerter is not None:
@@ -209,6 +216,7 @@ class LiveView:
         now = self.now_ms()
         down_s = max(0.0, (now - self.disconnected_since) / 1000)
         self.disconnected_since = None
+        self._down_wall = None
         self.log.info("reconnected after %.0f s", down_s)
         if self.alerter is not None:
             self.alerter.on_reconnect(now, down_s)
@@ -326,7 +334,8 @@ def resume_point(path: Path) -> tuple[int, list[float], list[float], float] | No
 
 async def report_missed_fills(view: LiveView, adapter, rest, journal_path: Path) -> int:
     """Fills made while the bot was down: the exchange's trade history since the journal's
-    last line, reported ("while the bot was down") and journalled. Returns how many."""
+    last line (every page: `report.trades.fetch_trades`), reported ("while the bot was down")
+    and journalled. Returns how many."""
     from passivbot.report.journal import JournalError
 
     try:
@@ -340,10 +349,10 @@ async def report_missed_fills(view: LiveView, adapter, rest, journal_path: Path)
     since, psize, pprice, balance = point
     view.psize, view.pprice, view.balance = list(psize), list(pprice), balance
     sym = adapter.symbol
-    got = await rest(lambda: adapter.ex.fetch_my_trades(sym, since=since))
-    trades = sorted((t for t in got if t.get("symbol") == sym
-                     and int(t.get("timestamp") or 0) >= since),
-                    key=lambda t: int(t.get("timestamp") or 0))
+    now = int(view.state.exchange_time or time.time() * 1000)
+    got = await fetch_trades(adapter.ex, sym, since, now + MINUTE_MS, adapter.caps.trades_page,
+                             adapter.caps.trades_cursor, rest)
+    trades = [t for t in got if t.get("symbol") == sym]
     for t in trades:
         side = adapter.order_side(t)
         if side is None:

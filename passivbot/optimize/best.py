@@ -1,7 +1,7 @@
 """The best config after a search: its full backtest report on every searched symbol, its
-stats per symbol (`symbols.json`), and its score on the hold-out symbols the search never saw
-(`holdout.json`), reported beside the search's score so overfitting to the searched charts
-shows."""
+stats per symbol (`symbols.json`), and its score on the hold-out symbols (`holdout.json`) and
+the final hold-out days (`holdout_period.json`) the search never saw, reported beside the
+search's score so overfitting to the searched charts or period shows."""
 
 from __future__ import annotations
 
@@ -88,4 +88,52 @@ def holdout(cfg: LiveConfig, bt: BacktestConfig, candles: dict[str, np.ndarray] 
            "worst": min(scores) if scores else None}
     if run_dir is not None:
         write_json(run_dir / "holdout.json", out)
+    return out
+
+
+def write_best_one_wallet(run_dir: Path, candidate: dict[str, Any], symbols: tuple[str, ...]
+                          ) -> Any:
+    """best.json of a one-wallet search: the multi-symbol live config every candidate was
+    backtested as (objective.one_wallet_dict), validated before it is written."""
+    from passivbot.config.multi import multi_config_from_dict
+    from passivbot.optimize.objective import one_wallet_dict
+
+    d = one_wallet_dict(candidate, list(symbols))
+    cfg = multi_config_from_dict(d, str(run_dir / "best.json"))
+    write_json(run_dir / "best.json", d)
+    return cfg
+
+
+def one_wallet_result(cfg: Any, bt: BacktestConfig, candles: dict[str, np.ndarray]
+                      ) -> dict[str, Any]:
+    """The multi-symbol config `cfg` on one wallet over `candles`: {"score", "stats" (the
+    account's), "symbols" (each symbol's share)}, by multi_runner.backtest_multi_config."""
+    from passivbot.backtest.multi_runner import backtest_multi_config
+
+    out = backtest_multi_config(cfg, bt, candles=candles)
+    acc = out.stats["account"]
+    return {"score": score(acc, bt.optimize.constraints), "stats": acc,
+            "symbols": out.stats["symbols"]}
+
+
+def holdout_period(cfg: Any, bt: BacktestConfig, candles: dict[str, np.ndarray],
+                   run_dir: Path | None = None) -> dict[str, Any]:
+    """The best config over the final `optimize.holdout_days` (`candles`: that period's, per
+    searched symbol), scored as the search scores (folds, then symbols by `symbol_score`):
+    {"days", "start", "score", "symbols": {symbol: {score, stats}}}; written to
+    run_dir/holdout_period.json."""
+    import datetime as dt
+
+    if bt.optimize.one_wallet:  # one account: its score and stats, each symbol's share
+        r = one_wallet_result(cfg, bt, candles)
+        per = {"+".join(candles): {"score": r["score"], "stats": r["stats"]}}
+    else:
+        per = symbol_scores(symbol_results(cfg, bt, candles), bt, candles)
+    scores = [v["score"] for v in per.values()]
+    days = bt.optimize.holdout_days
+    out = {"days": days, "start": (bt.end_date - dt.timedelta(days=days)).isoformat(),
+           "score": min(scores) if bt.optimize.symbol_score == "worst" else float(np.mean(scores)),
+           "symbols": per}
+    if run_dir is not None:
+        write_json(run_dir / "holdout_period.json", out)
     return out

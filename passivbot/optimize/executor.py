@@ -40,8 +40,11 @@ class SchedulerUnreachable(RuntimeError):
 
 class BatchExecutor(Protocol):
     n_workers: int
+    task_cost_s: float  # the main process's CPU a task costs (search.py sizes tasks by it)
 
     def submit(self, task: Task) -> cf.Future: ...
+
+    def submit_many(self, tasks: list[Task]) -> list[cf.Future]: ...
 
     def close(self) -> None: ...
 
@@ -55,6 +58,10 @@ class LocalExecutor:
     faster from it on this machine (bench_optimize.py). Its name is unlinked as soon as every
     worker has mapped it, so even a kill -9 of the whole process group leaves nothing behind
     in /dev/shm: the kernel frees the block with the last mapping."""
+
+    # measured on the 2-core VM (bench_optimize.py): pickling a task, unpickling its results,
+    # the pool's queue threads and the futures' wake-ups
+    task_cost_s = 0.0003
 
     def __init__(self, ctx: EvalContext, n_workers: int | None = None,
                  share_candles: bool = True):
@@ -103,6 +110,9 @@ class LocalExecutor:
     def submit(self, task: Task) -> cf.Future:
         return self._pool.submit(evaluate_task, task)
 
+    def submit_many(self, tasks: list[Task]) -> list[cf.Future]:
+        return [self._pool.submit(evaluate_task, t) for t in tasks]
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._shm is not None:
@@ -112,7 +122,14 @@ class LocalExecutor:
 
 class DaskExecutor:
     """A Dask cluster through `Client.get_executor()`: same evaluation function, the context
-    scattered once to every worker (broadcast) and passed by reference to each task."""
+    scattered once to every worker (broadcast) and passed by reference to each task.
+
+    A task costs the client and the scheduler (which a LocalCluster runs in this process)
+    ~1-2 ms of CPU, 5x a local pool's, so the search gives Dask fewer, larger tasks
+    (`task_cost_s`), submitted a generation at a time in one `Client.map` (one graph update
+    instead of one per task: half the scheduler's work a task)."""
+
+    task_cost_s = 0.002
 
     def __init__(self, ctx: EvalContext, address: str, n_workers: int | None = None):
         from distributed import Client
@@ -138,6 +155,12 @@ class DaskExecutor:
 
     def submit(self, task: Task) -> cf.Future:
         return self._exec.submit(evaluate_task, task, self._ctx)
+
+    def submit_many(self, tasks: list[Task]) -> list[cf.Future]:
+        futs = self._client.map(evaluate_task, tasks, ctx=self._ctx, pure=False)
+        # as the executor's own submit wraps them (concurrent.futures futures, fed by the
+        # client's event loop), so the search waits on both backends alike
+        return [self._exec._wrap_future(f) for f in futs]
 
     def close(self) -> None:
         self._exec.shutdown(wait=False)

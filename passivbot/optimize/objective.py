@@ -75,6 +75,9 @@ class EvalContext:
     # "module:function(ctx, m, long, short, candles, leverage, risk) -> stats"
     evaluator: str = DEFAULT_EVALUATOR
     warmup: dict | None = None  # a live config dict run once at worker start (JIT cache load)
+    # one_wallet: the backtest config; every candidate is then ONE multi-symbol backtest of all
+    # the markets on one wallet (passivbot.backtest.multi_runner), scored on the account
+    one_wallet: Any = None
 
     @property
     def candles(self) -> np.ndarray:
@@ -196,6 +199,44 @@ def _invalid(ctx: EvalContext, error: str, t0: float, c0: float) -> dict[str, An
             "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
 
 
+def one_wallet_dict(candidate: dict[str, Any], symbols: list[str]) -> dict[str, Any]:
+    """A candidate (one-symbol live config dict) as the multi-symbol config that trades
+    `symbols` on one wallet: each side's wallet_exposure_limit becomes that side's
+    total_wallet_exposure_limit, shared by all the symbols (n_positions: all of them)."""
+    d = {k: v for k, v in candidate.items() if k != "symbol"}
+    wel = "wallet_exposure_limit"
+    d["total_wallet_exposure_limit"] = {s: candidate[s][wel] for s in ("long", "short")}
+    for s in ("long", "short"):
+        d[s] = {k: v for k, v in candidate[s].items() if k != wel}
+    return {**d, "symbols": list(symbols), "n_positions": len(symbols)}
+
+
+def _evaluate_one_wallet(ctx: EvalContext, candidate: dict[str, Any], t0: float, c0: float
+                         ) -> dict[str, Any]:
+    """One multi-symbol backtest of every market on one wallet, by the multi-symbol
+    backtester's own entry point (multi_runner.backtest_multi_config): the account's stats are
+    the candidate's, each symbol's share is logged under `symbols`."""
+    from passivbot.backtest.multi_runner import backtest_multi_config
+    from passivbot.config.multi import multi_config_from_dict
+    from passivbot.errors import InputError
+
+    try:
+        mc = multi_config_from_dict(one_wallet_dict(candidate, [m.symbol for m in ctx.markets]),
+                                    "candidate")
+        out = backtest_multi_config(mc, ctx.one_wallet,
+                                    candles={m.symbol: m.candles for m in ctx.markets})
+    except ConfigError as e:
+        return _invalid(ctx, "; ".join(i.line() for i in e.issues), t0, c0)
+    except InputError as e:  # e.g. the bounded-loss rules, not in the multi-symbol replay yet
+        return _invalid(ctx, str(e), t0, c0)
+    stats = out.stats["account"]
+    sc = score(stats, ctx.constraints)
+    return {"score": sc, "values": [sc, -stats["max_drawdown"]] if ctx.multi_objective else [sc],
+            "stats": stats, "fold_scores": [sc], "violations": violations(stats, ctx.constraints),
+            "error": None, "seconds": time.perf_counter() - t0,
+            "cpu_seconds": time.process_time() - c0, "symbols": out.stats["symbols"]}
+
+
 def evaluate(ctx: EvalContext, candidate: dict[str, Any]) -> dict[str, Any]:
     """Backtest one candidate live config dict on every market and fold; a dict with score,
     values (one per objective), stats, fold_scores, violations (broken on any symbol, the
@@ -203,6 +244,8 @@ def evaluate(ctx: EvalContext, candidate: dict[str, Any]) -> dict[str, Any]:
     (wall), cpu_seconds (this process's CPU: the work itself, without the time the OS gave the
     core to another process) and, with several symbols, `symbols` {symbol: {score, stats}}."""
     t0, c0 = time.perf_counter(), time.process_time()
+    if ctx.one_wallet is not None:
+        return _evaluate_one_wallet(ctx, candidate, t0, c0)
     try:
         cfg = live_config_from_dict(candidate, "candidate")
     except ConfigError as e:
@@ -253,7 +296,8 @@ def init_worker(ctx: EvalContext) -> None:
     global _CTX
     _CTX = ctx
     if ctx.warmup is not None:
-        short = tuple(replace(m, candles=m.candles[:2000]) for m in ctx.markets[:1])
+        short = tuple(replace(m, candles=m.candles[:2000])
+                      for m in (ctx.markets if ctx.one_wallet is not None else ctx.markets[:1]))
         evaluate(EvalContext(**{**ctx.__dict__, "markets": short, "n_folds": 1}), ctx.warmup)
 
 

@@ -110,9 +110,10 @@ class Checkpoint:
     leaves both files as of its last trial."""
 
     def __init__(self, run_dir: Path, candidate, records: list[dict[str, Any]],
-                 best_every_s: float = 5.0, csv_every_s: float = 60.0):
+                 best_every_s: float = 5.0, csv_every_s: float = 60.0, writer=None):
         import time
 
+        self._writer = writer or write_best  # (run_dir, candidate dict): writes best.json
         self._clock = time.monotonic
         self.run_dir, self._candidate = run_dir, candidate
         self.best = max(records, key=lambda r: (r["score"], -r["number"])) if records else None
@@ -142,7 +143,7 @@ class Checkpoint:
             self.best = json.loads(self._best_line)
             self._best_line = None
         if self.best is not None and "params" in self.best:
-            write_best(self.run_dir, self._candidate(self.best["params"]))
+            self._writer(self.run_dir, self._candidate(self.best["params"]))
         self._dirty, self._best_at = False, self._clock()
 
     def _write_csv(self) -> None:

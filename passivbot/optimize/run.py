@@ -16,7 +16,9 @@ import numpy as np
 from tqdm import tqdm
 
 from passivbot.config import BacktestConfig, LiveConfig, load_backtest_config
-from passivbot.optimize.best import holdout, write_best_reports
+from passivbot.optimize.best import (
+    holdout, holdout_period, one_wallet_result, write_best_one_wallet, write_best_reports,
+)
 from passivbot.optimize.executor import make_executor
 from passivbot.optimize.objective import DEFAULT_EVALUATOR, EvalContext, MarketData, TaskResult
 from passivbot.optimize.output import (
@@ -30,12 +32,14 @@ from passivbot.optimize.space import SearchSpace
 
 
 # Auto population (optimize.batch_size 0): candidates per generation per worker. A generation
-# ends when its slowest task does; with 16 per worker in shrinking tasks (search.chunks) the
-# workers idle only over the last task or two, and a generation's fixed costs (tell, logged
-# state) are spread over enough candidates (bench_optimize.py: the main process's CPU a trial
-# halved from 8 per worker on 30-day backtests). CMA-ES's own default (13 for 22 keys) is the
-# floor.
-AUTO_BATCH_PER_WORKER = 16
+# ends when its slowest task does, and between generations every worker waits while the main
+# process tells, asks and submits (a few ms on a loaded machine); with 32 per worker in
+# shrinking tasks (search.chunks) that wait and the last tasks' tail are a small part of a
+# generation (~60 ms a worker on 30-day backtests), and the generation's fixed costs (tell's
+# eigendecomposition, the logged state) are spread over enough candidates (bench_optimize.py:
+# the main process's CPU a trial 27 -> 16 us at 2 workers, 15 -> 11 us at 16, against 16 per
+# worker). CMA-ES's own default (13 for 22 keys) is the floor.
+AUTO_BATCH_PER_WORKER = 32
 
 
 class OptimizeInterrupted(KeyboardInterrupt):
@@ -58,6 +62,8 @@ class OptimizeResult:
     report_dir: Path | None = None
     symbols: dict[str, Any] = field(default_factory=dict)  # best's {symbol: {score, stats}}
     holdout: dict[str, Any] = field(default_factory=dict)  # best on the hold-out symbols
+    holdout_period: dict[str, Any] = field(default_factory=dict)  # best on the final days
+    one_wallet: dict[str, Any] = field(default_factory=dict)  # best's account, per symbol
 
 
 def load_candles(bt: BacktestConfig, symbol: str | None = None) -> np.ndarray:
@@ -79,6 +85,30 @@ def candles_by_symbol(bt: BacktestConfig, candles: Any = None,
     given = candles if isinstance(candles, dict) else (
         {} if candles is None else {bt.symbol: candles})
     return {s: given[s] if s in given else load_candles(bt, s) for s in symbols}
+
+
+DAY_MS = 86_400_000
+
+
+def split_holdout(bt: BacktestConfig, candles: dict[str, np.ndarray]
+                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """({symbol: candles the search sees}, {symbol: the final `holdout_days`' candles}): the
+    cut is at end_date - holdout_days, 00:00 UTC. No hold-out days: everything is searched."""
+    days = bt.optimize.holdout_days
+    if not days:
+        return candles, {}
+    from passivbot.data import DataError
+
+    cut = bt.end_ms - days * DAY_MS
+    search, hold = {}, {}
+    for s, c in candles.items():
+        k = int(np.searchsorted(c[:, 0], cut))
+        if k == 0 or k == len(c):
+            raise DataError(f"{s}: no candles {'before' if k == 0 else 'in'} the hold-out period "
+                            f"(the last {days} days, from {bt.end_date - dt.timedelta(days=days)})"
+                            f"; lower optimize.holdout_days or widen the dates")
+        search[s], hold[s] = c[:k], c[k:]
+    return search, hold
 
 
 def market_data(bt: BacktestConfig, symbol: str, candles: np.ndarray) -> MarketData:
@@ -103,7 +133,7 @@ def eval_context(bt: BacktestConfig, candles: Any, evaluator: str = DEFAULT_EVAL
         starting_balance=bt.starting_balance, maker_fee=bt.maker_fee, taker_fee=bt.taker_fee,
         constraints=o.constraints, space=space, n_folds=o.n_folds, fold_score=o.fold_score,
         symbol_score=o.symbol_score, multi_objective=o.multi_objective, evaluator=evaluator,
-        warmup=warmup)
+        warmup=warmup, one_wallet=bt if o.one_wallet else None)
 
 
 def _best(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -116,14 +146,15 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
              resume: str | Path | None = None, root: str | Path = "backtests",
              candles: Any = None, progress: bool = True,
              evaluator: str = DEFAULT_EVALUATOR, report: bool = True,
-             plots: bool = True) -> OptimizeResult:
+             plots: bool = True, executor: Any = None) -> OptimizeResult:
     """Run (or, with `resume` = a run folder, continue) an optimization of `bt`.
 
     `iterations` overrides the config's total trial count (on resume: the new total, trials
     already logged included). `candles`: an array (the first symbol's) or {symbol: array};
     what is missing is loaded per the config. With the same `batch_size` (the population),
     runs on different worker counts ask and tell the same generations, so they find the same
-    trials.
+    trials. `executor`: an executor.BatchExecutor already started on this config's context
+    (the bench reuses one pool for several searches; it is not closed here).
     """
     if resume is not None:
         run_dir = Path(resume)
@@ -164,12 +195,19 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
                 n, next_number = next_number, next_number + 1
             starts.append((n, f"start:{i}", params))
     x0 = space.encode(space.params_of(bt.starting_configs[0])[0])
-    if candles is None or isinstance(candles, dict) or len(bt.symbols) > 1:
+    if (candles is None or isinstance(candles, dict) or len(bt.symbols) > 1
+            or o.holdout_days):
         candles = candles_by_symbol(bt, candles)
-    ctx = eval_context(bt, candles, evaluator, warmup=space.candidate(space.decode(x0)[0]),
-                       space=space)
+    if o.holdout_days:
+        candles, held = split_holdout(bt, candles)
+    else:
+        held = {}
     remaining = max(0, total - len(records))
-    executor = make_executor(ctx, workers, dask_scheduler)
+    own = executor is None
+    if own:
+        ctx = eval_context(bt, candles, evaluator,
+                           warmup=space.candidate(space.decode(x0)[0]), space=space)
+        executor = make_executor(ctx, workers, dask_scheduler)
     # the population is the run's: a resumed run keeps it whatever its worker count
     pop = meta.get("population") or max(
         o.batch_size or executor.n_workers * AUTO_BATCH_PER_WORKER,
@@ -184,7 +222,8 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     search = Search(sampler, executor, log, next_number=next_number,
                     generation=gens[-1]["generation"] + 1 if gens else 0, starts=starts,
                     resume=resume_gen)
-    check = Checkpoint(run_dir, space.candidate, records)
+    check = Checkpoint(run_dir, space.candidate, records, writer=(
+        (lambda d, c: write_best_one_wallet(d, c, bt.symbols)) if o.one_wallet else None))
     best = [max((r["score"] for r in records), default=-math.inf)]
     bar = tqdm(total=total, initial=len(records), unit="trial", disable=not progress,
                dynamic_ncols=True, desc="optimize")
@@ -200,14 +239,16 @@ def optimize(bt: BacktestConfig | None = None, *, iterations: int | None = None,
     except KeyboardInterrupt:
         bar.close()
         log.close()
-        executor.close()
+        if own:
+            executor.close()
         check.write_now()
         raise OptimizeInterrupted(run_dir, len(read_log(run_dir / LOG_NAME))) from None
     finally:
         bar.close()
         log.close()
-        executor.close()
-    return finish(run_dir, bt, space, search.stats, candles if report else None, plots)
+        if own:
+            executor.close()
+    return finish(run_dir, bt, space, search.stats, candles if report else None, plots, held)
 
 
 def restore(sampler: Any, space: SearchSpace, gens: list[dict[str, Any]],
@@ -236,18 +277,30 @@ def restore(sampler: Any, space: SearchSpace, gens: list[dict[str, Any]],
 
 
 def finish(run_dir: Path, bt: BacktestConfig, space: SearchSpace, stats: SearchStats,
-           candles: Any = None, plots: bool = True) -> OptimizeResult:
+           candles: Any = None, plots: bool = True,
+           held: dict[str, np.ndarray] | None = None) -> OptimizeResult:
     """Write best.json, trials.csv, the Pareto front and (candles given) the best's report
-    on every searched symbol and its score on the hold-out symbols."""
+    on every searched symbol and its score on the hold-out symbols and on the hold-out
+    period (`held`: its candles per symbol)."""
     records = read_log(run_dir / LOG_NAME)
     write_trials_csv(run_dir / "trials.csv", records)
     best = _best(records)
-    best_cfg = write_best(run_dir, space.candidate(best["params"]))
+    if bt.optimize.one_wallet:  # best.json: the multi-symbol config the candidates were
+        best_cfg = write_best_one_wallet(run_dir, space.candidate(best["params"]), bt.symbols)
+    else:
+        best_cfg = write_best(run_dir, space.candidate(best["params"]))
     if bt.optimize.multi_objective:
         write_pareto(run_dir, records, space.candidate)
     res = OptimizeResult(run_dir, best, best_cfg, records, stats)
-    if candles is not None:
+    if candles is not None and bt.optimize.one_wallet:
+        res.one_wallet = one_wallet_result(best_cfg, bt, candles)
+        write_json(run_dir / "symbols.json", res.one_wallet)
+        if held:
+            res.holdout_period = holdout_period(best_cfg, bt, held, run_dir)
+    elif candles is not None:
         by_sym = candles if isinstance(candles, dict) else {bt.symbol: candles}
         res.report_dir, res.symbols = write_best_reports(best_cfg, bt, by_sym, run_dir, plots)
         res.holdout = holdout(best_cfg, bt, None, run_dir)
+        if held:
+            res.holdout_period = holdout_period(best_cfg, bt, held, run_dir)
     return res

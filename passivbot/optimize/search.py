@@ -30,7 +30,12 @@ from passivbot.optimize.objective import TaskResult
 from passivbot.optimize.resume import TrialLog
 from passivbot.optimize.samplers import Sampler
 
-MAX_CHUNK = 8  # candidates per task at most: a task costs one submit and one result message
+MAX_CHUNK = 32  # candidates per task at most (a generation's first tasks: n / workers)
+# A task may cost the main process at most this share of the backtests it carries: with the
+# mean backtest time measured so far and the executor's cost a task, the smallest task holds
+# ceil(task_cost_s / (TASK_COST_SHARE * backtest_s)) candidates (a Dask task's ~2 ms over
+# 30-day backtests of ~3 ms: 23; chunks() keeps every worker busy all the same).
+TASK_COST_SHARE = 0.03
 
 
 @dataclass
@@ -67,12 +72,24 @@ class Pending:
     values: dict[int, list[float]] = field(default_factory=dict)  # position -> values
 
 
-def chunks(n: int, workers: int, max_chunk: int = MAX_CHUNK) -> list[int]:
-    """Task sizes for n candidates: each 1/workers of what is left (at least 1, at most
-    max_chunk), so the last tasks of a generation are small and finish together."""
+def chunks(n: int, workers: int, max_chunk: int = MAX_CHUNK, min_chunk: int = 1) -> list[int]:
+    """Task sizes for n candidates on `workers`.
+
+    Guided self-scheduling: each task takes 1/workers of what is left (at least min_chunk,
+    at most max_chunk), so the last tasks of a generation are small and the workers finish
+    together. When min_chunk is large against a worker's share (under 4 tasks of min_chunk
+    a worker), shrinking tasks would end the generation in a second wave on a few workers
+    while the others wait: the candidates are then split evenly, one task a worker."""
+    if n <= 0:
+        return []
+    lo = max(1, min(min_chunk, n // workers))
+    if lo > 1 and n < 4 * workers * lo:
+        q, r = divmod(n, workers)
+        return [q + 1] * r + [q] * (workers - r)
+    hi = max(max_chunk, lo)
     out = []
     while n > 0:
-        k = max(1, min(max_chunk, math.ceil(n / workers), n))
+        k = min(max(lo, min(hi, math.ceil(n / workers))), n)
         out.append(k)
         n -= k
     return out
@@ -150,12 +167,14 @@ class Search:
     def _submit(self, gen: Pending, todo: list[int],
                 starts: list[tuple[int, str, dict[str, Any]]]) -> dict[cf.Future, list[int]]:
         """Submit the starts (one task each) and the generation's missing positions."""
-        futs: dict[cf.Future, list[int | None]] = {}
-        for n, origin, params in starts:
-            futs[self.executor.submit(([n], [origin], [params]))] = [None]
+        tasks: list[Any] = [([n], [origin], [params]) for n, origin, params in starts]
+        where: list[list[int | None]] = [[None]] * len(starts)
         pts = gen.points
+        st, ex = self.stats, self.executor
+        bt_s = st.eval_s / st.trials if st.trials else 0.0
+        least = math.ceil(ex.task_cost_s / (TASK_COST_SHARE * bt_s)) if bt_s > 0 else 1
         i = 0
-        for k in chunks(len(todo), self.executor.n_workers):
+        for k in chunks(len(todo), ex.n_workers, MAX_CHUNK, least):
             pos = todo[i:i + k]
             i += k
             nums = [gen.numbers[p] for p in pos]
@@ -163,8 +182,9 @@ class Search:
                 sub = pts[pos[0]:pos[-1] + 1] if pos[-1] - pos[0] == k - 1 else pts[pos]
             else:
                 sub = [pts[p] for p in pos]
-            futs[self.executor.submit((nums, "search", sub))] = pos
-        return futs
+            tasks.append((nums, "search", sub))
+            where.append(pos)
+        return dict(zip(ex.submit_many(tasks), where))
 
     def _collect(self, gen: Pending, futs: dict[cf.Future, list[int | None]],
                  on_done: Callable[[list[TaskResult]], None] | None) -> None:

@@ -50,18 +50,30 @@ def summary_lines(res: Any, verbose: bool = False) -> list[str]:
               if starts else "")]
     width = max(len(r[0]) for r in ROWS)
     several = len(res.symbols) > 1
-    out.append("best config" + (" (mean over the searched symbols):" if several else ":"))
+    out.append("best config" + (" (mean over the searched symbols):" if several else
+                                " (the account, every symbol on one wallet):"
+                                if res.one_wallet else ":"))
     out += [f"  {label:<{width}}  {_fmt(st, key, f):>16}" for label, key, f in ROWS]
     if several:
         out.append("per symbol:  " + "  ".join(f"{s} score {v['score']:.4g} gain "
                                                f"{v['stats']['gain']:+.2%}"
                                                for s, v in res.symbols.items()))
+    if res.one_wallet:
+        out.append("one wallet, per symbol:  " + "  ".join(
+            f"{s} pnl {v['realized_pnl']:+,.2f} fills {v['n_fills']:g}"
+            for s, v in res.one_wallet["symbols"].items()))
     if res.holdout:
         h = res.holdout
         out.append("hold-out (never searched): " + "  ".join(
             f"{s} score {v['score']:.4g} gain {v['stats']['gain']:+.2%}"
             for s, v in h["symbols"].items())
             + f"; mean score {h['mean']:.4g} beside the search's {b['score']:.4g}")
+    if res.holdout_period:
+        h = res.holdout_period
+        out.append(f"hold-out period (the last {h['days']} days, from {h['start']}, never "
+                   f"searched): score {h['score']:.4g} beside the search's {b['score']:.4g}; "
+                   + "  ".join(f"{s} gain {v['stats']['gain']:+.2%}"
+                               for s, v in h["symbols"].items()))
     out.append(SCORE_MEANING)
     counts = broken_counts(recs)
     if counts:

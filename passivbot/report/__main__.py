@@ -3,8 +3,14 @@ or paper session's journal as a backtest-style report folder (stats.json, fills.
 equity.csv, plots/, session.json) and console summary; with `--compare`, the backtest of the
 same config over the same period's candles, side by side (compare.csv).
 
+`python3 -m passivbot.report --exchange binance --user NAME --since 2025-05-05 [--until ...]`:
+the same report from the exchange's own trade history (every page, through ccxt; the key pair
+of NAME in api-keys.json, or `--emulator HOST:PORT` for a paper session), written first as a
+journal in the report folder (what it can and cannot say: passivbot/report/exchange.py).
+
 Exit 2 with a message (never a traceback) for a missing or bad journal, an output folder that
-cannot be written (checked before any work) or candles that do not cover the session.
+cannot be written (checked before any work), bad dates or keys, or candles that do not cover the
+session; exit 1 when the exchange cannot be read (its message, redacted).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import numpy as np
 
 from passivbot.cli import check_output_dir, run_cli
 from passivbot.errors import InputError
+from passivbot.report.history_cli import add_history_args, journal_from_history
 
 
 def _fmt(key: str, v: float) -> str:
@@ -32,13 +39,21 @@ def _fmt(key: str, v: float) -> str:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python3 -m passivbot.report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("journal", type=Path, help="the bot's journal (JSONL), e.g. logs/*.journal")
+    p.add_argument("journal", type=Path, nargs="?",
+                   help="the bot's journal (JSONL), e.g. logs/*.journal")
     p.add_argument("--out", type=Path, default=Path("reports"),
                    help="folder for the report (default: reports/)")
     p.add_argument("--compare", choices=("bundled", "cache", "synthetic"),
                    help="also backtest the session's config over its period with these candles")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    add_history_args(p)
     args = p.parse_args(argv)
+    if (args.journal is None) == (args.exchange is None):
+        raise InputError("give a JOURNAL file or --exchange EXCHANGE --user NAME --since DATE "
+                         "(the exchange's trade history), not both")
+    if args.exchange is not None:
+        check_output_dir(args.out, "--out")
+        args.journal = journal_from_history(args)
     if not args.journal.is_file():
         raise InputError(f"journal not found: {args.journal}")
     check_output_dir(args.out, "--out")

@@ -1,0 +1,107 @@
+"""How docs/img/console.png is made: a paper session as a user runs it, its console rendered.
+
+    python3 -m harness.console_shot [--seconds 90] [--speed 120] [--out docs/img/console.png]
+
+Starts the emulator (`python3 -m passivbot.emulator`, bundled ETHUSDT, realistic mode) and
+`start_bot.py binance ETH-J1 --emulator ...` as subprocesses, stops the bot with SIGINT after
+`--seconds`, and renders the console's last lines (colours by what a line is: fills, warnings,
+the shutdown summary) to a PNG with headless Chromium. Needs Chromium (`apt-get install
+chromium`); bounded in time (every wait has a deadline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COLORS = (("summary", "#6cb6ff"), ("    ", "#6cb6ff"), (" FILL ", "#9ccc65"),
+          ("WARNING", "#f0b35e"), ("ERROR", "#ff7b72"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrap(text: str, width: int) -> list[str]:
+    return [text[i:i + width] for i in range(0, max(len(text), 1), width)]
+
+
+def render(lines: list[str], out: Path, width_chars: int = 132) -> None:
+    rows = []
+    in_summary = False
+    for ln in lines:
+        in_summary = in_summary or "summary at shutdown" in ln
+        color = "#e6e6e6"
+        for key, c in COLORS:
+            if key in ln and (key != "    " or in_summary):
+                color = c
+                break
+        if ln.rstrip().endswith(" stopped"):
+            color = "#e6e6e6"
+        rows += [f'<div style="color:{color}">{html.escape(part) or "&nbsp;"}</div>'
+                 for part in wrap(ln, width_chars)]
+    page = ("<html><body style=\"margin:6px;background:#1e1e1e;font:12.5px/1.45 'DejaVu Sans "
+            "Mono',monospace;white-space:pre\">" + "".join(rows) + "</body></html>")
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        sys.exit("Chromium not installed (apt-get install chromium)")
+    with tempfile.TemporaryDirectory() as tmp:
+        page_path = Path(tmp) / "console.html"
+        page_path.write_text(page, encoding="utf-8")
+        height = 14 + 18 * len(rows)
+        subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        "--disable-dev-shm-usage", "--no-first-run", f"--user-data-dir={tmp}/u",
+                        f"--window-size=1196,{height}", f"--screenshot={out.resolve()}",
+                        page_path.as_uri()], check=True, timeout=120,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=90.0)
+    ap.add_argument("--speed", type=float, default=120.0)
+    ap.add_argument("--lines", type=int, default=42, help="console lines in the picture")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "console.png")
+    args = ap.parse_args()
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with tempfile.TemporaryDirectory() as logs:
+        emu = subprocess.Popen([sys.executable, "-m", "passivbot.emulator", "--exchange",
+                                "binance", "--symbol", "ETHUSDT", "--port", str(port),
+                                "--speed", str(args.speed)], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            emu.stdout.readline()  # "binance emulator for ETHUSDT at ..." once it listens
+            # run in an empty folder so the log paths read `logs/...` as in a clone
+            bot = subprocess.Popen([sys.executable, str(ROOT / "start_bot.py"), "binance",
+                                    "ETH-J1", "--emulator", f"127.0.0.1:{port}", "--log-dir",
+                                    "logs", "--status-every", "15"], cwd=logs, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            time.sleep(args.seconds)  # the session itself: real time is the point here
+            bot.send_signal(signal.SIGINT)
+            text, _ = bot.communicate(timeout=60)
+        finally:
+            emu.send_signal(signal.SIGINT)
+            try:
+                emu.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                emu.kill()
+    lines = [ln for ln in text.splitlines() if ln[:2].isdigit()]  # the log, not the config echo
+    render(lines[-args.lines:], args.out)
+    print(f"console: {args.out} ({len(lines)} log lines, last {args.lines} shown)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""Multi-symbol parity: the multi-symbol backtest and the live MultiBot trading the multi-symbol
+emulator (one wallet) must produce the same fills and the same balance.
+
+`run_parity_multi(cfg, candles, exchange)`: `passivbot.backtest.multi.run_multi_backtest` over
+the symbols' candles (one minute axis, `emulator.wallet.align_candles`), then
+`passivbot.live.multi.MultiBot` (real ccxt, one client) against an `Emulator` serving the same
+candles for all symbols on one account, in lockstep, and compares:
+- the fills as (minute, symbol, side, kind, price, qty), in settlement order (minute, then
+  symbol order, as both settle);
+- the final wallet balance and every symbol's positions;
+- at every minute (a poll after the bot settled), the sum over symbols of each side's wallet
+  exposure on the emulator (the exchange's truth), against the shared limit
+  (`max_exposure`: the largest seen, per side).
+
+Alignment as in `harness.parity`: the backtest seeds on candles[0] (EMA warm-up 0), the
+emulator starts at index 1 with one extra candle past the end; the selection (n_positions <
+symbols) runs at minute 0 and every `select_every` minutes on both sides.
+
+Specs: each symbol's own (`markets.market_spec`). Bybit's bundled snapshot has only ETHUSDT
+and BTCUSDT; for the others the Bybit run serves the Binance spec of the symbol over the Bybit
+protocol (`bybit_specs`), the same arrays to both sides - the protocol and the engines are what
+parity tests, not the spec's numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from harness.parity import BUSY_OVERRIDES, BALANCE_TOL, lockstep_options
+from passivbot.markets import DEFAULT_FEES, MarketSpec, market_spec
+from passivbot.records import KIND_FUNDING, KIND_NAMES, LONG, SHORT
+
+MultiKey = tuple  # (minute, symbol, side, kind, price, qty)
+
+
+def specs_for(exchange: str, symbols: list[str]) -> dict[str, MarketSpec]:
+    """Each symbol's spec on `exchange`; where none is bundled (Bybit), Binance's."""
+    out = {}
+    for s in symbols:
+        try:
+            out[s] = market_spec(exchange, s)
+        except KeyError:
+            out[s] = market_spec("binance", s)
+    return out
+
+
+def busy_multi_dict(symbols: list[str], n_positions: int | None = None,
+                    total: float = 1.2, leverage: int = 10) -> dict:
+    """A multi-symbol live config dict: ETH-J1 made busy (harness.parity.BUSY_OVERRIDES) on
+    every symbol, the shared limit `total` per side."""
+    from passivbot.config import live_config_to_dict, load_live_config
+
+    d = live_config_to_dict(load_live_config("ETH-J1"))
+    for side in ("long", "short"):
+        d[side].update(BUSY_OVERRIDES)
+        d[side].pop("wallet_exposure_limit", None)
+    d.pop("symbol", None)
+    d.update(symbols=list(symbols), total_wallet_exposure_limit={"long": total, "short": total},
+             leverage=leverage)
+    if n_positions is not None:
+        d["n_positions"] = n_positions
+    return d
+
+
+def load_aligned(symbols: list[str], start_day: float, days: float) -> list[np.ndarray]:
+    """The bundled samples of `symbols` on their common minutes, days [start, start + days)
+    plus one candle (the backtest's last minute is then settled by the emulator too)."""
+    from passivbot.data.bundled import load_bundled
+    from passivbot.emulator.wallet import align_candles
+
+    al = align_candles([np.array(load_bundled(s)) for s in symbols])
+    i0 = int(start_day * 1440)
+    i1 = i0 + int(days * 1440) + 1
+    return [np.ascontiguousarray(c[i0:i1]) for c in al]
+
+
+def fundings_for(exchange: str, symbols: list[str], candles: list[np.ndarray]) -> list:
+    """Each symbol's funding events over the span (bundled sample; none known: empty)."""
+    from passivbot.data.perp import load_funding
+
+    out = []
+    for s, c in zip(symbols, candles):
+        f = load_funding(exchange, s, int(c[0, 0]), int(c[-1, 0]) + 60_000)
+        out.append((np.asarray(f.times_ms, np.int64), np.asarray(f.rates, np.float64),
+                    np.asarray(f.mark, np.float64)))
+    return out
+
+
+@dataclass
+class MultiOutcome:
+    fills: list[MultiKey]
+    balance: float
+    positions: dict[str, tuple[tuple[float, float], tuple[float, float]]]
+    seconds: float = 0.0
+    n_candles: int = 0
+    unsettled: list[int] = field(default_factory=list)
+    max_exposure: tuple[float, float] = (0.0, 0.0)  # per side, the largest sum seen (emulator)
+    selections: int = 0
+    max_exposure_bots: tuple[float, float] = (0.0, 0.0)  # the same, as the bots saw it
+    max_holding: tuple[int, int] = (0, 0)  # per side, most symbols holding a position at once
+    connections: int = 0  # websockets open once every symbol subscribed
+
+
+@dataclass
+class MultiReport:
+    exchange: str
+    symbols: list[str]
+    n_candles: int
+    backtest: MultiOutcome
+    live: MultiOutcome
+    matched: int
+    mismatches: list[str]
+
+    @property
+    def total(self) -> int:
+        return max(len(self.backtest.fills), len(self.live.fills))
+
+    @property
+    def match_rate(self) -> float:
+        return 100.0 if self.total == 0 else 100.0 * self.matched / self.total
+
+    @property
+    def balance_diff(self) -> float:
+        return self.live.balance - self.backtest.balance
+
+    @property
+    def positions_equal(self) -> bool:
+        for s in self.symbols:
+            for a, b in zip(self.backtest.positions[s], self.live.positions[s]):
+                if abs(a[0] - b[0]) >= 1e-9 or abs(a[1] - b[1]) > 1e-6 * max(1.0, abs(a[1])):
+                    return False
+        return True
+
+    @property
+    def ok(self) -> bool:
+        return (self.matched == len(self.backtest.fills) == len(self.live.fills)
+                and abs(self.balance_diff) <= BALANCE_TOL and self.positions_equal
+                and not self.live.unsettled)
+
+
+def key(minute, sym, side, kind, price, qty) -> MultiKey:
+    return (int(minute), sym, int(side), int(kind), float(f"{price:.10g}"), float(f"{qty:.10g}"))
+
+
+def describe(k: MultiKey) -> str:
+    side = "long" if k[2] == LONG else "short"
+    return f"minute {k[0]} {k[1]}: {side} {KIND_NAMES[k[3]]} {k[5]:g} @ {k[4]:g}"
+
+
+def backtest_outcome(cfg, candles: list[np.ndarray], specs: dict, fundings: list,
+                     starting_balance: float, maker: float, taker: float,
+                     select_every: int, select_window: int) -> MultiOutcome:
+    from passivbot.backtest.multi import SymbolInput, run_multi_backtest
+    from passivbot.backtest.multi_nb import (
+        AE_BALANCE, SE_PPRICE_LONG, SE_PPRICE_SHORT, SE_PSIZE_LONG, SE_PSIZE_SHORT,
+    )
+    from passivbot.config import side_params
+
+    ins = []
+    for s, c, f in zip(cfg.symbols, candles, fundings):
+        sp, live = specs[s], cfg.configs[s]
+        ins.append(SymbolInput(s, c, side_params(live.long), side_params(live.short),
+                               sp.market_array(), sp.brackets_array(), sp.mmr_add,
+                               f[0], f[1], f[2], 0))
+    n = cfg.n_positions if cfg.selecting else None
+    t0 = time.perf_counter()
+    res = run_multi_backtest(ins, starting_balance, maker, taker, leverage=float(cfg.leverage),
+                             n_positions=None if n is None else (n, n),
+                             select_every=select_every, select_window=select_window)
+    keys = [key(x["minute"], cfg.symbols[int(k)], x["side"], x["kind"], x["price"], x["qty"])
+            for x, k in zip(res.fills, res.fill_symbol) if x["kind"] != KIND_FUNDING]
+    last = res.symbol_equity[-1]
+    pos = {s: ((float(last[k, SE_PSIZE_LONG]), float(last[k, SE_PPRICE_LONG])
+                if last[k, SE_PSIZE_LONG] > 0 else 0.0),
+               (float(last[k, SE_PSIZE_SHORT]), float(last[k, SE_PPRICE_SHORT])
+                if last[k, SE_PSIZE_SHORT] > 0 else 0.0))
+           for k, s in enumerate(cfg.symbols)}
+    return MultiOutcome(keys, float(res.equity[-1, AE_BALANCE]), pos, time.perf_counter() - t0,
+                        len(candles[0]))
+
+
+def emulator_exposure(emu) -> tuple[float, float]:
+    """Per side, the sum over symbols of position cost / wallet balance on the emulator."""
+    bal = emu.wallet.balance
+    if bal <= 0.0:
+        return 0.0, 0.0
+    return tuple(sum(a.positions[s].size * a.positions[s].price for a in emu.accounts.values())
+                 / bal for s in (LONG, SHORT))
+
+
+def caught_up(mb, emu) -> bool:
+    """Every symbol's bot sees its emulator book's last closed candle, the wallet balance and
+    its positions."""
+    for sym, bot in mb.bots.items():
+        acc, st = emu.accounts[sym], bot.state
+        if st.last_closed_ts != int(acc.candles[acc.clock - 1, 0]):
+            return False
+        if st.close_price != float(acc.candles[acc.clock - 1, 4]):
+            return False
+        if abs(st.balance - acc.balance) > 1e-6:
+            return False
+        for j, side in enumerate((LONG, SHORT)):
+            pos = acc.positions[side]
+            if abs(st.psize[j] - pos.size) > 1e-9 or \
+                    (pos.size > 0 and abs(st.pprice[j] - pos.price) > 1e-6):
+                return False
+    return True
+
+
+async def settle(mb, emu, timeout: float = 10.0, idle_s: float = 0.001) -> None:
+    """Lockstep barrier for all symbols (harness.live.settle's, for a MultiBot)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await emu.wait_idle(idle_s, timeout)
+        if caught_up(mb, emu) and await mb.wait_settled(timeout):
+            if await emu.wait_idle(idle_s, timeout) and mb.settled() and caught_up(mb, emu):
+                return
+        await asyncio.sleep(idle_s / 2)
+    raise AssertionError(f"the bots did not settle with the emulator in {timeout}s at clock "
+                         f"{emu.clock}")
+
+
+def subscribed(emu, n_symbols: int) -> bool:
+    topics = [t.lower() for c in emu.conns for t in c.topics]
+    user = any(c.kind == "user" for c in emu.conns) or "order" in topics
+    return user and sum("kline" in t for t in topics) >= n_symbols and \
+        sum("ticker" in t for t in topics) >= n_symbols
+
+
+async def live_outcome(cfg, candles: list[np.ndarray], exchange: str, specs: dict,
+                       fundings: list, starting_balance: float, maker: float, taker: float,
+                       select_every: int, select_window: int, realism="minute",
+                       time_limit_s: float | None = None, minute_timeout: float = 10.0,
+                       max_unsettled: int = 20, progress=None) -> MultiOutcome:
+    from passivbot.emulator import Emulator
+    from passivbot.exchanges.ccxt_factory import create_exchange
+    from passivbot.live.multi import MultiBot
+
+    n = len(candles[0])
+    ext = []
+    for c in candles:
+        extra = c[-1:].copy()
+        extra[0, 0] += 60_000
+        ext.append(np.concatenate([c, extra]))
+    emu = Emulator(exchange, list(cfg.symbols), ext, start_index=1,
+                   starting_balance=starting_balance, maker_fee=maker, taker_fee=taker,
+                   realism=realism, funding=fundings, specs=specs)
+    await emu.start()
+    ex = create_exchange(exchange, api_key="parity-key", secret="parity-secret",
+                         emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
+    log = logging.getLogger(f"harness.parity_multi.{exchange}")
+    log.setLevel(logging.WARNING)
+    mb = MultiBot(exchange, ex, cfg, log, options=lockstep_options(), select_every=select_every,
+                  select_window=select_window)
+    t0 = time.perf_counter()
+    unsettled: list[int] = []
+    hi, hi_bots, holding = [0.0, 0.0], [0.0, 0.0], [0, 0]
+    n_conns = 0
+    try:
+        await asyncio.wait_for(mb.start(), 60)
+        deadline = time.monotonic() + 20
+        while not subscribed(emu, len(cfg.symbols)):
+            if time.monotonic() > deadline:
+                raise AssertionError("the bots did not subscribe their streams in time")
+            await asyncio.sleep(0.01)
+        await settle(mb, emu)
+        n_conns = len(emu.conns)
+        while emu.clock < n:
+            if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s:
+                break
+            await emu.advance(1, idle_s=0.001)
+            try:
+                await settle(mb, emu, timeout=minute_timeout)
+            except AssertionError:
+                unsettled.append(emu.clock)
+                if len(unsettled) >= max_unsettled:
+                    break
+            hi = [max(a, b) for a, b in zip(hi, emulator_exposure(emu))]
+            hi_bots = [max(a, b) for a, b in zip(hi_bots, mb.exposures())]
+            for j, side in enumerate((LONG, SHORT)):
+                holding[j] = max(holding[j], sum(a.positions[side].size > 0
+                                                 for a in emu.accounts.values()))
+            if progress is not None:
+                progress(emu.clock, n)
+    finally:
+        await mb.stop()
+        await emu.stop()
+    books = list(emu.accounts.values())
+    rows = []
+    for k, (sym, acc) in enumerate(emu.accounts.items()):
+        merged: list[list] = []
+        for f in acc.fills:  # a partial fill's executions are one fill of the rule
+            if merged and merged[-1][6] == f["order_id"] and merged[-1][0] == f["minute"]:
+                merged[-1][5] += f["qty"]
+            else:
+                merged.append([f["minute"], sym, f["side"], f["kind"], f["price"], f["qty"],
+                               f["order_id"], k, f["n"]])
+        rows += merged
+    rows.sort(key=lambda r: (r[0], r[7], r[8]))
+    keys = [key(*r[:6]) for r in rows]
+    pos = {s: tuple((a.positions[sd].size, a.positions[sd].price if a.positions[sd].size else 0.0)
+                    for sd in (LONG, SHORT)) for s, a in emu.accounts.items()}
+    return MultiOutcome(keys, books[0].balance, pos, time.perf_counter() - t0, books[0].clock,
+                        unsettled, (hi[0], hi[1]), mb.selections, (hi_bots[0], hi_bots[1]),
+                        (holding[0], holding[1]), n_conns)
+
+
+def compare(exchange: str, symbols: list[str], n: int, bt: MultiOutcome,
+            live: MultiOutcome) -> MultiReport:
+    sm = difflib.SequenceMatcher(None, bt.fills, live.fills, autojunk=False)
+    matched = sum(b.size for b in sm.get_matching_blocks())
+    out = []
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag != "equal":
+            out += [f"backtest only {describe(k)}" for k in bt.fills[i1:i2]]
+            out += [f"live only {describe(k)}" for k in live.fills[j1:j2]]
+    return MultiReport(exchange, symbols, n, bt, live, matched, out)
+
+
+async def run_parity_multi(cfg, candles: list[np.ndarray], exchange: str,
+                           starting_balance: float = 10_000.0, realism="minute",
+                           select_every: int = 60, select_window: int = 1440,
+                           funding: bool = True, time_limit_s: float | None = None,
+                           progress=None) -> MultiReport:
+    """The multi backtest, then the MultiBot on the multi emulator over the same candles (see
+    module). With `time_limit_s` the live run may stop early; both are then compared over the
+    candles it reached."""
+    fees = DEFAULT_FEES[exchange]
+    maker, taker = fees["maker_fee"], fees["taker_fee"]
+    syms = list(cfg.symbols)
+    specs = specs_for(exchange, syms)
+    f = fundings_for(exchange, syms, candles) if funding else \
+        [(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))] * len(syms)
+    live = await live_outcome(cfg, candles, exchange, specs, f, starting_balance, maker, taker,
+                              select_every, select_window, realism, time_limit_s,
+                              minute_timeout=15.0,  # 4+ bots on a loaded machine
+                              progress=progress)
+    n = min(live.n_candles, len(candles[0]))
+    bt = backtest_outcome(cfg, [c[:n] for c in candles], specs, f, starting_balance, maker,
+                          taker, select_every, select_window)
+    return compare(exchange, syms, n, bt, live)
+
+
+def summary_lines(rep: MultiReport) -> list[str]:
+    b, lv = rep.backtest, rep.live
+    lines = [f"{rep.exchange}: {len(rep.symbols)} symbols x {rep.n_candles} candles, fills "
+             f"backtest {len(b.fills)} live {len(lv.fills)}, matched {rep.matched} "
+             f"({rep.match_rate:.1f} %)",
+             f"{rep.exchange}: final balance backtest {b.balance:.6f} live {lv.balance:.6f} "
+             f"(diff {rep.balance_diff:.2e}); positions equal {rep.positions_equal}; "
+             f"selections {lv.selections}; max exposure sum long {lv.max_exposure[0]:.4f} short "
+             f"{lv.max_exposure[1]:.4f}; websockets {lv.connections}; live run "
+             f"{lv.seconds:.1f} s"]
+    if lv.unsettled:
+        lines.append(f"{rep.exchange}: bots not caught up at {len(lv.unsettled)} minutes, "
+                     f"first {lv.unsettled[:20]}")
+    lines += [f"{rep.exchange}: MISMATCH {m}" for m in rep.mismatches[:50]]
+    return lines

@@ -1,0 +1,172 @@
+"""Many markets, one wallet, live: the MultiBot (passivbot/live/multi.py) on the multi-symbol
+emulator matches the multi-symbol backtest fill by fill, shares one client, guard and order
+budget, streams every symbol over a few sockets, and keeps the symbols' summed exposure under
+the shared limit at every minute."""
+
+import asyncio
+import logging
+
+import numpy as np
+import pytest
+
+from harness.live import fall_then_rise
+from harness.parity_multi import busy_multi_dict, load_aligned, run_parity_multi, summary_lines
+from passivbot.config.multi import multi_config_from_dict
+from passivbot.markets import market_spec
+from passivbot.records import P_ENABLED
+
+SYMS = ["ETHUSDT", "BTCUSDT", "SOLUSDT", "XRPUSDT"]
+
+
+def check(rep):
+    assert rep.ok, "\n".join(summary_lines(rep))
+    assert rep.match_rate == 100.0 and abs(rep.balance_diff) <= 1e-6
+
+
+@pytest.mark.parametrize("exchange,realism,n_positions", [
+    ("binance", "minute", None), ("bybit", "minute", 2),
+    ("binance", "full", 2), ("bybit", "full", None)])
+async def test_multi_parity_four_symbols_three_hours(exchange, realism, n_positions):
+    """4 bundled symbols x 3 hours on one wallet: same fills (minute, symbol, side, kind,
+    price, qty), same balance, same positions; with n_positions 2 the selection runs on both
+    sides at the same minutes (every 30 here) and chooses alike."""
+    cfg = multi_config_from_dict(busy_multi_dict(SYMS, n_positions), "test")
+    candles = load_aligned(SYMS, 2, 180 / 1440)
+    rep = await run_parity_multi(cfg, candles, exchange, realism=realism, select_every=30)
+    check(rep)
+    assert len(rep.backtest.fills) >= 20
+    assert len({k[1] for k in rep.live.fills}) >= 2  # several symbols traded
+    if n_positions is not None:
+        assert rep.live.selections == 7 and rep.live.max_holding[0] <= n_positions
+    # every symbol's streams over a few sockets: Binance market + public + user, Bybit
+    # public + private (ccxt multiplexes the subscriptions on one client)
+    assert rep.live.connections <= (3 if exchange == "binance" else 2)
+
+
+def falling_candles(exchange: str) -> list[np.ndarray]:
+    """Each symbol falls 15 % over 80 minutes, then rises 10 %: longs re-enter to their limit."""
+    px = {"ETHUSDT": 2000.0, "BTCUSDT": 50_000.0, "SOLUSDT": 150.0, "XRPUSDT": 2.0}
+    out = []
+    for k, s in enumerate(SYMS):
+        x = fall_then_rise(n_history=30, n_fall=80, n_rise=60, price=px[s], fall=0.15, rise=0.1)
+        step = market_spec("binance", s).price_step
+        x[:, 1:5] = np.round(np.round(x[:, 1:5] / step) * step, 6)
+        x[:, 5] = 1000.0 / px[s] * (1 + 0.1 * k)  # different scores for the selection
+        out.append(x)
+    return out
+
+
+@pytest.mark.parametrize("exchange,n_positions", [("binance", 2), ("bybit", 4)])
+async def test_shared_exposure_limit_binds_live(exchange, n_positions):
+    """Shared long limit 0.8: every symbol's long re-enters down a 15 % fall, so the limit
+    binds; the sum of the symbols' exposures (emulator truth and the bots' view, polled every
+    minute) reaches it and never exceeds it by more than one qty step per symbol."""
+    total = 0.8
+    d = busy_multi_dict(SYMS, n_positions, total=total)
+    for side in ("long", "short"):
+        d[side].update(initial_qty_pct=0.15, rentry_pprice_dist=0.01, ddown_factor=1.0,
+                       ema_span_0=5.0, ema_span_1=10.0)
+    d["short"]["enabled"] = False
+    cfg = multi_config_from_dict(d, "bind")
+    candles = falling_candles(exchange)
+    rep = await run_parity_multi(cfg, candles, exchange, funding=False, select_every=20)
+    check(rep)
+    balance = 10_000.0
+    tol = sum(market_spec("binance", s).qty_step * c[:, 2].max() for s, c in
+              zip(SYMS, candles)) / balance
+    for seen in (rep.live.max_exposure[0], rep.live.max_exposure_bots[0]):
+        assert total * 0.95 <= seen <= total + tol, summary_lines(rep)
+    assert rep.live.max_holding[0] == n_positions  # the binding limit is shared, not per bot
+    if n_positions == 2:
+        assert rep.live.selections > 0
+
+
+async def test_multibot_shares_one_client_guard_and_order_budget():
+    from passivbot.exchanges.ccxt_factory import create_exchange
+    from passivbot.live.multi import MultiBot
+
+    cfg = multi_config_from_dict(busy_multi_dict(SYMS, 2), "test")
+    ex = create_exchange("binance", api_key="k", secret="s", emulator="127.0.0.1:9",
+                         rate_limit=False)
+    try:
+        mb = MultiBot("binance", ex, cfg, logging.getLogger("test.multi"))
+        bots = list(mb.bots.values())
+        assert [b.adapter.symbol_id for b in bots] == SYMS
+        assert len({id(b.guard) for b in bots}) == 1 and bots[0].guard is not None
+        assert len({id(b.executor.bucket) for b in bots}) == 1
+        assert all(b.adapter.ex._ex is ex for b in bots)
+        # nothing may open before the first selection (n_positions 2 < 4 symbols)
+        assert all((b.state.params[:, P_ENABLED] == 0.0).all() for b in bots)
+    finally:
+        await ex.close()
+
+
+def test_selection_cadence_is_the_backtests():
+    from passivbot.backtest.multi import DEFAULT_SELECT_EVERY, DEFAULT_SELECT_WINDOW
+    from passivbot.live.multi import SELECT_EVERY, SELECT_WINDOW
+
+    assert (SELECT_EVERY, SELECT_WINDOW) == (DEFAULT_SELECT_EVERY, DEFAULT_SELECT_WINDOW)
+
+
+def test_due_minutes_count_from_the_first_traded_minute():
+    from passivbot.live.multi import MultiBot
+
+    mb = MultiBot.__new__(MultiBot)
+    mb.t_start, mb.select_every = None, 60
+    t0 = 1_700_000_040_000
+    assert mb.due(t0) == t0
+    assert mb.due(t0 + 59 * 60_000) == t0
+    assert mb.due(t0 + 60 * 60_000) == t0 + 3_600_000
+    assert mb.due(t0 + 181 * 60_000) == t0 + 3 * 3_600_000
+
+
+
+
+async def test_open_position_is_managed_after_its_symbol_drops_out_of_the_selection():
+    """n_positions 1 of 2: ETH holds a long at start and keeps its slot (its take-profits rest)
+    although BTC scores higher; BTC opens nothing. Once ETH's long closes, the next selection
+    gives the slot to BTC, whose initial entry then rests; ETH opens nothing."""
+    from harness.emulator import flat_candles
+    from harness.parity import lockstep_options
+    from harness.parity_multi import settle
+    from passivbot.emulator import Emulator
+    from passivbot.exchanges.ccxt_factory import create_exchange
+    from passivbot.live.multi import MultiBot
+    from passivbot.records import LONG
+
+    n = 40
+    eth, btc = flat_candles(n, 2000.0, spread=1.0), flat_candles(n, 50_000.0, spread=10.0)
+    eth[12, 2] = 2100.0  # minute 12: ETH trades up through every take-profit of the long
+    emu = Emulator("binance", ["ETHUSDT", "BTCUSDT"], [eth, btc], start_index=1,
+                   realism="minute")
+    for acc in emu.accounts.values():
+        acc.hedge_mode = True
+    emu.accounts["ETHUSDT"].positions[LONG].size = 1.0
+    emu.accounts["ETHUSDT"].positions[LONG].price = 2000.0
+    d = busy_multi_dict(["ETHUSDT", "BTCUSDT"], 1, total=0.5)
+    d["short"]["enabled"] = False
+    cfg = multi_config_from_dict(d, "test")
+    await emu.start()
+    ex = create_exchange("binance", api_key="k", secret="s", emulator=f"127.0.0.1:{emu.port}",
+                         rate_limit=False)
+    mb = MultiBot("binance", ex, cfg, logging.getLogger("test.multi.select"),
+                  options=lockstep_options(), select_every=15)
+
+    def resting(sym):
+        return {(o.side, o.close) for o in emu.accounts[sym].open_orders.values()}
+
+    try:
+        await mb.start()
+        await settle(mb, emu)
+        assert mb.allowed["ETHUSDT"][0] and not mb.allowed["BTCUSDT"][0]
+        assert (LONG, True) in resting("ETHUSDT") and (LONG, False) not in resting("BTCUSDT")
+        while emu.clock < 16:  # the close at minute 12, the next selection at minute 15
+            await emu.advance(1)
+            await settle(mb, emu)
+        assert emu.accounts["ETHUSDT"].positions[LONG].size == 0.0
+        assert mb.selections == 2
+        assert mb.allowed["BTCUSDT"][0] and not mb.allowed["ETHUSDT"][0]
+        assert (LONG, False) in resting("BTCUSDT") and not resting("ETHUSDT")
+    finally:
+        await mb.stop()
+        await emu.stop()
