@@ -8,9 +8,9 @@ branch on a None argument, as in the one-symbol engine):
   the ACCOUNT's peak wallet balance and the symbol side's own realized unstuck loss
   (ssum[k, S_UNSTUCK_LOSS_LONG + j]): each symbol may lose its allowance x the peak balance;
 - equity stop on the ACCOUNT's equity (every position marked at its close): when it fires,
-  every position of every symbol closes at market at the next open (its candle's open; a
-  symbol whose data ended: its last close), and no symbol places an entry until the cool-down
-  ends. With one symbol both rules are the one-symbol engine's, bit for bit.
+  every position of every symbol closes at market at the next open (its candle's open, or a
+  symbol whose data ended: its last close, one book width against the taker:
+  `fills.market_price_nb`), and no symbol places an entry until the cool-down ends. With one symbol both rules are the one-symbol engine's, bit for bit.
 """
 
 import numpy as np
@@ -24,7 +24,8 @@ from passivbot.backtest.account import (
 from passivbot.backtest.borrow import borrowed_view
 from passivbot.backtest.book import book_nb, cache_current_nb, refresh_side_nb, set_closes_nb
 from passivbot.backtest.multi_account import (
-    cancel_orders_nb, grow_int_nb, sample_nb, settle_all_nb, symbol_precheck_nb, worst_nb,
+    cancel_orders_nb, grow_int_nb, sample_nb, settle_all_nb, stop_close_book_nb,
+    symbol_precheck_nb, worst_nb,
 )
 from passivbot.fills import fill_sequence_nb
 from passivbot.grid import (
@@ -35,7 +36,7 @@ from passivbot.margin import (
     maintenance_margin_nb,
 )
 from passivbot.records import (
-    KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, P_EMA_SPAN_0, P_EMA_SPAN_1,
+    KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, P_EMA_SPAN_0, P_EMA_SPAN_1,
     P_ENABLED, P_WALLET_EXPOSURE_LIMIT,
 )
 from passivbot.risk import (
@@ -160,8 +161,8 @@ def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr
                         price = candles[k, t, 1] if first[k] <= t <= last[k] else lastp[k]
                         rows, rsym, balance, stop_k[k] = settle_all_nb(
                             rows, rsym, cnt, ssum, asum, st, k,
-                            liquidation_book_nb(st[k], price, KIND_STOP_CLOSE), taker_fee,
-                            balance, market[k, M_QTY_STEP], t, ts, lastp, S)
+                            stop_close_book_nb(st[k], price, market[k]), taker_fee, balance,
+                            market[k, M_QTY_STEP], t, ts, lastp, S)
         # 1. fills of every symbol's book resting at the open, in symbol order; then who holds
         n_hold = 0
         for k in range(S):
