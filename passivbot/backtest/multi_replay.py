@@ -22,14 +22,16 @@ from passivbot.backtest.account import (
     liquidation_book_nb, settle_account_nb, trades_before_liquidation_nb,
 )
 from passivbot.backtest.borrow import borrowed_view
-from passivbot.backtest.book import book_nb, cache_current_nb, refresh_side_nb, set_closes_nb
+from passivbot.backtest.book import (
+    book_nb, closes_current_nb, entries_uncapped_nb, refresh_side_nb, set_closes_nb,
+)
 from passivbot.backtest.multi_account import (
     cancel_orders_nb, grow_int_nb, sample_nb, settle_all_nb, stop_close_book_nb,
     symbol_precheck_nb, worst_nb,
 )
 from passivbot.fills import fill_sequence_nb
 from passivbot.grid import (
-    ema_alpha_nb, ema_update_nb, entry_cap_price_nb, initial_entry_price_nb,
+    close_cap_price_nb, ema_alpha_nb, ema_update_nb, entry_cap_price_nb, initial_entry_price_nb,
 )
 from passivbot.margin import (
     hedged_liq_price_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
@@ -340,7 +342,13 @@ def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr
                 if filled_k[k] or recompute_every_candle:
                     stale = True
                 elif s.psize > 0.0:
-                    stale = funded_k[k] or moved_other or not cache_current_nb(side, s, c, mk)
+                    # book.cache_current_nb written out on the record's fields (its docstring:
+                    # why)
+                    current = closes_current_nb(side, s.l_cls, s.cls_limit,
+                                                close_cap_price_nb(c, side, mk)) \
+                        and entries_uncapped_nb(side, s.l_ent, s.ent_cap,
+                                                entry_cap_price_nb(c, side, mk))
+                    stale = funded_k[k] or moved_other or not current
                 else:
                     stale = False
                     if s.enabled != 0.0:
