@@ -8,9 +8,9 @@ branch on a None argument, as in the one-symbol engine):
   the ACCOUNT's peak wallet balance and the symbol side's own realized unstuck loss
   (ssum[k, S_UNSTUCK_LOSS_LONG + j]): each symbol may lose its allowance x the peak balance;
 - equity stop on the ACCOUNT's equity (every position marked at its close): when it fires,
-  every position of every symbol closes at market at the next open (its candle's open; a
-  symbol whose data ended: its last close), and no symbol places an entry until the cool-down
-  ends. With one symbol both rules are the one-symbol engine's, bit for bit.
+  every position of every symbol closes at market at the next open (its candle's open, or a
+  symbol whose data ended: its last close, one book width against the taker:
+  `fills.market_price_nb`), and no symbol places an entry until the cool-down ends. With one symbol both rules are the one-symbol engine's, bit for bit.
 """
 
 import numpy as np
@@ -22,20 +22,23 @@ from passivbot.backtest.account import (
     liquidation_book_nb, settle_account_nb, trades_before_liquidation_nb,
 )
 from passivbot.backtest.borrow import borrowed_view
-from passivbot.backtest.book import book_nb, cache_current_nb, refresh_side_nb, set_closes_nb
+from passivbot.backtest.book import (
+    book_nb, closes_current_nb, entries_uncapped_nb, refresh_side_nb, set_closes_nb,
+)
 from passivbot.backtest.multi_account import (
-    cancel_orders_nb, grow_int_nb, sample_nb, settle_all_nb, symbol_precheck_nb, worst_nb,
+    cancel_orders_nb, grow_int_nb, sample_nb, settle_all_nb, stop_close_book_nb,
+    symbol_precheck_nb, worst_nb,
 )
 from passivbot.fills import fill_sequence_nb
 from passivbot.grid import (
-    ema_alpha_nb, ema_update_nb, entry_cap_price_nb, initial_entry_price_nb,
+    close_cap_price_nb, ema_alpha_nb, ema_update_nb, entry_cap_price_nb, initial_entry_price_nb,
 )
 from passivbot.margin import (
     hedged_liq_price_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
     maintenance_margin_nb,
 )
 from passivbot.records import (
-    KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, P_EMA_SPAN_0, P_EMA_SPAN_1,
+    KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, P_EMA_SPAN_0, P_EMA_SPAN_1,
     P_ENABLED, P_WALLET_EXPOSURE_LIMIT,
 )
 from passivbot.risk import (
@@ -144,7 +147,8 @@ def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr
                     next_f_min = min(next_f_min, next_f[k])
         if t < t_start and (t_start - t) % EQUITY_EVERY == 0:  # the warm-up's flat samples
             sample_nb(eq, seq_, cnt, t, ts, balance, st, lastp, 0.0, S)
-        # 1. fills of every symbol's book resting at the open, in symbol order
+        # the one holder's candle opens past its liquidation price: nothing trades before the
+        # liquidation at that open (step 2)
         blocked = n_hold == 1 and first[holder] <= t <= last[holder] and t > start[holder] \
             and not trades_before_liquidation_nb(liq, liq_dir, candles[holder, t, 1])
         if stop_params is not None:
@@ -159,8 +163,9 @@ def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr
                         price = candles[k, t, 1] if first[k] <= t <= last[k] else lastp[k]
                         rows, rsym, balance, stop_k[k] = settle_all_nb(
                             rows, rsym, cnt, ssum, asum, st, k,
-                            liquidation_book_nb(st[k], price, KIND_STOP_CLOSE), taker_fee,
-                            balance, market[k, M_QTY_STEP], t, ts, lastp, S)
+                            stop_close_book_nb(st[k], price, market[k]), taker_fee, balance,
+                            market[k, M_QTY_STEP], t, ts, lastp, S)
+        # 1. fills of every symbol's book resting at the open, in symbol order; then who holds
         n_hold = 0
         for k in range(S):
             changed_k[k] = False
@@ -337,7 +342,13 @@ def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr
                 if filled_k[k] or recompute_every_candle:
                     stale = True
                 elif s.psize > 0.0:
-                    stale = funded_k[k] or moved_other or not cache_current_nb(side, s, c, mk)
+                    # book.cache_current_nb written out on the record's fields (its docstring:
+                    # why)
+                    current = closes_current_nb(side, s.l_cls, s.cls_limit,
+                                                close_cap_price_nb(c, side, mk)) \
+                        and entries_uncapped_nb(side, s.l_ent, s.ent_cap,
+                                                entry_cap_price_nb(c, side, mk))
+                    stale = funded_k[k] or moved_other or not current
                 else:
                     stale = False
                     if s.enabled != 0.0:
