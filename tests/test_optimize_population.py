@@ -180,3 +180,36 @@ def test_a_run_exports_to_an_optuna_storage_with_every_trial(bt, tmp_path):
     assert [t.values for t in trials] == [r["values"] for r in res.records]
     assert trials[0].user_attrs["origin"] == "start:0"
     assert trials[5].params == res.records[5]["params"]
+
+
+def test_a_dask_task_s_pickled_results_come_back_as_results_and_cancels_pass_both_ways():
+    """DaskExecutor returns each task's results as one pickle (Dask would serialize a list
+    element by element) behind a concurrent.futures future: its result, its exception, and a
+    cancellation from either side (the search cancels tasks in flight on Ctrl-C) go through,
+    and a cancellation from Dask wakes whoever waits on the future."""
+    import concurrent.futures as cf
+    import pickle
+    import threading
+
+    from passivbot.optimize.executor import _unpickled
+
+    inner = cf.Future()
+    outer = _unpickled(inner)
+    inner.set_result(pickle.dumps([(3, 0.5, [0.5], 0.01, 0.01, "{}")]))
+    assert outer.result(timeout=1) == [(3, 0.5, [0.5], 0.01, 0.01, "{}")]
+    inner = cf.Future()
+    outer = _unpickled(inner)
+    inner.set_exception(ValueError("worker died"))
+    with pytest.raises(ValueError, match="worker died"):
+        outer.result(timeout=1)
+    inner = cf.Future()
+    outer = _unpickled(inner)
+    outer.cancel()
+    assert inner.cancelled()
+    inner = cf.Future()
+    outer = _unpickled(inner)
+    t = threading.Timer(0.05, lambda: (inner.cancel(), inner.set_running_or_notify_cancel()))
+    t.start()
+    done, _ = cf.wait([outer], timeout=5)
+    t.join()
+    assert outer in done and outer.cancelled()
