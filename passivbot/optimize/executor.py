@@ -217,7 +217,7 @@ def _init_local(ctx: EvalContext) -> None:
 
 def _evaluate_pickled(task: Task, ctx: EvalContext) -> bytes:
     """A Dask task's results as one pickle: Dask serializes a returned list element by
-    element (measured: half the client's CPU a trial, ~0.1 ms), bytes in one piece."""
+    element (the client's loop deserialized 2,592 pieces for 32 tasks of 80), bytes in one."""
     return pickle.dumps(evaluate_task(task, ctx), protocol=pickle.HIGHEST_PROTOCOL)
 
 
