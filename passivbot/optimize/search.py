@@ -2,17 +2,21 @@
 evaluated in tasks of several on a BatchExecutor, results logged as each task returns, and the
 generation told at once when its last result is in.
 
-Per candidate the main process only asks (the cmaes library: ~17 us), passes a row of a numpy
-array to a task, writes the log line the worker encoded, and tells (~6-10 us per candidate per
-generation); the candidate dicts, validation and JSON encoding happen in the workers.
+Per candidate the main process only asks (CMA-ES: ~0.4 us, one matrix product a generation),
+passes a row of a numpy array to a task, writes the log line the worker encoded, and tells
+(~5-7 us per candidate per generation); the candidate dicts, validation and JSON encoding
+happen in the workers.
 
 A generation is split into tasks that shrink toward its end (guided self-scheduling: each task
-takes 1/workers of what is left, at most `max_chunk`), all submitted at once, so every worker
-stays busy until the generation's last few candidates, in as few tasks as that allows (a task
-costs the main process ~0.1-0.3 ms in the process pool's threads). The sampler sees each generation
-told in candidate order whatever the completion order, so the same config and seed give the
-same trials on 1 worker, on N, or on Dask, run after run (the population size is the config's
-`batch_size`, or a default from the worker count: set it to compare machines).
+takes 1/workers of what is left, at most `max_chunk`, at least what keeps a task's cost to the
+main process under TASK_COST_SHARE of its backtests), all submitted at once, so every worker
+stays busy until the generation's last few candidates, in as few tasks as that allows. When a
+generation's last task returns, the next generation is told, asked and submitted before those
+results are logged, so the workers do not wait on the log or the callbacks. The sampler sees
+each generation told in candidate order whatever the completion order, so the same config and
+seed give the same trials on 1 worker, on N, or on Dask, run after run (the population size
+is the config's `batch_size`, or a default from the worker count: set it to compare
+machines).
 """
 
 from __future__ import annotations
