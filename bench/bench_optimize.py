@@ -184,7 +184,8 @@ def main() -> int:
             print(f"{name} workers={w}: {m['tps']:.1f} trials/s (runs: {each}); per trial: "
                   f"backtest {m['bt_ms']:.2f} ms ({m['bt_cpu_ms']:.2f} ms CPU), main process "
                   f"{m['main_ms']:.3f} ms CPU (search loop's thread {m['loop_ms']:.3f}, of "
-                  f"which sampler {m['sampler_ms']:.3f}; the rest in the executor's threads)",
+                  f"which sampler {m['sampler_ms']:.3f}; the rest in the executor's threads); "
+                  f"workers busy {m['busy']:.3f}",
                   flush=True)
         eff = med[n_all]["tps"] / (n_all * med[1]["tps"])
         figures += [

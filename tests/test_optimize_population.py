@@ -180,3 +180,84 @@ def test_a_run_exports_to_an_optuna_storage_with_every_trial(bt, tmp_path):
     assert [t.values for t in trials] == [r["values"] for r in res.records]
     assert trials[0].user_attrs["origin"] == "start:0"
     assert trials[5].params == res.records[5]["params"]
+
+
+def test_a_dask_task_s_pickled_results_come_back_as_results_and_cancels_pass_both_ways():
+    """DaskExecutor returns each task's results as one pickle (Dask would serialize a list
+    element by element) behind a concurrent.futures future: its result, its exception, and a
+    cancellation from either side (the search cancels tasks in flight on Ctrl-C) go through,
+    and a cancellation from Dask wakes whoever waits on the future."""
+    import concurrent.futures as cf
+    import pickle
+    import threading
+
+    from passivbot.optimize.executor import _unpickled
+
+    inner = cf.Future()
+    outer = _unpickled(inner)
+    inner.set_result(pickle.dumps([(3, 0.5, [0.5], 0.01, 0.01, "{}")]))
+    assert outer.result(timeout=1) == [(3, 0.5, [0.5], 0.01, 0.01, "{}")]
+    inner = cf.Future()
+    outer = _unpickled(inner)
+    inner.set_exception(ValueError("worker died"))
+    with pytest.raises(ValueError, match="worker died"):
+        outer.result(timeout=1)
+    inner = cf.Future()
+    outer = _unpickled(inner)
+    outer.cancel()
+    assert inner.cancelled()
+    inner = cf.Future()
+    outer = _unpickled(inner)
+    t = threading.Timer(0.05, lambda: (inner.cancel(), inner.set_running_or_notify_cancel()))
+    t.start()
+    done, _ = cf.wait([outer], timeout=5)
+    t.join()
+    assert outer in done and outer.cancelled()
+
+
+def test_the_next_generation_is_submitted_before_the_last_results_are_logged(bt, tmp_path):
+    """Between generations every worker waits: the main process tells and submits the next
+    generation first and only then logs the last task's results (and runs the progress and
+    best.json callbacks); the log still reads in generation order (each generation's trials
+    before the next generation's record), which resume relies on."""
+    import concurrent.futures as cf
+
+    from passivbot.optimize.resume import TrialLog
+    from passivbot.optimize.search import Search
+
+    events = []
+
+    class Instant:
+        n_workers, task_cost_s = 2, 0.0
+
+        def submit_many(self, tasks):
+            out = []
+            for numbers, _, points in tasks:
+                events.append(("submit", numbers[0]))
+                f = cf.Future()
+                f.set_result([(n, -float(((p - 0.3) ** 2).sum()), [-float(((p - 0.3) ** 2)
+                                                                          .sum())], 0.001,
+                               0.001, f'{{"number":{n}}}') for n, p in zip(numbers, points)])
+                out.append(f)
+            return out
+
+    class Log(TrialLog):
+        def write_line(self, line):
+            rec = json.loads(line)
+            events.append(("line", rec["number"]) if "number" in rec else
+                          ("generation", rec["generation"]))
+            super().write_line(line)
+
+    space = SearchSpace.build(bt.optimize.bounds, bt.starting_configs[0])
+    x0 = space.encode(space.params_of(bt.starting_configs[0])[0])
+    log = Log(tmp_path / "trials.jsonl")
+    Search(make_sampler("cmaes", space, 0, 8, x0), Instant(), log).run(24)
+    log.close()
+    lines = [n for k, n in events if k == "line"]
+    assert sorted(lines) == list(range(24))
+    for g in (1, 2):
+        first_submit = events.index(("submit", 8 * g))
+        last_line = max(i for i, (k, n) in enumerate(events) if k == "line" and n < 8 * g)
+        header = events.index(("generation", g))
+        assert first_submit < last_line < header
+        assert all(n >= 8 * g for k, n in events[header:] if k == "line")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -154,13 +155,13 @@ class DaskExecutor:
             self._client.gather(warm)
 
     def submit(self, task: Task) -> cf.Future:
-        return self._exec.submit(evaluate_task, task, self._ctx)
+        return self.submit_many([task])[0]
 
     def submit_many(self, tasks: list[Task]) -> list[cf.Future]:
-        futs = self._client.map(evaluate_task, tasks, ctx=self._ctx, pure=False)
+        futs = self._client.map(_evaluate_pickled, tasks, ctx=self._ctx, pure=False)
         # as the executor's own submit wraps them (concurrent.futures futures, fed by the
         # client's event loop), so the search waits on both backends alike
-        return [self._exec._wrap_future(f) for f in futs]
+        return [_unpickled(self._exec._wrap_future(f)) for f in futs]
 
     def close(self) -> None:
         self._exec.shutdown(wait=False)
@@ -212,6 +213,38 @@ def _init_local(ctx: EvalContext) -> None:
                                           buffer=shm.buf, offset=m.candles.offset))
             if isinstance(m.candles, _SharedCandles) else m for m in ctx.markets))
     init_worker(ctx)
+
+
+def _evaluate_pickled(task: Task, ctx: EvalContext) -> bytes:
+    """A Dask task's results as one pickle: Dask serializes a returned list element by
+    element (the client's loop deserialized 2,592 pieces for 32 tasks of 80), bytes in one."""
+    return pickle.dumps(evaluate_task(task, ctx), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpickled(fut: cf.Future) -> cf.Future:
+    """A future of `_evaluate_pickled`'s bytes as a future of the results (unpickled in the
+    thread that completes it; failures and cancellation passed on)."""
+    out: cf.Future = cf.Future()
+
+    def done(f: cf.Future) -> None:
+        if f.cancelled():
+            out.cancel()
+            try:  # wakes wait()/as_completed(); already done if it was cancelled from here
+                out.set_running_or_notify_cancel()
+            except RuntimeError:
+                pass
+        elif f.exception() is not None:
+            out.set_exception(f.exception())
+        else:
+            out.set_result(pickle.loads(f.result()))
+
+    def cancel(o: cf.Future) -> None:
+        if o.cancelled():
+            fut.cancel()
+
+    out.add_done_callback(cancel)
+    fut.add_done_callback(done)
+    return out
 
 
 def _pid_after(seconds: float) -> int:

@@ -2,17 +2,21 @@
 evaluated in tasks of several on a BatchExecutor, results logged as each task returns, and the
 generation told at once when its last result is in.
 
-Per candidate the main process only asks (the cmaes library: ~17 us), passes a row of a numpy
-array to a task, writes the log line the worker encoded, and tells (~6-10 us per candidate per
-generation); the candidate dicts, validation and JSON encoding happen in the workers.
+Per candidate the main process only asks (CMA-ES: ~0.4 us, one matrix product a generation),
+passes a row of a numpy array to a task, writes the log line the worker encoded, and tells
+(~5-7 us per candidate per generation); the candidate dicts, validation and JSON encoding
+happen in the workers.
 
 A generation is split into tasks that shrink toward its end (guided self-scheduling: each task
-takes 1/workers of what is left, at most `max_chunk`), all submitted at once, so every worker
-stays busy until the generation's last few candidates, in as few tasks as that allows (a task
-costs the main process ~0.1-0.3 ms in the process pool's threads). The sampler sees each generation
-told in candidate order whatever the completion order, so the same config and seed give the
-same trials on 1 worker, on N, or on Dask, run after run (the population size is the config's
-`batch_size`, or a default from the worker count: set it to compare machines).
+takes 1/workers of what is left, at most `max_chunk`, at least what keeps a task's cost to the
+main process under TASK_COST_SHARE of its backtests), all submitted at once, so every worker
+stays busy until the generation's last few candidates, in as few tasks as that allows. When a
+generation's last task returns, the next generation is told, asked and submitted before those
+results are logged, so the workers do not wait on the log or the callbacks. The sampler sees
+each generation told in candidate order whatever the completion order, so the same config and
+seed give the same trials on 1 worker, on N, or on Dask, run after run (the population size
+is the config's `batch_size`, or a default from the worker count: set it to compare
+machines).
 """
 
 from __future__ import annotations
@@ -125,6 +129,8 @@ class Search:
         remaining = n_trials
         t_wall, t_cpu, t_thread = time.perf_counter(), time.process_time(), time.thread_time()
         futures: set[cf.Future] = set()
+        stash: list[TaskResult] = []  # a told generation's last results, not yet logged
+        ok = False
         try:
             while remaining > 0 or self.resume is not None:
                 starts = self.starts[:max(0, remaining)]
@@ -143,13 +149,20 @@ class Search:
                 todo = todo[:max(0, remaining)]
                 remaining -= len(todo)
                 futures = self._submit(gen, todo, starts)
+                # The previous generation's last results are logged once this one runs (the
+                # workers do not wait for the log, the progress bar or a best.json write),
+                # and, like the rest of it, before this generation's record: the log reads
+                # in generation order (resume.py).
+                if stash:
+                    self._log(stash, on_done)
+                    stash = []
                 # logged after submitting (the workers start sooner) and before any of the
-                # generation's results, which only this thread writes, in _collect
+                # generation's results, which only this thread writes
                 self.log.write({"generation": gen.index, "numbers": gen.numbers,
                                 "state": gen.state,
                                 **({"starts": [n for n, _, _ in starts]} if starts else {})})
                 self.log.commit()
-                self._collect(gen, futures, on_done)
+                stash = self._collect(gen, futures, on_done)
                 futures = set()
                 if len(gen.values) == len(gen.points):  # complete: tell it
                     c0 = time.thread_time()
@@ -157,9 +170,12 @@ class Search:
                     self.stats.sampler_cpu_s += time.thread_time() - c0
                     self.generation = gen.index + 1
                     self.stats.generations += 1
+            ok = True
         finally:
             for fut in futures:
                 fut.cancel()
+            if stash:  # evaluated: logged whatever stopped the search
+                self._log(stash, on_done if ok else None)
             self.stats.wall_s += time.perf_counter() - t_wall
             self.stats.cpu_s += time.process_time() - t_cpu
             self.stats.thread_cpu_s += time.thread_time() - t_thread
@@ -187,18 +203,30 @@ class Search:
         return dict(zip(ex.submit_many(tasks), where))
 
     def _collect(self, gen: Pending, futs: dict[cf.Future, list[int | None]],
-                 on_done: Callable[[list[TaskResult]], None] | None) -> None:
-        """Log each task's results as it returns; keep the generation's values by position."""
+                 on_done: Callable[[list[TaskResult]], None] | None) -> list[TaskResult]:
+        """Log each task's results as it returns; keep the generation's values by position.
+        The task that completes the generation is returned unlogged: the caller tells the
+        sampler and submits the next generation first, then logs it (run)."""
         st = self.stats
+        left = len(futs)
         for fut in cf.as_completed(futs):
             results = fut.result()
-            for (_, _, values, secs, cpu, line), p in zip(results, futs[fut]):
-                self.log.write_line(line)
+            left -= 1
+            for (_, _, values, secs, cpu, _), p in zip(results, futs[fut]):
                 st.eval_s += secs
                 st.eval_cpu_s += cpu
                 if p is not None:
                     gen.values[p] = values
-            self.log.commit()
             st.trials += len(results)
-            if on_done is not None:
-                on_done(results)
+            if left == 0 and len(gen.values) == len(gen.points):
+                return results
+            self._log(results, on_done)
+        return []
+
+    def _log(self, results: list[TaskResult],
+             on_done: Callable[[list[TaskResult]], None] | None) -> None:
+        for r in results:
+            self.log.write_line(r[5])
+        self.log.commit()
+        if on_done is not None:
+            on_done(results)
