@@ -35,6 +35,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # as backtest.py: no BLAS threads in the main process
+
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
