@@ -21,8 +21,8 @@ from numba import njit
 
 from passivbot.numeric import close_pnl_nb, new_position_nb, reduce_position_nb, round_nb
 from passivbot.records import (
-    B_KIND, B_PRICE, B_QTY, B_SIDE, KIND_CLOSE, KIND_LIQUIDATION, KIND_STOP_CLOSE,
-    KIND_UNSTUCK_CLOSE, LONG, M_PASSIVE_TICKS, M_PRICE_STEP,
+    B_KIND, B_PRICE, B_QTY, B_SIDE, KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_LIQUIDATION,
+    KIND_REENTRY, KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, M_PASSIVE_TICKS, M_PRICE_STEP,
 )
 
 
@@ -30,6 +30,18 @@ from passivbot.records import (
 def is_close_kind_nb(kind: int) -> bool:
     return (kind == KIND_CLOSE or kind == KIND_LIQUIDATION or kind == KIND_UNSTUCK_CLOSE
             or kind == KIND_STOP_CLOSE)
+
+
+@njit(cache=True)
+def fill_kind_nb(kind: int, psize: float) -> int:
+    """The kind a fill is recorded as: an entry into a flat side is an initial entry, any
+    other entry a re-entry, by the position at the fill, not by the order's role when it was
+    made. The exchange knows only the position, so the emulator names its fills this way, and
+    the backtest must too: a re-entry that fills after the side's take-profit closed it in the
+    same candle is an initial entry in both (fills.csv and parity compare kinds)."""
+    if kind == KIND_INITIAL_ENTRY or kind == KIND_REENTRY:
+        return KIND_REENTRY if psize > 0.0 else KIND_INITIAL_ENTRY
+    return kind
 
 
 @njit(cache=True)

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from passivbot.backtest.book import side_of_nb
-from passivbot.fills import apply_fill_nb, is_close_kind_nb
+from passivbot.fills import apply_fill_nb, fill_kind_nb, is_close_kind_nb
 from passivbot.margin import (
     LIQ_ABOVE, LIQ_BELOW, available_margin_nb, entry_margin_ok_nb, funding_payment_nb,
     initial_margin_nb, is_liquidated_nb,
@@ -136,10 +136,10 @@ def settle_account_nb(rows, cnt, ssum, asum, st, k, book, seq, fee_rate, balance
     stk = st[k]
     for r in seq:
         side = int(book[r, B_SIDE])
-        kind = int(book[r, B_KIND])
         j = 0 if side == LONG else 1
         price = book[r, B_PRICE]
         s = stk[j]
+        kind = fill_kind_nb(int(book[r, B_KIND]), s.psize)
         if leverage < np.inf and not is_close_kind_nb(kind):
             notional, upnl = account_margin_nb(st, lastp, s_count)
             available = available_margin_nb(balance, upnl, initial_margin_nb(notional, leverage),

@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from passivbot.fills import apply_fill_nb, fill_sequence_nb, market_price_nb
+from passivbot.fills import apply_fill_nb, fill_kind_nb, fill_sequence_nb, market_price_nb
 from passivbot.margin import (
     available_margin_nb, entry_margin_ok_nb, funding_payment_nb, hedged_liq_price_nb,
     initial_margin_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
@@ -31,7 +31,7 @@ from passivbot.markets import MarketSpec
 from passivbot.emulator.perp import FundingClock
 from passivbot.numeric import is_on_step_nb
 from passivbot.records import (
-    BOOK_COLS, KIND_CLOSE, KIND_INITIAL_ENTRY, KIND_LIQUIDATION, KIND_REENTRY, LONG, SHORT,
+    BOOK_COLS, KIND_CLOSE, KIND_LIQUIDATION, KIND_REENTRY, LONG, SHORT,
 )
 
 # Reject codes (front-ends map them to exchange errors).
@@ -379,9 +379,8 @@ class Account:
         executions (the first ones PARTIALLY_FILLED), but the final state is the one call of
         `apply_fill_nb` for the whole quantity, exactly the backtester's."""
         pos = self.positions[order.side]
-        if kind is None:
-            kind = KIND_CLOSE if order.close else (
-                KIND_REENTRY if pos.size > 0.0 else KIND_INITIAL_ENTRY)
+        if kind is None:  # the one naming rule (fills.fill_kind_nb), as the backtest records
+            kind = KIND_CLOSE if order.close else fill_kind_nb(KIND_REENTRY, pos.size)
         before = (pos.size, pos.price, self.balance)
         size, pprice, balance, q, fee, pnl = apply_fill_nb(
             order.side, kind, order.qty, price, fee_rate, pos.size, pos.price, self.balance,
