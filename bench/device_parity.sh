@@ -8,7 +8,8 @@
 # each from a fresh 10,000 USDT account at its first candle, with funding on. Every segment
 # must match 100 % with an identical final balance; the summary line counts fills and days.
 #
-# Usage: bash bench/device_parity.sh [DAYS_TOTAL=30] [SEGMENTS=7] [TIME_LIMIT_S=330]
+# Usage: [PARALLEL=N] bash bench/device_parity.sh [DAYS_TOTAL=30] [SEGMENTS=7] [TIME_LIMIT_S=330]
+# (PARALLEL: segments at once, default all; 2 on a 2-core machine)
 # Output: stdout, and $OUT/parity_30d.txt when $OUT is set (the device tool's folder).
 set -u
 DAYS=${1:-30}
@@ -19,15 +20,19 @@ PY=${PY:-.venv/bin/python}
 LOG=$(mktemp -d)
 per=$(python3 -c "print($DAYS / $SEG)")
 echo "device_parity: $DAYS days as $SEG segments of $per days per exchange, time limit ${LIMIT}s, $(nproc) cores"
+run_segment() {  # run_segment EX I
+  local ex=$1 i=$2 start
+  start=$(python3 -c "print($i * $DAYS / $SEG)")
+  timeout $((LIMIT + 90)) "$PY" bench/parity.py --days "$per" --start-day "$start" \
+      --exchanges "$ex" --time-limit "$LIMIT" --realism full --funding on \
+      >"$LOG/$ex-$i.txt" 2>"$LOG/$ex-$i.err"
+  echo "rc=$?" >>"$LOG/$ex-$i.txt"
+}
+export -f run_segment
+export DAYS SEG LIMIT PY LOG per
 for ex in binance bybit; do
-  for i in $(seq 0 $((SEG - 1))); do
-    start=$(python3 -c "print($i * $DAYS / $SEG)")
-    ( timeout $((LIMIT + 90)) "$PY" bench/parity.py --days "$per" --start-day "$start" \
-        --exchanges "$ex" --time-limit "$LIMIT" --realism full --funding on \
-        >"$LOG/$ex-$i.txt" 2>"$LOG/$ex-$i.err"; echo "rc=$?" >>"$LOG/$ex-$i.txt" ) &
-  done
-done
-wait
+  for i in $(seq 0 $((SEG - 1))); do echo "$ex $i"; done
+done | xargs -P "${PARALLEL:-$((2 * SEG))}" -L 1 bash -c 'run_segment $0 $1'
 {
   for ex in binance bybit; do
     for i in $(seq 0 $((SEG - 1))); do
