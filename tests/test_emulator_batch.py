@@ -23,7 +23,10 @@ W = 10.0
 @pytest.fixture(params=["binance", "bybit"])
 async def env(request):
     name = request.param
-    emu = Emulator(name, "ETHUSDT", flat_candles(3000, 2000.0, spread=1.0), start_index=1440)
+    # with a key pair, so every batch request's signature is checked (a list in a signed
+    # query must verify as the client encoded it)
+    emu = Emulator(name, "ETHUSDT", flat_candles(3000, 2000.0, spread=1.0), start_index=1440,
+                   api_key="key", api_secret="secret")
     url = await emu.start()
     ex = create_exchange(name, api_key="key", secret="secret", emulator=url, rate_limit=False)
     adapter = make_adapter(name, ex, "ETHUSDT")

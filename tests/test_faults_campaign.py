@@ -88,7 +88,11 @@ async def test_regression_rejected_create_is_retried_soon_not_at_the_next_reconc
         await settle(bot, emu)
         created = emu.counters["orders_created"]
         emu.faults.reject_orders(2)
-        await emu.advance(1)  # both flat sides re-price their initial entry: both rejected
+        # The venue cancels both flat sides' initial entries (with the calculator's re-pricing
+        # tolerance they no longer move every minute): the bot re-creates them, both rejected.
+        for o in list(emu.account.open_orders.values()):
+            emu.account.cancel(o.id)
+        await emu.advance(1)
         t0 = time.monotonic()
         while not book_check(bot, emu, 0)[0]:
             assert time.monotonic() - t0 < 3.0, "rejected orders not retried within 3 s"

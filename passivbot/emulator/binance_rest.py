@@ -113,7 +113,9 @@ class BinanceRest:
         if req.headers["X-MBX-APIKEY"] != self.emu.api_key:
             return web.json_response({"code": -2015, "msg": "Invalid API-key, IP, or "
                                       "permissions for action."}, status=401)
-        raw = (req.query_string + "&" + await req.text()).strip("&")
+        # The query as sent (percent-encoded, what the client signed): a batch cancel's
+        # `orderIdList=[1,2]` travels as %5B1%2C2%5D; the decoded string would not verify.
+        raw = (req.rel_url.raw_query_string + "&" + await req.text()).strip("&")
         if "signature=" not in raw:  # API-key only endpoints (listenKey)
             return None
         payload, _, sig = raw.rpartition("&signature=")

@@ -34,7 +34,7 @@ from passivbot.live.state import MINUTE_MS, SIDES, BotState
 from passivbot.live.streams import Stream, close_ws_clients, run_stream
 from passivbot.live.sync import StateSync
 from passivbot.live.view import ErrorTap, LiveView, report_missed_fills
-from passivbot.records import M_MIN_COST, M_MIN_QTY, P_EMA_SPAN_0, P_EMA_SPAN_1
+from passivbot.records import M_MIN_COST, M_MIN_QTY, N_MARKET, P_EMA_SPAN_0, P_EMA_SPAN_1
 from passivbot.retry import Backoff, backoff_delay
 
 
@@ -134,7 +134,8 @@ class LiveBot:
         await self.reconcile()
         await self.warm_up()
         self.log.info("market %s: price step %g, qty step %g, min qty %g, min cost %g, "
-                      "passive ticks %g", a.symbol, *self.market)
+                      "passive ticks %g, re-pricing tolerance %g", a.symbol,
+                      *self.market[:N_MARKET])
         self.log.info("adopted: long %g@%g, short %g@%g, %d open orders, balance %.2f",
                       self.state.psize[0], self.state.pprice[0], self.state.psize[1],
                       self.state.pprice[1], len(self.state.open_orders), self.state.balance)
