@@ -149,7 +149,7 @@ def _report(name: str, layout: str, runs: list[dict[str, float]]) -> dict[str, f
 
 
 def step_span(days: int, workers: int, target_s: float, repeats: int, pop: int,
-              dask: bool, local: bool = True) -> None:
+              dask: bool, local: bool = True, pool_gens: int = 0) -> None:
     from passivbot.optimize.executor import DaskExecutor, LocalExecutor
 
     name = f"{days}d"
@@ -163,8 +163,13 @@ def step_span(days: int, workers: int, target_s: float, repeats: int, pop: int,
     bt_s = (time.perf_counter() - t0) / len(pts)
     gens = max(2, round(target_s / (pop * bt_s)))
     trials = gens * pop
+    # a pool's search as long as its own speed needs: with W workers the 1-worker search's
+    # generations take 1/W of the time, and a search of 2 generations is mostly its first
+    # generation's start and its last one's tail (`--pool-gens`)
+    pool_trials = (pool_gens or gens) * pop
     out(f"{name}: {len(candles)} candles, ~{1e3 * bt_s:.2f} ms a backtest here; population "
-        f"{pop}, {gens} generations ({trials} trials) per search")
+        f"{pop}, {gens} generations ({trials} trials) on 1 worker, {pool_trials // pop} "
+        f"generations ({pool_trials} trials) per pool search")
     t = time.perf_counter()
     ex = LocalExecutor(ctx, 1)
     out(f"  1 local worker up in {time.perf_counter() - t:.1f} s")
@@ -187,7 +192,7 @@ def step_span(days: int, workers: int, target_s: float, repeats: int, pop: int,
         layout = f"{workers}_workers_{kind}"
         out(f"  {layout} up in {time.perf_counter() - t:.1f} s")
         try:
-            m = _report(name, layout, [_search(bt, candles, ex, trials, pop)
+            m = _report(name, layout, [_search(bt, candles, ex, pool_trials, pop)
                                        for _ in range(repeats)])
         finally:
             ex.close()
@@ -211,6 +216,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--pop", type=int, default=0, help="population (0: the auto population, 32 per worker)")
     ap.add_argument("--ceiling-trials", type=int, default=30_000)
+    ap.add_argument("--pool-gens", type=int, default=0,
+                    help="generations of each pool search (0: as many as the 1-worker search)")
     ap.add_argument("--no-dask", action="store_true")
     ap.add_argument("--no-local", action="store_true")
     a = ap.parse_args()
@@ -222,7 +229,8 @@ def main() -> int:
         step_ceiling(a.workers, a.ceiling_trials)
     else:
         step_span(a.days, a.workers, a.target_s, a.repeats,
-                  a.pop or AUTO_BATCH_PER_WORKER * a.workers, not a.no_dask, not a.no_local)
+                  a.pop or AUTO_BATCH_PER_WORKER * a.workers, not a.no_dask, not a.no_local,
+                  a.pool_gens)
     return 0
 
 

@@ -5,7 +5,8 @@
 # Output: "$OUT/optimize_16core.txt" when OUT is set (and stdout), else stdout only.
 # Knobs (environment): PYTHON (default .venv/bin/python, else python3), SPANS (days of
 # synthetic candles, default "30 365"), TARGET_S (seconds of the 1-worker search, default 10),
-# REPEATS (pool searches per layout, default 5), POP (the population, the same on every
+# REPEATS (pool searches per layout, default 5), POOL_GENS (generations of each pool search,
+# default: as many as the 1-worker search; 8+ on 16 cores), POP (the population, the same on every
 # layout so all evaluate the same candidates; default 32 per worker: a generation is then
 # ~100 ms of work a worker on 30-day backtests, against a few ms of generation barrier).
 set -u
@@ -34,6 +35,6 @@ step 120 warm
 step 30 ceiling
 for d in $SPANS; do
   if [ "$d" -ge 365 ]; then lim=130; else lim=90; fi
-  step "$lim" span --days "$d" --target-s "$TARGET_S" --repeats "$REPEATS" --pop "$POP"
+  step "$lim" span --days "$d" --target-s "$TARGET_S" --repeats "$REPEATS" --pop "$POP" --pool-gens "${POOL_GENS:-0}"
 done
 echo "== done in $(( $(date +%s) - T0 )) s" | tee -a "$FILE"
