@@ -51,12 +51,13 @@ position price buys 0.8 x the position; take-profits from +0.4 % to +1.6 % in 5 
 Both shipped live configs are examples of the format, not recommendations: on the bundled
 Binance ETHUSDT candles (2025-05-05 .. 2025-06-24, 50 days, 1000 USDT, VIP 0 fees) both lose.
 Measured with `python3 backtest.py backtest_configs/demo.json -c live_settings/NAME.json`
-(engine as of commit dced485, funding and EMA warm-up included; rerun to check yours):
+(2026-11-27: the one-tick passive rule, the stop's close at the open one step through the book,
+funding and EMA warm-up included; rerun to check yours):
 
 | config | gain | max drawdown | max hours stuck long / short | fills | fees paid | max exposure long / short |
 | --- | --- | --- | --- | --- | --- | --- |
-| `ETH-J1.json` | -2.90 % | 10.69 % | 76.8 / 1120.4 | 576 | 3.24 | 0.499 / 0.249 |
-| `default.json` (equity stop 0.1) | -4.40 % | 11.84 % | 76.9 / 69.2 | 1108 | 6.37 | 0.500 / 0.500 |
+| `ETH-J1.json` | -2.91 % | 10.69 % | 76.8 / 1120.4 | 574 | 3.23 | 0.500 / 0.249 |
+| `default.json` (equity stop 0.1) | -4.43 % | 11.84 % | 76.9 / 69.2 | 1102 | 6.34 | 0.499 / 0.500 |
 
 `default.json` ships with the equity stop on (see "Bounded loss" below: without it the same
 run loses 8.77 % with a 22.48 % drawdown and a short stuck 1080 hours).
@@ -91,10 +92,15 @@ are all > 0 or all 0 (a partly set rule is an error, not a silently disabled one
 
 **Equity stop** (top level). Equity is the wallet balance plus both sides' unrealized pnl at
 the close of each 1-minute candle. When it falls more than `equity_stop_drawdown` below its
-peak, every order is cancelled, both positions are closed at market (fill kind `stop_close`; in
-the backtest at the next candle's open, after that open's funding, with the taker fee; live,
-reduce-only market orders) and no entry is placed for `equity_stop_cooldown_minutes` (0 = until
-a person clears the stop). During the cool-down the peak follows equity, so trading resumes from
+peak, every order is cancelled, both positions are closed at market (fill kind `stop_close`;
+live, reduce-only market orders) and no entry is placed for `equity_stop_cooldown_minutes` (0 =
+until a person clears the stop). **What the backtest charges for the close**: the next candle's
+open moved one price step against the position (a long sells at open - step, a short buys at
+open + step), after that open's funding, with the taker fee. That is what a market order pays
+on the venues' book, one step wide around the last trade: it takes the far side
+(`fills.market_price_nb`, the one rule: the emulator fills every market order that arrives at a
+candle's open at the same price, in both of its modes; e.g. a short of 1.12 ETH closed at an open
+of 2428.85 pays 2428.86, and the taker fee 0.05 % x 1.12 x 2428.86 = 1.36 USDT). During the cool-down the peak follows equity, so trading resumes from
 a fresh peak instead of firing again at once: the stop bounds each fall from the peak since the
 last stop, and a config that keeps losing stops again after each cool-down. The live bot keeps
 the stop in its state file: a restart during the cool-down does not reopen anything. A fall can
@@ -120,7 +126,9 @@ equity below 880 closes both positions and pauses entries for 24 hours.
 
 ### Measured on the bundled data
 
-`python3 bench/bounded_loss.py` backtests one config on the bundled Binance samples
+`python3 bench/bounded_loss.py` (re-measured 2026-11-27 with the one-tick passive rule, the
+stop's close at the open one step through the book and SOLUSDT's cited qty step 0.01) backtests
+one config on the bundled Binance samples
 (2025-05-05 .. 2025-06-24, 1000 USDT, VIP 0 fees, funding, leverage and warm-up as
 `python3 backtest.py` runs them) four ways: without either rule, with unstuck (0.8, 0.1, 0.005,
 0.02: the example above, allowance 2 %), with the stop (0.1, 1440) and with both. Hours stuck =
@@ -132,20 +140,20 @@ the longest time a side held a position without a fill.
 | --- | --- | --- | --- | --- | --- | --- | --- |
 | ETHUSDT | off | no | 22.48 % | 76.9 / 1079.7 | -8.77 % | 0 (0.00) | 0 |
 | ETHUSDT | unstuck | no | 21.86 % | 28.6 / 1054.8 | -9.28 % | 12 (23.90) | 0 |
-| ETHUSDT | stop | no | 11.84 % | 76.9 / 69.2 | -4.40 % | 0 (0.00) | 1 |
-| ETHUSDT | both | no | 11.84 % | 26.3 / 19.6 | -7.24 % | 31 (24.05) | 1 |
+| ETHUSDT | stop | no | 11.84 % | 76.9 / 69.2 | -4.43 % | 0 (0.00) | 1 |
+| ETHUSDT | both | no | 11.84 % | 26.3 / 19.6 | -7.27 % | 31 (24.04) | 1 |
 | BTCUSDT | off | no | 6.19 % | 250.4 / 1112.6 | -1.05 % | 0 (0.00) | 0 |
 | BTCUSDT | unstuck | no | 5.17 % | 71.3 / 977.7 | 1.00 % | 10 (22.89) | 0 |
 | BTCUSDT | stop | no | 6.19 % | 250.4 / 1112.6 | -1.05 % | 0 (0.00) | 0 |
 | BTCUSDT | both | no | 5.17 % | 71.3 / 977.7 | 1.00 % | 10 (22.89) | 0 |
-| SOLUSDT | off | no | 8.13 % | 599.1 / 677.6 | -1.27 % | 0 (0.00) | 0 |
-| SOLUSDT | unstuck | no | 8.36 % | 280.3 / 492.0 | -3.64 % | 7 (40.91) | 0 |
-| SOLUSDT | stop | no | 8.13 % | 599.1 / 677.6 | -1.27 % | 0 (0.00) | 0 |
-| SOLUSDT | both | no | 8.36 % | 280.3 / 492.0 | -3.64 % | 7 (40.91) | 0 |
+| SOLUSDT | off | no | 9.21 % | 599.1 / 677.6 | -1.55 % | 0 (0.00) | 0 |
+| SOLUSDT | unstuck | no | 8.62 % | 280.3 / 492.3 | -4.16 % | 8 (40.88) | 0 |
+| SOLUSDT | stop | no | 9.21 % | 599.1 / 677.6 | -1.55 % | 0 (0.00) | 0 |
+| SOLUSDT | both | no | 8.62 % | 280.3 / 492.3 | -4.16 % | 8 (40.88) | 0 |
 | XRPUSDT | off | no | 8.12 % | 18.0 / 392.1 | 2.41 % | 0 (0.00) | 0 |
-| XRPUSDT | unstuck | no | 4.10 % | 18.0 / 42.6 | 0.97 % | 15 (15.34) | 0 |
+| XRPUSDT | unstuck | no | 4.11 % | 18.0 / 42.6 | 0.98 % | 15 (15.33) | 0 |
 | XRPUSDT | stop | no | 8.12 % | 18.0 / 392.1 | 2.41 % | 0 (0.00) | 0 |
-| XRPUSDT | both | no | 4.10 % | 18.0 / 42.6 | 0.97 % | 15 (15.34) | 0 |
+| XRPUSDT | both | no | 4.11 % | 18.0 / 42.6 | 0.98 % | 15 (15.33) | 0 |
 | BNBUSDT | off | no | 1.04 % | 42.3 / 45.0 | 1.33 % | 0 (0.00) | 0 |
 | BNBUSDT | unstuck | no | 1.04 % | 42.3 / 45.0 | 1.33 % | 0 (0.00) | 0 |
 | BNBUSDT | stop | no | 1.04 % | 42.3 / 45.0 | 1.33 % | 0 (0.00) | 0 |
@@ -158,31 +166,32 @@ leverage 7 accepts it), which is liquidated on ETHUSDT:
 | --- | --- | --- | --- | --- | --- | --- | --- |
 | ETHUSDT | off | yes | 100.00 % | 6.1 / 18.1 | -100.00 % | 0 (0.00) | 0 |
 | ETHUSDT | unstuck | yes | 100.00 % | 6.1 / 18.1 | -100.00 % | 0 (0.00) | 0 |
-| ETHUSDT | stop | no | 28.55 % | 18.8 / 19.6 | -22.88 % | 0 (0.00) | 4 |
-| ETHUSDT | both | no | 28.55 % | 18.8 / 19.6 | -22.88 % | 0 (0.00) | 4 |
-| BTCUSDT | off | no | 42.21 % | 64.8 / 546.0 | 8.39 % | 0 (0.00) | 0 |
+| ETHUSDT | stop | no | 28.58 % | 18.8 / 19.6 | -22.88 % | 0 (0.00) | 4 |
+| ETHUSDT | both | no | 28.58 % | 18.8 / 19.6 | -22.88 % | 0 (0.00) | 4 |
+| BTCUSDT | off | no | 42.21 % | 64.8 / 549.1 | 8.37 % | 0 (0.00) | 0 |
 | BTCUSDT | unstuck | no | 41.01 % | 64.8 / 414.0 | 6.23 % | 8 (20.93) | 0 |
-| BTCUSDT | stop | no | 11.00 % | 64.8 / 54.9 | -1.14 % | 0 (0.00) | 1 |
-| BTCUSDT | both | no | 11.00 % | 64.8 / 54.9 | -1.14 % | 0 (0.00) | 1 |
-| SOLUSDT | off | no | 65.76 % | 73.6 / 181.1 | 35.97 % | 0 (0.00) | 0 |
-| SOLUSDT | unstuck | no | 65.84 % | 47.2 / 232.5 | 29.64 % | 13 (45.91) | 0 |
-| SOLUSDT | stop | no | 13.32 % | 18.3 / 17.4 | 0.89 % | 0 (0.00) | 4 |
-| SOLUSDT | both | no | 14.16 % | 18.3 / 17.4 | -0.67 % | 3 (0.07) | 4 |
-| XRPUSDT | off | no | 57.32 % | 18.0 / 48.5 | 15.61 % | 0 (0.00) | 0 |
-| XRPUSDT | unstuck | no | 55.55 % | 18.0 / 42.8 | 12.98 % | 11 (20.37) | 0 |
-| XRPUSDT | stop | no | 16.98 % | 18.0 / 42.8 | -7.22 % | 0 (0.00) | 2 |
-| XRPUSDT | both | no | 16.98 % | 18.0 / 42.8 | -7.21 % | 0 (0.00) | 2 |
-| BNBUSDT | off | no | 26.77 % | 42.7 / 57.3 | 8.13 % | 0 (0.00) | 0 |
-| BNBUSDT | unstuck | no | 20.28 % | 42.7 / 44.0 | 5.01 % | 10 (20.05) | 0 |
-| BNBUSDT | stop | no | 12.86 % | 42.8 / 44.0 | -6.39 % | 0 (0.00) | 1 |
-| BNBUSDT | both | no | 12.86 % | 42.8 / 44.0 | -6.39 % | 0 (0.00) | 1 |
+| BTCUSDT | stop | no | 11.00 % | 64.8 / 54.9 | -1.16 % | 0 (0.00) | 1 |
+| BTCUSDT | both | no | 11.00 % | 64.8 / 54.9 | -1.16 % | 0 (0.00) | 1 |
+| SOLUSDT | off | no | 66.50 % | 74.3 / 191.9 | 35.30 % | 0 (0.00) | 0 |
+| SOLUSDT | unstuck | no | 66.22 % | 60.0 / 206.9 | 29.60 % | 13 (46.72) | 0 |
+| SOLUSDT | stop | no | 21.64 % | 18.3 / 20.7 | -14.47 % | 0 (0.00) | 5 |
+| SOLUSDT | both | no | 21.63 % | 18.3 / 20.7 | -14.46 % | 0 (0.00) | 5 |
+| XRPUSDT | off | no | 57.32 % | 18.0 / 48.5 | 15.93 % | 0 (0.00) | 0 |
+| XRPUSDT | unstuck | no | 55.55 % | 18.0 / 42.8 | 13.25 % | 11 (20.38) | 0 |
+| XRPUSDT | stop | no | 16.99 % | 18.0 / 42.8 | -7.16 % | 0 (0.00) | 2 |
+| XRPUSDT | both | no | 16.99 % | 18.0 / 42.8 | -7.15 % | 0 (0.00) | 2 |
+| BNBUSDT | off | no | 26.77 % | 42.7 / 57.3 | 8.15 % | 0 (0.00) | 0 |
+| BNBUSDT | unstuck | no | 20.28 % | 42.7 / 44.0 | 5.04 % | 10 (20.05) | 0 |
+| BNBUSDT | stop | no | 12.86 % | 42.8 / 44.0 | -6.38 % | 0 (0.00) | 1 |
+| BNBUSDT | both | no | 12.86 % | 42.8 / 44.0 | -6.38 % | 0 (0.00) | 1 |
 
 What the figures say: the stop turns the ETHUSDT liquidation into a 22.9 % loss, and brings the
-other runs' max drawdown from 22-66 % to 11-17 % with one to four stops (the limit is per stop:
-28.6 % on ETHUSDT after four), at the price of gain wherever the market later came back (the
-positions it closed would have recovered). Unstuck frees stuck positions (hours stuck
-down on ETH, BTC, SOL, XRP) for a loss bounded by its allowance; on this one sample its effect on
-gain is mixed (BTC +2.1 points, SOL -2.4).
+other runs' max drawdown from 27-67 % to 11-22 % with one to five stops (the limit is per stop:
+28.6 % on ETHUSDT after four, 21.6 % on SOLUSDT after five), at the price of gain wherever the
+market later came back (the positions it closed would have recovered: SOLUSDT +35.3 % without
+it, -14.5 % with it). Unstuck frees stuck positions (hours stuck down on ETH, BTC, SOL, XRP) for a
+loss bounded by its allowance; on this one sample its effect on gain is mixed (BTC +2.1 points,
+SOL -2.6).
 
 ### In the shipped configs
 
@@ -190,34 +199,34 @@ A rule is on in a shipped config only where the backtests above and below defend
 
 - `default.json`: **the equity stop is on** (`equity_stop_drawdown` 0.1,
   `equity_stop_cooldown_minutes` 1440). On the bundled samples it fired only where the grid
-  was losing most (ETHUSDT: -8.77 % -> -4.40 %, drawdown 22.48 % -> 11.84 %, the short no
-  longer stuck 1080 hours; on 2025-05-05 .. 2025-06-03 -15.78 % -> -6.78 %), never on BTCUSDT,
+  was losing most (ETHUSDT: -8.77 % -> -4.43 %, drawdown 22.48 % -> 11.84 %, the short no
+  longer stuck 1080 hours; on 2025-05-05 .. 2025-06-03 -15.78 % -> -6.80 %), never on BTCUSDT,
   SOLUSDT, XRPUSDT or BNBUSDT (identical runs), and once on ENAUSDT (2025-05-05 .. 2025-06-03,
-  docs/backtest.md: -0.74 % -> -3.78 %, drawdown 30.06 % -> 13.96 %). With exposure 3.5 it is
+  docs/backtest.md: -0.61 % -> -3.15 %, drawdown 30.00 % -> 13.92 %). With exposure 3.5 it is
   what keeps ETHUSDT and ENAUSDT from liquidation. Unstuck stays off: its effect on gain is
-  mixed (ETH -0.5, BTC +2.1, SOL -2.4, XRP -1.4 points), so no value here is defended.
+  mixed (ETH -0.5, BTC +2.1, SOL -2.6, XRP -1.4 points), so no value here is defended.
 - `ETH-J1.json`: **both off**. Measured the same way
   (`python3 bench/bounded_loss.py --config ETH-J1 --symbols ETHUSDT,BTCUSDT,SOLUSDT`):
 
 | symbol | variant | liquidated | max drawdown | hours stuck long / short | gain | unstuck closes (loss) | stops |
 | --- | --- | --- | --- | --- | --- | --- | --- |
-| ETHUSDT | off | no | 10.69 % | 76.8 / 1120.4 | -2.90 % | 0 (0.00) | 0 |
-| ETHUSDT | unstuck | no | 10.19 % | 28.6 / 1089.2 | -3.17 % | 12 (22.48) | 0 |
+| ETHUSDT | off | no | 10.69 % | 76.8 / 1120.4 | -2.91 % | 0 (0.00) | 0 |
+| ETHUSDT | unstuck | no | 10.19 % | 28.6 / 1089.2 | -3.19 % | 12 (22.48) | 0 |
 | ETHUSDT | stop | no | 10.91 % | 76.4 / 131.9 | -6.09 % | 0 (0.00) | 1 |
 | ETHUSDT | both | no | 11.01 % | 30.3 / 101.0 | -6.71 % | 14 (22.98) | 1 |
 | BTCUSDT | off | no | 2.16 % | 76.8 / 1161.7 | 1.36 % | 0 (0.00) | 0 |
 | BTCUSDT | unstuck | no | 2.16 % | 74.6 / 1161.7 | 0.52 % | 4 (7.53) | 0 |
 | BTCUSDT | stop | no | 2.16 % | 76.8 / 1161.7 | 1.36 % | 0 (0.00) | 0 |
 | BTCUSDT | both | no | 2.16 % | 74.6 / 1161.7 | 0.52 % | 4 (7.53) | 0 |
-| SOLUSDT | off | no | 9.54 % | 604.8 / 722.2 | -1.61 % | 0 (0.00) | 0 |
-| SOLUSDT | unstuck | no | 7.91 % | 268.2 / 722.2 | -0.96 % | 6 (21.09) | 0 |
-| SOLUSDT | stop | no | 9.54 % | 604.8 / 722.2 | -1.61 % | 0 (0.00) | 0 |
-| SOLUSDT | both | no | 7.91 % | 268.2 / 722.2 | -0.96 % | 6 (21.09) | 0 |
+| SOLUSDT | off | no | 10.03 % | 604.8 / 722.2 | -1.87 % | 0 (0.00) | 0 |
+| SOLUSDT | unstuck | no | 8.77 % | 268.2 / 722.2 | -1.25 % | 6 (21.00) | 0 |
+| SOLUSDT | stop | no | 10.03 % | 604.8 / 722.2 | -1.87 % | 0 (0.00) | 0 |
+| SOLUSDT | both | no | 8.77 % | 268.2 / 722.2 | -1.25 % | 6 (21.00) | 0 |
 
   Its smaller short budget keeps its drawdown near 10 %, the stop's limit: the stop fired
-  once on ETHUSDT at the bottom and doubled the loss (-2.90 % -> -6.09 %, drawdown not
+  once on ETHUSDT at the bottom and doubled the loss (-2.91 % -> -6.09 %, drawdown not
   lower), and never fired on BTCUSDT or SOLUSDT; unstuck cost gain on ETHUSDT and BTCUSDT
-  (-0.3 and -0.8 points) and helped on SOLUSDT (+0.7). Neither is defended for this config.
+  (-0.3 and -0.8 points) and helped on SOLUSDT (+0.6). Neither is defended for this config.
 """
 
 SERVICES = """\
