@@ -51,8 +51,8 @@ position price buys 0.8 x the position; take-profits from +0.4 % to +1.6 % in 5 
 Both shipped live configs are examples of the format, not recommendations: on the bundled
 Binance ETHUSDT candles (2025-05-05 .. 2025-06-24, 50 days, 1000 USDT, VIP 0 fees) both lose.
 Measured with `python3 backtest.py backtest_configs/demo.json -c live_settings/NAME.json`
-(2026-11-27, engine of this commit: the re-pricing tolerance 0.001 of a flat side's initial entry,
-the one-tick passive rule, the stop's close at the open one step through the book,
+(2026-11-27, engine of this commit: the re-pricing tolerance 0.001 of a flat side's initial
+entry, the one-tick passive rule, the stop's close at the open one step through the book,
 funding and EMA warm-up included; rerun to check yours):
 
 | config | gain | max drawdown | max hours stuck long / short | fills | fees paid | max exposure long / short |
