@@ -322,11 +322,12 @@ account's equity), writes `backtests/{exchange}/MULTI/...` ([docs/backtest.md](b
 account's figures and one row per symbol. A one-symbol config gives the one-symbol engine's
 results bit for bit.
 
-**Worked example, measured** (the README's command: `multi-example.json` on the bundled
-Binance sample, 2025-05-20 .. 2025-06-03, balance 1000). The EMA warm-up (2,160 minutes) ends
-2025-05-21 12:00; the first selection there scores ETHUSDT 18,120 (mean quote volume 12.5 M
-USDT a minute x mean range 0.145 %), BTCUSDT 12,070 (17.6 M x 0.069 %), SOLUSDT 3,507,
-XRPUSDT 968, LTCUSDT 238, BNBUSDT 189: ETH, BTC and SOL take the 3 slots of each side and
+**Worked example, measured** (2026-11-27, engine of this commit; the README's command:
+`multi-example.json` on the bundled Binance sample, 2025-05-20 .. 2025-06-03, balance 1000).
+The EMA warm-up (2,160 minutes) ends 2025-05-21 12:00; the first selection there scores
+ETHUSDT 18,120 (mean quote volume 12.5 M USDT a minute x mean range 0.145 %), BTCUSDT 12,070
+(17.6 M x 0.069 %), SOLUSDT 3,507, XRPUSDT 968, LTCUSDT 238, BNBUSDT 188: ETH, BTC and SOL
+take the 3 slots of each side and
 keep them (a slot frees only when a position closes, and the hourly ranking kept the other
 three last): XRP, BNB and LTC never open a position. Over the 14 days: 500 fills (ETH 308,
 BTC 94, SOL 98); the long side used up to 0.970 of its shared 1.5 (SOL's long at its 0.5 cap,
