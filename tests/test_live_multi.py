@@ -3,7 +3,6 @@ emulator matches the multi-symbol backtest fill by fill, shares one client, guar
 budget, streams every symbol over a few sockets, and keeps the symbols' summed exposure under
 the shared limit at every minute."""
 
-import asyncio
 import logging
 
 import numpy as np
