@@ -3,7 +3,6 @@ emulator matches the multi-symbol backtest fill by fill, shares one client, guar
 budget, streams every symbol over a few sockets, and keeps the symbols' summed exposure under
 the shared limit at every minute."""
 
-import asyncio
 import logging
 
 import numpy as np
@@ -170,3 +169,15 @@ async def test_open_position_is_managed_after_its_symbol_drops_out_of_the_select
     finally:
         await mb.stop()
         await emu.stop()
+
+
+@pytest.mark.xfail(strict=True, reason="numeric.clean_nb rounds to 12 decimals, more than a "
+                   "double holds above ~1000: the calculator's BTC prices (step 0.1) stay off "
+                   "the decimal the wire carries, so the backtest fills an exact touch the "
+                   "exchange does not (bench/parity_multi.py minute 1680, docs/proofs.md)")
+def test_stepped_prices_are_the_decimals_the_exchange_receives():
+    from passivbot.numeric import round_dn_nb, round_nb, round_up_nb
+
+    for f in (round_dn_nb, round_nb, round_up_nb):
+        assert f(95813.40000000001, 0.1) == float("95813.4")
+        assert f(958134 * 0.1, 0.1) == float("95813.4")

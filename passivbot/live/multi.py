@@ -118,7 +118,9 @@ class MultiBot:
         self.selected_ts = -1  # the minute of the last selection
         self.selections = 0
         self._lock = asyncio.Lock()
-        self._ready = False  # every symbol set up (the selection reads all of them)
+        # Every symbol set up: the selection reads all of them, so a symbol's cycles wait for
+        # it (a restart never decides with the pre-selection gate on an open side's grid).
+        self._ready = asyncio.Event()
         self.stopping = asyncio.Event()
 
     @property
@@ -135,7 +137,10 @@ class MultiBot:
 
     async def before_decide(self, bot: LiveBot) -> None:
         """Hook of every symbol's cycle: run the selection due at its last closed minute."""
-        if not self.config.selecting or not self._ready or bot.state.last_closed_ts < 0:
+        if not self.config.selecting:
+            return
+        await self._ready.wait()
+        if bot.state.last_closed_ts < 0 or self.stopping.is_set():
             return
         async with self._lock:
             due = self.due(bot.state.last_closed_ts)
@@ -198,7 +203,7 @@ class MultiBot:
         except BaseException:
             await self.stop()
             raise
-        self._ready = True
+        self._ready.set()
         loop = asyncio.get_running_loop()
         self._watchers = [loop.create_task(self._watch(bot)) for bot in self.bots.values()]
         for bot in self.bots.values():  # the first selection, then every symbol decides again
@@ -235,6 +240,7 @@ class MultiBot:
         """Stop every symbol (orders left or cancelled per symbol, positions never closed),
         then close the client. Returns the orders left open per symbol."""
         self.stopping.set()
+        self._ready.set()  # release cycles waiting for a start that will not finish
         for bot in self.bots.values():
             bot.stopping.set()
         for t in getattr(self, "_watchers", []):
