@@ -15,8 +15,16 @@ CLEAN_DECIMALS = 12
 
 @njit(cache=True)
 def clean_nb(x: float) -> float:
-    """Drop float residue below 1e-12 so stepped values compare and print exactly."""
-    return np.round(x, CLEAN_DECIMALS)
+    """Drop float residue so stepped values compare and print exactly: rounded to 12
+    decimals, or fewer where 12 would not fit a double's ~15.9 significant digits (|x| >= 1000:
+    x * 10**12 past 2**53 rounds nothing, so a BTC price stayed 95813.40000000001 while the bot
+    sent "95813.4" and the exchange and the backtest disagreed on a candle whose low touched it;
+    found by 7-day multi-symbol parity)."""
+    ax = abs(x)
+    if ax < 1000.0:
+        return np.round(x, CLEAN_DECIMALS)
+    d = 14 - int(np.log10(ax))  # |x| * 10**d < 1e15
+    return np.round(x, max(d, 0))
 
 
 @njit(cache=True)

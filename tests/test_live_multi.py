@@ -7,6 +7,8 @@ import logging
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.live import fall_then_rise
 from harness.parity_multi import busy_multi_dict, load_aligned, run_parity_multi, summary_lines
@@ -171,13 +173,23 @@ async def test_open_position_is_managed_after_its_symbol_drops_out_of_the_select
         await emu.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="numeric.clean_nb rounds to 12 decimals, more than a "
-                   "double holds above ~1000: the calculator's BTC prices (step 0.1) stay off "
-                   "the decimal the wire carries, so the backtest fills an exact touch the "
-                   "exchange does not (bench/parity_multi.py minute 1680, docs/proofs.md)")
 def test_stepped_prices_are_the_decimals_the_exchange_receives():
     from passivbot.numeric import round_dn_nb, round_nb, round_up_nb
 
     for f in (round_dn_nb, round_nb, round_up_nb):
         assert f(95813.40000000001, 0.1) == float("95813.4")
         assert f(958134 * 0.1, 0.1) == float("95813.4")
+
+
+@given(k=st.integers(min_value=1, max_value=10**8),
+       step=st.sampled_from(["0.1", "0.01", "0.5", "0.0001", "1", "0.25"]))
+def test_any_stepped_price_is_the_decimal_the_wire_carries(k: int, step: str) -> None:
+    """Property: k steps of a decimal step, through the calculator's rounding, are exactly the
+    double of the decimal price the bot sends (what the exchange compares with the candle)."""
+    from decimal import Decimal
+
+    from passivbot.numeric import round_dn_nb, round_nb, round_up_nb
+
+    want = float(Decimal(k) * Decimal(step))
+    for f in (round_dn_nb, round_nb, round_up_nb):
+        assert f(k * float(step), float(step)) == want
