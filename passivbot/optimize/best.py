@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from passivbot.config import BacktestConfig, LiveConfig
+from passivbot.optimize.candles import load_candles
 from passivbot.optimize.objective import combine, fold_slices, score
 from passivbot.optimize.output import write_json
 
@@ -67,7 +68,6 @@ def holdout(cfg: LiveConfig, bt: BacktestConfig, candles: dict[str, np.ndarray] 
     """The best config on the hold-out symbols: {symbol: {score, stats}} plus "mean" and
     "worst" scores; written to run_dir/holdout.json. Symbols whose candles or market spec
     cannot be had are skipped with a note."""
-    from passivbot.optimize.run import load_candles
 
     syms = bt.optimize.holdout_symbols
     if not syms:

@@ -19,6 +19,7 @@ from passivbot.config import BacktestConfig, LiveConfig, load_backtest_config
 from passivbot.optimize.best import (
     holdout, holdout_period, one_wallet_result, write_best_one_wallet, write_best_reports,
 )
+from passivbot.optimize.candles import load_candles
 from passivbot.optimize.executor import make_executor
 from passivbot.optimize.objective import DEFAULT_EVALUATOR, EvalContext, MarketData, TaskResult
 from passivbot.optimize.output import (
@@ -64,14 +65,6 @@ class OptimizeResult:
     holdout: dict[str, Any] = field(default_factory=dict)  # best on the hold-out symbols
     holdout_period: dict[str, Any] = field(default_factory=dict)  # best on the final days
     one_wallet: dict[str, Any] = field(default_factory=dict)  # best's account, per symbol
-
-
-def load_candles(bt: BacktestConfig, symbol: str | None = None) -> np.ndarray:
-    """The backtest config's candles for `symbol` (default: its first symbol)."""
-    from passivbot.data import load_source
-
-    return load_source(bt.data_source, bt.exchange, symbol or bt.symbol, bt.start_date,
-                       bt.end_date, bt.synthetic_seed)
 
 
 Candles = "np.ndarray | dict[str, np.ndarray]"
