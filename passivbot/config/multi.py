@@ -301,7 +301,7 @@ symbol cannot open a long until one of the three closes. Every grid is sized fro
 shared balance, so a fill or a funding payment on one symbol moves every other symbol's orders.
 
 **Which symbols (`n_positions` < number of symbols).** Every 60 minutes the pure kernel
-`passivbot/selection.py` (the backtest calls it; the live bot is to call the same function)
+`passivbot/selection.py` (the backtest and the live bot's `MultiBot` call the same function)
 scores each symbol that trades (its EMA warm-up done) over its last 1440 1-minute candles:
 mean quote volume x mean relative range, `mean(volume x close) x mean((high - low) / close)`
 (liquid and moving markets first, as Passivbot's forager ranks by volume, then volatility).
