@@ -195,3 +195,43 @@ def test_excess_exposure_counts_extra_entry_quantity_not_stale_prices():
     assert excess_exposure(bot, emu, 0) == 0.0
     acc.place(is_buy=w.is_buy, qty=w.qty, price=w.price, position_side=w.side)  # a second one
     assert excess_exposure(bot, emu, 0) == pytest.approx(w.qty * acc.last_price)
+
+
+def test_exposure_meter_allows_the_state_before_a_fill_but_not_an_added_entry():
+    """A fill changes the venue's account at once; until the bot hears of it, the entries it
+    placed for the state before still rest (not an excess: the meter's window). An entry
+    placed beside them (a replacement while a cancel fails) is an excess."""
+    from types import SimpleNamespace as NS
+
+    from passivbot.config import side_params
+    from passivbot.emulator import Emulator
+    from harness.fault_measures import ExposureMeter
+    from harness.live import expected_orders
+    from passivbot.markets import market_spec
+    from passivbot.records import LONG
+
+    cfg = busy_config()
+    candles = np.array(load_bundled("ETHUSDT")[:10])
+    emu = Emulator("binance", "ETHUSDT", candles, start_index=1, realism="minute")
+    acc = emu.account
+    acc.hedge_mode = True
+    params = np.stack([side_params(cfg.long), side_params(cfg.short)])
+    bot = NS(state=NS(params=params), market=market_spec("binance", "ETHUSDT").market_array())
+    before = [w for w in expected_orders(acc, candles, 0, params, bot.market)
+              if w.side == LONG and not w.close]
+    for w in before:
+        acc.place(is_buy=w.is_buy, qty=w.qty, price=w.price, position_side=w.side)
+    meter = ExposureMeter()
+    assert meter.measure(bot, emu, 0) == 0.0
+    q_before = sum(w.qty for w in before)
+    # The venue fills: the long side now holds a position, its ideal entries differ.
+    acc.positions[LONG].size, acc.positions[LONG].price = 3 * q_before, acc.last_price
+    after = [w for w in expected_orders(acc, candles, 0, params, bot.market)
+             if w.side == LONG and not w.close]
+    q_after = sum(w.qty for w in after)
+    assert after and abs(q_after - q_before) > 1e-9
+    assert meter.measure(bot, emu, 0) == 0.0  # the old entries: what the bot knew
+    for a in after:  # the new state's entries placed beside the old ones
+        acc.place(is_buy=a.is_buy, qty=a.qty, price=a.price, position_side=a.side)
+    assert meter.measure(bot, emu, 0) == pytest.approx(min(q_before, q_after) * acc.last_price)
+    assert meter.measure(bot, emu, 0) > 0.0
