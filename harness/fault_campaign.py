@@ -49,7 +49,7 @@ import numpy as np
 
 from passivbot.config import LiveConfig
 from harness.fault_measures import (  # noqa: F401 (book_check, excess_exposure: public API)
-    ExposureMeter, book_check, excess_detail, excess_exposure, hard_kill, warmup_len,
+    ExposureMeter, book_check, book_diff, excess_detail, excess_exposure, hard_kill, warmup_len,
 )
 from harness.parity import lockstep_options, settle, start_bot
 
@@ -81,7 +81,7 @@ class FaultResult:
     excess_exposure: float = 0.0  # worst resting entry notional over the ideal, quote
     refused_in_wait: int = 0  # requests sent while an announced Retry-After / ban ran
     note: str = ""
-    excess_note: str = ""  # the worst excess reading's evidence (fault_measures.excess_detail)
+    evidence: str = ""  # the worst excess reading (excess_detail), a book not ideal (book_diff)
 
     @property
     def exposure_ok(self) -> bool:
@@ -178,11 +178,14 @@ class Campaign:
                     done_at = t
                     break
             await asyncio.sleep(0.005)
-        _, dups, orphans = book_check(bot, emu, self.warm_from)
+        ideal, dups, orphans = book_check(bot, emu, self.warm_from)
+        if not ideal:  # did not converge: the evidence with the excess's, if any
+            self.fault_note = (self.fault_note + "; " if self.fault_note else "") + \
+                book_diff(bot, emu, self.warm_from)
         refused, self.refused_in_wait = self.refused_in_wait, 0
         return FaultResult(fault, minute, max(0.0, done_at - cleared), max(worst_dups, dups),
                            orphans, caught_up(bot, emu), self.fault_x, refused,
-                           excess_note=self.fault_note)
+                           evidence=self.fault_note)
 
     def measure(self, when: str) -> float:
         """Excess entry exposure now (`ExposureMeter`); the running fault's worst is kept with
@@ -411,6 +414,6 @@ def report_lines(rep: CampaignReport) -> list[str]:
                      f"position {'ok' if r.position_ok else 'DIFFERS'}, excess exposure "
                      f"{r.excess_exposure:.2f}, refused in wait {r.refused_in_wait}"
                      f"{' (' + r.note + ')' if r.note else ''} -> {state}")
-        if r.excess_note:
-            lines.append(f"    {r.excess_note}")
+        if r.evidence:
+            lines.append(f"    {r.evidence}")
     return lines

@@ -18,16 +18,61 @@ def _keys(orders) -> Counter:
     return Counter(order_key(o.side, o.close, o.qty, o.price) for o in orders)
 
 
+BEHIND_MAX = 0.005  # how far behind a crossing ideal entry a post-only one may rest (share)
+
+
+def book_keys(ideal, orders, acc) -> Counter:
+    """The resting orders' keys, an entry the bot moved behind the book counted as the ideal
+    entry it stands for. A post-only entry at the calculator's price cannot rest when that
+    price would cross the venue's top of book (the realistic mode's bid/ask): the bot places it
+    at the best price of its own side instead (`execution.behind_book`) and keeps it there while
+    the calculator's price stays. Such an order is the ideal one when it has its side,
+    direction and quantity, rests at or behind the best price of its side now and within
+    `BEHIND_MAX` of the calculator's price; any other price is not ideal."""
+    from harness.live import order_key
+
+    crossing = [w for w in ideal if not w.close and acc.ask > 0.0
+                and acc.crosses(w.is_buy, w.price)]
+    out = Counter()
+    for o in orders:
+        key = order_key(o.side, o.close, o.qty, o.price)
+        for i, w in enumerate(crossing):
+            passive = o.price <= acc.bid if w.is_buy else o.price >= acc.ask
+            if (o.side == w.side and not o.close and round(o.qty - w.qty, 8) == 0 and passive
+                    and abs(o.price - w.price) <= BEHIND_MAX * w.price):
+                key = order_key(w.side, w.close, w.qty, w.price)
+                del crossing[i]
+                break
+        out[key] += 1
+    return out
+
+
 def book_check(bot, emu, warm_from: int) -> tuple[bool, int, int]:
     """(book == ideal, duplicates, orphans) for the emulator's state now."""
     from harness.live import expected_orders
 
-    ideal = _keys(expected_orders(emu.account, emu.candles, warm_from, bot.state.params,
-                                  bot.market))
-    book = _keys(emu.account.open_orders.values())
+    wanted = expected_orders(emu.account, emu.candles, warm_from, bot.state.params, bot.market)
+    ideal = _keys(wanted)
+    book = book_keys(wanted, emu.account.open_orders.values(), emu.account)
     dups = sum(n - max(ideal.get(k, 0), 1) for k, n in book.items() if n > max(ideal.get(k, 0), 1))
     orphans = sum((book - ideal).values())
     return book == ideal, dups, orphans
+
+
+def book_diff(bot, emu, warm_from: int) -> str:
+    """The emulator's book against the ideal (orders not ideal, ideal orders missing), with the
+    top of book and what the bot knows: the evidence for a fault that did not converge."""
+    from harness.live import expected_orders
+
+    wanted = expected_orders(emu.account, emu.candles, warm_from, bot.state.params, bot.market)
+    ideal = _keys(wanted)
+    book = book_keys(wanted, emu.account.open_orders.values(), emu.account)
+    st = bot.state
+    known = sorted((o.side, o.close, o.qty, o.price, o.ideal_price)
+                   for o in st.open_orders.values())
+    return (f"not ideal {sorted((book - ideal).elements())}, missing "
+            f"{sorted((ideal - book).elements())}, bot's bid/ask {st.bid}/{st.ask}, "
+            f"bot knows {known}")
 
 
 def excess_exposure(bot, emu, warm_from: int) -> float:
@@ -76,7 +121,7 @@ class ExposureMeter:
             want = [w for w in ideal if w.side == side and not w.close]
             rest = [o for o in emu.account.open_orders.values() if o.side == side and not o.close]
             want_q, rest_q = sum(w.qty for w in want), sum(o.qty for o in rest)
-            if _keys(rest) == _keys(want) or self.allowed[side] is None:
+            if book_keys(want, rest, emu.account) == _keys(want) or self.allowed[side] is None:
                 self.allowed[side] = want_q  # the side is ideal: a new window
             else:
                 self.allowed[side] = max(self.allowed[side], want_q)

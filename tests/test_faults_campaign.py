@@ -230,3 +230,38 @@ def test_exposure_meter_allows_the_state_before_a_fill_but_not_an_added_entry():
         acc.place(is_buy=a.is_buy, qty=a.qty, price=a.price, position_side=a.side)
     assert meter.measure(bot, emu, 0) == pytest.approx(min(q_before, q_after) * acc.last_price)
     assert meter.measure(bot, emu, 0) > 0.0
+
+
+def test_an_entry_moved_behind_the_book_counts_as_the_crossing_ideal_one():
+    """A post-only entry at the calculator's price cannot rest when that price would cross the
+    top of book; the bot rests it at the best price of its side (execution.behind_book). Found
+    by bench/faults.py --seed 2 --faults all --realism full: a long entry wanted at 2333.49
+    with the book 2331.00 / 2331.01 rested at 2331.00 and was read as an orphan (30 s, FAILED)."""
+    from types import SimpleNamespace as NS
+
+    from passivbot.config import side_params
+    from passivbot.emulator import Emulator
+    from harness.live import expected_orders
+    from passivbot.markets import market_spec
+    from passivbot.records import LONG
+
+    cfg = busy_config()
+    candles = np.array(load_bundled("ETHUSDT")[:10])
+    emu = Emulator("binance", "ETHUSDT", candles, start_index=1, realism="minute")
+    acc = emu.account
+    acc.hedge_mode = True
+    params = np.stack([side_params(cfg.long), side_params(cfg.short)])
+    bot = NS(state=NS(params=params), market=market_spec("binance", "ETHUSDT").market_array())
+    ideal = expected_orders(acc, candles, 0, params, bot.market)
+    w = next(x for x in ideal if x.side == LONG and not x.close)
+    for x in ideal:
+        if x is not w:
+            acc.place(is_buy=x.is_buy, qty=x.qty, price=x.price, position_side=x.side)
+    acc.realistic = True  # the book 2 ticks below the calculator's buy: it would cross
+    bid = round(w.price - 0.02, 2)
+    acc.set_tick(bid, bid, round(bid + 0.01, 2), 30_000)
+    o = acc.place(is_buy=True, qty=w.qty, price=bid, position_side=LONG)
+    assert book_check(bot, emu, 0) == (True, 0, 0)
+    acc.cancel(o.id)
+    acc.place(is_buy=True, qty=w.qty, price=round(w.price * 0.99, 2), position_side=LONG)
+    assert book_check(bot, emu, 0) == (False, 0, 1)  # 1 % behind: not the ideal order
