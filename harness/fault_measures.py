@@ -27,8 +27,9 @@ def book_keys(ideal, orders, acc) -> Counter:
     price would cross the venue's top of book (the realistic mode's bid/ask): the bot places it
     at the best price of its own side instead (`execution.behind_book`) and keeps it there while
     the calculator's price stays. Such an order is the ideal one when it has its side,
-    direction and quantity, rests at or behind the best price of its side now and within
-    `BEHIND_MAX` of the calculator's price; any other price is not ideal."""
+    direction and quantity, rests behind the calculator's price by at most `BEHIND_MAX` and
+    would not cross the book now (our own resting buy is itself a bid: the venue's quoted bid
+    may have moved below it); any other price is not ideal."""
     from harness.live import order_key
 
     crossing = [w for w in ideal if not w.close and acc.ask > 0.0
@@ -37,7 +38,8 @@ def book_keys(ideal, orders, acc) -> Counter:
     for o in orders:
         key = order_key(o.side, o.close, o.qty, o.price)
         for i, w in enumerate(crossing):
-            passive = o.price <= acc.bid if w.is_buy else o.price >= acc.ask
+            passive = (o.price < w.price if w.is_buy else o.price > w.price) and \
+                not acc.crosses(w.is_buy, o.price)
             if (o.side == w.side and not o.close and round(o.qty - w.qty, 8) == 0 and passive
                     and abs(o.price - w.price) <= BEHIND_MAX * w.price):
                 key = order_key(w.side, w.close, w.qty, w.price)
@@ -72,6 +74,7 @@ def book_diff(bot, emu, warm_from: int) -> str:
                    for o in st.open_orders.values())
     return (f"not ideal {sorted((book - ideal).elements())}, missing "
             f"{sorted((ideal - book).elements())}, bot's bid/ask {st.bid}/{st.ask}, "
+            f"venue's {emu.account.bid}/{emu.account.ask}, "
             f"bot knows {known}")
 
 
