@@ -49,7 +49,7 @@ import numpy as np
 
 from passivbot.config import LiveConfig
 from harness.fault_measures import (  # noqa: F401 (book_check, excess_exposure: public API)
-    ExposureMeter, book_check, book_diff, excess_detail, excess_exposure, hard_kill, warmup_len,
+    ExposureMeter, book_check, book_diff, excess_detail, state_diff, excess_exposure, hard_kill, warmup_len,
 )
 from harness.parity import lockstep_options, settle, start_bot
 
@@ -182,6 +182,9 @@ class Campaign:
         if not ideal:  # did not converge: the evidence with the excess's, if any
             self.fault_note = (self.fault_note + "; " if self.fault_note else "") + \
                 book_diff(bot, emu, self.warm_from)
+        if not caught_up(bot, emu):
+            self.fault_note = (self.fault_note + "; " if self.fault_note else "") + \
+                state_diff(bot, emu)
         refused, self.refused_in_wait = self.refused_in_wait, 0
         return FaultResult(fault, minute, max(0.0, done_at - cleared), max(worst_dups, dups),
                            orphans, caught_up(bot, emu), self.fault_x, refused,

@@ -78,6 +78,19 @@ def book_diff(bot, emu, warm_from: int) -> str:
             f"bot knows {known}")
 
 
+def state_diff(bot, emu) -> str:
+    """The bot's state against the emulator's (what `caught_up` compares), for a fault whose
+    position or state did not catch up."""
+    acc, st = emu.account, bot.state
+    return (f"last closed {st.last_closed_ts} vs {int(emu.candles[acc.clock - 1, 0])}, close "
+            f"{st.close_price} vs {float(emu.candles[acc.clock - 1, 4])}, balance {st.balance} "
+            f"vs {acc.balance}, long {st.psize[0]}@{st.pprice[0]} vs {acc.positions[1].size}@"
+            f"{acc.positions[1].price}, short {st.psize[1]}@{st.pprice[1]} vs "
+            f"{acc.positions[-1].size}@{acc.positions[-1].price}, bot stopping "
+            f"{bot.stopping.is_set()}, tasks done "
+            f"{[t.get_name() for t in getattr(bot, '_tasks', []) if t.done()]}")
+
+
 def excess_exposure(bot, emu, warm_from: int) -> float:
     """The worst side's resting entry quantity beyond the calculator's ideal entries, valued at
     the last price (quote). An entry resting at a stale price with the ideal quantity is not an
