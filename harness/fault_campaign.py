@@ -31,8 +31,12 @@ candles the running bot warmed on) and the bot's state has caught up (price, bal
 positions). Duplicates (same side, direction, price, qty more times than the ideal set has,
 or twice when not ideal) are counted at every poll, not only at the end. Exposure: at every
 poll (and after every lockstep minute) the notional of the entries resting per side is compared
-with the calculator's ideal entries for that side; `excess_exposure` is the worst excess in
-quote (the bot must never rest more entry exposure than the ideal, even while a cancel fails).
+with the calculator's ideal entries for that side (`fault_measures.ExposureMeter`: the largest
+ideal of the venue's states since the side was last ideal, since a fill changes the venue's
+state before the bot can hear of it); `excess_exposure` is the worst excess in quote (the bot
+must never rest more entry exposure than the ideal, even while a cancel fails). A reading, and
+a fault that does not converge, is reported with its evidence (what rests, what is ideal, what
+the bot knows).
 `refused_in_wait`: requests the emulator refused while a Retry-After or ban it had announced
 was running (a bot that honours Retry-After sends none).
 """
