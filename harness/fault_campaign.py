@@ -31,8 +31,12 @@ candles the running bot warmed on) and the bot's state has caught up (price, bal
 positions). Duplicates (same side, direction, price, qty more times than the ideal set has,
 or twice when not ideal) are counted at every poll, not only at the end. Exposure: at every
 poll (and after every lockstep minute) the notional of the entries resting per side is compared
-with the calculator's ideal entries for that side; `excess_exposure` is the worst excess in
-quote (the bot must never rest more entry exposure than the ideal, even while a cancel fails).
+with the calculator's ideal entries for that side (`fault_measures.ExposureMeter`: the largest
+ideal of the venue's states since the side was last ideal, since a fill changes the venue's
+state before the bot can hear of it); `excess_exposure` is the worst excess in quote (the bot
+must never rest more entry exposure than the ideal, even while a cancel fails). A reading, and
+a fault that does not converge, is reported with its evidence (what rests, what is ideal, what
+the bot knows).
 `refused_in_wait`: requests the emulator refused while a Retry-After or ban it had announced
 was running (a bot that honours Retry-After sends none).
 """
@@ -49,7 +53,7 @@ import numpy as np
 
 from passivbot.config import LiveConfig
 from harness.fault_measures import (  # noqa: F401 (book_check, excess_exposure: public API)
-    book_check, excess_exposure, hard_kill, warmup_len,
+    ExposureMeter, book_check, book_diff, excess_detail, state_diff, excess_exposure, hard_kill, warmup_len,
 )
 from harness.parity import lockstep_options, settle, start_bot
 
@@ -81,6 +85,7 @@ class FaultResult:
     excess_exposure: float = 0.0  # worst resting entry notional over the ideal, quote
     refused_in_wait: int = 0  # requests sent while an announced Retry-After / ban ran
     note: str = ""
+    evidence: str = ""  # the worst excess reading (excess_detail), a book not ideal (book_diff)
 
     @property
     def exposure_ok(self) -> bool:
@@ -145,6 +150,8 @@ class Campaign:
         self.n_minutes = len(candles) - 1
         self.refused_in_wait = 0
         self.between_excess = 0.0
+        self.meter = ExposureMeter()
+        self.fault_x, self.fault_note = 0.0, ""  # the running fault's worst excess, evidence
         self.deadline_s, self.poll_limit_s = deadline_s, poll_limit_s
         self.clear_after_s = clear_after_s
         self.warm_from = 0
@@ -161,11 +168,11 @@ class Campaign:
         from harness.live import caught_up
 
         bot, emu = self.bot, self.emu
-        worst_dups, done_at, worst_x = 0, math.inf, 0.0
+        worst_dups, done_at = 0, math.inf
         while time.monotonic() - cleared < self.poll_limit_s:
             ideal, dups, _ = book_check(bot, emu, self.warm_from)
             worst_dups = max(worst_dups, dups)
-            worst_x = max(worst_x, excess_exposure(bot, emu, self.warm_from))
+            self.measure(f"+{time.monotonic() - cleared:.3f} s after clearing")
             if ideal and caught_up(bot, emu) and bot.settled():
                 t = time.monotonic()
                 await emu.wait_idle(0.005, 2.0)
@@ -175,10 +182,27 @@ class Campaign:
                     done_at = t
                     break
             await asyncio.sleep(0.005)
-        _, dups, orphans = book_check(bot, emu, self.warm_from)
+        ideal, dups, orphans = book_check(bot, emu, self.warm_from)
+        if not ideal:  # did not converge: the evidence with the excess's, if any
+            self.fault_note = (self.fault_note + "; " if self.fault_note else "") + \
+                book_diff(bot, emu, self.warm_from)
+        if not caught_up(bot, emu):
+            self.fault_note = (self.fault_note + "; " if self.fault_note else "") + \
+                state_diff(bot, emu)
         refused, self.refused_in_wait = self.refused_in_wait, 0
         return FaultResult(fault, minute, max(0.0, done_at - cleared), max(worst_dups, dups),
-                           orphans, caught_up(bot, emu), worst_x, refused)
+                           orphans, caught_up(bot, emu), self.fault_x, refused,
+                           evidence=self.fault_note)
+
+    def measure(self, when: str) -> float:
+        """Excess entry exposure now (`ExposureMeter`); the running fault's worst is kept with
+        its evidence (`excess_detail`)."""
+        x = self.meter.measure(self.bot, self.emu, self.warm_from)
+        if x > self.fault_x and x > EXPOSURE_TOL:
+            self.fault_x = x
+            self.fault_note = (f"excess {x:.2f} {when}: "
+                               + excess_detail(self.bot, self.emu, self.warm_from))
+        return x
 
     async def _wait_used(self, left) -> float:
         """Until the armed fault's count is used up, or disarm it after clear_after_s."""
@@ -208,6 +232,7 @@ class Campaign:
             now = time.monotonic()
             if hasattr(lim, "_roll"):
                 lim._roll(now)
+            self.measure("while the limiter refuses")
             if now >= lim.banned_until and now >= getattr(lim, "retry_until", 0.0) and \
                     now >= getattr(lim, "exhausted_until", 0.0) and \
                     getattr(lim, "used", 0) < 2400:
@@ -254,10 +279,12 @@ class Campaign:
                 break
             if await self.emu.advance(1):
                 break
+            self.measure("waiting for a fill")
             try:
                 await settle(self.bot, self.emu, timeout=self.poll_limit_s)
             except AssertionError:
                 pass  # converge() measures what follows
+            self.measure("waiting for a fill")
         return time.monotonic()
 
     async def outage(self, failures: int = 1025, limit_s: float = 120.0) -> tuple[int, float]:
@@ -335,12 +362,11 @@ class Campaign:
                 fault = todo.pop(min(due)) if due else None
                 if fault is None:
                     await self.emu.advance(1, idle_s=0.001)
-                    if not await self._settle(rep):
-                        continue
-                    rep.between_excess = max(rep.between_excess, excess_exposure(
-                        self.bot, self.emu, self.warm_from))
+                    await self._settle(rep)
+                    rep.between_excess = max(rep.between_excess, self.measure("between"))
                     continue
                 minute = self.emu.clock
+                self.fault_x, self.fault_note = 0.0, ""
                 if fault == "long_outage":
                     t_out = time.monotonic()
                     n, cleared = await self.outage(self.outage_failures, self.outage_limit_s)
@@ -395,4 +421,6 @@ def report_lines(rep: CampaignReport) -> list[str]:
                      f"position {'ok' if r.position_ok else 'DIFFERS'}, excess exposure "
                      f"{r.excess_exposure:.2f}, refused in wait {r.refused_in_wait}"
                      f"{' (' + r.note + ')' if r.note else ''} -> {state}")
+        if r.evidence:
+            lines.append(f"    {r.evidence}")
     return lines

@@ -340,3 +340,28 @@ async def test_a_held_entry_is_retried_when_its_hold_ends_not_after_the_skip_bac
     delay = bot._retry_handle.when() - asyncio.get_running_loop().time()
     bot._retry_handle.cancel()
     assert 0 < delay <= 4.0 and bot.skip_streak == 0  # the hold (2-4 s), not the backoff
+
+
+async def test_an_entry_moved_behind_the_book_is_repriced_once_the_book_lets_its_price_rest():
+    """Found by bench/faults.py --seed 3 --faults all --realism full: a short entry wanted at
+    2356.94 was placed at the ask 2365.30 (it would have crossed); the book then fell to
+    2337.39 / 2337.40 and the entry stayed 0.35 % behind the calculator for as long as its
+    price held (the campaign read it as an orphan). Once the calculator's price would rest
+    without crossing, the entry goes back to it: one cancel, one create, then nothing."""
+    st = state()
+    fake = Fake()
+    ex = executor(fake, st)
+    want = [w for w in ideal_orders(st, MARKET) if w.side == LONG and not w.close][0]
+    st.bid, st.ask = want.price - 1.0, want.price - 0.99  # the buy would cross
+    await ex.run(decide(st, MARKET, 20))
+    entry = [c for c in fake.creates if c[0] == LONG and not c[1]][0]
+    assert entry[3] == want.price - 1.0  # placed at the bid
+    for bid in (want.price - 2.0, want.price - 0.5):  # the book moves, the buy still crosses
+        st.bid, st.ask = bid, bid + 0.01
+        assert decide(st, MARKET, 20).empty
+    st.bid, st.ask = want.price + 5.0, want.price + 5.01  # the book rose: the price can rest
+    plan = decide(st, MARKET, 20)
+    assert [o.price for o in plan.cancels] == [entry[3]]
+    assert [(w.side, w.close, w.price) for w in plan.creates] == [(LONG, False, want.price)]
+    await ex.run(plan)
+    assert decide(st, MARKET, 20).empty  # at the calculator's price: matched from now on

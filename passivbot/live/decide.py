@@ -38,4 +38,5 @@ def ideal_orders(state: BotState, market: np.ndarray, risk=None) -> list[Wanted]
 def decide(state: BotState, market: np.ndarray, max_actions: int, risk=None) -> Plan:
     """The actions that move the open orders to the ideal ones (cancels first, nearest first)."""
     return diff_orders(ideal_orders(state, market, risk), list(state.open_orders.values()),
-                       market[M_PRICE_STEP], market[M_QTY_STEP], state.close_price, max_actions)
+                       market[M_PRICE_STEP], market[M_QTY_STEP], state.close_price, max_actions,
+                       state.bid, state.ask)

@@ -4,7 +4,8 @@ Only the bot's own orders (client id prefix `pb`) take part; anything else on th
 (a user's manual order) is left alone. An open order matches an ideal one when position side,
 direction (entry/close), price and qty agree within half a step (i.e. they are the same stepped
 value); the price compared is the calculator's price the order was placed for (`ideal_price`,
-when a post-only price was moved behind the book), and the qty is what remains (a partially
+when a post-only price was moved behind the book, as long as the calculator's price would still
+cross the book), and the qty is what remains (a partially
 filled order whose remainder is still ideal keeps resting). Matched orders are left
 alone, unmatched open orders are cancelled, unmatched ideal orders are created. Cancels come
 first (they free margin and remove stale levels), nearest to the last price first, because
@@ -91,21 +92,38 @@ def wanted_from_arrays(side: int, entries: np.ndarray, closes: np.ndarray) -> li
     return out
 
 
-def same(w: Wanted, o: OpenOrder, price_step: float, qty_step: float) -> bool:
+def crosses_book(w: Wanted, bid: float, ask: float) -> bool:
+    """Whether `w` at the calculator's price would take liquidity at this top of book (a buy
+    at or above the ask, a sell at or below the bid); an unknown book (0) never does."""
+    if bid <= 0.0 or ask <= 0.0:
+        return False
+    return w.price >= ask if w.is_buy else w.price <= bid
+
+
+def same(w: Wanted, o: OpenOrder, price_step: float, qty_step: float, bid: float = 0.0,
+         ask: float = 0.0) -> bool:
+    """`o` is `w`. An order moved behind the book (`ideal_price` set) stands for `w` only
+    while `w`'s own price would still cross the book: once the book has moved away it is
+    re-placed at the calculator's price (left behind, it would rest more passively than the
+    calculator and the backtest for as long as that price holds)."""
+    if o.ideal_price is not None and (bid > 0.0 and ask > 0.0) and not crosses_book(w, bid, ask):
+        return False
     return (o.side == w.side and o.close == w.close
             and abs(o.wanted_price - w.price) < MATCH_TOL_STEPS * price_step
             and abs(o.qty - w.qty) < MATCH_TOL_STEPS * qty_step)
 
 
 def diff_orders(ideal: list[Wanted], open_orders: list[OpenOrder], price_step: float,
-                qty_step: float, last_price: float, max_actions: int) -> Plan:
-    """The cancels and creates that make `open_orders` equal `ideal` (see module doc)."""
+                qty_step: float, last_price: float, max_actions: int, bid: float = 0.0,
+                ask: float = 0.0) -> Plan:
+    """The cancels and creates that make `open_orders` equal `ideal` (see module doc);
+    `bid`/`ask`: the top of book now (0: unknown), for orders moved behind it."""
     plan = Plan()
     unmatched = [o for o in open_orders if is_ours(o.client_id)]
     missing: list[Wanted] = []
     for w in ideal:
         for i, o in enumerate(unmatched):
-            if same(w, o, price_step, qty_step):
+            if same(w, o, price_step, qty_step, bid, ask):
                 del unmatched[i]
                 plan.matched += 1
                 break
