@@ -166,3 +166,18 @@ def test_report_history_from_an_unreachable_exchange_exits_1_with_its_message(tm
                                  "--out", str(tmp_path / "r")])
     assert code == 1 and "stopped: cannot read the trade history" in err
     assert "Traceback" not in err and "paper-trading-secret" not in err
+
+
+def test_a_partially_filled_initial_entry_is_journaled_as_one_kind_in_every_part() -> None:
+    """The exchange and the backtest name an order once (flat at its fill: initial entry); its
+    later executions must not turn into re-entries because the first part opened the side."""
+    from passivbot.report.trades import EntryKinds, ledger_step
+
+    psize, pprice, kinds = [0.0, 0.0], [0.0, 0.0], EntryKinds()
+    got = []
+    for oid, qty in (("7", 0.4), ("7", 0.6), ("8", 1.0)):
+        _, kind = ledger_step(psize, pprice, 0, False, qty, 2000.0, kinds.get(oid))
+        kinds.remember(oid, kind)
+        got.append(kind)
+    assert got == ["initial_entry", "initial_entry", "reentry"]
+    assert psize[0] == 2.0 and pprice[0] == 2000.0

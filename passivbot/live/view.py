@@ -31,7 +31,7 @@ from typing import Any
 from passivbot.live.snapshot import FillView, StatusRecorder
 from passivbot.live.state import MINUTE_MS, BotState
 from passivbot.records import LONG, SHORT
-from passivbot.report.trades import fetch_trades, ledger_step, trade_fields
+from passivbot.report.trades import EntryKinds, fetch_trades, ledger_step, trade_fields
 
 RESYNC_S = 3.0
 PAPER_GONE_S = 30.0  # paper trading: the emulator unreachable this long has ended (or died)
@@ -69,6 +69,7 @@ class LiveView:
         self.balance = 0.0
         self._last_fill = -1e9  # monotonic time of the last fill
         self._seen: dict[str, None] = {}  # trade ids already reported (restart overlap)
+        self._entry_kinds = EntryKinds()  # an order's parts journaled under its first kind
         self.down: dict[str, int] = {}  # stream name -> exchange ms it went down
         self.disconnected_since: int | None = None
         self._down_wall: float | None = None  # monotonic time the price streams went down
@@ -132,8 +133,10 @@ class LiveView:
         close = side is not None and (side == LONG) != buy
         pnl, kind = 0.0, "close" if close else "reentry"
         if side is not None:
+            oid = str(t.get("order") or "")
             pnl, kind = ledger_step(self.psize, self.pprice, 0 if side == LONG else 1, close,
-                                    qty, price)
+                                    qty, price, self._entry_kinds.get(oid))
+            self._entry_kinds.remember(oid, kind)
             self.balance += pnl - fee
         self._last_fill = time.monotonic()
         self.fills += 1

@@ -25,7 +25,7 @@ from pathlib import Path
 from passivbot.config import LiveConfig, live_config_to_dict
 from passivbot.records import LONG, SHORT
 from passivbot.report.journal import JournalWriter
-from passivbot.report.trades import fetch_trades, ledger_step, trade_fields
+from passivbot.report.trades import EntryKinds, fetch_trades, ledger_step, trade_fields
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ async def history_journal(adapter, cfg: LiveConfig, since_ms: int, until_ms: int
     wallet = adapter.wallet_balance(await ex.fetch_balance())
     pos = adapter.positions(await ex.fetch_positions([adapter.symbol]))
     psize, pprice = [0.0, 0.0], [0.0, 0.0]
+    kinds = EntryKinds()
     rows = []
     for t, side in zip(trades, sides):
         qty, price, fee, maker, ts = trade_fields(t)
@@ -85,7 +86,9 @@ async def history_journal(adapter, cfg: LiveConfig, since_ms: int, until_ms: int
             continue
         j = 0 if side == LONG else 1
         close = (side == LONG) != (t.get("side") == "buy")
-        pnl, kind = ledger_step(psize, pprice, j, close, qty, price)
+        oid = str(t.get("order") or "")
+        pnl, kind = ledger_step(psize, pprice, j, close, qty, price, kinds.get(oid))
+        kinds.remember(oid, kind)
         rows.append((ts, j, kind, qty, price, fee, pnl, psize[j], pprice[j], maker is not False,
                      str(t.get("order") or ""), list(psize), list(pprice)))
     inferred = balance is None

@@ -97,9 +97,11 @@ def trade_fields(t: dict) -> tuple[float, float, float, bool | None, int]:
 
 
 def ledger_step(psize: list[float], pprice: list[float], j: int, close: bool, qty: float,
-                price: float) -> tuple[float, str]:
+                price: float, order_kind: str | None = None) -> tuple[float, str]:
     """Advance side `j` (0 long, 1 short) of the ledger in place by one fill; (realized pnl
-    before fee, journal kind)."""
+    before fee, journal kind). An entry is an initial entry when the side was flat at its
+    order's first execution (`fills.fill_kind_nb`, the backtest's and the exchange's naming):
+    `order_kind`, the kind of that first execution, names the order's later parts alike."""
     before, entry = psize[j], pprice[j]
     if close:
         sign = 1.0 if j == 0 else -1.0
@@ -110,4 +112,23 @@ def ledger_step(psize: list[float], pprice: list[float], j: int, close: bool, qt
         return pnl, "close"
     psize[j] = before + qty
     pprice[j] = (before * entry + qty * price) / psize[j]
-    return 0.0, "initial_entry" if before <= EPS else "reentry"
+    return 0.0, order_kind or ("initial_entry" if before <= EPS else "reentry")
+
+
+class EntryKinds:
+    """The kind of each entry order's first execution, by order id (bounded), so that every
+    part of a partially filled order is journaled as the one fill the backtest books."""
+
+    def __init__(self, keep: int = 4096) -> None:
+        self._kinds: dict[str, str] = {}
+        self._keep = keep
+
+    def get(self, order_id: str) -> str | None:
+        return self._kinds.get(order_id) if order_id else None
+
+    def remember(self, order_id: str, kind: str) -> None:
+        if order_id and kind != "close" and order_id not in self._kinds:
+            self._kinds[order_id] = kind
+            if len(self._kinds) > self._keep:
+                for k in list(self._kinds)[: self._keep // 2]:
+                    del self._kinds[k]
