@@ -280,11 +280,14 @@ class Emulator:
                 # The venues keep pushing tickers (Binance every second, Bybit every 100 ms),
                 # so in real time a client busy when the close arrived reads the next push
                 # within a second. In lockstep nothing follows until the next advance: once
-                # the clients are idle, push the tickers once more at the same market time.
+                # the clients are idle, push the tickers and the top of book once more at the
+                # same market time (a client whose book stream missed the close's update kept
+                # a stale book for the whole minute: fault campaign, seeds 2 and 3).
                 await self.wait_idle(0.002, 2.0)
                 for close in closes:
                     self.ws.on_event("tick", dict(close, topics={"miniticker", "ticker",
-                                                                 "tickers"}))
+                                                                 "tickers", "bookticker",
+                                                                 "orderbook"}))
             return fills
         return step_wallet(self.wallet)
 
