@@ -77,6 +77,24 @@ class BybitWs:
                 conn.topics.difference_update(args)
             conn.send({"success": ok, "ret_msg": "" if ok else "Request not authorized",
                        "conn_id": conn_id, "req_id": rid, "op": op})
+            if ok and op == "subscribe":
+                for topic in args:
+                    self._book_snapshot(conn, str(topic))
+
+    def _book_snapshot(self, conn, topic: str) -> None:
+        """Bybit answers an `orderbook.1.SYM` subscription with the book's snapshot at once, so a
+        client that reconnects knows the book before the next change (the fault campaign's
+        `ws_drop`: a bot that resubscribed held a stale book until the next minute)."""
+        if not topic.startswith("orderbook.1."):
+            return
+        acc = self.emu.accounts.get(topic[len("orderbook.1."):])
+        bid, ask = (getattr(acc, "bid", None), getattr(acc, "ask", None)) if acc else (None, None)
+        if not bid or not ask or bid != bid or ask != ask:  # no book yet (or NaN)
+            return
+        now = acc.now_ms()
+        conn.send({"topic": topic, "type": "snapshot", "ts": now, "cts": now,
+                   "data": {"s": acc.spec.symbol, "b": [[s(bid), "1"]], "a": [[s(ask), "1"]],
+                            "u": self.book_id, "seq": self.book_id}})
 
     def check_auth(self, args: list) -> bool:
         if self.emu.api_key is None:
