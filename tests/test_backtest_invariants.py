@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from passivbot.backtest.engine import S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED, run_backtest
 from passivbot.data.synthetic import synthetic_candles
-from passivbot.fills import is_buy_nb
+from passivbot.fills import fill_kind_nb, is_buy_nb
 from passivbot.grid import emas_from_closes_nb, ideal_orders_nb
 from passivbot.records import (
     KIND_FUNDING, KIND_LIQUIDATION, LONG, M_QTY_STEP, P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED,
@@ -113,7 +113,12 @@ def test_replay_invariants(seed, amp, lp, sp, balance0, leverage, funding_every)
         entries, closes = ideal_orders_nb(side, balance, psize, pprice, min(e0, e1), max(e0, e1),
                                           candles[i - 1, 4], params, ETH)
         book = np.vstack([entries, closes])
-        match = (book[:, 1] == price) & (book[:, 2] == kind) & (book[:, 0] >= f["qty"] - 1e-12)
+        # the fill is named by the position at the fill (fills.fill_kind_nb): a re-entry order
+        # that fills after the same candle's close flattened the side is an initial entry
+        before = f["psize"] - f["qty"]
+        named = np.array([fill_kind_nb(int(k), before if before > 1e-12 else 0.0)
+                          for k in book[:, 2]])
+        match = (book[:, 1] == price) & (named == kind) & (book[:, 0] >= f["qty"] - 1e-12)
         assert match.any(), (i, side, kind, price, book)
         if params[P_ENABLED] == 0.0:
             assert kind == 2  # a disabled side only takes profit
