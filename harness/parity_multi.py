@@ -226,6 +226,35 @@ async def settle(mb, emu, timeout: float = 10.0, idle_s: float = 0.001) -> None:
                          f"{emu.clock}")
 
 
+async def advance_barrier(mb, emu, idle_s: float = 0.001, timeout: float = 15.0) -> list:
+    """One candle (emulator.advance's lockstep candle) whose realistic-mode path waits after
+    every point until the emulator is idle AND every symbol's bot is settled (no cycle
+    pending or running, no action in flight).
+
+    `Emulator.advance(idle_s=...)` waits only for the emulator to be idle: no request in
+    flight, no stream message queued, for `idle_s`. A bot between a tick and its request (its
+    1 ms debounce, a calculator call, another symbol's cycle holding the event loop) looks
+    idle, so with four bots the path could move on before a bot placed the orders it decided
+    at the close: an entry then went out behind a later point's book (7-day Binance run,
+    minute 4269 ETHUSDT: long initial entry 0.264 rested at 2308.4 live, the backtest's
+    2311.45), and the parity depended on the machine's load. The backtest's model is the bot
+    done before the path moves; this barrier makes the lockstep run that model."""
+    async def pause(k: int, t_ms: int) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await emu.wait_idle(idle_s, timeout)
+            if mb.settled():
+                await asyncio.sleep(0)  # messages delivered meanwhile are handled first
+                if mb.settled() and await emu.wait_idle(idle_s, timeout) and mb.settled():
+                    return
+            await asyncio.sleep(idle_s / 2)
+
+    fills = await emu._candle(emu.realism.lockstep_points, pause, lockstep=True)
+    emu._cut_old_conns()
+    await asyncio.sleep(0)
+    return fills
+
+
 def subscribed(emu, n_symbols: int) -> bool:
     topics = [t.lower() for c in emu.conns for t in c.topics]
     user = any(c.kind == "user" for c in emu.conns) or "order" in topics
@@ -274,7 +303,7 @@ async def live_outcome(cfg, candles: list[np.ndarray], exchange: str, specs: dic
         while emu.clock < n:
             if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s:
                 break
-            await emu.advance(1, idle_s=0.001)
+            await advance_barrier(mb, emu)
             try:
                 await settle(mb, emu, timeout=minute_timeout)
             except AssertionError:

@@ -198,3 +198,43 @@ def test_any_stepped_price_is_the_decimal_the_wire_carries(k: int, step: str) ->
     want = float(Decimal(k) * Decimal(step))
     for f in (round_dn_nb, round_nb, round_up_nb):
         assert f(k * float(step), float(step)) == want
+
+
+async def test_realistic_path_waits_for_every_bot_between_points():
+    """The lockstep barrier inside a realistic candle (harness.parity_multi.advance_barrier)
+    holds the path until every bot is settled, not only until the emulator is idle: a bot
+    still deciding (here: not settled for 0.2 s, no request in flight) must see the book of
+    the point it reacts to. Emulator.advance(idle_s) alone published all points meanwhile."""
+    import time
+
+    from harness.parity_multi import advance_barrier
+    from passivbot.emulator import Emulator
+
+    candles = load_aligned(["ETHUSDT", "BTCUSDT"], 3, 10 / 1440)
+    emu = Emulator("binance", ["ETHUSDT", "BTCUSDT"], candles, start_index=1, realism="full")
+    published = []
+    on_event = emu.ws.on_event
+    emu.ws.on_event = lambda kind, ev: (published.append(ev.get("price")), on_event(kind, ev))
+
+    class Busy:  # a MultiBot whose bots are still deciding for 0.2 s
+        def __init__(self):
+            self.ready = time.monotonic() + 0.2
+            self.seen_before_ready = None
+
+        def settled(self):
+            if time.monotonic() >= self.ready:
+                if self.seen_before_ready is None:
+                    self.seen_before_ready = len(published)
+                return True
+            return False
+
+    await emu.start()
+    try:
+        mb = Busy()
+        t0 = time.monotonic()
+        await advance_barrier(mb, emu, timeout=5.0)
+        assert time.monotonic() - t0 >= 0.2
+        assert mb.seen_before_ready == 2  # point 0 of both symbols, nothing after it
+        assert len(published) > 2 and emu.clock == 2
+    finally:
+        await emu.stop()
