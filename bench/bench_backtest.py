@@ -255,6 +255,8 @@ def main() -> int:
     p.add_argument("--no-start-times", action="store_true", help="skip cold/warm start")
     p.add_argument("--old-rounds", type=int, default=3,
                    help=f"alternated rounds old engine ({OLD_COMMIT}) / this one (0: skip)")
+    p.add_argument("--no-multi", action="store_true",
+                   help="skip the symbol-candles/s lines of 1, 4 and 12 symbols on one wallet")
     p.add_argument("--only-old-vs-new", action="store_true",
                    help="only the side-by-side with the old engine on bundled ETHUSDT")
     a = p.parse_args()
@@ -321,6 +323,13 @@ def main() -> int:
     if not a.no_start_times:
         lines.append(f"backtest_cold_start: {cold:.2f} s (target < 10)")
         lines.append(f"backtest_warm_start: {warm:.2f} s (target < 1)")
+    if not a.no_multi:  # issue 19: the same days on 1, 4 and 12 symbols (bench/bench_multi.py)
+        got = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_multi.py"), "--runs",
+                              "3"], capture_output=True, text=True, timeout=1800)
+        lines += [ln for ln in got.stdout.splitlines()
+                  if ln.startswith(("multi_", "one_symbol_engine_"))]
+        if got.returncode != 0:
+            lines.append(f"bench_multi failed: {got.stderr.strip()[-500:]}")
     print("\n".join(lines))
     return 0
 
