@@ -266,7 +266,8 @@ def _snapshot(bot):
     return snapshot_from_state(
         bot.state, v.recorder, exchange=v.exchange, symbol=bot.config.symbol, mode=v.mode,
         config=v.config, liq_price=v.liq(), connected=v.disconnected_since is None,
-        disconnected_since_ms=v.disconnected_since, started_ms=v.started_ms)
+        disconnected_since_ms=v.disconnected_since, started_ms=v.started_ms,
+        risk=v.risk_view())
 
 
 if __name__ == "__main__":  # pragma: no cover

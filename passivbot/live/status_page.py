@@ -234,6 +234,9 @@ def render_html(s: StatusSnapshot, refresh_s: int = 5) -> str:
              ("unrealized PnL", _signed(s.upnl)),
              ("realized PnL (session)", _signed(s.session_realized_pnl)),
              ("fees (session)", _n(s.session_fees, 4)), ("last price", _n(s.last_price, 4))]
+    if s.risk is not None:
+        cards += [("equity stop", e(s.risk.stop_text(s.ts_ms))),
+                  ("unstuck", e(s.risk.unstuck_text()))]
     cards_html = "".join(f'<div class="card">{e(k)}<b>{v}</b></div>' for k, v in cards)
     pos = _table(["side", "size", "entry price", "liq. price", "liq. distance", "unrealized PnL"],
                  [[e(p.side), _n(p.size, 4), _n(p.price, 4),
