@@ -282,3 +282,53 @@ def snapshot_from_state(state: Any, recorder: StatusRecorder, *, exchange: str, 
         last_price=price, balance=balance, equity=equity, connected=connected,
         disconnected_since_ms=disconnected_since_ms, started_ms=started_ms,
         positions=tuple(positions), open_orders=orders, config=config, risk=risk)
+
+
+def bot_snapshot(bot: Any) -> StatusSnapshot:
+    """The snapshot of a running `live.bot.LiveBot` (read-only): the status page's provider
+    for one symbol, and each symbol's section of a multi-symbol account's page."""
+    v = bot.view
+    return snapshot_from_state(
+        bot.state, v.recorder, exchange=v.exchange, symbol=bot.config.symbol, mode=v.mode,
+        config=v.config, liq_price=v.liq(), connected=v.disconnected_since is None,
+        disconnected_since_ms=v.disconnected_since, started_ms=v.started_ms,
+        risk=v.risk_view())
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """Several symbols of one account (live/multi.py): one wallet balance, equity = balance +
+    every symbol's unrealized PnL, and each symbol's own snapshot (its balance and equity
+    fields are the account's, seen from that symbol's streams)."""
+
+    exchange: str
+    mode: str
+    ts_ms: int
+    balance: float
+    symbols: tuple[StatusSnapshot, ...]
+
+    @property
+    def upnl(self) -> float:
+        return sum(s.upnl for s in self.symbols)
+
+    @property
+    def equity(self) -> float:
+        return self.balance + self.upnl
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"exchange": self.exchange, "mode": self.mode, "ts_ms": self.ts_ms,
+                "balance": self.balance, "equity": self.equity, "upnl": self.upnl,
+                "symbols": [s.to_dict() for s in self.symbols]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AccountSnapshot":
+        return cls(d["exchange"], d["mode"], int(d["ts_ms"]), float(d["balance"]),
+                   tuple(s if isinstance(s, StatusSnapshot) else StatusSnapshot.from_dict(s)
+                         for s in d["symbols"]))
+
+
+def account_snapshot(bots: Any) -> AccountSnapshot:
+    """The account page's snapshot of a MultiBot's per-symbol bots (`{symbol: LiveBot}`)."""
+    snaps = tuple(bot_snapshot(b) for b in bots.values())
+    latest = max(snaps, key=lambda s: s.ts_ms)  # the freshest balance the streams delivered
+    return AccountSnapshot(latest.exchange, latest.mode, latest.ts_ms, latest.balance, snaps)
