@@ -285,7 +285,8 @@ def render_html(s: StatusSnapshot, refresh_s: int = 5) -> str:
     e = html.escape
     cards, sections = _sections(s)
     cfg = e(json.dumps(s.to_dict()["config"], indent=2, default=str))
-    return _doc(f"passivbot {s.symbol} {s.exchange}", refresh_s, f"""<h1>passivbot: {e(s.symbol)} on {e(s.exchange)} ({e(s.mode)})</h1>
+    head = f"<h1>passivbot: {e(s.symbol)} on {e(s.exchange)} ({e(s.mode)})</h1>"
+    return _doc(f"passivbot {s.symbol} {s.exchange}", refresh_s, f"""{head}
 <p>market time {e(_t(s.ts_ms))} &middot; {_conn(s)} &middot; running since {e(_t(s.started_ms))}
 &middot; read-only, refreshes every {int(refresh_s)} s</p>
 {cards}
@@ -310,7 +311,8 @@ def render_account_html(a: AccountSnapshot, refresh_s: int = 5) -> str:
                      f'{c}\n{sections}</section>')
     cfg = e(json.dumps({s.symbol: s.to_dict()["config"] for s in a.symbols}, indent=2,
                        default=str))
-    return _doc(f"passivbot {a.exchange} {len(a.symbols)} symbols", refresh_s, f"""<h1>passivbot: {len(a.symbols)} symbols on {e(a.exchange)} ({e(a.mode)})</h1>
+    head = f"<h1>passivbot: {len(a.symbols)} symbols on {e(a.exchange)} ({e(a.mode)})</h1>"
+    return _doc(f"passivbot {a.exchange} {len(a.symbols)} symbols", refresh_s, f"""{head}
 <p>{e(names)} &middot; market time {e(_t(a.ts_ms))} &middot; one wallet
 &middot; read-only, refreshes every {int(refresh_s)} s</p>
 <div class="cards">{cards_html}</div>
