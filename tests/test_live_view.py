@@ -176,3 +176,31 @@ def test_only_a_paper_bot_stops_for_a_vanished_exchange():
     v.stream_down("ticker")
     v.stream_up("ticker")  # back in time: nothing
     assert not v.check_gone(10 ** 9)
+
+
+def test_summary_shows_the_equity_stop_and_unstuck_loss_used_of_the_allowance(caplog):
+    import dataclasses
+
+    from passivbot.config import load_live_config
+    from passivbot.live.bounded_loss import BoundedLoss
+
+    base = load_live_config("ETH-J1")
+    cfg = dataclasses.replace(
+        base, equity_stop_drawdown=0.1,
+        long=dataclasses.replace(base.long, unstuck_threshold=0.5,
+                                 unstuck_loss_allowance_pct=0.02))
+    st, v = make_view(caplog)
+    bl = BoundedLoss(cfg, None, logging.getLogger("t"), 0.0002)
+    bl.st.peak_balance = 1000.0  # allowance 0.02 x 1000 = 20 on the long side, short off
+    bl.st.unstuck_loss[0] = 1.25
+    bl.st.stop_until_ms = T0 + 2 * 3_600_000 + 30 * 60_000  # 2023-11-15 00:43 UTC
+    v.risk = bl
+    st.set_position(LONG, 1.0, 110.0)
+    v.resync(force=True)  # the view's ledger: long 1 @ 110
+    v.on_trade(trade("u1", "sell", 0.5, 100.0, 0.01), LONG, buy=False)  # close at a loss
+    v.on_trade(trade("u2", "sell", 0.1, 120.0, 0.01), LONG, buy=False)  # in profit: not one
+    lines = v.summary_lines()
+    assert ("  equity stop STOPPED until 2023-11-15 00:43 UTC; unstuck loss used/allowance "
+            "long 1.25/20.00, short 0.00/0.00 (1 closes at a loss)") in lines
+    v.risk = None
+    assert not any("equity stop" in x for x in v.summary_lines())

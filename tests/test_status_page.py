@@ -288,3 +288,29 @@ def test_snapshot_from_a_real_bot_state_hand_computed():
     assert [(o.side, o.position_side, o.kind) for o in s.open_orders] == [
         ("buy", "long", "entry"), ("sell", "long", "close"), ("buy", "short", "close")]
     assert long.liq_price == short.liq_price == 950.0
+
+
+async def test_page_and_api_show_the_equity_stop_and_the_unstuck_allowance():
+    from passivbot.live.snapshot import RiskView
+    until = T0 + 29 * 60_000 + 90 * 60_000  # 2025-05-05 01:59 UTC, ahead of the snapshot
+    rv = RiskView(True, until, False, (1.5, 0.0), (20.0, 20.0), 2)
+    snap = snapshot(risk=rv)
+    page = render_html(snap)
+    assert "STOPPED until 2025-05-05 01:59 UTC" in page
+    assert "unstuck loss used/allowance long 1.50/20.00, short 0.00/20.00 (2 closes at a loss)" \
+        in page
+    c = await client_for(lambda: snap.to_dict())  # through the dict path: the risk survives
+    try:
+        d = await (await c.get("/api/status")).json()
+        assert d["risk"] == {"stop_on": True, "stop_until_ms": until, "close_pending": False,
+                             "unstuck_loss": [1.5, 0.0], "unstuck_allowance": [20.0, 20.0],
+                             "unstuck_closes": 2}
+        html_ = await (await c.get("/")).text()
+        assert "STOPPED until 2025-05-05 01:59 UTC" in html_
+    finally:
+        await c.close()
+    # the stop's time passed: armed again; stopped forever: until cleared; no rules: no card
+    assert "armed, not stopped" in render_html(snapshot(risk=RiskView(True, T0, False)))
+    assert "STOPPED until cleared" in render_html(
+        snapshot(risk=RiskView(True, 2**63 - 1, False)))
+    assert "equity stop" not in render_html(snapshot())

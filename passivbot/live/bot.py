@@ -126,6 +126,7 @@ class LiveBot:
         self.risk = BoundedLoss(self.config, self.opt.risk_state_path, self.log,
                                 float(a.market.get("maker") or 0.0))
         self.sync.risk = self.risk if self.risk.active else None
+        self.view.risk = self.risk  # the page and the summary show the stop and unstuck state
         await sync.refresh_time()  # before any signed request: ccxt signs with server time
         for name, call in (("hedge mode", a.set_hedge_mode),
                            ("leverage", lambda: a.set_leverage(self.config.leverage))):

@@ -218,8 +218,9 @@ def _main_multi(args, mcfg, key: str, secret: str) -> int:
 
 
 async def run_multi(args, mcfg, key: str, secret: str, redact: Redactor) -> int:
-    """Run one MultiBot until stopped (Ctrl-C / SIGTERM: 0; a stop-class error: 1). The
-    status page, alerts and journal are the one-symbol bot's for now."""
+    """Run one MultiBot until stopped (Ctrl-C / SIGTERM: 0; a stop-class error: 1). One status
+    page for the account (a section per symbol); the alerts and journal are the one-symbol
+    bot's for now."""
     from passivbot.exchanges.ccxt_factory import create_exchange
     from passivbot.live.bot import BotOptions
     from passivbot.live.console import setup_logging
@@ -233,6 +234,20 @@ async def run_multi(args, mcfg, key: str, secret: str, redact: Redactor) -> int:
                          testnet=args.testnet)
     opts = BotOptions(status_every_s=args.status_every, summary_every_s=args.summary_every)
     mb = MultiBot(args.exchange, ex, mcfg, log, redact, opts)
+    for bot in mb.bots.values():
+        bot.view.mode = "paper" if args.emulator else "testnet" if args.testnet else "live"
+    page = None
+    sp = next(iter(mcfg.configs.values())).status_page  # the config's one status_page
+    if sp is not None:
+        from passivbot.live.status_page import start_status_page
+        token = os.environ.get(sp.token_env) or None
+        redact.add(token)
+        try:
+            page = await start_status_page(mb.snapshot, sp.host, sp.port, token)
+        except InputError:
+            await ex.close()
+            raise
+        log.info("status page %s%s", page.url, f" (token from ${sp.token_env})" if token else "")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, mb.stopping.set)
@@ -248,6 +263,8 @@ async def run_multi(args, mcfg, key: str, secret: str, redact: Redactor) -> int:
         mb.fail(StopError(describe(e, redact)))
     finally:
         await mb.stop(cancel_on_exit=args.cancel_on_exit)
+        if page is not None:
+            await page.stop()
     code = 0
     if mb.stop_error is not None:
         print(f"stopped: {mb.stop_error}", file=sys.stderr)
@@ -260,13 +277,9 @@ async def run_multi(args, mcfg, key: str, secret: str, redact: Redactor) -> int:
 
 def _snapshot(bot):
     """The status page's provider: a snapshot of the running bot (read-only)."""
-    from passivbot.live.snapshot import snapshot_from_state
+    from passivbot.live.snapshot import bot_snapshot
 
-    v = bot.view
-    return snapshot_from_state(
-        bot.state, v.recorder, exchange=v.exchange, symbol=bot.config.symbol, mode=v.mode,
-        config=v.config, liq_price=v.liq(), connected=v.disconnected_since is None,
-        disconnected_since_ms=v.disconnected_since, started_ms=v.started_ms)
+    return bot_snapshot(bot)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -193,6 +193,12 @@ class MultiBot:
                     out[j] += st.psize[j] * st.pprice[j] / st.balance
         return out[0], out[1]
 
+    def snapshot(self):
+        """The account's status page snapshot: the wallet and a section per symbol."""
+        from passivbot.live.snapshot import account_snapshot
+
+        return account_snapshot(self.bots)
+
     async def start(self) -> None:
         """Set up and start every symbol (in config order); a failure stops those started."""
         try:

@@ -14,6 +14,7 @@ trading that is the emulator's candle clock, not the wall clock.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,60 @@ class EquityPoint:
     equity: float
 
 
+STOP_FOREVER_MS = 2**63 - 1  # `passivbot.risk.STOP_FOREVER`: stopped until a person clears it
+
+
+@dataclass(frozen=True)
+class RiskView:
+    """The bounded-loss state (live/bounded_loss.py) at the snapshot's moment.
+
+    `stop_until_ms`: 0 = no equity stop in force, else no entries before it (exchange ms);
+    STOP_FOREVER_MS = until cleared by a person. `close_pending`: the stop's market closes are
+    not yet confirmed flat. `unstuck_loss` / `unstuck_allowance`: realized unstuck loss per side
+    [long, short] and its cap (allowance share x peak balance), quote; allowance 0 = unstuck off
+    on that side. `unstuck_closes`: reduce-only fills at a loss (fee > pnl) this session, the fills
+    that use the allowance."""
+
+    stop_on: bool = False
+    stop_until_ms: int = 0
+    close_pending: bool = False
+    unstuck_loss: tuple[float, float] = (0.0, 0.0)
+    unstuck_allowance: tuple[float, float] = (0.0, 0.0)
+    unstuck_closes: int = 0
+
+    def stop_text(self, now_ms: int) -> str:
+        """'STOPPED until HH:MM UTC', 'STOPPED until cleared', or why entries are allowed."""
+        if self.stop_until_ms >= STOP_FOREVER_MS:
+            return "STOPPED until cleared (restart with --clear-equity-stop)"
+        if self.stop_until_ms > now_ms or self.close_pending:
+            until = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.stop_until_ms / 1000))
+            return f"STOPPED until {until}" + (", closing positions" if self.close_pending
+                                                else "")
+        return "armed, not stopped" if self.stop_on else "off"
+
+    def unstuck_text(self) -> str:
+        if not any(self.unstuck_allowance):
+            return "unstuck off"
+        sides = ", ".join(f"{n} {lo:.2f}/{al:.2f}" for n, lo, al in
+                          zip(("long", "short"), self.unstuck_loss, self.unstuck_allowance))
+        return f"unstuck loss used/allowance {sides} ({self.unstuck_closes} closes at a loss)"
+
+
+def risk_view(risk: Any, unstuck_closes: int = 0) -> RiskView | None:
+    """A `RiskView` of a `live.bounded_loss.BoundedLoss` (None: no bounded-loss rules)."""
+    if risk is None:
+        return None
+    from passivbot import risk as rk
+
+    st = risk.st
+    peak = float(st.peak_balance)
+    allow = tuple(float(risk.rparams[j, rk.U_LOSS_ALLOWANCE_PCT]) * peak
+                  if risk.rparams[j, rk.U_THRESHOLD] > 0.0 else 0.0 for j in range(2))
+    return RiskView(bool(risk.stop_on), int(st.stop_until_ms), bool(st.close_pending),
+                    (float(st.unstuck_loss[0]), float(st.unstuck_loss[1])), allow,
+                    int(unstuck_closes))
+
+
 @dataclass(frozen=True)
 class StatusSnapshot:
     """The bot at `ts_ms`. `equity` = balance + unrealized PnL of both positions.
@@ -101,6 +156,7 @@ class StatusSnapshot:
     errors: tuple[ErrorView, ...] = ()
     equity_history: tuple[EquityPoint, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
+    risk: RiskView | None = None  # None: the bot has no bounded-loss rules (or not yet set up)
 
     @property
     def upnl(self) -> float:
@@ -123,6 +179,10 @@ class StatusSnapshot:
         for k, v in d.items():
             if k not in names:
                 continue
+            if k == "risk" and isinstance(v, dict):
+                v = RiskView(**{a: tuple(b) if isinstance(b, list) else b
+                                for a, b in v.items()
+                                if a in {f.name for f in dataclasses.fields(RiskView)}})
             if k in subs:
                 sub = subs[k]
                 keep = {f.name for f in dataclasses.fields(sub)}
@@ -192,7 +252,7 @@ class StatusRecorder:
 def snapshot_from_state(state: Any, recorder: StatusRecorder, *, exchange: str, symbol: str,
                         mode: str, config: dict[str, Any], liq_price: float = 0.0,
                         connected: bool = True, disconnected_since_ms: int | None = None,
-                        started_ms: int = 0) -> StatusSnapshot:
+                        started_ms: int = 0, risk: RiskView | None = None) -> StatusSnapshot:
     """A snapshot of a `passivbot.live.state.BotState` (balance, positions, open orders, last
     price, exchange time) plus the recorder's histories: the provider the bot hands the status
     page can be `lambda: snapshot_from_state(bot.state, bot.recorder, ...)`.
@@ -221,4 +281,54 @@ def snapshot_from_state(state: Any, recorder: StatusRecorder, *, exchange: str, 
         exchange=exchange, symbol=symbol, mode=mode, ts_ms=int(state.exchange_time),
         last_price=price, balance=balance, equity=equity, connected=connected,
         disconnected_since_ms=disconnected_since_ms, started_ms=started_ms,
-        positions=tuple(positions), open_orders=orders, config=config)
+        positions=tuple(positions), open_orders=orders, config=config, risk=risk)
+
+
+def bot_snapshot(bot: Any) -> StatusSnapshot:
+    """The snapshot of a running `live.bot.LiveBot` (read-only): the status page's provider
+    for one symbol, and each symbol's section of a multi-symbol account's page."""
+    v = bot.view
+    return snapshot_from_state(
+        bot.state, v.recorder, exchange=v.exchange, symbol=bot.config.symbol, mode=v.mode,
+        config=v.config, liq_price=v.liq(), connected=v.disconnected_since is None,
+        disconnected_since_ms=v.disconnected_since, started_ms=v.started_ms,
+        risk=v.risk_view())
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """Several symbols of one account (live/multi.py): one wallet balance, equity = balance +
+    every symbol's unrealized PnL, and each symbol's own snapshot (its balance and equity
+    fields are the account's, seen from that symbol's streams)."""
+
+    exchange: str
+    mode: str
+    ts_ms: int
+    balance: float
+    symbols: tuple[StatusSnapshot, ...]
+
+    @property
+    def upnl(self) -> float:
+        return sum(s.upnl for s in self.symbols)
+
+    @property
+    def equity(self) -> float:
+        return self.balance + self.upnl
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"exchange": self.exchange, "mode": self.mode, "ts_ms": self.ts_ms,
+                "balance": self.balance, "equity": self.equity, "upnl": self.upnl,
+                "symbols": [s.to_dict() for s in self.symbols]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AccountSnapshot":
+        return cls(d["exchange"], d["mode"], int(d["ts_ms"]), float(d["balance"]),
+                   tuple(s if isinstance(s, StatusSnapshot) else StatusSnapshot.from_dict(s)
+                         for s in d["symbols"]))
+
+
+def account_snapshot(bots: Any) -> AccountSnapshot:
+    """The account page's snapshot of a MultiBot's per-symbol bots (`{symbol: LiveBot}`)."""
+    snaps = tuple(bot_snapshot(b) for b in bots.values())
+    latest = max(snaps, key=lambda s: s.ts_ms)  # the freshest balance the streams delivered
+    return AccountSnapshot(latest.exchange, latest.mode, latest.ts_ms, latest.balance, snaps)

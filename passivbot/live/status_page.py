@@ -30,9 +30,10 @@ from aiohttp import web
 
 from passivbot.config.services import is_loopback
 from passivbot.errors import InputError
-from passivbot.live.snapshot import StatusSnapshot
+from passivbot.live.snapshot import AccountSnapshot, StatusSnapshot
 
-Provider = Callable[[], "StatusSnapshot | dict | Awaitable[StatusSnapshot | dict]"]
+Snapshot = StatusSnapshot | AccountSnapshot
+Provider = Callable[[], "Snapshot | dict | Awaitable[Snapshot | dict]"]
 SNAPSHOT_KEY = web.AppKey("provider", object)
 TOKEN_KEY = web.AppKey("token_digest", object)
 REFRESH_KEY = web.AppKey("refresh_s", int)
@@ -73,11 +74,14 @@ async def _guard(request: web.Request, handler):
     return resp
 
 
-async def _snapshot(request: web.Request) -> StatusSnapshot:
+async def _snapshot(request: web.Request) -> Snapshot:
+    """One symbol's snapshot, or an account's (a dict with `symbols`: several symbols)."""
     got = request.app[SNAPSHOT_KEY]()
     if inspect.isawaitable(got):
         got = await got
-    return got if isinstance(got, StatusSnapshot) else StatusSnapshot.from_dict(got)
+    if isinstance(got, (StatusSnapshot, AccountSnapshot)):
+        return got
+    return AccountSnapshot.from_dict(got) if "symbols" in got else StatusSnapshot.from_dict(got)
 
 
 async def _page(request: web.Request) -> web.Response:
@@ -85,7 +89,8 @@ async def _page(request: web.Request) -> web.Response:
         snap = await _snapshot(request)
     except Exception as e:  # the bot is starting or its state is inconsistent: say so
         return web.Response(status=503, text=f"503: no snapshot yet ({type(e).__name__})\n")
-    body = render_html(snap, refresh_s=request.app[REFRESH_KEY])
+    render = render_account_html if isinstance(snap, AccountSnapshot) else render_html
+    body = render(snap, refresh_s=request.app[REFRESH_KEY])
     return web.Response(text=body, content_type="text/html", charset="utf-8")
 
 
@@ -222,18 +227,16 @@ padding:8px 14px}.card b{display:block;font-size:18px}.pos{color:#137333}.neg{co
 .up{color:#137333}pre{background:#f6f8fa;padding:8px;overflow:auto}"""
 
 
-def render_html(s: StatusSnapshot, refresh_s: int = 5) -> str:
-    """The whole page; every value from the snapshot is HTML-escaped."""
+def _sections(s: StatusSnapshot, h: str = "h2") -> tuple[str, str]:
+    """(cards, sections) of one symbol: every value from the snapshot is HTML-escaped."""
     e = html.escape
-    if s.connected:
-        conn = '<span class="up">connected</span>'
-    else:
-        since = _t(s.disconnected_since_ms)
-        conn = f'<span class="down">DISCONNECTED since {e(since)}: price may be stale</span>'
     cards = [("balance", _n(s.balance)), ("equity", _n(s.equity)),
              ("unrealized PnL", _signed(s.upnl)),
              ("realized PnL (session)", _signed(s.session_realized_pnl)),
              ("fees (session)", _n(s.session_fees, 4)), ("last price", _n(s.last_price, 4))]
+    if s.risk is not None:
+        cards += [("equity stop", e(s.risk.stop_text(s.ts_ms))),
+                  ("unstuck", e(s.risk.unstuck_text()))]
     cards_html = "".join(f'<div class="card">{e(k)}<b>{v}</b></div>' for k, v in cards)
     pos = _table(["side", "size", "entry price", "liq. price", "liq. distance", "unrealized PnL"],
                  [[e(p.side), _n(p.size, 4), _n(p.price, 4),
@@ -254,20 +257,64 @@ def render_html(s: StatusSnapshot, refresh_s: int = 5) -> str:
     errs = "".join(f"<li>{e(_t(x.ts_ms))}: {e(x.message)}</li>" for x in reversed(s.errors))
     errs = f"<ul>{errs}</ul>" if errs else '<p class="muted">no errors</p>'
     chart = equity_svg([(p.ts_ms, p.balance, p.equity) for p in s.equity_history])
-    cfg = e(json.dumps(s.to_dict()["config"], indent=2, default=str))
+    body = (f"<{h}>Positions</{h}>{pos}\n<{h}>Open orders ({len(orders)})</{h}>{ords}\n"
+            f"<{h}>Balance and equity over time</{h}>{chart}\n<{h}>Recent fills</{h}>{fills}\n"
+            f"<{h}>Last errors</{h}>{errs}")
+    return f'<div class="cards">{cards_html}</div>', body
+
+
+def _conn(s: StatusSnapshot) -> str:
+    if s.connected:
+        return '<span class="up">connected</span>'
+    since = _t(s.disconnected_since_ms)
+    return f'<span class="down">DISCONNECTED since {html.escape(since)}: price may be stale</span>'
+
+
+def _doc(title: str, refresh_s: int, body: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="{int(refresh_s)}">
-<title>passivbot {e(s.symbol)} {e(s.exchange)}</title><style>{STYLE}</style></head>
-<body><h1>passivbot: {e(s.symbol)} on {e(s.exchange)} ({e(s.mode)})</h1>
-<p>market time {e(_t(s.ts_ms))} &middot; {conn} &middot; running since {e(_t(s.started_ms))}
-&middot; read-only, refreshes every {int(refresh_s)} s</p>
-<div class="cards">{cards_html}</div>
-<h2>Positions</h2>{pos}
-<h2>Open orders ({len(orders)})</h2>{ords}
-<h2>Balance and equity over time</h2>{chart}
-<h2>Recent fills</h2>{fills}
-<h2>Last errors</h2>{errs}
-<h2>Config in use</h2><pre>{cfg}</pre>
+<title>{html.escape(title)}</title><style>{STYLE}</style></head>
+<body>{body}
 </body></html>
 """
+
+
+def render_html(s: StatusSnapshot, refresh_s: int = 5) -> str:
+    """The whole page of one symbol; every value from the snapshot is HTML-escaped."""
+    e = html.escape
+    cards, sections = _sections(s)
+    cfg = e(json.dumps(s.to_dict()["config"], indent=2, default=str))
+    head = f"<h1>passivbot: {e(s.symbol)} on {e(s.exchange)} ({e(s.mode)})</h1>"
+    return _doc(f"passivbot {s.symbol} {s.exchange}", refresh_s, f"""{head}
+<p>market time {e(_t(s.ts_ms))} &middot; {_conn(s)} &middot; running since {e(_t(s.started_ms))}
+&middot; read-only, refreshes every {int(refresh_s)} s</p>
+{cards}
+{sections}
+<h2>Config in use</h2><pre>{cfg}</pre>""")
+
+
+def render_account_html(a: AccountSnapshot, refresh_s: int = 5) -> str:
+    """The page of several symbols of one account: the wallet, then a section per symbol."""
+    e = html.escape
+    names = ", ".join(s.symbol for s in a.symbols)
+    cards = [("balance", _n(a.balance)), ("equity", _n(a.equity)),
+             ("unrealized PnL", _signed(a.upnl)),
+             ("realized PnL (session)", _signed(sum(s.session_realized_pnl for s in a.symbols))),
+             ("fees (session)", _n(sum(s.session_fees for s in a.symbols), 4))]
+    cards_html = "".join(f'<div class="card">{e(k)}<b>{v}</b></div>' for k, v in cards)
+    parts = []
+    for s in a.symbols:
+        c, sections = _sections(s, "h3")
+        parts.append(f'<section id="{e(s.symbol)}"><h2>{e(s.symbol)}</h2>'
+                     f'<p>{_conn(s)} &middot; running since {e(_t(s.started_ms))}</p>'
+                     f'{c}\n{sections}</section>')
+    cfg = e(json.dumps({s.symbol: s.to_dict()["config"] for s in a.symbols}, indent=2,
+                       default=str))
+    head = f"<h1>passivbot: {len(a.symbols)} symbols on {e(a.exchange)} ({e(a.mode)})</h1>"
+    return _doc(f"passivbot {a.exchange} {len(a.symbols)} symbols", refresh_s, f"""{head}
+<p>{e(names)} &middot; market time {e(_t(a.ts_ms))} &middot; one wallet
+&middot; read-only, refreshes every {int(refresh_s)} s</p>
+<div class="cards">{cards_html}</div>
+{"".join(parts)}
+<h2>Config in use</h2><pre>{cfg}</pre>""")

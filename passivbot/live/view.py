@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from passivbot.live.snapshot import FillView, StatusRecorder
+from passivbot.live.snapshot import FillView, RiskView, StatusRecorder, risk_view
 from passivbot.live.state import MINUTE_MS, BotState
 from passivbot.records import LONG, SHORT
 from passivbot.report.trades import EntryKinds, fetch_trades, ledger_step, trade_fields
@@ -76,6 +76,8 @@ class LiveView:
         self.on_gone: Callable[[str], None] | None = None
         self.venue = ""  # where the bot connects (for the paper "gone" message)
         self._equity_minute = -1
+        self.risk = None  # the bot's `live.bounded_loss.BoundedLoss` (set by the bot at setup)
+        self.unstuck_closes = 0  # reduce-only fills at a loss (fee > pnl): use the allowance
 
     # -- life cycle --------------------------------------------------------------------------
     def resync(self, force: bool = False) -> None:
@@ -138,6 +140,10 @@ class LiveView:
                                     qty, price, self._entry_kinds.get(oid))
             self._entry_kinds.remember(oid, kind)
             self.balance += pnl - fee
+            r = self.risk
+            if close and fee - pnl > 0.0 and r is not None and r.unstuck_on \
+                    and not r.st.close_pending:
+                self.unstuck_closes += 1
         self._last_fill = time.monotonic()
         self.fills += 1
         if maker is False:
@@ -256,6 +262,13 @@ class LiveView:
             return f"liq {lp:.6g} ({lp / px:.0f}x the price)"
         return f"liq {lp:.6g} ({dist:.1f}% away)"
 
+    def risk_view(self) -> RiskView | None:
+        """The bounded-loss state for the page and the summary (None: no rules)."""
+        r = self.risk
+        if r is None or not (r.active or r.st.unstuck_loss[0] or r.st.unstuck_loss[1]):
+            return None
+        return risk_view(r, self.unstuck_closes)
+
     def summary_lines(self, when: str = "") -> list[str]:
         """The periodic summary: account, session PnL, positions, every open order's price."""
         st, r = self.state, self.recorder
@@ -270,6 +283,9 @@ class LiveView:
                f"unrealized {upnl:+.2f}, realized {r.session_realized_pnl:+.4f} - fees "
                f"{r.session_fees:.4f} = {r.session_realized_pnl - r.session_fees:+.4f}",
                f"  fills {self.fills} ({self.maker_fills} maker, {self.taker_fills} taker)"]
+        rv = self.risk_view()
+        if rv is not None:
+            out.append(f"  equity stop {rv.stop_text(self.market_ms())}; {rv.unstuck_text()}")
         px = st.last_price
         for j, name in enumerate(("long", "short")):
             if st.psize[j] <= 0:
