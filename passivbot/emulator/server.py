@@ -358,7 +358,12 @@ class Emulator:
                 try:
                     await asyncio.wait_for(self._stopped.wait(), delay)
                 except asyncio.TimeoutError:
-                    pass
+                    # Python 3.11's wait_for can turn a cancellation that lands as its timeout
+                    # fires into TimeoutError; Ctrl-C (asyncio.run cancels the main task) was
+                    # then swallowed and the CLI kept serving (seen once in CI at speed 600)
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise asyncio.CancelledError from None
             if self._stopped.is_set():
                 raise _Stopped
 
