@@ -80,9 +80,12 @@ async def test_cli_serves_on_localhost_until_interrupted():
         async with aiohttp.ClientSession() as s:
             async with s.get(url + "/fapi/v1/time") as r:
                 assert (await r.json())["serverTime"] > 0
-    finally:
         proc.send_signal(signal.SIGINT)
-        await asyncio.wait_for(proc.wait(), 10)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+    finally:
+        if proc.returncode is None:  # never leave a server behind, even when the test failed
+            proc.kill()
+            await proc.wait()
 
 
 @pytest.mark.parametrize("at_end", ["exit", "serve"])
