@@ -83,8 +83,7 @@ def main(argv: list[str]) -> int:
         if not re.fullmatch(SYMBOL_PATTERN, args.symbol):
             raise _issue("--symbol", "symbol", "must look like ETHUSDT", args.symbol)
         cfg = dataclasses.replace(cfg, symbol=args.symbol)
-    if args.emulator is not None and not re.fullmatch(r"[\w.\-]+:\d+", args.emulator.split("://")[-1]):
-        raise _issue("--emulator", "emulator", "must be HOST:PORT", args.emulator)
+    _check_emulator(args)
     print(f"config {cfg.source or args.user} ({args.exchange}, user {args.user}"
           f"{', emulator ' + args.emulator if args.emulator else ''}"
           f"{', testnet' if args.testnet else ''}):")
@@ -92,10 +91,22 @@ def main(argv: list[str]) -> int:
     for w in config_warnings(cfg):
         print(f"warning: {w}")
     sys.stdout.flush()
+    return _launch(args, key, secret, lambda redact: run(args, cfg, key, secret, redact))
+
+
+def _check_emulator(args) -> None:
+    if args.emulator is not None and not re.fullmatch(r"[\w.\-]+:\d+",
+                                                      args.emulator.split("://")[-1]):
+        raise _issue("--emulator", "emulator", "must be HOST:PORT", args.emulator)
+
+
+def _launch(args, key: str, secret: str, run_session) -> int:
+    """After validation: the log folder checked, then `run_session(redact)` in an event loop;
+    a stop-class error exits 1 with its (redacted) message, a bug 1 with a redacted traceback."""
     check_output_dir(args.log_dir, "--log-dir")
     redact = Redactor((key, secret))
     try:
-        return asyncio.run(run(args, cfg, key, secret, redact))
+        return asyncio.run(run_session(redact))
     except StopError as e:
         print(f"stopped: {redact(str(e))}", file=sys.stderr)
         return 1
@@ -106,80 +117,133 @@ def main(argv: list[str]) -> int:
         return 1
 
 
-async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
-    from passivbot.exchanges.ccxt_factory import create_exchange
-    from passivbot.exchanges.registry import make_adapter
-    from passivbot.live.bot import BotOptions, LiveBot
-    from passivbot.live.alerts import Alerter
-    from passivbot.live.console import setup_logging
-    from passivbot.live.status_page import start_status_page
-    from passivbot.report.journal import JournalWriter
+class Session:
+    """What one start_bot.py run owns around its bot: the log, the exchange client, the status
+    page, the alerts, the journals, the signal handlers and the exit code. The bot is a LiveBot
+    (one symbol) or a MultiBot (several): both start, run until stopped, fail and stop alike,
+    so one session drives either and a trader gets the same things from both."""
 
-    log, log_path = setup_logging(f"{args.exchange}-{args.user}", redact, args.log_level,
-                                  args.log_dir)
-    if log_path is not None:
-        log.info("log file %s", log_path)
-    ex = create_exchange(args.exchange, api_key=key, secret=secret, emulator=args.emulator,
-                         testnet=args.testnet)
-    # --emulator only changes where ccxt connects: the bot runs exactly as on a real exchange
-    # (local clock + server offset, the same reconcile period).
-    # -- bounded loss hook: the persisted stop / unstuck state (live/bounded_loss.py) --
-    from passivbot.live.bounded_loss import prepare_risk_state
-    risk_path = prepare_risk_state(args.log_dir, args.exchange, args.user, cfg.symbol,
-                                   args.clear_equity_stop, log)
-    opts = BotOptions(status_every_s=args.status_every, summary_every_s=args.summary_every,
-                      risk_state_path=str(risk_path))
-    bot = LiveBot(make_adapter(args.exchange, ex, cfg.symbol), cfg, log, redact, opts)
-    view = bot.view
-    view.mode = "paper" if args.emulator else "testnet" if args.testnet else "live"
-    view.venue = args.emulator or ""
-    view.on_gone = lambda why: bot.fail(StopError(why))  # paper only: the emulator ended
-    journal_path = Path(args.log_dir) / f"{args.exchange}-{args.user}.journal"
-    bot.journal_path = journal_path
-    code = 0
-    page = None
-    if cfg.status_page is not None:
-        sp = cfg.status_page
-        token = os.environ.get(sp.token_env) or None
-        redact.add(token)
+    def __init__(self, args, key: str, secret: str, redact: Redactor) -> None:
+        from passivbot.exchanges.ccxt_factory import create_exchange
+        from passivbot.live.console import setup_logging
+
+        self.args, self.redact = args, redact
+        self.log, log_path = setup_logging(f"{args.exchange}-{args.user}", redact,
+                                           args.log_level, args.log_dir)
+        if log_path is not None:
+            self.log.info("log file %s", log_path)
+        # --emulator only changes where ccxt connects: the bot runs exactly as on a real
+        # exchange (local clock + server offset, the same reconcile period).
+        self.ex = create_exchange(args.exchange, api_key=key, secret=secret,
+                                  emulator=args.emulator, testnet=args.testnet)
+        self.page = None
+        self.alerter = None
+
+    def risk_path(self, name: str) -> Path:
+        """The bounded-loss state file of `name` (a symbol; live/bounded_loss.py)."""
+        from passivbot.live.bounded_loss import prepare_risk_state
+
+        a = self.args
+        return prepare_risk_state(a.log_dir, a.exchange, a.user, name, a.clear_equity_stop,
+                                  self.log)
+
+    def options(self, **kw):
+        from passivbot.live.bot import BotOptions
+
+        return BotOptions(status_every_s=self.args.status_every,
+                          summary_every_s=self.args.summary_every, **kw)
+
+    async def run(self, runner, bots: dict, cfg, snapshot, running: str,
+                  journals: dict[str, Path] | None, alerts: bool) -> int:
+        """Run `runner` (a LiveBot or a MultiBot whose symbols' bots are `bots`) until Ctrl-C /
+        SIGTERM (0) or a stop-class error (1). `cfg`: a LiveConfig for the session-wide keys
+        (status_page, alerts); `journals`: each symbol's journal file (None: none)."""
+        args, log = self.args, self.log
+        for sym, bot in bots.items():
+            view = bot.view
+            view.mode = "paper" if args.emulator else "testnet" if args.testnet else "live"
+            view.venue = args.emulator or ""
+            view.on_gone = lambda why: runner.fail(StopError(why))  # paper: the emulator ended
+            if journals is not None:
+                bot.journal_path = journals[sym]
+        if cfg.status_page is not None:
+            await self._start_page(cfg.status_page, snapshot)
+        if journals is not None:
+            from passivbot.report.journal import JournalWriter
+
+            for sym, bot in bots.items():
+                bot.view.journal = JournalWriter(journals[sym])
+                log.info("journal %s (python3 -m passivbot.report %s)", journals[sym],
+                         journals[sym])
+        if alerts and cfg.alerts is not None and cfg.alerts.enabled:
+            await self._start_alerts(cfg.alerts, bots)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, runner.stopping.set)
         try:
-            page = await start_status_page(lambda: _snapshot(bot), sp.host, sp.port, token)
+            await runner.start()
+            log.info("%s; Ctrl-C to stop%s", running, " (orders will be cancelled)"
+                     if args.cancel_on_exit else " (orders stay on the exchange)")
+            await runner.run_until_stopped()
+        except StopError as e:
+            runner.fail(e)
+        except ccxt.BaseError as e:
+            runner.fail(StopError(describe(e, self.redact)))
+        finally:
+            await runner.stop(cancel_on_exit=args.cancel_on_exit)
+            if self.page is not None:
+                await self.page.stop()
+            if self.alerter is not None:
+                await self.alerter.close()
+            for bot in bots.values():
+                if bot.view.journal is not None:
+                    bot.view.journal.close()
+        code = 0
+        if runner.stop_error is not None:
+            print(f"stopped: {runner.stop_error}", file=sys.stderr)
+            code = 1
+        log.info("stopped")
+        for h in list(log.handlers):
+            h.close()
+        return code
+
+    async def _start_page(self, sp, snapshot) -> None:
+        from passivbot.live.status_page import start_status_page
+
+        token = os.environ.get(sp.token_env) or None
+        self.redact.add(token)
+        try:
+            self.page = await start_status_page(snapshot, sp.host, sp.port, token)
         except InputError:
-            await ex.close()
+            await self.ex.close()
             raise
-        log.info("status page %s%s", page.url, f" (token from ${sp.token_env})" if token else "")
-    view.journal = JournalWriter(journal_path)
-    log.info("journal %s (python3 -m passivbot.report %s)", journal_path, journal_path)
-    if cfg.alerts is not None and cfg.alerts.enabled:
-        view.alerter = Alerter(cfg.alerts, f"{args.exchange}-{args.user}", redact, log)
-        await view.alerter.start()
-        log.info("alerts to %s (%s)", view.alerter.where, ", ".join(cfg.alerts.events))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, bot.stopping.set)
-    try:
-        await bot.start()
-        log.info("running; Ctrl-C to stop%s", " (orders will be cancelled)"
-                 if args.cancel_on_exit else " (orders stay on the exchange)")
-        await bot.run_until_stopped()
-    except StopError as e:
-        bot.fail(e)
-    except ccxt.BaseError as e:
-        bot.fail(StopError(describe(e, redact)))
-    finally:
-        await bot.stop(cancel_on_exit=args.cancel_on_exit)
-        if page is not None:
-            await page.stop()
-        if view.alerter is not None:
-            await view.alerter.close()
-        view.journal.close()
-    if bot.stop_error is not None:
-        print(f"stopped: {bot.stop_error}", file=sys.stderr)
-        code = 1
-    log.info("stopped")
-    for h in list(log.handlers):
-        h.close()
-    return code
+        self.log.info("status page %s%s", self.page.url,
+                      f" (token from ${sp.token_env})" if token else "")
+
+    async def _start_alerts(self, acfg, bots: dict) -> None:
+        from passivbot.live.alerts import Alerter
+
+        a = self.args
+        self.alerter = Alerter(acfg, f"{a.exchange}-{a.user}", self.redact, self.log)
+        await self.alerter.start()
+        for bot in bots.values():
+            bot.view.alerter = self.alerter
+        self.log.info("alerts to %s (%s)", self.alerter.where, ", ".join(acfg.events))
+
+
+async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
+    """Run one LiveBot for `cfg.symbol` until stopped: status page, journal, alerts as
+    configured; fills made while the bot was down reported from the journal."""
+    from passivbot.exchanges.registry import make_adapter
+    from passivbot.live.bot import LiveBot
+
+    s = Session(args, key, secret, redact)
+    # -- bounded loss hook: the persisted stop / unstuck state (live/bounded_loss.py) --
+    opts = s.options(risk_state_path=str(s.risk_path(cfg.symbol)))
+    bot = LiveBot(make_adapter(args.exchange, s.ex, cfg.symbol), cfg, s.log, redact, opts)
+    journal = Path(args.log_dir) / f"{args.exchange}-{args.user}.journal"
+    return await s.run(bot, {cfg.symbol: bot}, cfg, lambda: _snapshot(bot), "running",
+                       {cfg.symbol: journal}, alerts=True)
 
 
 def _main_multi(args, mcfg, key: str, secret: str) -> int:
@@ -189,9 +253,7 @@ def _main_multi(args, mcfg, key: str, secret: str) -> int:
     if args.symbol:
         raise _issue("--symbol", "symbol", "a multi-symbol config names its markets in "
                      "`symbols`; --symbol applies to one-symbol configs", args.symbol)
-    if args.emulator is not None and not re.fullmatch(r"[\w.\-]+:\d+",
-                                                      args.emulator.split("://")[-1]):
-        raise _issue("--emulator", "emulator", "must be HOST:PORT", args.emulator)
+    _check_emulator(args)
     lo, sh = mcfg.total_wallet_exposure_limit
     print(f"config {mcfg.source} ({args.exchange}, user {args.user}"
           f"{', emulator ' + args.emulator if args.emulator else ''}"
@@ -203,76 +265,20 @@ def _main_multi(args, mcfg, key: str, secret: str) -> int:
         for w in config_warnings(mcfg.configs[sym]):
             print(f"warning: {sym}: {w}")
     sys.stdout.flush()
-    check_output_dir(args.log_dir, "--log-dir")
-    redact = Redactor((key, secret))
-    try:
-        return asyncio.run(run_multi(args, mcfg, key, secret, redact))
-    except StopError as e:
-        print(f"stopped: {redact(str(e))}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, ConfigError, InputError):
-        raise
-    except Exception:  # a bug: keep the traceback, but never with a secret in it
-        print(redact(traceback.format_exc()), file=sys.stderr)
-        return 1
+    return _launch(args, key, secret, lambda redact: run_multi(args, mcfg, key, secret, redact))
 
 
 async def run_multi(args, mcfg, key: str, secret: str, redact: Redactor) -> int:
     """Run one MultiBot until stopped (Ctrl-C / SIGTERM: 0; a stop-class error: 1). One status
     page for the account (a section per symbol); the alerts and journal are the one-symbol
     bot's for now."""
-    from passivbot.exchanges.ccxt_factory import create_exchange
-    from passivbot.live.bot import BotOptions
-    from passivbot.live.console import setup_logging
     from passivbot.live.multi import MultiBot
 
-    log, log_path = setup_logging(f"{args.exchange}-{args.user}", redact, args.log_level,
-                                  args.log_dir)
-    if log_path is not None:
-        log.info("log file %s", log_path)
-    ex = create_exchange(args.exchange, api_key=key, secret=secret, emulator=args.emulator,
-                         testnet=args.testnet)
-    opts = BotOptions(status_every_s=args.status_every, summary_every_s=args.summary_every)
-    mb = MultiBot(args.exchange, ex, mcfg, log, redact, opts)
-    for bot in mb.bots.values():
-        bot.view.mode = "paper" if args.emulator else "testnet" if args.testnet else "live"
-    page = None
-    sp = next(iter(mcfg.configs.values())).status_page  # the config's one status_page
-    if sp is not None:
-        from passivbot.live.status_page import start_status_page
-        token = os.environ.get(sp.token_env) or None
-        redact.add(token)
-        try:
-            page = await start_status_page(mb.snapshot, sp.host, sp.port, token)
-        except InputError:
-            await ex.close()
-            raise
-        log.info("status page %s%s", page.url, f" (token from ${sp.token_env})" if token else "")
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, mb.stopping.set)
-    try:
-        await mb.start()
-        log.info("running %d symbols; Ctrl-C to stop%s", len(mcfg.symbols),
-                 " (orders will be cancelled)" if args.cancel_on_exit
-                 else " (orders stay on the exchange)")
-        await mb.run_until_stopped()
-    except StopError as e:
-        mb.fail(e)
-    except ccxt.BaseError as e:
-        mb.fail(StopError(describe(e, redact)))
-    finally:
-        await mb.stop(cancel_on_exit=args.cancel_on_exit)
-        if page is not None:
-            await page.stop()
-    code = 0
-    if mb.stop_error is not None:
-        print(f"stopped: {mb.stop_error}", file=sys.stderr)
-        code = 1
-    log.info("stopped")
-    for h in list(log.handlers):
-        h.close()
-    return code
+    s = Session(args, key, secret, redact)
+    mb = MultiBot(args.exchange, s.ex, mcfg, s.log, redact, s.options())
+    first = next(iter(mcfg.configs.values()))  # the config's session-wide keys (status_page)
+    return await s.run(mb, mb.bots, first, mb.snapshot, f"running {len(mcfg.symbols)} symbols",
+                       None, alerts=False)
 
 
 def _snapshot(bot):
