@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from aiohttp import web
 
@@ -26,8 +27,10 @@ class Stub:
         self.paths: list[str] = []
         self.statuses = list(statuses)
         self.retry_after = retry_after
+        self.arrivals: list[float] = []  # monotonic time of each request
 
     async def handle(self, request: web.Request) -> web.Response:
+        self.arrivals.append(time.monotonic())
         self.paths.append(request.path)
         body = await request.json()
         if self.statuses:

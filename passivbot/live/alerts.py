@@ -10,9 +10,13 @@
 - Secrets: message text goes through the bot's redactor; the URL (which may hold a bot token)
   is never logged: log lines name only its host (`redact_url`).
 
+Several symbols on one account (live/multi.py): ONE Alerter, so one rate limit for the account;
+each symbol's LiveView gets `alerter.for_symbol(SYMBOL)`, which starts every text with the
+symbol (`ETHUSDT: error: ...`; a fill's text starts with it already) and tags the event with it.
+
 Payloads: format "json" -> `{"source": "passivbot", "bot": ..., "text": ..., "events":
-[{"event", "ts_ms", "text"}, ...]}`; format "telegram" -> `{"chat_id", "text",
-"disable_web_page_preview": true}`.
+[{"event", "ts_ms", "text"}, ...]}` (plus `"symbol"` on an event from `for_symbol`); format
+"telegram" -> `{"chat_id", "text", "disable_web_page_preview": true}`.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class AlertEvent:
     event: str  # fill | stop | error | disconnected | reconnected
     ts_ms: int
     text: str
+    symbol: str = ""  # the symbol of a multi-symbol account's event (for_symbol), else ""
 
 
 def _utc(ts_ms: int) -> str:
@@ -54,24 +59,9 @@ def fill_text(symbol: str, f: FillView) -> str:
             f"({'maker' if f.maker else 'taker'}, fee {f.fee:.4f}, PnL {f.realized_pnl:+.4f})")
 
 
-class Alerter:
-    """Queue and send alerts for one bot. `start()` once inside the event loop, `close()` at
-    shutdown (flushes what is pending, bounded by the HTTP timeout)."""
+class AlertEvents:
+    """The events a LiveView reports (its `alerter` interface), as texts for `_queue`."""
 
-    def __init__(self, cfg: AlertsConfig, bot_name: str, redact: Callable[[str], str] = str,
-                 log: logging.Logger | None = None):
-        self.cfg, self.bot_name, self.redact = cfg, bot_name, redact
-        self.log = log or logging.getLogger("passivbot.alerts")
-        self.pending: deque[AlertEvent] = deque()
-        self.dropped = 0
-        self.sent_messages = 0
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._next_send = 0.0  # loop time before which no message goes out
-        self.where = redact_url(cfg.url)
-
-    # -- what the bot calls ------------------------------------------------------------------
     def on_fill(self, symbol: str, fill: FillView) -> None:
         self._queue("fill", fill.ts_ms, fill_text(symbol, fill))
 
@@ -89,12 +79,39 @@ class Alerter:
         self._queue("reconnected", ts_ms, f"reconnected after {down_s:.0f} s")
 
     def _queue(self, event: str, ts_ms: int, text: str) -> None:
+        raise NotImplementedError
+
+
+class Alerter(AlertEvents):
+    """Queue and send alerts for one bot. `start()` once inside the event loop, `close()` at
+    shutdown (flushes what is pending, bounded by the HTTP timeout)."""
+
+    def __init__(self, cfg: AlertsConfig, bot_name: str, redact: Callable[[str], str] = str,
+                 log: logging.Logger | None = None):
+        self.cfg, self.bot_name, self.redact = cfg, bot_name, redact
+        self.log = log or logging.getLogger("passivbot.alerts")
+        self.pending: deque[AlertEvent] = deque()
+        self.dropped = 0
+        self.sent_messages = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._next_send = 0.0  # loop time before which no message goes out
+        self.where = redact_url(cfg.url)
+
+    # -- what the bot calls (AlertEvents' on_*) ----------------------------------------------
+    def for_symbol(self, symbol: str) -> SymbolAlerts:
+        """What one symbol's LiveView calls on a multi-symbol account: this Alerter's queue and
+        rate limit, every message naming `symbol`."""
+        return SymbolAlerts(self, symbol)
+
+    def _queue(self, event: str, ts_ms: int, text: str, symbol: str = "") -> None:
         if not self.cfg.enabled or EVENT_KIND[event] not in self.cfg.events:
             return
         if len(self.pending) >= MAX_PENDING:
             self.pending.popleft()
             self.dropped += 1
-        self.pending.append(AlertEvent(event, int(ts_ms), self.redact(text)))
+        self.pending.append(AlertEvent(event, int(ts_ms), self.redact(text), symbol))
         self._wake.set()
 
     # -- sending ----------------------------------------------------------------------------
@@ -140,7 +157,7 @@ class Alerter:
         if self.cfg.format == "telegram":
             return {"chat_id": self.cfg.chat_id, "text": text, "disable_web_page_preview": True}
         return {"source": "passivbot", "bot": self.bot_name, "text": text, "dropped": dropped,
-                "events": [{"event": e.event, "ts_ms": e.ts_ms, "text": e.text} for e in batch]}
+                "events": [_event_json(e) for e in batch]}
 
     async def _send_batch(self, final: bool = False) -> None:
         loop = asyncio.get_running_loop()
@@ -200,6 +217,27 @@ class Alerter:
             return None, type(e).__name__
         except OSError as e:
             return None, f"{type(e).__name__} {e.errno}"
+
+
+class SymbolAlerts(AlertEvents):
+    """One symbol's alerts on a multi-symbol account (`Alerter.for_symbol`): the LiveView's
+    `alerter` interface, queued on the account's one Alerter with the symbol in each text.
+    The Alerter's owner starts and closes it, not the symbols."""
+
+    def __init__(self, alerter: Alerter, symbol: str) -> None:
+        self.alerter, self.symbol = alerter, symbol
+
+    def _queue(self, event: str, ts_ms: int, text: str) -> None:
+        if event != "fill":  # a fill's text starts with its symbol already
+            text = f"{self.symbol}: {text}"
+        self.alerter._queue(event, ts_ms, text, self.symbol)
+
+
+def _event_json(e: AlertEvent) -> dict:
+    d = {"event": e.event, "ts_ms": e.ts_ms, "text": e.text}
+    if e.symbol:
+        d["symbol"] = e.symbol
+    return d
 
 
 def _retry_after(value: str | None) -> float | None:
