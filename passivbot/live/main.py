@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 import re
 import signal
@@ -154,29 +155,30 @@ class Session:
                           summary_every_s=self.args.summary_every, **kw)
 
     async def run(self, runner, bots: dict, cfg, snapshot, running: str,
-                  journals: dict[str, Path] | None, alerts: bool) -> int:
+                  journals: dict[str, Path], multi: bool) -> int:
         """Run `runner` (a LiveBot or a MultiBot whose symbols' bots are `bots`) until Ctrl-C /
         SIGTERM (0) or a stop-class error (1). `cfg`: a LiveConfig for the session-wide keys
-        (status_page, alerts); `journals`: each symbol's journal file (None: none)."""
+        (status_page, alerts); `journals`: each symbol's journal file; `multi`: several symbols
+        share the console and the alerts, so each line and message names its symbol."""
         args, log = self.args, self.log
         for sym, bot in bots.items():
             view = bot.view
             view.mode = "paper" if args.emulator else "testnet" if args.testnet else "live"
             view.venue = args.emulator or ""
             view.on_gone = lambda why: runner.fail(StopError(why))  # paper: the emulator ended
-            if journals is not None:
-                bot.journal_path = journals[sym]
+            bot.journal_path = journals[sym]  # also where the fills made while down are read
+        if multi:
+            tag_symbols(log)
         if cfg.status_page is not None:
             await self._start_page(cfg.status_page, snapshot)
-        if journals is not None:
-            from passivbot.report.journal import JournalWriter
+        from passivbot.report.journal import JournalWriter
 
-            for sym, bot in bots.items():
-                bot.view.journal = JournalWriter(journals[sym])
-                log.info("journal %s (python3 -m passivbot.report %s)", journals[sym],
-                         journals[sym])
-        if alerts and cfg.alerts is not None and cfg.alerts.enabled:
-            await self._start_alerts(cfg.alerts, bots)
+        for sym, bot in bots.items():
+            bot.view.journal = JournalWriter(journals[sym])
+            log.info("journal %s%s (python3 -m passivbot.report %s)", f"{sym} " if multi else "",
+                     journals[sym], journals[sym])
+        if cfg.alerts is not None and cfg.alerts.enabled:
+            await self._start_alerts(cfg.alerts, bots, multi)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, runner.stopping.set)
@@ -220,14 +222,16 @@ class Session:
         self.log.info("status page %s%s", self.page.url,
                       f" (token from ${sp.token_env})" if token else "")
 
-    async def _start_alerts(self, acfg, bots: dict) -> None:
+    async def _start_alerts(self, acfg, bots: dict, multi: bool) -> None:
+        """One Alerter for the session (one rate limit for the account); on several symbols
+        each symbol's view queues on it through `for_symbol` (its messages name the symbol)."""
         from passivbot.live.alerts import Alerter
 
         a = self.args
         self.alerter = Alerter(acfg, f"{a.exchange}-{a.user}", self.redact, self.log)
         await self.alerter.start()
-        for bot in bots.values():
-            bot.view.alerter = self.alerter
+        for sym, bot in bots.items():
+            bot.view.alerter = self.alerter.for_symbol(sym) if multi else self.alerter
         self.log.info("alerts to %s (%s)", self.alerter.where, ", ".join(acfg.events))
 
 
@@ -243,7 +247,7 @@ async def run(args, cfg, key: str, secret: str, redact: Redactor) -> int:
     bot = LiveBot(make_adapter(args.exchange, s.ex, cfg.symbol), cfg, s.log, redact, opts)
     journal = Path(args.log_dir) / f"{args.exchange}-{args.user}.journal"
     return await s.run(bot, {cfg.symbol: bot}, cfg, lambda: _snapshot(bot), "running",
-                       {cfg.symbol: journal}, alerts=True)
+                       {cfg.symbol: journal}, multi=False)
 
 
 def _main_multi(args, mcfg, key: str, secret: str) -> int:
@@ -269,16 +273,47 @@ def _main_multi(args, mcfg, key: str, secret: str) -> int:
 
 
 async def run_multi(args, mcfg, key: str, secret: str, redact: Redactor) -> int:
-    """Run one MultiBot until stopped (Ctrl-C / SIGTERM: 0; a stop-class error: 1). One status
-    page for the account (a section per symbol); the alerts and journal are the one-symbol
-    bot's for now."""
+    """Run one MultiBot until stopped (Ctrl-C / SIGTERM: 0; a stop-class error: 1), with what
+    the one-symbol session has: one status page for the account (a section per symbol), one
+    Alerter (one rate limit) whose messages name their symbol, a journal per symbol
+    (`EXCHANGE-USER-SYMBOL.journal`: the report turns each into a backtest's stats; the fills
+    made while the bot was down are reported per symbol on restart), console lines tagged with
+    their symbol, and the account's bounded-loss state file (`...-MULTI-<config name>`)."""
     from passivbot.live.multi import MultiBot
 
     s = Session(args, key, secret, redact)
-    mb = MultiBot(args.exchange, s.ex, mcfg, s.log, redact, s.options())
-    first = next(iter(mcfg.configs.values()))  # the config's session-wide keys (status_page)
+    name = "MULTI-" + Path(mcfg.source or "config").stem
+    opts = s.options(risk_state_path=str(s.risk_path(name)))
+    mb = MultiBot(args.exchange, s.ex, mcfg, s.log, redact, opts)
+    journals = {sym: Path(args.log_dir) / f"{args.exchange}-{args.user}-{sym}.journal"
+                for sym in mcfg.symbols}
+    first = next(iter(mcfg.configs.values()))  # the session-wide keys (status_page, alerts)
     return await s.run(mb, mb.bots, first, mb.snapshot, f"running {len(mcfg.symbols)} symbols",
-                       None, alerts=False)
+                       journals, multi=True)
+
+
+class _SymbolTag(logging.Filter):
+    """Sets `record.symbol` to "SYMBOL " for a line of a symbol's bot (a child logger named
+    after its symbol, live/multi.py), "" for the account's own lines."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__()
+        self.prefix = root + "."
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        record.symbol = name[len(self.prefix):] + " " if name.startswith(self.prefix) else ""
+        return True
+
+
+def tag_symbols(log: logging.Logger) -> None:
+    """Several symbols share one console and log file: each line names its symbol
+    (`12:00:01 INFO  ETHUSDT FILL long entry ...`)."""
+    for h in log.handlers:
+        h.addFilter(_SymbolTag(log.name))
+        datefmt = h.formatter.datefmt if h.formatter is not None else None
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(symbol)s%(message)s",
+                                         datefmt))
 
 
 def _snapshot(bot):
