@@ -171,7 +171,13 @@ async def test_multi_session_page_alerts_journals_and_fills_while_down(tmp_path,
             assert f"INFO  {sym} FILL " in text1  # console lines name their symbol
         assert f"bounded-loss state file {logs / 'binance-tester-MULTI-multi.risk.json'}" \
             in text1
-        assert "alerts to http://127.0.0.1:" in text1 and "status page http://127.0.0.1" in text1
+        assert "alerts to http://127.0.0.1:" in text1
+        bal = books[0].balance
+        realized = sum(f["pnl"] for b in books for f in b.fills)
+        fees = sum(f["fee"] for b in books for f in b.fills)
+        assert f"INFO  account at shutdown: balance {bal:.2f} USDT" in text1
+        assert f"realized {realized:+.4f} - fees {fees:.4f} = {realized - fees:+.4f} over 2 " \
+               "symbols" in text1 and "status page http://127.0.0.1" in text1
         before = [len(b.fills) for b in books]
         for sym, b in zip(SYMS, books):  # the journal holds the symbol's fills
             j = read_journal(journals[sym])

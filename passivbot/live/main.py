@@ -193,6 +193,8 @@ class Session:
             runner.fail(StopError(describe(e, self.redact)))
         finally:
             await runner.stop(cancel_on_exit=args.cancel_on_exit)
+            if multi:  # each symbol printed its summary; the account's figures in one line
+                _log_account(log, snapshot, self.redact)
             if self.page is not None:
                 await self.page.stop()
             if self.alerter is not None:
@@ -314,6 +316,20 @@ def tag_symbols(log: logging.Logger) -> None:
         datefmt = h.formatter.datefmt if h.formatter is not None else None
         h.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(symbol)s%(message)s",
                                          datefmt))
+
+
+def _log_account(log: logging.Logger, snapshot, redact: Redactor) -> None:
+    """The account at shutdown (several symbols): wallet, equity and the session's PnL summed
+    over the symbols, next to each symbol's own summary."""
+    try:
+        a = snapshot()
+        realized = sum(s.session_realized_pnl for s in a.symbols)
+        fees = sum(s.session_fees for s in a.symbols)
+        log.info("account at shutdown: balance %.2f USDT, equity %.2f, unrealized %+.2f, "
+                 "realized %+.4f - fees %.4f = %+.4f over %d symbols", a.balance, a.equity,
+                 a.upnl, realized, fees, realized - fees, len(a.symbols))
+    except Exception as e:  # noqa: BLE001 - a report; the orders are handled already
+        log.warning("account summary failed: %s", describe(e, redact))
 
 
 def _snapshot(bot):
