@@ -1,5 +1,6 @@
 """start_bot.py with a multi-symbol config, as a trader runs it (real processes, the 2-symbol
-emulator, a stub webhook on 127.0.0.1): everything the one-symbol session has, per symbol.
+emulator of Binance and of Bybit, a stub webhook on 127.0.0.1): everything the one-symbol
+session has, per symbol.
 
 - the status page (`status_page` with a token): `/api/status` and the HTML page show the account
   (the one wallet) and each symbol's positions, resting orders and fills as the emulator has
@@ -22,6 +23,7 @@ import time
 
 import aiohttp
 import numpy as np
+import pytest
 
 from harness.parity_multi import busy_multi_dict
 from passivbot.data.bundled import load_bundled
@@ -96,9 +98,11 @@ def page_matches(d: dict | None, emu) -> bool:
     return True
 
 
-async def test_multi_session_page_alerts_journals_and_fills_while_down(tmp_path, monkeypatch):
+@pytest.mark.parametrize("exchange", ["binance", "bybit"])
+async def test_multi_session_page_alerts_journals_and_fills_while_down(exchange, tmp_path,
+                                                                       monkeypatch):
     candles = [c[-1600:] for c in align_candles([np.array(load_bundled(s)) for s in SYMS])]
-    emu = Emulator("binance", SYMS, candles, start_index=1300, api_key=KEY, api_secret=SECRET,
+    emu = Emulator(exchange, SYMS, candles, start_index=1300, api_key=KEY, api_secret=SECRET,
                    realism="minute")
     await emu.start()
     stub = Stub()
@@ -109,11 +113,12 @@ async def test_multi_session_page_alerts_journals_and_fills_while_down(tmp_path,
     cfg["status_page"] = {"port": port, "token_env": "PB_MULTI_PAGE_TOKEN"}
     monkeypatch.setenv("PB_MULTI_PAGE_TOKEN", PAGE_TOKEN)
     keys, path = write(tmp_path, cfg)
+    keys.write_text(keys.read_text().replace('"binance"', f'"{exchange}"'))
     logs = tmp_path / "logs"
-    argv = ["binance", "tester", "--api-keys", str(keys), "--config", str(path), "--emulator",
+    argv = [exchange, "tester", "--api-keys", str(keys), "--config", str(path), "--emulator",
             f"127.0.0.1:{emu.port}", "--log-dir", str(logs)]
     books = [emu.accounts[s] for s in SYMS]
-    journals = {s: logs / f"binance-tester-{s}.journal" for s in SYMS}
+    journals = {s: logs / f"{exchange}-tester-{s}.journal" for s in SYMS}
     try:
         p1 = await Proc(tmp_path, "run1", argv).start()
         try:
@@ -127,7 +132,7 @@ async def test_multi_session_page_alerts_journals_and_fills_while_down(tmp_path,
             await poll_async(lambda: get_status(port), lambda r: page_matches(r[1], emu), 30,
                              lambda: emu_text(emu))
             _, d = await get_status(port)
-            assert d["exchange"] == "binance" and d["mode"] == "paper"
+            assert d["exchange"] == exchange and d["mode"] == "paper"
             by = {s["symbol"]: s for s in d["symbols"]}
             assert list(by) == SYMS
             for sym, b in zip(SYMS, books):
@@ -136,7 +141,7 @@ async def test_multi_session_page_alerts_journals_and_fills_while_down(tmp_path,
                     sorted((f["price"], f["qty"]) for f in b.fills)
             assert (await get_page(port, "wrong"))[0] == 401
             status, page = await get_page(port, PAGE_TOKEN)
-            assert status == 200 and "2 symbols on binance" in page
+            assert status == 200 and f"2 symbols on {exchange}" in page
             for sym, b in zip(SYMS, books):
                 part = page[page.index(f'<section id="{sym}">'):]
                 part = part[:part.index("</section>")]
@@ -169,7 +174,7 @@ async def test_multi_session_page_alerts_journals_and_fills_while_down(tmp_path,
             assert f"journal {sym} {journals[sym]} (python3 -m passivbot.report " \
                    f"{journals[sym]})" in text1
             assert f"INFO  {sym} FILL " in text1  # console lines name their symbol
-        assert f"bounded-loss state file {logs / 'binance-tester-MULTI-multi.risk.json'}" \
+        assert f"bounded-loss state file {logs / f'{exchange}-tester-MULTI-multi.risk.json'}" \
             in text1
         assert "alerts to http://127.0.0.1:" in text1
         bal = books[0].balance
