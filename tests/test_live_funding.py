@@ -1,0 +1,278 @@
+"""Funding paid or received, shown live: the real bot (real ccxt) against the emulator charging a
+funding series, read back from the venue's history (Binance income, Bybit funding executions)
+once after each whole hour, each event once, with the emulator's own amount and sign; the
+session total, the status line, the summary and the status page; a restart reports the funding
+settled while the bot was down exactly once; the journal carries it into the report's stats.
+The pure parts (side inference, the rate a payment implies, the read schedule, de-duplication)
+are checked with hand-computed numbers."""
+
+import asyncio
+import io
+import logging
+
+import numpy as np
+import pytest
+
+from passivbot.config import load_live_config
+from passivbot.emulator import Emulator
+from passivbot.exchanges.adapter import FundingEvent
+from passivbot.exchanges.ccxt_factory import create_exchange
+from passivbot.exchanges.errors import Redactor
+from passivbot.exchanges.registry import make_adapter
+from passivbot.live.bot import BotOptions, LiveBot
+from passivbot.live.console import setup_logging, status_line
+from passivbot.live.funding import (
+    HOUR_MS, FundingLedger, derived_rate, infer_sides, next_read_ms,
+)
+from passivbot.live.snapshot import bot_snapshot
+from passivbot.live.state import BotState
+from passivbot.live.status_page import render_html
+from passivbot.live.view import LiveView
+from passivbot.records import LONG, N_PARAMS, SHORT
+from passivbot.report.journal import JournalWriter, read_journal
+from passivbot.report.session import session_result
+from harness.emulator import eventually
+from harness.live import fall_then_rise, settle, wait_subscribed
+
+OPTS = BotOptions(use_local_clock=False, debounce_s=0.003, settle_quiet_s=0.01,
+                  reconcile_every_s=1e9, status_every_s=1e9, orders_per_s=1000)
+CFG = load_live_config("ETH-J1")
+H0 = 1_699_920_000_000  # 2023-11-14 00:00 UTC: candle k opens at H0 + k minutes
+START = 1440  # trading starts at candle 1440 (24:00), the fall's first minute
+# Funding at whole hours while the grid holds its long (the fall and the rise: 1440..1740):
+# index (minutes after H0) -> rate per event
+RATES = {1500: 0.0001, 1560: -0.00005, 1620: 0.0002, 1680: 0.0001, 1740: -0.0001}
+
+
+def hourly_candles() -> np.ndarray:
+    c = fall_then_rise()
+    c[:, 0] = H0 + 60_000 * np.arange(len(c))
+    return c
+
+
+def funded(exchange: str) -> Emulator:
+    times = [H0 + k * 60_000 for k in RATES]
+    return Emulator(exchange, "ETHUSDT", hourly_candles(), start_index=START, realism="minute",
+                    funding=(times, list(RATES.values())))
+
+
+# -- pure parts, hand-checked ----------------------------------------------------------------
+def ev(amount: float, side=None, rate=None, ts: int = HOUR_MS, fid: str = "x") -> FundingEvent:
+    return FundingEvent(ts, "ETHUSDT", side, amount, rate, fid)
+
+
+def test_sides_are_inferred_from_the_sizes_held_when_the_venue_does_not_say():
+    # long 1.0 and short 0.5 at mark 2000, rate +0.01 %: long pays 0.2 (-0.2), short gets 0.1
+    assert infer_sides([ev(-0.2), ev(0.1)], (1.0, 0.5)) == [LONG, SHORT]
+    assert infer_sides([ev(0.1), ev(-0.2)], (1.0, 0.5)) == [SHORT, LONG]
+    # rate -0.02 %: long receives 0.4, short pays 0.2
+    assert infer_sides([ev(0.4), ev(-0.2)], (1.0, 0.5)) == [LONG, SHORT]
+    assert infer_sides([ev(-0.2)], (0.0, 0.5)) == [SHORT]  # only the short was open
+    assert infer_sides([ev(-0.2), ev(0.2)], (1.0, 1.0)) == [None, None]  # equal sizes: unknown
+    assert infer_sides([ev(-0.2)], None) == [None]  # the bot was not running then
+    assert infer_sides([ev(-0.2, SHORT)], (1.0, 0.0)) == [SHORT]  # the venue's side is kept
+
+
+def test_the_rate_a_payment_implies():
+    # long 1.0 at 2000 paid 0.2 -> 0.2 / 2000 = 0.0001; short 0.5 at 2000 received 0.1 -> same
+    assert derived_rate(LONG, -0.2, 1.0, 2000.0) == pytest.approx(0.0001)
+    assert derived_rate(SHORT, 0.1, 0.5, 2000.0) == pytest.approx(0.0001)
+    assert derived_rate(SHORT, -0.1, 0.5, 2000.0) == pytest.approx(-0.0001)
+    assert derived_rate(None, -0.2, 1.0, 2000.0) is None
+
+
+def test_reads_are_due_a_minute_after_each_whole_hour():
+    assert next_read_ms(0) == 60_000
+    assert next_read_ms(60_000) == HOUR_MS + 60_000
+    assert next_read_ms(HOUR_MS + 59_999) == HOUR_MS + 60_000
+    assert next_read_ms(5 * HOUR_MS + 61_000) == 6 * HOUR_MS + 60_000
+
+
+def test_each_event_is_reported_once_and_the_session_total_is_their_sum(tmp_path):
+    out = io.StringIO()
+    log, _ = setup_logging("funding-unit", Redactor(), "INFO", None, stream=out)
+    st = BotState(params=np.zeros((2, N_PARAMS)))
+    st.balance, st.last_price, st.exchange_time = 1000.0, 2000.0, H0
+    view = LiveView(st, log, "ETHUSDT", "bybit")
+    view.journal = JournalWriter(tmp_path / "j.journal")
+    view.started(H0)
+    ledger = view.funding
+    a = [ev(-0.2, LONG, 0.0001, fid="a"), ev(0.1, SHORT, 0.0001, fid="b"),
+         ev(0.42, LONG, -0.0002, ts=2 * HOUR_MS, fid="c")]
+    assert ledger.report(a) == 3
+    assert ledger.report(a + [ev(-0.21, SHORT, -0.0002, ts=2 * HOUR_MS, fid="d")]) == 1
+    assert ledger.events == 4
+    assert ledger.total == pytest.approx(-0.2 + 0.1 + 0.42 - 0.21)  # 0.11 received
+    assert ledger.by_side == {LONG: pytest.approx(0.22), SHORT: pytest.approx(-0.11)}
+    lines = [ln for ln in out.getvalue().splitlines() if " funding ETHUSDT" in ln]
+    assert len(lines) == 4
+    assert "funding ETHUSDT long paid 0.2000 USDT at rate 0.0100 % | session funding " \
+           "-0.2000 USDT" in lines[0]
+    assert "funding ETHUSDT long received 0.4200 USDT at rate -0.0200 %" in lines[2]
+    assert "funding session +0.11 USDT (long +0.22, short -0.11; 4 events" in \
+           "\n".join(view.summary_lines())
+    assert "funding session +0.11 USDT" in view.pnl_text()
+    view.journal.close()
+    rows = read_journal(tmp_path / "j.journal")["funding"]
+    assert [(r["side"], r["amount"], r["rate"], r["id"]) for r in rows] == [
+        ("long", -0.2, 0.0001, "a"), ("short", 0.1, 0.0001, "b"),
+        ("long", 0.42, -0.0002, "c"), ("short", -0.21, -0.0002, "d")]
+
+
+def test_the_report_counts_journalled_funding_as_the_backtest_does(tmp_path):
+    path = tmp_path / "j.journal"
+    j = JournalWriter(path)
+    j.session(H0, "binance", "ETHUSDT", "paper", 1000.0, 0.0002, 0.0005, CFG_DICT())
+    j.fill(H0 + 60_000, "long", "initial_entry", 0.1, 2000.0, 0.04, 0.0, 0.1, 2000.0, 999.96, True)
+    j.funding(H0 + HOUR_MS, "long", -0.02, 0.0001, 2000.0, 0.1, 999.94, "t1")
+    j.funding(H0 + 2 * HOUR_MS, "long", 0.03, -0.00015, 2000.0, 0.1, 999.97, "t2")
+    j.funding(H0 + 2 * HOUR_MS, "", -0.005, 0.0, 0.0, 0.0, 999.965, "t3")  # side unknown
+    j.equity(H0 + 3 * HOUR_MS, 999.965, 999.965, 2000.0, 0.1, 2000.0, 0.0, 0.0)
+    j.close()
+    res, _ = session_result(read_journal(path))
+    s = res.stats
+    # paid 0.02 + 0.005 = 0.025, received 0.03, net +0.005; two funding times
+    assert s["funding_paid"] == pytest.approx(0.025)
+    assert s["funding_received"] == pytest.approx(0.03)
+    assert s["funding_net"] == pytest.approx(0.005)
+    assert s["funding_modelled"] == 1.0
+    assert s["n_fills"] == 1.0  # funding rows are not fills
+    kinds = [int(k) for k in res.fills["kind"]]
+    assert kinds == [0, 4, 4]  # the entry, then the two funding rows of a known side
+    assert list(res.fills["pnl"][1:]) == [-0.02, 0.03]
+
+
+def CFG_DICT():
+    from passivbot.config import live_config_to_dict
+
+    return live_config_to_dict(CFG)
+
+
+# -- end to end: the real bot against the emulator -------------------------------------------
+async def new_bot(exchange, emu, journal_path):
+    ex = create_exchange(exchange, api_key="test-key", secret="test-secret",
+                         emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
+    out = io.StringIO()
+    log, _ = setup_logging(f"funding-{exchange}", Redactor(), "INFO", None, stream=out)
+    adapter = make_adapter(exchange, ex, "ETHUSDT")
+    calls = []
+    fetch = ex.fetch_funding_history
+
+    async def counted(*a, **kw):  # every funding read is one ccxt call = one GET
+        calls.append((emu.account.now_ms(), kw.get("since")))
+        return await fetch(*a, **kw)
+
+    ex.fetch_funding_history = counted
+    bot = LiveBot(adapter, CFG, log, options=OPTS)
+    bot.view.mode = "paper"
+    bot.view.journal = JournalWriter(journal_path)
+    bot.journal_path = journal_path
+    await asyncio.wait_for(bot.start(), 20)
+    await wait_subscribed(emu)
+    await settle(bot, emu)
+    return bot, out, calls
+
+
+async def stop_bot(bot):
+    await bot.stop()
+    bot.view.journal.close()
+
+
+async def run_to(bot, emu, index: int) -> None:
+    """Advance minute by minute to candle `index`, letting the bot's once-a-second view tick
+    run after each funding hour's read time (polled, not slept)."""
+    while emu.clock < index:
+        await emu.advance(1)
+        await settle(bot, emu)
+        led = bot.view.funding
+        if led.next_read_ms is not None and bot.view.market_ms() >= led.next_read_ms:
+            due = led.next_read_ms
+            await eventually(lambda: led.next_read_ms != due and (
+                led._task is None or led._task.done()), timeout=10)
+
+
+def charged(emu, upto_ms: int | None = None) -> list[tuple]:
+    return [(e["time"], e["side"], round(-e["pay"], 10)) for e in emu.account.funding_log
+            if upto_ms is None or e["time"] <= upto_ms]
+
+
+@pytest.mark.parametrize("exchange", ["binance", "bybit"])
+async def test_the_bot_shows_each_funding_event_once_with_the_emulators_amount(exchange,
+                                                                                tmp_path):
+    emu = funded(exchange)
+    await emu.start()
+    journal = tmp_path / "j.journal"
+    try:
+        bot, out, calls = await new_bot(exchange, emu, journal)
+        try:
+            await run_to(bot, emu, 1690)  # through the funding of 1500, 1560, 1620, 1680
+            await eventually(lambda: bot.view.funding.events == len(emu.account.funding_log),
+                             timeout=10)
+            status = status_line(bot.state, bot.brackets, bot.mmr_add, bot.view)
+            summary = "\n".join(bot.view.summary_lines())
+            page = render_html(bot_snapshot(bot))
+        finally:
+            await stop_bot(bot)
+        log = emu.account.funding_log
+        assert len({e["time"] for e in log}) >= 3, "the grid held a position at 3 of the hours"
+        want = charged(emu)
+        text = out.getvalue()
+        lines = [ln for ln in text.splitlines() if " funding ETHUSDT " in ln]
+        assert len(lines) == len(want), text
+        rows = read_journal(journal)["funding"]
+        got = [(r["ts_ms"], LONG if r["side"] == "long" else SHORT if r["side"] else None,
+                round(r["amount"], 10)) for r in rows]
+        assert got == want  # every event once, the emulator's time, side, amount and sign
+        total = sum(a for _, _, a in want)
+        assert bot.view.funding.total == pytest.approx(total, abs=1e-9)
+        assert total == pytest.approx(-sum(p for _, _, p in emu.account.funding_paid))
+        for e, ln in zip(log, lines):  # each line: the side, paid/received, the rate
+            word = "paid" if e["pay"] > 0 else "received"
+            side = "long" if e["side"] == LONG else "short"
+            assert f"funding ETHUSDT {side} {word} {abs(e['pay']):.4f} USDT at rate " in ln
+            approx = "≈" if exchange == "binance" else ""
+            assert f"at rate {approx}{e['rate'] * 100:.4f} %" in ln
+        assert f"funding session {total:+.2f} USDT" in status
+        assert f"funding session {total:+.2f} USDT" in summary
+        assert "funding (session)" in page and f"{total:+,.2f}" in page
+        # one read at start, then one after each whole hour the bot saw (1500 .. 1680: the
+        # hours 25:00 .. 28:00 after H0): at most one GET per hour, never per cycle
+        hours = (bot.view.market_ms() - (H0 + START * 60_000)) // HOUR_MS + 1
+        assert 1 <= len(calls) <= hours + 1, calls
+    finally:
+        await emu.stop()
+
+
+@pytest.mark.parametrize("exchange", ["binance", "bybit"])
+async def test_a_restart_reports_the_funding_settled_while_down_exactly_once(exchange, tmp_path):
+    emu = funded(exchange)
+    await emu.start()
+    journal = tmp_path / "j.journal"
+    try:
+        bot, out, _ = await new_bot(exchange, emu, journal)
+        await run_to(bot, emu, 1570)  # the funding of 1500 and 1560 read and shown
+        await eventually(lambda: bot.view.funding.events == len(emu.account.funding_log),
+                         timeout=10)
+        await stop_bot(bot)
+        n_before = len(emu.account.funding_log)
+        assert n_before >= 2
+        await emu.advance(1630 - emu.clock)  # down over the funding of 1620
+        assert len(emu.account.funding_log) > n_before, "no funding while the bot was down"
+        bot2, out2, calls2 = await new_bot(exchange, emu, journal)
+        await stop_bot(bot2)
+        text2 = out2.getvalue()
+        down = [ln for ln in text2.splitlines() if " funding ETHUSDT " in ln
+                and "(while the bot was down, at " in ln]
+        missed = emu.account.funding_log[n_before:]
+        assert len(down) == len(missed), text2
+        assert f"{len(missed)} funding event(s) while the bot was down" in text2
+        assert bot2.view.funding.total == pytest.approx(-sum(e["pay"] for e in missed))
+        rows = read_journal(journal)["funding"]
+        got = [(r["ts_ms"], round(r["amount"], 10)) for r in rows]
+        assert got == [(t, a) for t, _, a in charged(emu)]  # each once, over both runs
+        assert len(calls2) == 1  # the restart's one read
+        res, _ = session_result(read_journal(journal))
+        net = -sum(e["pay"] for e in emu.account.funding_log)
+        assert res.stats["funding_net"] == pytest.approx(net, abs=1e-9)
+    finally:
+        await emu.stop()
