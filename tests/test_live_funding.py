@@ -21,14 +21,13 @@ from passivbot.exchanges.errors import Redactor
 from passivbot.exchanges.registry import make_adapter
 from passivbot.live.bot import BotOptions, LiveBot
 from passivbot.live.console import setup_logging, status_line
-from passivbot.live.funding import (
-    HOUR_MS, FundingLedger, derived_rate, infer_sides, next_read_ms,
-)
+from passivbot.live.funding import HOUR_MS, next_read_ms
 from passivbot.live.snapshot import bot_snapshot
 from passivbot.live.state import BotState
 from passivbot.live.status_page import render_html
 from passivbot.live.view import LiveView
 from passivbot.records import LONG, N_PARAMS, SHORT
+from passivbot.report.funding import derived_rate, infer_sides
 from passivbot.report.journal import JournalWriter, read_journal
 from passivbot.report.session import session_result
 from harness.emulator import eventually
@@ -276,3 +275,33 @@ async def test_a_restart_reports_the_funding_settled_while_down_exactly_once(exc
         assert res.stats["funding_net"] == pytest.approx(net, abs=1e-9)
     finally:
         await emu.stop()
+
+
+@pytest.mark.parametrize("exchange", ["binance", "bybit"])
+async def test_the_report_from_the_exchange_history_has_the_funding_charged(exchange, tmp_path):
+    """`python3 -m passivbot.report --exchange`: the journal built from the venue's history
+    carries its funding, sides inferred from the trades where the venue does not say (Binance):
+    long 1.0 and short 0.5 opened at 2000 (tests/test_emulator_funding.py's hand-checked
+    charges: long -0.2 / short +0.1 at +0.01 %, long +0.42 / short -0.21 at -0.02 %)."""
+    from passivbot.report.exchange import history_journal
+    from tests.test_emulator_funding import CHARGED, charged_venue
+
+    emu, ex = await charged_venue(exchange)
+    try:
+        a = make_adapter(exchange, ex, "ETHUSDT")
+        t0 = int(emu.account.candles[0, 0])
+        path = tmp_path / "h.journal"
+        info = await history_journal(a, CFG, t0, None, path, "live", balance=10_000.0)
+        assert info.n_trades == 2
+    finally:
+        await ex.close()
+        await emu.stop()
+    rows = read_journal(path)["funding"]
+    names = {LONG: "long", SHORT: "short"}
+    assert sorted((r["side"], round(r["amount"], 10)) for r in rows) == \
+        sorted((names[s], a) for s, a, _ in CHARGED)
+    if exchange == "bybit":  # the venue's rate; Binance's is derived from the last fill price
+        assert sorted(round(r["rate"], 10) for r in rows) == sorted(r for _, _, r in CHARGED)
+    res, _ = session_result(read_journal(path))
+    assert res.stats["funding_net"] == pytest.approx(0.11)  # -0.2 + 0.1 + 0.42 - 0.21
+    assert res.stats["funding_paid"] == pytest.approx(0.41)

@@ -36,6 +36,7 @@ from passivbot.exchanges.adapter import FundingEvent
 from passivbot.exchanges.errors import describe
 from passivbot.live.state import MINUTE_MS
 from passivbot.records import LONG, SHORT
+from passivbot.report.funding import derived_rate, infer_sides
 
 HOUR_MS = 3_600_000
 READ_DELAY_MS = MINUTE_MS  # read once the first candle after the hour has closed
@@ -49,38 +50,6 @@ def next_read_ms(now_ms: int) -> int:
     """The first read time (a whole hour + READ_DELAY_MS) after `now_ms`."""
     t = now_ms // HOUR_MS * HOUR_MS + READ_DELAY_MS
     return t if t > now_ms else t + HOUR_MS
-
-
-def infer_sides(events: list[FundingEvent], sizes: tuple[float, float] | None
-                ) -> list[int | None]:
-    """The position side of each event settled at one time. A venue-given side is kept; else
-    from the sizes held then: one event and one side open -> that side; two events and both
-    sides open -> the assignment whose payments are in the ratio of the sizes (long pays
-    size_long x mark x rate, short receives size_short x mark x rate: a x size_short + b x
-    size_long = 0 when a is the long's), None when the sizes cannot tell (equal sizes)."""
-    out = [e.side for e in events]
-    if all(s is not None for s in out) or sizes is None:
-        return out
-    sl, ss = sizes
-    open_ = [s for s, q in ((LONG, sl), (SHORT, ss)) if q > 0]
-    if len(events) == 1 and len(open_) == 1:
-        return [open_[0]]
-    if len(events) == 2 and len(open_) == 2:
-        a, b = events[0].amount, events[1].amount
-        first_long, first_short = abs(a * ss + b * sl), abs(a * sl + b * ss)
-        if first_long < 0.5 * first_short:
-            return [LONG, SHORT]
-        if first_short < 0.5 * first_long:
-            return [SHORT, LONG]
-    return out
-
-
-def derived_rate(side: int | None, amount: float, size: float, price: float) -> float | None:
-    """The funding rate a payment implies: amount = -side x size x mark x rate (received
-    positive), the mark read as `price`; None when side or size is unknown."""
-    if side is None or size <= 0 or price <= 0:
-        return None
-    return -amount / (side * size * price)
 
 
 class FundingLedger:
@@ -101,6 +70,7 @@ class FundingLedger:
         self.read_from_ms: int | None = None
         self.next_read_ms: int | None = None
         self._task: asyncio.Task | None = None
+        self.closed = False  # the bot is stopping: no new read
         self._marks: OrderedDict[int, tuple[float, float, float]] = OrderedDict()
 
     # -- life cycle ------------------------------------------------------------------------
@@ -141,6 +111,8 @@ class FundingLedger:
         return max(n, 0)
 
     def cancel(self) -> None:
+        """At shutdown: cancel a read in flight, start no other."""
+        self.closed = True
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
@@ -160,7 +132,8 @@ class FundingLedger:
         self.note()
         v = self.view
         m = v.market_ms()
-        if self.adapter is None or self.next_read_ms is None or m < self.next_read_ms:
+        if self.adapter is None or self.closed or self.next_read_ms is None or \
+                m < self.next_read_ms:
             return
         if self._task is not None and not self._task.done():
             return
