@@ -305,3 +305,62 @@ async def test_the_report_from_the_exchange_history_has_the_funding_charged(exch
     res, _ = session_result(read_journal(path))
     assert res.stats["funding_net"] == pytest.approx(0.11)  # -0.2 + 0.1 + 0.42 - 0.21
     assert res.stats["funding_paid"] == pytest.approx(0.41)
+
+
+@pytest.mark.parametrize("exchange", ["binance", "bybit"])
+async def test_several_symbols_each_view_reads_its_own_symbols_funding(exchange):
+    """MultiBot (live/multi.py, unchanged): one LiveBot and one view per symbol on one account;
+    each view reads its own symbol's funding, the emulator's charges of that symbol's book,
+    none of the other's (ETH +0.01 % then +0.03 %, BTC -0.02 % then +0.05 %, at whole hours
+    inside the fall, where every long holds)."""
+    from harness.parity import lockstep_options
+    from harness.parity_multi import busy_multi_dict, settle as settle_multi, subscribed
+    from passivbot.config.multi import multi_config_from_dict
+    from passivbot.live.multi import MultiBot
+    from passivbot.markets import market_spec
+
+    syms = ["ETHUSDT", "BTCUSDT"]
+    candles = []
+    for s, px in zip(syms, (2000.0, 50_000.0)):
+        x = fall_then_rise(n_history=30, n_fall=150, n_rise=30, price=px, fall=0.15, rise=0.05)
+        step = market_spec(exchange, s).price_step
+        x[:, 1:5] = np.round(np.round(x[:, 1:5] / step) * step, 6)
+        x[:, 0] = H0 + 60_000 * np.arange(len(x))
+        candles.append(x)
+    times = [H0 + 60 * 60_000, H0 + 120 * 60_000]
+    rates = {"ETHUSDT": [0.0001, 0.0003], "BTCUSDT": [-0.0002, 0.0005]}
+    emu = Emulator(exchange, syms, candles, start_index=1, realism="minute",
+                   funding=[(times, rates[s]) for s in syms])
+    await emu.start()
+    ex = create_exchange(exchange, api_key="k", secret="s", emulator=f"127.0.0.1:{emu.port}",
+                         rate_limit=False)
+    cfg = multi_config_from_dict(busy_multi_dict(syms, 2), "funding")
+    log = logging.getLogger(f"test.funding.multi.{exchange}")
+    mb = MultiBot(exchange, ex, cfg, log, options=lockstep_options())
+    try:
+        await asyncio.wait_for(mb.start(), 60)
+        await eventually(lambda: subscribed(emu, 2), timeout=20)
+        await settle_multi(mb, emu)
+        while emu.clock < 125:
+            await emu.advance(1)
+            await settle_multi(mb, emu)
+            for bot in mb.bots.values():
+                led = bot.view.funding
+                if led.next_read_ms is not None and bot.view.market_ms() >= led.next_read_ms:
+                    due = led.next_read_ms
+                    await eventually(lambda: led.next_read_ms != due and (
+                        led._task is None or led._task.done()), timeout=10)
+        for s in syms:
+            acc = emu.accounts[s]
+            await eventually(lambda: mb.bots[s].view.funding.events == len(acc.funding_log),
+                             timeout=10)
+    finally:
+        await mb.stop()
+        await emu.stop()
+    for s in syms:
+        log_ = emu.accounts[s].funding_log
+        assert {e["time"] for e in log_} == set(times), f"{s}: a long held at both hours"
+        led = mb.bots[s].view.funding
+        assert led.total == pytest.approx(-sum(e["pay"] for e in log_), abs=1e-9)
+        assert {k[1] for k in led.seen} == {s}  # its own symbol's rows only
+        assert led.events == len(log_)

@@ -9,7 +9,9 @@ fill is reported, whatever the order in which the trade, position and balance me
 When no fill came for `RESYNC_S` seconds the ledger is reset to the bot's state (the
 exchange's own figures). On restart the ledger starts from the journal (the positions after
 its last line) and the fills made while the bot was down are read from the exchange's trade
-history (`resume`), reported, journalled and replayed through the ledger.
+history (`live/resume.py`), reported, journalled and replayed through the ledger. Funding paid
+or received is read from the exchange's funding history at start and once after each whole
+hour, and shown like a fill (`live/funding.py`, `self.funding`).
 
 Times are exchange (market) time in ms: in paper trading the emulator's clock, whose market
 time the status line shows as the end of the last closed candle.
