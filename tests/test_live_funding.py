@@ -139,6 +139,18 @@ def test_the_report_counts_journalled_funding_as_the_backtest_does(tmp_path):
     kinds = [int(k) for k in res.fills["kind"]]
     assert kinds == [0, 4, 4]  # the entry, then the two funding rows of a known side
     assert list(res.fills["pnl"][1:]) == [-0.02, 0.03]
+    # python3 -m passivbot.report shows them where the backtest's summary does
+    import contextlib
+
+    from passivbot.report.__main__ import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main([str(path), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
+    text = buf.getvalue()
+    lines = [ln.split() for ln in text.splitlines()]
+    assert ["funding", "paid", "0.03"] in lines and ["funding", "received", "0.03"] in lines
+    assert "funding NOT modelled" not in text
 
 
 def CFG_DICT():

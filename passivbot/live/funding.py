@@ -54,8 +54,9 @@ def next_read_ms(now_ms: int) -> int:
 
 class FundingLedger:
     """One per `LiveView` (so one per symbol, also in a multi-symbol bot). The bot calls
-    `attach(adapter, rest, redact)` and `await startup(journal_path)` at setup; the view calls `tick()`
-    every second (reads when due, in a task) and `cancel()` at shutdown."""
+    `attach(adapter, rest, redact)` and `await startup(journal_path)` at setup, and `note()`
+    after each candle; the view calls `tick()` every second (reads when due, in a task) and
+    `cancel()` at shutdown."""
 
     def __init__(self, view: Any) -> None:
         self.view = view

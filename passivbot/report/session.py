@@ -148,7 +148,9 @@ def session_result(journal: dict[str, list[dict]], source: str = "journal"
     stats = compute_stats(fills, equity, summary, np.zeros((0, 6)), balance)
     info = {"exchange": first["exchange"], "symbol": first["symbol"],
             "data_source": f"{first['mode']} session journal", "synthetic": False,
-            "first_ts": int(t0), "last_ts": int(end), "n_candles": int(last_index + 1)}
+            "first_ts": int(t0), "last_ts": int(end), "n_candles": int(last_index + 1),
+            # the report's "funding NOT modelled" warning: none when no funding line was read
+            "funding_source": "journal" if funding else "none"}
     maker = np.array([bool(r["maker"]) for r in fills_rows], dtype=bool)
     sinfo = SessionInfo(
         mode=first["mode"], n_sessions=len(journal["session"]), start_ms=int(t0),
