@@ -379,6 +379,7 @@ async def test_funding_history_without_a_symbol_lists_every_symbols_own(name):
             ("BTC/USDT:USDT", -0.15), ("ETH/USDT:USDT", -0.2)]
         one = await asyncio.wait_for(ex.fetch_funding_history("BTC/USDT:USDT"), W)
         assert [round(sign * r["amount"], 12) for r in one] == [-0.15]
+        assert one[0]["id"] in {r["id"] for r in rows}  # a row's id does not depend on the query
     finally:
         await ex.close()
         await emu.stop()

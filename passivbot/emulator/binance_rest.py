@@ -421,7 +421,8 @@ class BinanceRest:
             return err
         books = [self.acc] if p.get("symbol") else list(self.emu.accounts.values())
         try:
-            rows = income.binance_income(income.funding_rows(books), p, self.acc.now_ms())
+            charged = income.funding_rows(books, self.emu.symbols)
+            rows = income.binance_income(charged, p, self.acc.now_ms())
         except history.PageError as e:
             return web.json_response({"code": -1102, "msg": str(e)}, status=400)
         return web.json_response(rows)

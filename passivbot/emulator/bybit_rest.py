@@ -412,8 +412,8 @@ class BybitRest:
         rows, cursor = [], ""
         try:  # the venue's paging rules (emulator.history); a cursor pages one symbol's fills
             if p.get("execType") == "Funding":  # what the account was charged (emulator.income)
-                rows, cursor = income.bybit_funding(income.funding_rows(self.books(p)), p,
-                                                    self.acc.now_ms())
+                charged = income.funding_rows(self.books(p), self.emu.symbols)
+                rows, cursor = income.bybit_funding(charged, p, self.acc.now_ms())
                 return self.ok({"category": "linear", "list": rows, "nextPageCursor": cursor})
             for b in self.books(p):
                 self.acc = b

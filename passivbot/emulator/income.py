@@ -30,16 +30,19 @@ def _s(x: float) -> str:
     return f"{x:.10f}".rstrip("0").rstrip(".") if x else "0"
 
 
-def funding_rows(books: list) -> list[dict]:
-    """Every funding charge of `books` (accounts, in the emulator's symbol order), in time
-    order, with a sequence number `n` unique over the books (the row ids)."""
+def funding_rows(books: list, symbols: list[str]) -> list[dict]:
+    """Every funding charge of `books` (accounts) in time order, with `n` its rank in this
+    answer (Bybit's cursor) and `tran_id` a row id that does not depend on the query: one
+    funding time, one symbol (its place in `symbols`, the emulator's), one side."""
     rows = []
-    for k, b in enumerate(books):
+    for b in books:
+        k = symbols.index(b.spec.symbol)
         for i, e in enumerate(b.funding_log):
             rows.append({**e, "symbol": b.spec.symbol, "book": k, "i": i})
     rows.sort(key=lambda r: (r["time"], r["book"], r["i"]))
     for n, r in enumerate(rows):
         r["n"] = n + 1
+        r["tran_id"] = int(r["time"]) // 1000 * 1000 + 2 * r["book"] + (r["side"] != LONG)
     return rows
 
 
@@ -63,7 +66,7 @@ def binance_income(rows: list[dict], p: dict, now_ms: int) -> list[dict]:
         got = got[(page - 1) * limit:page * limit]
     return [{"symbol": r["symbol"], "incomeType": INCOME_TYPE, "income": _s(-r["pay"]),
              "asset": "USDT", "info": INCOME_TYPE, "time": int(r["time"]),
-             "tranId": 9_000_000_000 + r["n"], "tradeId": ""} for r in got]
+             "tranId": r["tran_id"], "tradeId": ""} for r in got]
 
 
 def bybit_funding(rows: list[dict], p: dict, now_ms: int) -> tuple[list[dict], str]:
