@@ -383,3 +383,46 @@ async def test_funding_history_without_a_symbol_lists_every_symbols_own(name):
     finally:
         await ex.close()
         await emu.stop()
+
+
+@pytest.mark.parametrize("name", ["binance", "bybit"])
+async def test_adapter_reads_every_page_of_the_funding_history_once(name):
+    """A page of 3 rows (the venues' are 1000 and 100): 10 events x 2 positions = 20 rows read
+    page by page (Binance by time from the last row, two rows sharing a millisecond; Bybit by
+    cursor, newest first), each once, oldest first, with the emulator's amounts."""
+    import dataclasses
+
+    from passivbot.exchanges.registry import make_adapter
+
+    c = flat_candles(40, 2000.0, spread=1.0)
+    times = [int(c[k, 0]) for k in range(12, 22)]
+    rates = [0.0001 * (k + 1) for k in range(10)]
+    emu = Emulator(name, "ETHUSDT", c, start_index=10, realism="minute", funding=(times, rates))
+    emu.account.set_hedge_mode(True)
+    await emu.start()
+    ex = create_exchange(name, api_key="key", secret="secret",
+                         emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
+    try:
+        await asyncio.wait_for(ex.load_markets(), W)
+        open_both(emu.account)
+        await emu.advance(14)
+        log = emu.account.funding_log
+        assert len(log) == 20
+        a = make_adapter(name, ex, "ETHUSDT")
+        a.symbol = SYM
+        a.caps = dataclasses.replace(a.caps, funding_page=3)
+        calls = []
+
+        async def rest(fn):
+            calls.append(1)
+            return await fn()
+
+        got = await a.fetch_funding(int(c[0, 0]), emu.account.now_ms(), rest)
+        assert len(got) == 20 and len({e.id for e in got}) == 20
+        assert [e.ts_ms for e in got] == sorted(e.ts_ms for e in got)
+        assert sorted((e.ts_ms, round(e.amount, 10)) for e in got) == sorted(
+            (x["time"], round(-x["pay"], 10)) for x in log)
+        assert len(calls) >= 7  # 20 rows, 3 a page
+    finally:
+        await ex.close()
+        await emu.stop()
