@@ -376,3 +376,43 @@ async def test_several_symbols_each_view_reads_its_own_symbols_funding(exchange)
         assert led.total == pytest.approx(-sum(e["pay"] for e in log_), abs=1e-9)
         assert {k[1] for k in led.seen} == {s}  # its own symbol's rows only
         assert led.events == len(log_)
+
+
+async def test_a_failed_read_is_a_warning_and_the_next_hour_reads_the_span_again():
+    """The venue answers an error at 01:01: one warning, nothing shown, no stop; the 02:01 read
+    starts where the failed one did, so the 01:00 settlement is shown then; the 03:01 read
+    (looking back one hour) lists it again and it is not shown twice."""
+    import ccxt
+
+    out = io.StringIO()
+    log, _ = setup_logging("funding-fail", Redactor(), "INFO", None, stream=out)
+    st = BotState(params=np.zeros((2, N_PARAMS)))
+    st.balance, st.last_price, st.exchange_time = 1000.0, 2000.0, H0 + 60_000
+    st.psize[0], st.pprice[0] = 1.0, 2000.0
+    view = LiveView(st, log, "ETHUSDT", "binance")
+    asked = []
+
+    class Venue:  # the adapter's fetch_funding: fails once, then lists the 01:00 payment
+        symbol_id = "ETHUSDT"
+
+        async def fetch_funding(self, since, until, rest):
+            asked.append((since, until))
+            if len(asked) == 1:
+                raise ccxt.ExchangeNotAvailable("binance 503 Service Unavailable")
+            return [ev(-0.2, ts=H0 + HOUR_MS, fid="t1")]
+
+    led = view.funding
+    led.attach(Venue(), None)
+    await led.startup(None)  # no journal: nothing read; from now on, hourly
+    assert led.next_read_ms == H0 + HOUR_MS + 60_000
+    led._marks[H0 + HOUR_MS] = (1.0, 0.0, 2000.0)  # the long held at 01:00
+    for hour in (1, 2, 3):
+        st.exchange_time = H0 + hour * HOUR_MS + 60_000
+        await led.read(view.now_ms())
+    text = out.getvalue()
+    assert text.count("funding not read (ExchangeNotAvailable") == 1
+    assert asked[1][0] == asked[0][0] == H0 + 60_000  # the failed span is read again
+    assert asked[2][0] == H0 + HOUR_MS  # then from one hour before the last whole hour
+    assert led.events == 1 and led.total == pytest.approx(-0.2)
+    # Binance names neither side nor rate: the long was the only side open; 0.2 / (1 x 2000)
+    assert "funding ETHUSDT long paid 0.2000 USDT at rate ≈0.0100 %" in text
