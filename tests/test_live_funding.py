@@ -416,3 +416,21 @@ async def test_a_failed_read_is_a_warning_and_the_next_hour_reads_the_span_again
     assert led.events == 1 and led.total == pytest.approx(-0.2)
     # Binance names neither side nor rate: the long was the only side open; 0.2 / (1 x 2000)
     assert "funding ETHUSDT long paid 0.2000 USDT at rate ≈0.0100 %" in text
+
+
+def test_the_status_page_shows_the_sessions_funding_per_side_and_for_the_account():
+    from passivbot.live.snapshot import AccountSnapshot, StatusSnapshot
+    from passivbot.live.status_page import render_account_html
+
+    eth = StatusSnapshot("binance", "ETHUSDT", "paper", H0, 2000.0, 1000.0, 1000.0,
+                         session_funding=-0.79, session_funding_long=-0.85,
+                         session_funding_short=0.06, funding_events=4)
+    btc = StatusSnapshot("binance", "BTCUSDT", "paper", H0, 50_000.0, 1000.0, 1000.0,
+                         session_funding=0.25, session_funding_long=0.25, funding_events=1)
+    page = render_html(eth)
+    assert "funding (session)" in page and "-0.79" in page
+    assert "(long -0.85, short +0.06)" in page
+    assert StatusSnapshot.from_dict(eth.to_dict()).session_funding_short == 0.06
+    account = render_account_html(AccountSnapshot("binance", "paper", H0, 1000.0, (eth, btc)))
+    assert account.count("funding (session)") == 3  # the account's card, then each symbol's
+    assert "-0.54" in account  # -0.79 + 0.25
