@@ -248,3 +248,181 @@ def test_realistic_mode_prices_a_market_order_at_the_open_by_the_same_rule():
     acc.set_tick(2000.5, 2000.5, 2000.51, 30_000)  # half-way through the candle
     acc.place(is_buy=False, qty=0.5, price=0.0, order_type="MARKET", position_side=LONG)
     assert acc.fills[-1]["price"] == 2000.5  # the bid
+
+
+# -- the account's funding history: Binance income, Bybit funding executions --------------------
+# funded_emulator with open_both: long 1.0, short 0.5. Event 2 (rate +0.01 %, mark = candle
+# 13's open 2000): long pays 0.2, short receives 0.1; event 3 (rate -0.02 %, mark 2100): long
+# receives 0.42, short pays 0.21. Times: the events' own (candle 12's open + 30 s, candle 20's).
+CHARGED = [(LONG, -0.2, 0.0001), (SHORT, 0.1, 0.0001), (LONG, 0.42, -0.0002),
+           (SHORT, -0.21, -0.0002)]  # (side, received, rate)
+
+
+async def test_ccxt_reads_the_funding_the_emulator_charged_with_the_venues_sign(venue):
+    from passivbot.exchanges.registry import make_adapter
+
+    name, emu, ex, _ = venue
+    acc = emu.account
+    open_both(acc)
+    await emu.advance(12)  # candles 10..21: events 2 and 3 charged
+    c = acc.candles
+    times = [int(c[12, 0]) + 30_000] * 2 + [int(c[20, 0])] * 2
+    assert [(e["time"], e["side"], round(-e["pay"], 12)) for e in acc.funding_log] == [
+        (t, s, a) for t, (s, a, _) in zip(times, CHARGED)]
+    raw = await asyncio.wait_for(ex.fetch_funding_history(SYM, since=int(c[0, 0])), W)
+    # ccxt's amount is the venue's number: Binance `income` (received +), Bybit `execFee`
+    # (paid +); sorted by time, the two rows of one time in the venue's order
+    sign = 1.0 if name == "binance" else -1.0
+    assert sorted((r["timestamp"], round(sign * r["amount"], 12)) for r in raw) == sorted(
+        (t, a) for t, (_, a, _) in zip(times, CHARGED))
+    adapter = make_adapter(name, ex, "ETHUSDT")
+    adapter.symbol = SYM
+    got = await adapter.fetch_funding(int(c[0, 0]), acc.now_ms(), lambda fn: fn())
+    assert sorted((e.ts_ms, round(e.amount, 12)) for e in got) == sorted(
+        (t, a) for t, (_, a, _) in zip(times, CHARGED))
+    if name == "bybit":  # the venue names the side and the rate
+        assert sorted((e.ts_ms, e.side, e.rate) for e in got) == sorted(
+            (t, s, r) for t, (s, _, r) in zip(times, CHARGED))
+    else:
+        assert all(e.side is None and e.rate is None for e in got)
+    assert len({e.id for e in got}) == 4
+
+
+async def charged_venue(name: str):
+    """An emulator that charged CHARGED (both positions open, candles 10..21 run), and ccxt."""
+    emu = funded_emulator(name)
+    await emu.start()
+    ex = create_exchange(name, api_key="key", secret="secret",
+                         emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
+    await asyncio.wait_for(ex.load_markets(), W)
+    open_both(emu.account)
+    await emu.advance(12)
+    return emu, ex
+
+
+async def test_binance_income_filters_by_time_type_and_pages_as_documented():
+    emu, ex = await charged_venue("binance")
+    try:
+        await _binance_income_checks(emu, ex)
+    finally:
+        await ex.close()
+        await emu.stop()
+
+
+async def _binance_income_checks(emu, ex):
+    acc = emu.account
+    t2, t3 = int(acc.candles[12, 0]) + 30_000, int(acc.candles[20, 0])
+    q = {"symbol": "ETHUSDT", "incomeType": "FUNDING_FEE"}
+    rows = await ex.fapiPrivateGetIncome(q)
+    assert [(r["time"], r["income"], r["incomeType"], r["asset"]) for r in rows] == [
+        (t2, "-0.2", "FUNDING_FEE", "USDT"), (t2, "0.1", "FUNDING_FEE", "USDT"),
+        (t3, "0.42", "FUNDING_FEE", "USDT"), (t3, "-0.21", "FUNDING_FEE", "USDT")]
+    assert [r["income"] for r in await ex.fapiPrivateGetIncome({**q, "startTime": t3})] == [
+        "0.42", "-0.21"]  # startTime inclusive
+    assert [r["income"] for r in await ex.fapiPrivateGetIncome({**q, "endTime": t2})] == [
+        "-0.2", "0.1"]  # endTime inclusive
+    page = {**q, "startTime": t2, "limit": 1}
+    assert [r["income"] for r in await ex.fapiPrivateGetIncome(page)] == ["-0.2"]
+    assert [r["income"] for r in await ex.fapiPrivateGetIncome({**page, "page": 3})] == ["0.42"]
+    assert [r["income"] for r in await ex.fapiPrivateGetIncome({**q, "limit": 1})] == ["-0.21"]
+    assert await ex.fapiPrivateGetIncome({**q, "incomeType": "COMMISSION"}) == []
+
+
+async def test_bybit_funding_executions_page_newest_first_by_cursor():
+    emu, ex = await charged_venue("bybit")
+    try:
+        await _bybit_funding_checks(ex)
+    finally:
+        await ex.close()
+        await emu.stop()
+
+
+async def _bybit_funding_checks(ex):
+    q = {"category": "linear", "symbol": "ETHUSDT", "execType": "Funding", "limit": 3}
+    first = (await ex.privateGetV5ExecutionList(q))["result"]
+    fees = [r["execFee"] for r in first["list"]]
+    assert fees == ["0.21", "-0.42", "-0.1"] and first["nextPageCursor"]  # paid positive
+    assert [(r["side"], r["feeRate"], r["execQty"], r["execType"]) for r in first["list"]] == [
+        ("Sell", "-0.0002", "0.5", "Funding"), ("Buy", "-0.0002", "1", "Funding"),
+        ("Sell", "0.0001", "0.5", "Funding")]
+    rest = (await ex.privateGetV5ExecutionList({**q, "cursor": first["nextPageCursor"]}))
+    assert [r["execFee"] for r in rest["result"]["list"]] == ["0.2"]
+    assert rest["result"]["nextPageCursor"] == ""
+    trades = (await ex.privateGetV5ExecutionList({**q, "execType": "Trade"}))["result"]["list"]
+    assert all(r["execType"] == "Trade" for r in trades) and len(trades) == 2  # the 2 opens
+
+
+@pytest.mark.parametrize("name", ["binance", "bybit"])
+async def test_funding_history_without_a_symbol_lists_every_symbols_own(name):
+    from tests.test_emulator_multi import two
+
+    c = two(40)
+    t = int(c[0][12, 0])
+    emu = Emulator(name, ["ETHUSDT", "BTCUSDT"], c, start_index=10, realism="minute",
+                   funding=[([t], [0.0001]), ([t], [0.0003])])
+    await emu.start()
+    ex = create_exchange(name, api_key="key", secret="secret",
+                         emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
+    try:
+        await asyncio.wait_for(ex.load_markets(), W)
+        eth, btc = emu.accounts["ETHUSDT"], emu.accounts["BTCUSDT"]
+        for b, qty in ((eth, 1.0), (btc, 0.01)):
+            b.set_hedge_mode(True)
+            b.place(is_buy=True, qty=qty, price=0.0, order_type="MARKET", position_side=LONG)
+        await emu.advance(4)
+        # ETH long 1.0 x 2000 x 0.01 % = 0.2 paid; BTC long 0.01 x 50000 x 0.03 % = 0.15 paid
+        assert [(e["side"], round(e["pay"], 12)) for e in eth.funding_log] == [(LONG, 0.2)]
+        assert [(e["side"], round(e["pay"], 12)) for e in btc.funding_log] == [(LONG, 0.15)]
+        rows = await asyncio.wait_for(ex.fetch_funding_history(None), W)
+        sign = 1.0 if name == "binance" else -1.0
+        assert sorted((r["symbol"], round(sign * r["amount"], 12)) for r in rows) == [
+            ("BTC/USDT:USDT", -0.15), ("ETH/USDT:USDT", -0.2)]
+        one = await asyncio.wait_for(ex.fetch_funding_history("BTC/USDT:USDT"), W)
+        assert [round(sign * r["amount"], 12) for r in one] == [-0.15]
+        assert one[0]["id"] in {r["id"] for r in rows}  # a row's id does not depend on the query
+    finally:
+        await ex.close()
+        await emu.stop()
+
+
+@pytest.mark.parametrize("name", ["binance", "bybit"])
+async def test_adapter_reads_every_page_of_the_funding_history_once(name):
+    """A page of 3 rows (the venues' are 1000 and 100): 10 events x 2 positions = 20 rows read
+    page by page (Binance by time from the last row, two rows sharing a millisecond; Bybit by
+    cursor, newest first), each once, oldest first, with the emulator's amounts."""
+    import dataclasses
+
+    from passivbot.exchanges.registry import make_adapter
+
+    c = flat_candles(40, 2000.0, spread=1.0)
+    times = [int(c[k, 0]) for k in range(12, 22)]
+    rates = [0.0001 * (k + 1) for k in range(10)]
+    emu = Emulator(name, "ETHUSDT", c, start_index=10, realism="minute", funding=(times, rates))
+    emu.account.set_hedge_mode(True)
+    await emu.start()
+    ex = create_exchange(name, api_key="key", secret="secret",
+                         emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
+    try:
+        await asyncio.wait_for(ex.load_markets(), W)
+        open_both(emu.account)
+        await emu.advance(14)
+        log = emu.account.funding_log
+        assert len(log) == 20
+        a = make_adapter(name, ex, "ETHUSDT")
+        a.symbol = SYM
+        a.caps = dataclasses.replace(a.caps, funding_page=3)
+        calls = []
+
+        async def rest(fn):
+            calls.append(1)
+            return await fn()
+
+        got = await a.fetch_funding(int(c[0, 0]), emu.account.now_ms(), rest)
+        assert len(got) == 20 and len({e.id for e in got}) == 20
+        assert [e.ts_ms for e in got] == sorted(e.ts_ms for e in got)
+        assert sorted((e.ts_ms, round(e.amount, 10)) for e in got) == sorted(
+            (x["time"], round(-x["pay"], 10)) for x in log)
+        assert len(calls) >= 7  # 20 rows, 3 a page
+    finally:
+        await ex.close()
+        await emu.stop()

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from passivbot.emulator import core, guards, history
+from passivbot.emulator import core, guards, history, income
 from passivbot.margin import hedged_liq_price_nb
 from passivbot.records import LONG, SHORT
 
@@ -84,6 +84,7 @@ class BinanceRest:
         get("/fapi/v1/openOrders", self.open_orders)
         get("/fapi/v1/allOrders", self.all_orders)
         get("/fapi/v1/userTrades", self.user_trades)
+        get("/fapi/v1/income", self.income)
         r.add_route("*", "/fapi/v1/order", self.order)
         r.add_route("*", "/fapi/v1/batchOrders", self.batch_orders)
         r.add_delete("/fapi/v1/allOpenOrders", self.cancel_all)
@@ -412,6 +413,19 @@ class BinanceRest:
                         "positionSide": SIDE_NAME[f["side"]], "buyer": bool(o and o.is_buy),
                         "maker": not f["taker"]})
         return web.json_response(out)
+
+    async def income(self, req):
+        """Income history: the funding charged (emulator.income), every symbol without one."""
+        p, err = await self.params(req)
+        if err:
+            return err
+        books = [self.acc] if p.get("symbol") else list(self.emu.accounts.values())
+        try:
+            charged = income.funding_rows(books, self.emu.symbols)
+            rows = income.binance_income(charged, p, self.acc.now_ms())
+        except history.PageError as e:
+            return web.json_response({"code": -1102, "msg": str(e)}, status=400)
+        return web.json_response(rows)
 
     async def order(self, req):
         p, err = await self.params(req)

@@ -14,7 +14,7 @@ import json
 
 from aiohttp import web
 
-from passivbot.emulator import core, guards, history
+from passivbot.emulator import core, guards, history, income
 from passivbot.emulator.binance_rest import s
 from passivbot.margin import hedged_liq_price_nb
 from passivbot.records import LONG, SHORT
@@ -411,6 +411,10 @@ class BybitRest:
             return self.err(core.R_BAD_SYMBOL)
         rows, cursor = [], ""
         try:  # the venue's paging rules (emulator.history); a cursor pages one symbol's fills
+            if p.get("execType") == "Funding":  # what the account was charged (emulator.income)
+                charged = income.funding_rows(self.books(p), self.emu.symbols)
+                rows, cursor = income.bybit_funding(charged, p, self.acc.now_ms())
+                return self.ok({"category": "linear", "list": rows, "nextPageCursor": cursor})
             for b in self.books(p):
                 self.acc = b
                 page, cursor = history.bybit_page(b.fills, p, b.now_ms())

@@ -126,8 +126,12 @@ class Account:
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     # Perpetual-futures accounting (emulator.perp): the funding events on the candle clock, what
     # they charged [(minute, side, payment > 0: paid)], and resting entry fills refused for margin.
+    # `funding_log`: the same charges as the venues' account history lists them (the income /
+    # execution endpoints, emulator.income): dicts time (the event's ms), side, pay, rate, mark,
+    # size (the position charged).
     funding: FundingClock | None = None
     funding_paid: list = field(default_factory=list)
+    funding_log: list = field(default_factory=list)
     margin_refused: int = 0
 
     # -- time and prices ---------------------------------------------------------------------
@@ -234,15 +238,19 @@ class Account:
         return entry_margin_ok_nb(available_margin_nb(self.balance, self.upnl(upnl_price), im_pos,
                                                       0.0), qty, price, self.leverage)
 
-    def settle_funding(self, rate: float, mark: float) -> list:
+    def settle_funding(self, rate: float, mark: float, time_ms: int | None = None) -> list:
         """Charge one funding event on both positions at `mark` (`margin.funding_payment_nb`,
-        the backtester's rule); returns [(side, payment)] (payment > 0: paid)."""
+        the backtester's rule); returns [(side, payment)] (payment > 0: paid). `time_ms`: the
+        event's time (default: now), the time the account history reports."""
         paid = []
+        t = self.now_ms() if time_ms is None else int(time_ms)
         for side, pos in self.positions.items():
             if pos.size > 0.0:
                 pay = funding_payment_nb(side, pos.size, mark, rate)
                 self.balance -= pay
                 paid.append((side, pay))
+                self.funding_log.append({"time": t, "side": side, "pay": pay, "rate": rate,
+                                         "mark": mark, "size": pos.size})
         if paid:
             self.funding_paid += [(self.clock, side, pay) for side, pay in paid]
             self.emit("account", {"reason": "FUNDING_FEE", "funding": paid, "rate": rate,
@@ -467,9 +475,11 @@ class Account:
     def fund(self, i: int) -> None:
         """The funding events due at candle i's open, on this symbol's positions."""
         if self.funding is not None:
-            for rate, mark in self.funding.due(self.candles[i, 0], float(self.candles[i, 1])):
+            k0 = self.funding.next  # the events `due` returns are times[k0], times[k0 + 1] ...
+            for k, (rate, mark) in enumerate(self.funding.due(self.candles[i, 0],
+                                                              float(self.candles[i, 1])), k0):
                 if any(p.size > 0.0 for p in self.positions.values()):
-                    self.settle_funding(rate, mark)
+                    self.settle_funding(rate, mark, int(self.funding.times[k]))
 
     def fill_resting(self, i: int) -> list:
         """Candle i's fills of the resting orders by the shared rule (entries that the margin

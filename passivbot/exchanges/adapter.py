@@ -9,8 +9,9 @@ only to the adapter, so it never writes `if exchange == ...`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -80,6 +81,15 @@ class Capabilities:
     # inside a 7-day window follow a cursor (Bybit, newest first) or time (Binance, oldest first).
     trades_page: int = 1000
     trades_cursor: bool = False
+    # Funding history (ccxt fetch_funding_history: Binance GET /fapi/v1/income FUNDING_FEE,
+    # Bybit GET /v5/execution/list execType Funding): ccxt's `amount` is the venue's own
+    # number, received positive on Binance (`income`), paid positive on Bybit (`execFee`):
+    # `funding_sign` turns it into received-positive. The most rows one answer holds, and the
+    # query parameter that carries it where ccxt sends another (Bybit: ccxt sends `size`, the
+    # endpoint reads `limit`; "": ccxt's limit is right).
+    funding_sign: float = 1.0
+    funding_page: int = 1000
+    funding_page_param: str = ""
     # Extra ccxt options (e.g. Bybit: load only linear markets).
     ccxt_options: tuple = ()
     # ccxt picks the error table by the URL's host (Binance: fapi.binance.com -> "linear"):
@@ -94,6 +104,21 @@ class Extractors:
     wallet_balance: Callable[[dict, str], float | None]  # ccxt balance -> wallet balance
     position_side: Callable[[dict], int | None]  # ccxt position -> LONG / SHORT / None
     order_position_side: Callable[[dict], int | None]  # ccxt order -> LONG / SHORT / None
+    # ccxt funding-history entry -> LONG / SHORT / None (Binance's income rows name no side)
+    funding_side: Callable[[dict], int | None] = lambda f: None
+
+
+class FundingEvent(NamedTuple):
+    """One funding settlement on one position, as the venue's history lists it. `amount`:
+    received positive, paid negative (the backtest's funding row `pnl`); `side` None and
+    `rate` None where the venue does not say (Binance income rows)."""
+
+    ts_ms: int
+    symbol_id: str
+    side: int | None
+    amount: float
+    rate: float | None
+    id: str
 
 
 def _f(x) -> float:
@@ -203,6 +228,66 @@ class ExchangeAdapter:
     async def cancel_orders(self, order_ids: list[str]) -> list:
         """Batch cancel of at most caps.batch_cancel_max ids (`exchanges.batch`)."""
         return await batch.cancel_orders(self, order_ids)
+
+    # -- funding history -------------------------------------------------------------------
+    async def fetch_funding(self, since_ms: int, until_ms: int,
+                            rest: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
+                            ) -> list[FundingEvent]:
+        """This symbol's funding settled in [since_ms, until_ms], oldest first, each once:
+        ccxt's `fetch_funding_history` in windows of at most 7 days (both venues' history
+        window), a full page followed by time (Binance, ascending) or by cursor (Bybit,
+        newest first). One request when the span holds less than a page (the hourly read).
+        `rest(fn)` wraps each call (the bot's retry and rate-limit guard)."""
+        c, out, seen = self.caps, [], set()
+        pages, start = 0, int(since_ms)
+        while start <= until_ms:
+            end = min(start + 7 * 86_400_000 - 1, int(until_ms))
+            frm, cursor = start, ""
+            while True:
+                pages += 1
+                if pages > 10_000:
+                    raise RuntimeError("funding history: more than 10000 pages")
+                params: dict = {"until": end}
+                if c.funding_page_param:
+                    params[c.funding_page_param] = c.funding_page
+                if cursor:
+                    params["cursor"] = cursor
+                got = await rest(lambda s=frm, p=params: self.ex.fetch_funding_history(
+                    self.symbol, since=s, limit=c.funding_page, params=p))
+                got = [f for f in got or [] if frm <= int(f.get("timestamp") or 0) <= end]
+                new = 0
+                for f in got:
+                    ev = self.funding_event(f)
+                    if ev is not None and ev.id not in seen:
+                        seen.add(ev.id)
+                        out.append(ev)
+                        new += 1
+                if c.trades_cursor:  # Bybit: newest first, the next (older) page by cursor
+                    cursor = next((str(f["info"]["nextPageCursor"]) for f in got
+                                   if (f.get("info") or {}).get("nextPageCursor")), "")
+                    if not new or not cursor:
+                        break
+                elif len(got) < c.funding_page or not new:
+                    break
+                else:  # Binance: ascending, the next page from the last row's time
+                    frm = max(int(f["timestamp"]) for f in got)
+            start = end + 1
+        out.sort(key=lambda e: (e.ts_ms, e.id))
+        return out
+
+    def funding_event(self, f: dict) -> FundingEvent | None:
+        """A ccxt funding-history entry as a FundingEvent (None: another symbol's)."""
+        info = f.get("info") or {}
+        sid = str(info.get("symbol") or "") if isinstance(info, dict) else ""
+        if f.get("symbol") != self.symbol and sid != self.symbol_id:
+            return None
+        ts = int(f.get("timestamp") or 0)
+        side = self.extract.funding_side(f)
+        rate = f.get("rate")
+        amount = self.caps.funding_sign * _f(f.get("amount"))
+        fid = str(f.get("id") or f"{ts}-{side}-{amount}")
+        return FundingEvent(ts, self.symbol_id, side, amount,
+                            None if rate is None else _f(rate), fid)
 
     # -- payload parsing -----------------------------------------------------------------
     def wallet_balance(self, balance: dict) -> float | None:

@@ -22,6 +22,8 @@ CAPS = Capabilities(
     batch_create_max=5,  # POST /fapi/v1/batchOrders: "Max 5 orders" (weight 5)
     batch_cancel_max=10,  # DELETE /fapi/v1/batchOrders: orderIdList "max length 10"
     batch_error_url="fapiPrivate",
+    funding_sign=1.0,  # ccxt's amount is `income`: positive = received
+    funding_page=1000,  # GET /fapi/v1/income: limit default 100, max 1000 (weight 30)
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from passivbot.exchanges.adapter import Capabilities, Extractors, side_from_name
+from passivbot.records import LONG, SHORT
 
 CAPS = Capabilities(
     name="bybit",
@@ -25,6 +26,9 @@ CAPS = Capabilities(
     ccxt_options=(("fetchMarkets", {"types": ["linear"]}),),
     batch_create_max=10,  # /v5/order/create-batch and cancel-batch: 10 orders (linear)
     batch_cancel_max=10,
+    funding_sign=-1.0,  # ccxt's amount is execFee: positive = paid
+    funding_page=100,  # /v5/execution/list: limit 1..100
+    funding_page_param="limit",  # ccxt sends `size`, which the endpoint ignores (default 50)
 )
 
 
@@ -51,4 +55,9 @@ def order_position_side(o: dict) -> int | None:
     return side_from_name((o.get("info") or {}).get("positionIdx"))
 
 
-EXTRACT = Extractors(wallet_balance, position_side, order_position_side)
+def funding_side(f: dict) -> int | None:
+    """A funding execution's `side` is the position's: Buy = long, Sell = short."""
+    return {"buy": LONG, "sell": SHORT}.get(str((f.get("info") or {}).get("side")).lower())
+
+
+EXTRACT = Extractors(wallet_balance, position_side, order_position_side, funding_side)

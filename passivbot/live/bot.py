@@ -148,6 +148,8 @@ class LiveBot:
         v.maker_fee = float(a.market.get("maker") or 0.0) if isinstance(a.market, dict) else 0.0
         v.taker_fee = float(a.market.get("taker") or 0.0) if isinstance(a.market, dict) else 0.0
         v.resync(force=True)
+        v.funding.attach(a, sync.rest, self.redact)  # funding: read at start, then hourly
+        await v.funding.startup(self.journal_path)  # (live/funding.py; before missed fills)
         if self.journal_path is not None:
             try:
                 await report_missed_fills(v, a, sync.rest, self.journal_path)
@@ -342,6 +344,7 @@ class LiveBot:
         elif sync.need_account:
             await sync.refresh_account()
         await sync.apply_candles(fill_now=healing)
+        self.view.funding.note()  # positions at this market minute (live/funding.py)
         risk = self.sync.risk
         if risk is not None:  # -- bounded loss hook: the equity stop (live/bounded_loss.py) --
             if risk.before_cycle(self.state) and not await stop_close(risk, self.adapter, sync,

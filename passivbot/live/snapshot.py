@@ -157,6 +157,12 @@ class StatusSnapshot:
     equity_history: tuple[EquityPoint, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
     risk: RiskView | None = None  # None: the bot has no bounded-loss rules (or not yet set up)
+    # Funding this session (live/funding.py), received positive (the backtest's funding_net
+    # sign); per side where the venue or the positions tell the side.
+    session_funding: float = 0.0
+    session_funding_long: float = 0.0
+    session_funding_short: float = 0.0
+    funding_events: int = 0
 
     @property
     def upnl(self) -> float:
@@ -223,6 +229,16 @@ class StatusRecorder:
         self.equity_every_ms = equity_every_ms
         self.session_realized_pnl = 0.0
         self.session_fees = 0.0
+        self.session_funding = 0.0
+        self.session_funding_side = {"long": 0.0, "short": 0.0}
+        self.funding_events = 0
+
+    def add_funding(self, side: str, amount: float) -> None:
+        """One funding settlement (received positive); `side` "long", "short" or ""."""
+        self.session_funding += amount
+        self.funding_events += 1
+        if side in self.session_funding_side:
+            self.session_funding_side[side] += amount
 
     def add_fill(self, fill: FillView) -> None:
         self.fills.append(fill)
@@ -246,7 +262,10 @@ class StatusRecorder:
         return StatusSnapshot(
             recent_fills=tuple(self.fills), errors=tuple(self.errors),
             equity_history=tuple(self.points), session_realized_pnl=self.session_realized_pnl,
-            session_fees=self.session_fees, **now)
+            session_fees=self.session_fees, session_funding=self.session_funding,
+            session_funding_long=self.session_funding_side["long"],
+            session_funding_short=self.session_funding_side["short"],
+            funding_events=self.funding_events, **now)
 
 
 def snapshot_from_state(state: Any, recorder: StatusRecorder, *, exchange: str, symbol: str,

@@ -233,7 +233,8 @@ def _sections(s: StatusSnapshot, h: str = "h2") -> tuple[str, str]:
     cards = [("balance", _n(s.balance)), ("equity", _n(s.equity)),
              ("unrealized PnL", _signed(s.upnl)),
              ("realized PnL (session)", _signed(s.session_realized_pnl)),
-             ("fees (session)", _n(s.session_fees, 4)), ("last price", _n(s.last_price, 4))]
+             ("fees (session)", _n(s.session_fees, 4)),
+             ("funding (session)", _funding(s)), ("last price", _n(s.last_price, 4))]
     if s.risk is not None:
         cards += [("equity stop", e(s.risk.stop_text(s.ts_ms))),
                   ("unstuck", e(s.risk.unstuck_text()))]
@@ -261,6 +262,15 @@ def _sections(s: StatusSnapshot, h: str = "h2") -> tuple[str, str]:
             f"<{h}>Balance and equity over time</{h}>{chart}\n<{h}>Recent fills</{h}>{fills}\n"
             f"<{h}>Last errors</{h}>{errs}")
     return f'<div class="cards">{cards_html}</div>', body
+
+
+def _funding(s: StatusSnapshot) -> str:
+    """The session's funding (received positive), per side when known, in words a title
+    attribute cannot carry on a screenshot: '-1.23 (long -1.50, short +0.27)'."""
+    sides = [(n, v) for n, v in (("long", s.session_funding_long),
+                                 ("short", s.session_funding_short)) if v]
+    per = " (" + ", ".join(f"{n} {v:+,.2f}" for n, v in sides) + ")" if sides else ""
+    return _signed(s.session_funding) + f'<span class="muted">{html.escape(per)}</span>'
 
 
 def _conn(s: StatusSnapshot) -> str:
@@ -301,7 +311,8 @@ def render_account_html(a: AccountSnapshot, refresh_s: int = 5) -> str:
     cards = [("balance", _n(a.balance)), ("equity", _n(a.equity)),
              ("unrealized PnL", _signed(a.upnl)),
              ("realized PnL (session)", _signed(sum(s.session_realized_pnl for s in a.symbols))),
-             ("fees (session)", _n(sum(s.session_fees for s in a.symbols), 4))]
+             ("fees (session)", _n(sum(s.session_fees for s in a.symbols), 4)),
+             ("funding (session)", _signed(sum(s.session_funding for s in a.symbols)))]
     cards_html = "".join(f'<div class="card">{e(k)}<b>{v}</b></div>' for k, v in cards)
     parts = []
     for s in a.symbols:

@@ -9,7 +9,9 @@ fill is reported, whatever the order in which the trade, position and balance me
 When no fill came for `RESYNC_S` seconds the ledger is reset to the bot's state (the
 exchange's own figures). On restart the ledger starts from the journal (the positions after
 its last line) and the fills made while the bot was down are read from the exchange's trade
-history (`resume`), reported, journalled and replayed through the ledger.
+history (`live/resume.py`), reported, journalled and replayed through the ledger. Funding paid
+or received is read from the exchange's funding history at start and once after each whole
+hour, and shown like a fill (`live/funding.py`, `self.funding`).
 
 Times are exchange (market) time in ms: in paper trading the emulator's clock, whose market
 time the status line shows as the end of the last closed candle.
@@ -25,13 +27,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from passivbot.live.funding import FundingLedger
 from passivbot.live.snapshot import FillView, RiskView, StatusRecorder, risk_view
 from passivbot.live.state import MINUTE_MS, BotState
 from passivbot.records import LONG, SHORT
-from passivbot.report.trades import EntryKinds, fetch_trades, ledger_step, trade_fields
+from passivbot.report.trades import EntryKinds, ledger_step, trade_fields
 
 RESYNC_S = 3.0
 PAPER_GONE_S = 30.0  # paper trading: the emulator unreachable this long has ended (or died)
@@ -78,6 +80,7 @@ class LiveView:
         self._equity_minute = -1
         self.risk = None  # the bot's `live.bounded_loss.BoundedLoss` (set by the bot at setup)
         self.unstuck_closes = 0  # reduce-only fills at a loss (fee > pnl): use the allowance
+        self.funding = FundingLedger(self)  # funding paid/received, read hourly (live/funding.py)
 
     # -- life cycle --------------------------------------------------------------------------
     def resync(self, force: bool = False) -> None:
@@ -99,6 +102,7 @@ class LiveView:
 
     def stopped(self, reason: str) -> None:
         """The summary, the journal's last equity line, the stop alert."""
+        self.funding.cancel()
         if self.started_ms:
             self.resync()
             self.equity_tick(force=True)
@@ -182,6 +186,7 @@ class LiveView:
         """One equity point per market minute (journal and page); called every second by the
         bot, which is also when a paper session's vanished emulator is noticed."""
         self.check_gone()
+        self.funding.tick()
         minute = self.market_ms() // MINUTE_MS
         if not force and minute == self._equity_minute:
             return
@@ -249,7 +254,8 @@ class LiveView:
         r = self.recorder
         return (f"balance {self.state.balance:.2f} equity {eq:.2f} upnl {upnl:+.2f} "
                 f"realized {r.session_realized_pnl - r.session_fees:+.2f} "
-                f"({self.maker_fills}m/{self.taker_fills}t fills)")
+                f"({self.maker_fills}m/{self.taker_fills}t fills) "
+                f"funding session {self.funding.total:+.2f} USDT")
 
     def liq_text(self) -> str:
         lp, px = self.liq(), self.state.last_price
@@ -282,7 +288,8 @@ class LiveView:
                f"  balance {st.balance:.2f} USDT, equity {eq:.2f} ({gain:+.3f}% since start), "
                f"unrealized {upnl:+.2f}, realized {r.session_realized_pnl:+.4f} - fees "
                f"{r.session_fees:.4f} = {r.session_realized_pnl - r.session_fees:+.4f}",
-               f"  fills {self.fills} ({self.maker_fills} maker, {self.taker_fills} taker)"]
+               f"  fills {self.fills} ({self.maker_fills} maker, {self.taker_fills} taker); "
+               f"{self.funding.text()}"]
         rv = self.risk_view()
         if rv is not None:
             out.append(f"  equity stop {rv.stop_text(self.market_ms())}; {rv.unstuck_text()}")
@@ -325,74 +332,4 @@ class ErrorTap(logging.Handler):
             self.handleError(record)
 
 
-# -- restart: the fills made while the bot was down -----------------------------------------
-def resume_point(path: Path) -> tuple[int, list[float], list[float], float] | None:
-    """(since_ms, psize, pprice, balance) after the journal's last line, or None when there is
-    no journal (or it cannot be read: the caller warns)."""
-    from passivbot.report.journal import read_journal
-
-    if not path.is_file() or path.stat().st_size == 0:
-        return None
-    j = read_journal(path)
-    rows = sorted(j["session"] + j["fill"] + j["equity"], key=lambda r: r["ts_ms"])
-    if not rows:
-        return None
-    psize, pprice, balance = [0.0, 0.0], [0.0, 0.0], 0.0
-    for r in rows:
-        if r["type"] == "equity":
-            psize = [r["psize_long"], r["psize_short"]]
-            pprice = [r["pprice_long"], r["pprice_short"]]
-            balance = r["balance"]
-        elif r["type"] == "fill":
-            k = 0 if r["side"] == "long" else 1
-            psize[k], pprice[k], balance = r["psize"], r["pprice"], r["balance"]
-        else:
-            balance = r["balance"]
-    return int(rows[-1]["ts_ms"]) + 1, psize, pprice, float(balance)
-
-
-async def report_missed_fills(view: LiveView, adapter, rest, journal_path: Path) -> int:
-    """Fills made while the bot was down: the exchange's trade history since the journal's
-    last line (every page: `report.trades.fetch_trades`), reported ("while the bot was down")
-    and journalled. Returns how many."""
-    from passivbot.report.journal import JournalError
-
-    try:
-        point = resume_point(journal_path)
-    except (JournalError, OSError) as e:
-        view.log.warning("journal unreadable (%s): fills made while the bot was down are not "
-                         "reported", e)
-        return 0
-    if point is None:
-        return 0
-    since, psize, pprice, balance = point
-    view.psize, view.pprice, view.balance = list(psize), list(pprice), balance
-    sym = adapter.symbol
-    now = int(view.state.exchange_time or time.time() * 1000)
-    got = await fetch_trades(adapter.ex, sym, since, now + MINUTE_MS, adapter.caps.trades_page,
-                             adapter.caps.trades_cursor, rest)
-    trades = [t for t in got if t.get("symbol") == sym]
-    for t in trades:
-        side = adapter.order_side(t)
-        if side is None:
-            side = view.state.order_sides.get(str(t.get("order")))
-        if side is None and t.get("order"):
-            try:  # Bybit's executions do not say the position side; the order does
-                o = await rest(lambda: adapter.ex.fetch_order(str(t["order"]), sym,
-                                                              {"acknowledged": True}))
-                side = adapter.order_side(o)
-            except Exception:  # noqa: BLE001 - reported as side "?" below
-                side = None
-        view.on_trade(t, side, t.get("side") == "buy", missed=True)
-    st = view.state
-    if trades:
-        view.log.info("%d fill(s) while the bot was down (since %s UTC), listed above",
-                      len(trades), ymdhm(since))
-    else:
-        view.log.info("no fills while the bot was down (since %s UTC)", ymdhm(since))
-    if any(abs(view.psize[j] - st.psize[j]) > 1e-9 for j in range(2)):
-        view.log.warning("positions now (long %g, short %g) differ from the journal plus the "
-                         "trade history (long %g, short %g): changed by hand or by a fill the "
-                         "history no longer lists", st.psize[0], st.psize[1], *view.psize)
-    view.resync(force=True)
-    return len(trades)
+from passivbot.live.resume import report_missed_fills, resume_point  # noqa: E402,F401 - moved

@@ -10,9 +10,11 @@ What the trade history gives and what it does not:
   executions do not carry it: one `fetch_order` per order);
 - positions and PnL: replayed through `trades.ledger_step` from flat at `since` (pick a `since`
   when the bot was flat; a difference with the exchange's positions now is reported);
+- funding: the funding history (`ExchangeAdapter.fetch_funding`), each settlement a journal
+  `funding` line (its side from the venue, else from the replayed positions at its time:
+  `report.funding.infer_sides`), so the report's funding figures are the exchange's;
 - the starting balance: `--balance`, else the wallet balance now minus the realized PnL and fees
-  of the trades (funding payments are not trades: they are not in the history, so an inferred
-  start is off by the funding paid meanwhile);
+  of the trades and the funding received (paid counts negative);
 - equity: one sample per fill (balance plus unrealized PnL at the fill's price); no liquidation
   price (the report's closest liquidation is then 100 %).
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from passivbot.config import LiveConfig, live_config_to_dict
 from passivbot.records import LONG, SHORT
+from passivbot.report.funding import derived_rate, infer_sides
 from passivbot.report.journal import JournalWriter
 from passivbot.report.trades import EntryKinds, fetch_trades, ledger_step, trade_fields
 
@@ -91,9 +94,10 @@ async def history_journal(adapter, cfg: LiveConfig, since_ms: int, until_ms: int
         kinds.remember(oid, kind)
         rows.append((ts, j, kind, qty, price, fee, pnl, psize[j], pprice[j], maker is not False,
                      str(t.get("order") or ""), list(psize), list(pprice)))
+    funding = await _funding(adapter, since_ms, until, rows)
     inferred = balance is None
     start = float(balance) if balance is not None else \
-        float(wallet or 0.0) - sum(r[6] - r[5] for r in rows)
+        float(wallet or 0.0) - sum(r[6] - r[5] for r in rows) - sum(f[2] for f in funding)
     m = adapter.market if isinstance(adapter.market, dict) else {}
     j_ = JournalWriter(path)
     try:
@@ -102,13 +106,47 @@ async def history_journal(adapter, cfg: LiveConfig, since_ms: int, until_ms: int
                    live_config_to_dict(cfg))
         j_.equity(since_ms, start, start, rows[0][4] if rows else 0.0, 0, 0, 0, 0, 0.0)
         bal = start
+        k = 0
         for ts, j, kind, qty, price, fee, pnl, ps, pp, maker, oid, sizes, prices in rows:
+            while k < len(funding) and funding[k][0] < ts:
+                bal += funding[k][2]
+                j_.funding(*funding[k][:6], bal, *funding[k][6:])
+                k += 1
             bal += pnl - fee
             j_.fill(ts, ("long", "short")[j], kind, qty, price, fee, pnl, ps, pp, bal, maker, oid)
             upnl = sizes[0] * (price - prices[0]) + sizes[1] * (prices[1] - price)
             j_.equity(ts, bal, bal + upnl, price, sizes[0], prices[0], sizes[1], prices[1], 0.0)
+        for f in funding[k:]:
+            bal += f[2]
+            j_.funding(*f[:6], bal, *f[6:])
     finally:
         j_.close()
     return HistoryInfo(len(rows), start, inferred, (psize[0], psize[1]),
                        (pos.get(LONG, (0.0, 0.0))[0], pos.get(SHORT, (0.0, 0.0))[0]),
                        int(since_ms), int(until))
+
+
+async def _funding(adapter, since_ms: int, until_ms: int, rows: list) -> list[tuple]:
+    """The funding history as journal fields (ts, side name, amount, rate, price, psize, id,
+    symbol), sides inferred from the positions replayed from the trades where the venue does
+    not name them; the rate, where the venue does not give it, from the payment and the last
+    fill price before it (0: unknown)."""
+    async def direct(fn):
+        return await fn()
+
+    events = await adapter.fetch_funding(since_ms, until_ms, direct)
+    out: list[tuple] = []
+    by_ts: dict[int, list] = {}
+    for e in events:
+        by_ts.setdefault(e.ts_ms, []).append(e)
+    for ts in sorted(by_ts):
+        before = [r for r in rows if r[0] <= ts]
+        sizes = tuple(before[-1][11]) if before else (0.0, 0.0)
+        price = before[-1][4] if before else 0.0
+        for e, side in zip(by_ts[ts], infer_sides(by_ts[ts], sizes)):
+            size = sizes[0 if side == LONG else 1] if side is not None else 0.0
+            rate = e.rate if e.rate is not None else derived_rate(side, e.amount, size, price)
+            out.append((ts, {LONG: "long", SHORT: "short"}.get(side, ""), e.amount,
+                        0.0 if rate is None else rate, price if side is not None else 0.0,
+                        size, e.id, e.symbol_id))
+    return out

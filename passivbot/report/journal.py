@@ -13,6 +13,12 @@ Line types (`"type"`), all times in ms since the epoch (exchange time), money in
   `maker` (true/false), `order_id`.
 - `equity`: a periodic sample (once a minute is plenty): `ts_ms`, `balance`, `equity`,
   `price`, `psize_long`, `pprice_long`, `psize_short`, `pprice_short`, `liq_price` (0 = none).
+- `funding`: one funding settlement on one position (live/funding.py), written when the bot
+  reads it (hourly, and at a restart for what settled while it was down): `ts_ms` (the
+  settlement's time), `side` ("long" | "short" | "" unknown), `amount` (received positive, paid
+  negative: the backtest's funding row `pnl`), `rate` (the funding rate, 0 unknown), `price`
+  (the mark or last price used, 0 unknown), `psize` (the position charged, 0 unknown), `balance`
+  (wallet when read), `id` (the venue's row id), `symbol` (exchange id).
 - anything else (`error`, `stop`, ...) is kept in the file and ignored by the report.
 
 Each line is written with one `write` on a file opened for appending and flushed, so a crash
@@ -38,6 +44,7 @@ FILL_KEYS = ("ts_ms", "side", "kind", "qty", "price", "fee", "pnl", "psize", "pp
              "balance", "maker")
 EQUITY_KEYS = ("ts_ms", "balance", "equity", "price", "psize_long", "pprice_long",
                "psize_short", "pprice_short", "liq_price")
+FUNDING_KEYS = ("ts_ms", "side", "amount", "rate", "price", "psize", "balance")
 SESSION_KEYS = ("ts_ms", "exchange", "symbol", "mode", "balance", "maker_fee", "taker_fee",
                 "config")
 
@@ -83,6 +90,15 @@ class JournalWriter:
         self._write({"type": "equity", "ts_ms": int(ts_ms),
                      **{k: float(v) for k, v in zip(EQUITY_KEYS[1:], vals)}})
 
+    def funding(self, ts_ms: int, side: str, amount: float, rate: float, price: float,
+                psize: float, balance: float, fid: str = "", symbol: str = "") -> None:
+        if side not in SIDES + ("",):
+            raise ValueError(f"journal funding: side {side!r} not one of {SIDES} or ''")
+        self._write({"type": "funding", "ts_ms": int(ts_ms), "side": side,
+                     "amount": float(amount), "rate": float(rate), "price": float(price),
+                     "psize": float(psize), "balance": float(balance), "id": str(fid),
+                     "symbol": str(symbol)})
+
     def event(self, kind: str, ts_ms: int, **fields: Any) -> None:
         """Any other line (`error`, `stop`, ...): kept for the reader, ignored by the report."""
         self._write({"type": kind, "ts_ms": int(ts_ms), **fields})
@@ -112,16 +128,19 @@ def _check(obj: dict, keys: tuple[str, ...], where: str) -> None:
     if obj["type"] == "fill":
         if obj["side"] not in SIDES or obj["kind"] not in KINDS:
             raise JournalError(f"{where}: side/kind must be one of {SIDES} / {KINDS}")
+    if obj["type"] == "funding" and obj["side"] not in SIDES + ("",):
+        raise JournalError(f"{where}: funding side must be one of {SIDES} or ''")
 
 
 def read_journal(path: str | Path) -> dict[str, list[dict]]:
-    """{"session": [...], "fill": [...], "equity": [...]} in file order, each checked.
+    """{"session": [...], "fill": [...], "equity": [...], "funding": [...]} in file order,
+    each checked.
 
     JournalError (with file and line number) for a line that is not a JSON object or lacks a
     field; a truncated last line (a crash while writing) is skipped.
     """
     p = Path(path)
-    out: dict[str, list[dict]] = {"session": [], "fill": [], "equity": []}
+    out: dict[str, list[dict]] = {"session": [], "fill": [], "equity": [], "funding": []}
     lines = p.read_text(encoding="utf-8").splitlines()
     for i, line in enumerate(lines, 1):
         if not line.strip():
@@ -136,7 +155,8 @@ def read_journal(path: str | Path) -> dict[str, list[dict]]:
         if not isinstance(obj, dict):
             raise JournalError(f"{where}: not a JSON object")
         kind = obj.get("type")
-        keys = {"session": SESSION_KEYS, "fill": FILL_KEYS, "equity": EQUITY_KEYS}.get(kind)
+        keys = {"session": SESSION_KEYS, "fill": FILL_KEYS, "equity": EQUITY_KEYS,
+                "funding": FUNDING_KEYS}.get(kind)
         if keys is None:
             continue
         _check(obj, keys, where)
