@@ -25,14 +25,16 @@ parity tests, not the spec's numbers.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.parity import BUSY_OVERRIDES, BALANCE_TOL, lockstep_options
+from harness.live import state_caught_up
+from harness.parity import (
+    BALANCE_TOL, BUSY_OVERRIDES, FillCounts, align_fills, lockstep_options,
+)
 from passivbot.markets import DEFAULT_FEES, MarketSpec, market_spec
 from passivbot.records import KIND_FUNDING, KIND_NAMES, LONG, SHORT
 
@@ -108,7 +110,7 @@ class MultiOutcome:
 
 
 @dataclass
-class MultiReport:
+class MultiReport(FillCounts):
     exchange: str
     symbols: list[str]
     n_candles: int
@@ -116,18 +118,6 @@ class MultiReport:
     live: MultiOutcome
     matched: int
     mismatches: list[str]
-
-    @property
-    def total(self) -> int:
-        return max(len(self.backtest.fills), len(self.live.fills))
-
-    @property
-    def match_rate(self) -> float:
-        return 100.0 if self.total == 0 else 100.0 * self.matched / self.total
-
-    @property
-    def balance_diff(self) -> float:
-        return self.live.balance - self.backtest.balance
 
     @property
     def positions_equal(self) -> bool:
@@ -197,20 +187,8 @@ def emulator_exposure(emu) -> tuple[float, float]:
 def caught_up(mb, emu) -> bool:
     """Every symbol's bot sees its emulator book's last closed candle, the wallet balance and
     its positions."""
-    for sym, bot in mb.bots.items():
-        acc, st = emu.accounts[sym], bot.state
-        if st.last_closed_ts != int(acc.candles[acc.clock - 1, 0]):
-            return False
-        if st.close_price != float(acc.candles[acc.clock - 1, 4]):
-            return False
-        if abs(st.balance - acc.balance) > 1e-6:
-            return False
-        for j, side in enumerate((LONG, SHORT)):
-            pos = acc.positions[side]
-            if abs(st.psize[j] - pos.size) > 1e-9 or \
-                    (pos.size > 0 and abs(st.pprice[j] - pos.price) > 1e-6):
-                return False
-    return True
+    return all(state_caught_up(bot.state, emu.accounts[sym], emu.accounts[sym].candles)
+               for sym, bot in mb.bots.items())
 
 
 async def settle(mb, emu, timeout: float = 10.0, idle_s: float = 0.001) -> None:
@@ -342,13 +320,7 @@ async def live_outcome(cfg, candles: list[np.ndarray], exchange: str, specs: dic
 
 def compare(exchange: str, symbols: list[str], n: int, bt: MultiOutcome,
             live: MultiOutcome) -> MultiReport:
-    sm = difflib.SequenceMatcher(None, bt.fills, live.fills, autojunk=False)
-    matched = sum(b.size for b in sm.get_matching_blocks())
-    out = []
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
-        if tag != "equal":
-            out += [f"backtest only {describe(k)}" for k in bt.fills[i1:i2]]
-            out += [f"live only {describe(k)}" for k in live.fills[j1:j2]]
+    matched, out = align_fills(bt.fills, live.fills, describe)
     return MultiReport(exchange, symbols, n, bt, live, matched, out)
 
 
