@@ -36,7 +36,9 @@ from harness.parity import (
     BALANCE_TOL, BUSY_OVERRIDES, FillCounts, align_fills, lockstep_options,
 )
 from passivbot.markets import DEFAULT_FEES, MarketSpec, market_spec
-from passivbot.records import KIND_FUNDING, KIND_NAMES, LONG, SHORT
+from passivbot.records import (
+    KIND_CLOSE, KIND_FUNDING, KIND_NAMES, KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, SHORT,
+)
 
 MultiKey = tuple  # (minute, symbol, side, kind, price, qty)
 
@@ -107,6 +109,8 @@ class MultiOutcome:
     max_exposure_bots: tuple[float, float] = (0.0, 0.0)  # the same, as the bots saw it
     max_holding: tuple[int, int] = (0, 0)  # per side, most symbols holding a position at once
     connections: int = 0  # websockets open once every symbol subscribed
+    n_unstuck: int = 0  # backtest: its unstuck closes and equity-stop closes (compared as
+    n_stop: int = 0  # reduce-only closes: the exchange sees no reason)
 
 
 @dataclass
@@ -145,25 +149,36 @@ def describe(k: MultiKey) -> str:
 
 def backtest_outcome(cfg, candles: list[np.ndarray], specs: dict, fundings: list,
                      starting_balance: float, maker: float, taker: float,
-                     select_every: int, select_window: int) -> MultiOutcome:
+                     select_every: int, select_window: int,
+                     bounded_loss: bool = False) -> MultiOutcome:
+    """The multi backtest's fills and final state. `bounded_loss`: with the config's unstuck
+    keys per symbol and its equity stop on the account; their closes compare as KIND_CLOSE."""
     from passivbot.backtest.multi import SymbolInput, run_multi_backtest
     from passivbot.backtest.multi_nb import (
         AE_BALANCE, SE_PPRICE_LONG, SE_PPRICE_SHORT, SE_PSIZE_LONG, SE_PSIZE_SHORT,
     )
     from passivbot.config import side_params
+    from passivbot.config.risk import stop_params, unstuck_params
 
     ins = []
     for s, c, f in zip(cfg.symbols, candles, fundings):
         sp, live = specs[s], cfg.configs[s]
+        risk = dict(long_risk=unstuck_params(live.long), short_risk=unstuck_params(live.short)) \
+            if bounded_loss else {}
         ins.append(SymbolInput(s, c, side_params(live.long), side_params(live.short),
                                sp.market_array(), sp.brackets_array(), sp.mmr_add,
-                               f[0], f[1], f[2], 0))
+                               f[0], f[1], f[2], 0, **risk))
     n = cfg.n_positions if cfg.selecting else None
+    stop = stop_params(cfg.configs[cfg.symbols[0]]) if bounded_loss else None
     t0 = time.perf_counter()
     res = run_multi_backtest(ins, starting_balance, maker, taker, leverage=float(cfg.leverage),
                              n_positions=None if n is None else (n, n),
-                             select_every=select_every, select_window=select_window)
-    keys = [key(x["minute"], cfg.symbols[int(k)], x["side"], x["kind"], x["price"], x["qty"])
+                             select_every=select_every, select_window=select_window,
+                             stop_params=stop)
+    kinds = res.fills["kind"]
+    reduce_only = (KIND_UNSTUCK_CLOSE, KIND_STOP_CLOSE)
+    keys = [key(x["minute"], cfg.symbols[int(k)], x["side"],
+                KIND_CLOSE if x["kind"] in reduce_only else x["kind"], x["price"], x["qty"])
             for x, k in zip(res.fills, res.fill_symbol) if x["kind"] != KIND_FUNDING]
     last = res.symbol_equity[-1]
     pos = {s: ((float(last[k, SE_PSIZE_LONG]), float(last[k, SE_PPRICE_LONG])
@@ -172,7 +187,8 @@ def backtest_outcome(cfg, candles: list[np.ndarray], specs: dict, fundings: list
                 if last[k, SE_PSIZE_SHORT] > 0 else 0.0))
            for k, s in enumerate(cfg.symbols)}
     return MultiOutcome(keys, float(res.equity[-1, AE_BALANCE]), pos, time.perf_counter() - t0,
-                        len(candles[0]))
+                        len(candles[0]), n_unstuck=int((kinds == KIND_UNSTUCK_CLOSE).sum()),
+                        n_stop=int((kinds == KIND_STOP_CLOSE).sum()))
 
 
 def emulator_exposure(emu) -> tuple[float, float]:
@@ -244,7 +260,7 @@ async def live_outcome(cfg, candles: list[np.ndarray], exchange: str, specs: dic
                        fundings: list, starting_balance: float, maker: float, taker: float,
                        select_every: int, select_window: int, realism="minute",
                        time_limit_s: float | None = None, minute_timeout: float = 10.0,
-                       max_unsettled: int = 20, progress=None) -> MultiOutcome:
+                       max_unsettled: int = 20, progress=None, options=None) -> MultiOutcome:
     from passivbot.emulator import Emulator
     from passivbot.exchanges.ccxt_factory import create_exchange
     from passivbot.live.multi import MultiBot
@@ -263,8 +279,8 @@ async def live_outcome(cfg, candles: list[np.ndarray], exchange: str, specs: dic
                          emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
     log = logging.getLogger(f"harness.parity_multi.{exchange}")
     log.setLevel(logging.WARNING)
-    mb = MultiBot(exchange, ex, cfg, log, options=lockstep_options(), select_every=select_every,
-                  select_window=select_window)
+    mb = MultiBot(exchange, ex, cfg, log, options=options or lockstep_options(),
+                  select_every=select_every, select_window=select_window)
     t0 = time.perf_counter()
     unsettled: list[int] = []
     hi, hi_bots, holding = [0.0, 0.0], [0.0, 0.0], [0, 0]
@@ -328,10 +344,12 @@ async def run_parity_multi(cfg, candles: list[np.ndarray], exchange: str,
                            starting_balance: float = 10_000.0, realism="minute",
                            select_every: int = 60, select_window: int = 1440,
                            funding: bool = True, time_limit_s: float | None = None,
-                           progress=None) -> MultiReport:
+                           progress=None, bounded_loss: bool = False,
+                           options=None) -> MultiReport:
     """The multi backtest, then the MultiBot on the multi emulator over the same candles (see
     module). With `time_limit_s` the live run may stop early; both are then compared over the
-    candles it reached."""
+    candles it reached. `bounded_loss`: the backtest with the config's unstuck and equity-stop
+    keys (the MultiBot always applies them); `options`: the bots' (default lockstep_options)."""
     fees = DEFAULT_FEES[exchange]
     maker, taker = fees["maker_fee"], fees["taker_fee"]
     syms = list(cfg.symbols)
@@ -341,10 +359,10 @@ async def run_parity_multi(cfg, candles: list[np.ndarray], exchange: str,
     live = await live_outcome(cfg, candles, exchange, specs, f, starting_balance, maker, taker,
                               select_every, select_window, realism, time_limit_s,
                               minute_timeout=15.0,  # 4+ bots on a loaded machine
-                              progress=progress)
+                              progress=progress, options=options)
     n = min(live.n_candles, len(candles[0]))
     bt = backtest_outcome(cfg, [c[:n] for c in candles], specs, f, starting_balance, maker,
-                          taker, select_every, select_window)
+                          taker, select_every, select_window, bounded_loss)
     return compare(exchange, syms, n, bt, live)
 
 
