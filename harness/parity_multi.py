@@ -72,6 +72,24 @@ def busy_multi_dict(symbols: list[str], n_positions: int | None = None,
     return d
 
 
+# Bounded loss of the short multi parity test (tests/test_live_multi_risk.py) and
+# `bench/parity_multi.py --config bounded-loss`: unstuck above 0.15 x the limit, 20 % of the
+# position per close at the band, 1 % of the peak balance each symbol side may lose to it.
+UNSTUCK = dict(unstuck_threshold=0.15, unstuck_close_pct=0.2, unstuck_ema_dist=0.0,
+               unstuck_loss_allowance_pct=0.01)
+
+
+def bounded_loss_multi_dict(symbols: list[str], drawdown: float = 0.006, cooldown: int = 60,
+                            n_positions: int | None = None) -> dict:
+    """`busy_multi_dict` with UNSTUCK on both sides of every symbol and the account's equity
+    stop at `drawdown` with a `cooldown`-minute pause."""
+    d = busy_multi_dict(symbols, n_positions)
+    for side in ("long", "short"):
+        d[side].update(UNSTUCK)
+    d.update(equity_stop_drawdown=drawdown, equity_stop_cooldown_minutes=cooldown)
+    return d
+
+
 def load_aligned(symbols: list[str], start_day: float, days: float) -> list[np.ndarray]:
     """The bundled samples of `symbols` on their common minutes, days [start, start + days)
     plus one candle (the backtest's last minute is then settled by the emulator too)."""

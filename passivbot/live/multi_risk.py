@@ -72,9 +72,9 @@ class AccountRisk:
 
     def observe(self, ts: int, balance: float, states: dict[str, BotState]) -> bool:
         """The account's decision at the close of minute `ts` (open time), from the wallet
-        balance and every symbol's state in config order (positions, close): raises the peak balance, runs the
-        equity stop. True when the stop fired (every symbol must close; `close_pending` is set
-        and saved before any order when a symbol holds a position)."""
+        balance and every symbol's state in config order (positions, close): raises the peak
+        balance, runs the equity stop. True when the stop fired (every symbol must close;
+        `close_pending` is set and saved before any order when a symbol holds a position)."""
         self.checked_ts = ts
         changed = False
         if balance > self.st.peak_balance:
