@@ -57,8 +57,9 @@ def run_one(exchange: str, args: argparse.Namespace) -> list[str]:
               f"{tag}_fill_match: {rep.match_rate:.1f} % of {rep.total} fills (target 100)",
               f"{tag}_balance_diff: {abs(rep.balance_diff):.2e} USDT (target <= 1e-06)",
               *([f"{tag}_bounded_loss: {rep.backtest.n_unstuck} unstuck closes, "
-                 f"{rep.backtest.n_stop} stop closes in the backtest (target >= 1 each)"]
-                if bounded else []),
+                 f"{rep.backtest.n_stop} stop closes in the backtest (target >= 1 each); "
+                 f"account stop fired backtest {rep.backtest.stops_fired} live "
+                 f"{rep.live.stops_fired} (target equal)"] if bounded else []),
               f"{tag}_rate: {rep.n_candles * len(args.symbols) / max(rep.live.seconds, 1e-9):.0f}"
               f" symbol-minutes/s ({wall:.0f} s wall in all)"]
     return lines

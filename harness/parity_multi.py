@@ -129,6 +129,8 @@ class MultiOutcome:
     connections: int = 0  # websockets open once every symbol subscribed
     n_unstuck: int = 0  # backtest: its unstuck closes and equity-stop closes (compared as
     n_stop: int = 0  # reduce-only closes: the exchange sees no reason)
+    stops_fired: int = 0  # times the account's equity stop fired (backtest S_STOPS; live
+    #                       MultiBot.risk.stops_fired)
 
 
 @dataclass
@@ -171,6 +173,7 @@ def backtest_outcome(cfg, candles: list[np.ndarray], specs: dict, fundings: list
                      bounded_loss: bool = False) -> MultiOutcome:
     """The multi backtest's fills and final state. `bounded_loss`: with the config's unstuck
     keys per symbol and its equity stop on the account; their closes compare as KIND_CLOSE."""
+    from passivbot.backtest.account import S_STOPS
     from passivbot.backtest.multi import SymbolInput, run_multi_backtest
     from passivbot.backtest.multi_nb import (
         AE_BALANCE, SE_PPRICE_LONG, SE_PPRICE_SHORT, SE_PSIZE_LONG, SE_PSIZE_SHORT,
@@ -206,7 +209,8 @@ def backtest_outcome(cfg, candles: list[np.ndarray], specs: dict, fundings: list
            for k, s in enumerate(cfg.symbols)}
     return MultiOutcome(keys, float(res.equity[-1, AE_BALANCE]), pos, time.perf_counter() - t0,
                         len(candles[0]), n_unstuck=int((kinds == KIND_UNSTUCK_CLOSE).sum()),
-                        n_stop=int((kinds == KIND_STOP_CLOSE).sum()))
+                        n_stop=int((kinds == KIND_STOP_CLOSE).sum()),
+                        stops_fired=int(res.summary[S_STOPS]))
 
 
 def emulator_exposure(emu) -> tuple[float, float]:
@@ -349,7 +353,7 @@ async def live_outcome(cfg, candles: list[np.ndarray], exchange: str, specs: dic
                     for sd in (LONG, SHORT)) for s, a in emu.accounts.items()}
     return MultiOutcome(keys, books[0].balance, pos, time.perf_counter() - t0, books[0].clock,
                         unsettled, (hi[0], hi[1]), mb.selections, (hi_bots[0], hi_bots[1]),
-                        (holding[0], holding[1]), n_conns)
+                        (holding[0], holding[1]), n_conns, stops_fired=mb.risk.stops_fired)
 
 
 def compare(exchange: str, symbols: list[str], n: int, bt: MultiOutcome,
@@ -394,6 +398,9 @@ def summary_lines(rep: MultiReport) -> list[str]:
              f"selections {lv.selections}; max exposure sum long {lv.max_exposure[0]:.4f} short "
              f"{lv.max_exposure[1]:.4f}; websockets {lv.connections}; live run "
              f"{lv.seconds:.1f} s"]
+    if b.stops_fired or lv.stops_fired or b.n_unstuck:
+        lines.append(f"{rep.exchange}: account equity stop fired backtest {b.stops_fired} live "
+                     f"{lv.stops_fired} ({b.n_stop} stop closes), {b.n_unstuck} unstuck closes")
     if lv.unsettled:
         lines.append(f"{rep.exchange}: bots not caught up at {len(lv.unsettled)} minutes, "
                      f"first {lv.unsettled[:20]}")

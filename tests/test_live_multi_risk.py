@@ -40,6 +40,7 @@ async def test_account_equity_stop_and_unstuck_fill_exactly_as_the_multi_backtes
     candles = load_aligned(SYMS, 2.25, 300 / 1440)
     rep = await run_parity_multi(cfg, candles, exchange, bounded_loss=True)
     assert rep.backtest.n_stop == 2 and rep.backtest.n_unstuck == 2, summary_lines(rep)
+    assert rep.backtest.stops_fired == rep.live.stops_fired == 1  # one stop, the account's
     assert rep.ok, "\n".join(summary_lines(rep))
     assert rep.match_rate == 100.0 and abs(rep.balance_diff) <= 1e-6
     assert rep.live.fills == rep.backtest.fills

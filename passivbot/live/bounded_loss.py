@@ -60,7 +60,25 @@ def prepare_risk_state(folder: str | Path, exchange: str, user: str, symbol: str
     return path
 
 
-class BoundedLoss:
+class RiskRules:
+    """What every holder of bounded-loss rules and their persisted state shares: this
+    module's BoundedLoss (one symbol) and `live.multi_risk.AccountRisk` (an account)."""
+
+    unstuck_on: bool
+    stop_on: bool
+    st: RiskState
+    path: Path | None
+
+    @property
+    def active(self) -> bool:
+        return self.unstuck_on or self.stop_on or self.st.stop_until_ms > 0
+
+    def save(self) -> None:
+        if self.path is not None:
+            save_risk_state(self.path, self.st)
+
+
+class BoundedLoss(RiskRules):
     """Per-bot bounded-loss state and decisions (see module doc). `path` None: in memory
     only (tests, or rules off); a real bot passes its state file."""
 
@@ -80,14 +98,6 @@ class BoundedLoss:
         if self.st.stop_until_ms > 0:
             log.error("EQUITY STOP in force from the state file %s: no entries %s", self.path,
                       _ms_text(self.st.stop_until_ms))
-
-    @property
-    def active(self) -> bool:
-        return self.unstuck_on or self.stop_on or self.st.stop_until_ms > 0
-
-    def save(self) -> None:
-        if self.path is not None:
-            save_risk_state(self.path, self.st)
 
     def now_ms(self, state: BotState) -> int:
         """Decision time: the close of the last closed candle (the backtest's ts + 1 minute)."""

@@ -34,12 +34,12 @@ import numpy as np
 
 from passivbot import risk
 from passivbot.config.risk import stop_params, unstuck_params
-from passivbot.live.bounded_loss import BoundedLoss, _ms_text
-from passivbot.live.risk_state import RiskState, load_risk_state, save_risk_state
+from passivbot.live.bounded_loss import BoundedLoss, RiskRules, _ms_text
+from passivbot.live.risk_state import RiskState, load_risk_state
 from passivbot.live.state import MINUTE_MS, SIDES, BotState
 
 
-class AccountRisk:
+class AccountRisk(RiskRules):
     """The account's bounded-loss state and its per-minute decision (see module doc). `path`
     None: in memory only (tests; a real MultiBot passes its account file)."""
 
@@ -61,14 +61,6 @@ class AccountRisk:
         if self.st.stop_until_ms > 0:
             log.error("EQUITY STOP (account) in force from the state file %s: no entries on any "
                       "symbol %s", self.path, _ms_text(self.st.stop_until_ms))
-
-    @property
-    def active(self) -> bool:
-        return self.unstuck_on or self.stop_on or self.st.stop_until_ms > 0
-
-    def save(self) -> None:
-        if self.path is not None:
-            save_risk_state(self.path, self.st)
 
     def observe(self, ts: int, balance: float, states: dict[str, BotState]) -> bool:
         """The account's decision at the close of minute `ts` (open time), from the wallet
