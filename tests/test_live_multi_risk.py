@@ -29,16 +29,19 @@ def risk_config(symbols, drawdown: float, cooldown: int):
                                   "multi risk test")
 
 
-@pytest.mark.parametrize("exchange", ["binance", "bybit"])
-async def test_account_equity_stop_and_unstuck_fill_exactly_as_the_multi_backtest(exchange):
+@pytest.mark.parametrize("exchange,realism", [
+    ("binance", "minute"), ("bybit", "minute"), ("binance", "full"), ("bybit", "full")])
+async def test_account_equity_stop_and_unstuck_fill_exactly_as_the_multi_backtest(exchange,
+                                                                                   realism):
     """ETHUSDT + BTCUSDT, 5 hours from day 2.25 of the bundled sample, account stop at 0.6 %
     drawdown, unstuck above 0.15 x the limit: the multi backtest's account stop fires at
     minute 70 and closes both symbols' shorts at the next open, then 2 unstuck closes (ETH,
     BTC) follow; the live MultiBot makes the same fills (stop and unstuck closes compared as
-    reduce-only closes), the same balance and positions."""
+    reduce-only closes), the same balance and positions, on the minute emulator and on the
+    realistic one (intra-minute path, spread, partial fills)."""
     cfg = risk_config(SYMS, 0.006, 60)
     candles = load_aligned(SYMS, 2.25, 300 / 1440)
-    rep = await run_parity_multi(cfg, candles, exchange, bounded_loss=True)
+    rep = await run_parity_multi(cfg, candles, exchange, realism=realism, bounded_loss=True)
     assert rep.backtest.n_stop == 2 and rep.backtest.n_unstuck == 2, summary_lines(rep)
     assert rep.backtest.stops_fired == rep.live.stops_fired == 1  # one stop, the account's
     assert rep.ok, "\n".join(summary_lines(rep))
