@@ -135,6 +135,7 @@ async def test_account_stop_closes_every_symbol_and_a_restart_mid_cooldown_stays
         until = st.stop_until_ms
         assert until == int(candles[0][fired_at, 0]) + 60_000 * (1 + COOLDOWN)
         assert sorted(st.symbols) == sorted(SYMS) and not st.close_pending
+        assert [f.name for f in tmp_path.iterdir()] == [path.name]  # no file per symbol
         for s, a in emu.accounts.items():  # every symbol closed at market at the next open
             takers = [f for f in a.fills if f["taker"]]
             step_ = a.spec.price_step
