@@ -286,3 +286,45 @@ def test_account_file_round_trips_and_clear_equity_stop_keeps_the_symbols_losses
     p.write_text(json.dumps(d))
     with pytest.raises(RiskStateError, match=r"MULTI-test.risk.json: symbols.BTCUSDT: must be"):
         load_risk_state(p)
+
+
+async def test_restart_between_the_fire_and_the_closes_closes_every_symbols_position(tmp_path):
+    """The account file says the stop fired and its closes are not confirmed (a crash after
+    the fire was saved, before the market closes): the restarted MultiBot closes every symbol's
+    position at market on its first cycle, places no entry, and records the closes done."""
+    from passivbot.emulator import Emulator
+    from passivbot.live.risk_state import save_risk_state
+
+    path = tmp_path / "binance-user-MULTI-test.risk.json"
+    cfg = risk_config(SYMS, 0.5, COOLDOWN)  # a stop that never fires by itself here
+    candles = falling(SYMS)
+    emu = Emulator("binance", SYMS, candles, start_index=1440, realism="minute",
+                   specs={s: market_spec("binance", s) for s in SYMS})
+    await emu.start()
+    mb = mb2 = None
+    try:
+        mb = await new_multibot("binance", emu, cfg, path)
+        for _ in range(100):  # into the fall until both symbols hold a long
+            await step(mb, emu)
+            if all(a.positions[LONG].size > 0 for a in emu.accounts.values()):
+                break
+        assert all(a.positions[LONG].size > 0 for a in emu.accounts.values())
+        await mb.stop()
+        mb = None
+        st = load_risk_state(path)
+        acc0 = emu.accounts[SYMS[0]]
+        until = int(acc0.candles[acc0.clock - 1, 0]) + 60_000 * (1 + COOLDOWN)
+        st.stop_until_ms, st.close_pending = until, True
+        save_risk_state(path, st)
+        mb2 = await new_multibot("binance", emu, cfg, path)
+        for s, a in emu.accounts.items():
+            assert a.positions[LONG].size == 0.0 and a.positions[SHORT].size == 0.0, s
+            assert [f for f in a.fills if f["taker"]], f"{s}: no market close"
+        assert entries_open(emu) == {s: [] for s in SYMS}
+        after = load_risk_state(path)
+        assert not after.close_pending and after.stop_until_ms == until
+    finally:
+        for b in (mb, mb2):
+            if b is not None:
+                await b.stop(cancel_on_exit=True)
+        await emu.stop()
