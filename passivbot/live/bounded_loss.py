@@ -13,9 +13,12 @@ What the backtest does (backtest/engine.py) and how the bot matches it:
   fire: log at ERROR "EQUITY STOP", persist stop_until and close_pending FIRST, cancel all the
   bot's orders, close both positions with reduce-only market orders (the backtest charges the
   next candle's open one price step through the book, with the taker fee; the emulator fills a
-  market order at the open of the candle in progress by the same rule, `fills.market_price_nb`). While cooling no entry is placed
-  (`risk.filter_entries_nb`), and a position still open after the stop (a close that failed,
-  a restart between the fire and the fill) is closed at market again until flat.
+  market order at the open of the candle in progress by the same rule, `fills.market_price_nb`).
+  While cooling no entry is placed (`risk.filter_entries_nb`), and a position still open after
+  the stop (a close that failed, a restart between the fire and the fill) is closed at market
+  again until flat.
+- several symbols on one account: `live/multi_risk.py` (the account's stop and peak balance,
+  this module's rules per symbol through `SymbolRisk`, a subclass of BoundedLoss).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from passivbot.records import LONG
 STOP_CID = f"{CLIENT_ID_PREFIX}x"  # client ids of the stop's market closes (ours: `pb`)
 
 
-def _ms_text(ms: int) -> str:
+def until_text(ms: int) -> str:
     """'until <time>' of a stop's end, for the log."""
     if ms >= risk.STOP_FOREVER:
         return "until cleared (start_bot.py ... --clear-equity-stop)"
@@ -55,7 +58,7 @@ def prepare_risk_state(folder: str | Path, exchange: str, user: str, symbol: str
         was = load_risk_state(path).stop_until_ms
         clear_equity_stop(path)
         log.warning("equity stop cleared by --clear-equity-stop (%s; was: %s)", path,
-                    "not stopped" if was == 0 else f"stopped {_ms_text(was)}")
+                    "not stopped" if was == 0 else f"stopped {until_text(was)}")
     log.info("bounded-loss state file %s", path)
     return path
 
@@ -97,7 +100,7 @@ class BoundedLoss(RiskRules):
         self.stops_fired = 0
         if self.st.stop_until_ms > 0:
             log.error("EQUITY STOP in force from the state file %s: no entries %s", self.path,
-                      _ms_text(self.st.stop_until_ms))
+                      until_text(self.st.stop_until_ms))
 
     def now_ms(self, state: BotState) -> int:
         """Decision time: the close of the last closed candle (the backtest's ts + 1 minute)."""
@@ -173,7 +176,7 @@ class BoundedLoss(RiskRules):
                         "closing both positions at market; no entries %s", equity,
                         100.0 * (1.0 - equity / self.st.peak_equity) if self.st.peak_equity
                         else 0.0, self.st.peak_equity, 100.0 * self.sparams[risk.S_DRAWDOWN],
-                        _ms_text(int(until)))
+                        until_text(int(until)))
                     self.st.close_pending = bool(state.psize.max() > 0.0)
                     action = "fire"
                 self.st.stop_until_ms, self.st.peak_equity = int(until), float(peak)

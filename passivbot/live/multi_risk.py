@@ -34,7 +34,7 @@ import numpy as np
 
 from passivbot import risk
 from passivbot.config.risk import stop_params, unstuck_params
-from passivbot.live.bounded_loss import BoundedLoss, RiskRules, _ms_text
+from passivbot.live.bounded_loss import BoundedLoss, RiskRules, until_text
 from passivbot.live.risk_state import RiskState, load_risk_state
 from passivbot.live.state import MINUTE_MS, SIDES, BotState
 
@@ -60,7 +60,7 @@ class AccountRisk(RiskRules):
         self.stops_fired = 0
         if self.st.stop_until_ms > 0:
             log.error("EQUITY STOP (account) in force from the state file %s: no entries on any "
-                      "symbol %s", self.path, _ms_text(self.st.stop_until_ms))
+                      "symbol %s", self.path, until_text(self.st.stop_until_ms))
 
     def observe(self, ts: int, balance: float, states: dict[str, BotState]) -> bool:
         """The account's decision at the close of minute `ts` (open time), from the wallet
@@ -93,7 +93,7 @@ class AccountRisk(RiskRules):
                     "%s", equity, 100.0 * (1.0 - equity / self.st.peak_equity)
                     if self.st.peak_equity else 0.0, self.st.peak_equity,
                     100.0 * self.sparams[risk.S_DRAWDOWN], ", ".join(holders) or "none open",
-                    _ms_text(int(until)))
+                    until_text(int(until)))
                 self.st.close_pending = bool(holders)
             self.st.stop_until_ms, self.st.peak_equity = int(until), float(peak)
         if changed or fired:
