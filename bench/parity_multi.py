@@ -8,11 +8,18 @@ over 1440 candles, on both sides alike), funding charged where the bundled sampl
 Bybit's bundled specs cover ETHUSDT and BTCUSDT only: its run serves the Binance spec of the
 other symbols over the Bybit protocol (same arrays to both sides).
 
+`--config bounded-loss`: the same plus the account's bounded loss
+(`harness.parity_multi.bounded_loss_multi_dict`: unstuck above 0.15 x the limit on every
+symbol side, the equity stop at 0.6 % of the ACCOUNT's equity with a 60-minute pause); its
+unstuck and stop closes compare as closes (the exchange sees reduce-only orders). E.g.
+`--config bounded-loss --symbols ETHUSDT BTCUSDT --start-day 2 --days 1 --n-positions 0`.
+
 `--time-limit S` bounds each live run; a run stopped there is compared over the minutes it
 reached, and the line says how many days that was and the rate.
 
 Run: python3 bench/parity_multi.py [--days 7] [--start-day 2] [--realism minute|full]
      [--exchanges binance bybit] [--symbols ...] [--n-positions 2] [--time-limit 1800]
+     [--config busy|bounded-loss]
 """
 
 from __future__ import annotations
@@ -29,16 +36,19 @@ sys.path.insert(0, str(ROOT))
 
 def run_one(exchange: str, args: argparse.Namespace) -> list[str]:
     from harness.parity_multi import (
-        busy_multi_dict, load_aligned, run_parity_multi, summary_lines,
+        bounded_loss_multi_dict, busy_multi_dict, load_aligned, run_parity_multi, summary_lines,
     )
     from passivbot.config.multi import multi_config_from_dict
 
-    cfg = multi_config_from_dict(busy_multi_dict(args.symbols, args.n_positions or None),
-                                 "bench parity_multi")
+    bounded = args.config == "bounded-loss"
+    n = args.n_positions or None
+    d = bounded_loss_multi_dict(args.symbols, n_positions=n) if bounded else \
+        busy_multi_dict(args.symbols, n)
+    cfg = multi_config_from_dict(d, f"bench parity_multi ({args.config})")
     candles = load_aligned(args.symbols, args.start_day, args.days)
     t0 = time.perf_counter()
     rep = asyncio.run(run_parity_multi(cfg, candles, exchange, realism=args.realism,
-                                       time_limit_s=args.time_limit))
+                                       time_limit_s=args.time_limit, bounded_loss=bounded))
     wall = time.perf_counter() - t0
     days = (rep.n_candles - 1) / 1440
     lines = summary_lines(rep)
@@ -46,6 +56,10 @@ def run_one(exchange: str, args: argparse.Namespace) -> list[str]:
     lines += [f"{tag}_days: {days:.2f} days x {len(args.symbols)} symbols (target >= 7)",
               f"{tag}_fill_match: {rep.match_rate:.1f} % of {rep.total} fills (target 100)",
               f"{tag}_balance_diff: {abs(rep.balance_diff):.2e} USDT (target <= 1e-06)",
+              *([f"{tag}_bounded_loss: {rep.backtest.n_unstuck} unstuck closes, "
+                 f"{rep.backtest.n_stop} stop closes in the backtest (target >= 1 each); "
+                 f"account stop fired backtest {rep.backtest.stops_fired} live "
+                 f"{rep.live.stops_fired} (target equal)"] if bounded else []),
               f"{tag}_rate: {rep.n_candles * len(args.symbols) / max(rep.live.seconds, 1e-9):.0f}"
               f" symbol-minutes/s ({wall:.0f} s wall in all)"]
     return lines
@@ -59,6 +73,7 @@ def main() -> int:
     ap.add_argument("--exchanges", nargs="+", default=["binance", "bybit"])
     ap.add_argument("--symbols", nargs="+", default=["ETHUSDT", "BTCUSDT", "SOLUSDT", "XRPUSDT"])
     ap.add_argument("--n-positions", type=int, default=2, help="0: every symbol (no selection)")
+    ap.add_argument("--config", choices=("busy", "bounded-loss"), default="busy")
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per live run")
     args = ap.parse_args()
     ok = True

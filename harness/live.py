@@ -67,21 +67,26 @@ def wanted_book(wanted: list[Wanted]) -> list[tuple]:
     return sorted(order_key(w.side, w.close, w.qty, w.price) for w in wanted)
 
 
-def caught_up(bot, emu) -> bool:
-    """The bot's state equals the emulator's: last closed candle and its close (the
-    calculator's price), balance, positions."""
-    acc, st = emu.account, bot.state
-    if st.last_closed_ts != int(emu.candles[acc.clock - 1, 0]):
+def state_caught_up(st, acc, candles: np.ndarray) -> bool:
+    """A bot's state equals one emulator book's: last closed candle and its close (the
+    calculator's price), wallet balance, both positions."""
+    if st.last_closed_ts != int(candles[acc.clock - 1, 0]):
         return False
-    if st.close_price != float(emu.candles[acc.clock - 1, 4]):
+    if st.close_price != float(candles[acc.clock - 1, 4]):
         return False
     if abs(st.balance - acc.balance) > 1e-6:
         return False
     for j, side in enumerate((LONG, SHORT)):
         pos = acc.positions[side]
-        if abs(st.psize[j] - pos.size) > 1e-9 or (pos.size > 0 and abs(st.pprice[j] - pos.price) > 1e-6):
+        if abs(st.psize[j] - pos.size) > 1e-9 or \
+                (pos.size > 0 and abs(st.pprice[j] - pos.price) > 1e-6):
             return False
     return True
+
+
+def caught_up(bot, emu) -> bool:
+    """The bot's state equals the emulator's (`state_caught_up`)."""
+    return state_caught_up(bot.state, emu.account, emu.candles)
 
 
 async def settle(bot, emu, timeout: float = 10.0, idle_s: float = 0.01) -> None:

@@ -85,14 +85,9 @@ class Outcome:
     unsettled: list[int] = field(default_factory=list)  # minutes the bot never caught up with
 
 
-@dataclass
-class ParityReport:
-    exchange: str
-    n_candles: int
-    backtest: Outcome
-    live: Outcome
-    matched: int
-    mismatches: list[str]  # "backtest only minute ..." / "live only minute ..."
+class FillCounts:
+    """What every parity report derives from its `backtest` and `live` outcomes (`fills`,
+    `balance`) and its `matched` count (one symbol here, several in harness.parity_multi)."""
 
     @property
     def total(self) -> int:
@@ -106,6 +101,29 @@ class ParityReport:
     @property
     def balance_diff(self) -> float:
         return self.live.balance - self.backtest.balance
+
+
+def align_fills(bt: list, live: list, describe) -> tuple[int, list[str]]:
+    """(matched, mismatches): the two fill sequences aligned by their longest matching blocks;
+    each fill on one side only described as "backtest only ..." / "live only ..."."""
+    sm = difflib.SequenceMatcher(None, bt, live, autojunk=False)
+    matched = sum(b.size for b in sm.get_matching_blocks())
+    out = []
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag != "equal":
+            out += [f"backtest only {describe(k)}" for k in bt[i1:i2]]
+            out += [f"live only {describe(k)}" for k in live[j1:j2]]
+    return matched, out
+
+
+@dataclass
+class ParityReport(FillCounts):
+    exchange: str
+    n_candles: int
+    backtest: Outcome
+    live: Outcome
+    matched: int
+    mismatches: list[str]  # "backtest only minute ..." / "live only minute ..."
 
     @property
     def positions_equal(self) -> bool:
@@ -294,14 +312,7 @@ async def live_outcome(cfg: LiveConfig, candles: np.ndarray, exchange: str,
 
 def compare(exchange: str, n_candles: int, bt: Outcome, live: Outcome) -> ParityReport:
     """Align the two fill sequences (longest matching blocks) and list what differs."""
-    sm = difflib.SequenceMatcher(None, bt.fills, live.fills, autojunk=False)
-    matched = sum(b.size for b in sm.get_matching_blocks())
-    out = []
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
-        if tag == "equal":
-            continue
-        out += [f"backtest only {describe_fill(k)}" for k in bt.fills[i1:i2]]
-        out += [f"live only {describe_fill(k)}" for k in live.fills[j1:j2]]
+    matched, out = align_fills(bt.fills, live.fills, describe_fill)
     return ParityReport(exchange, n_candles, bt, live, matched, out)
 
 

@@ -25,16 +25,20 @@ parity tests, not the spec's numbers.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.parity import BUSY_OVERRIDES, BALANCE_TOL, lockstep_options
+from harness.live import state_caught_up
+from harness.parity import (
+    BALANCE_TOL, BUSY_OVERRIDES, FillCounts, align_fills, lockstep_options,
+)
 from passivbot.markets import DEFAULT_FEES, MarketSpec, market_spec
-from passivbot.records import KIND_FUNDING, KIND_NAMES, LONG, SHORT
+from passivbot.records import (
+    KIND_CLOSE, KIND_FUNDING, KIND_NAMES, KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, SHORT,
+)
 
 MultiKey = tuple  # (minute, symbol, side, kind, price, qty)
 
@@ -65,6 +69,24 @@ def busy_multi_dict(symbols: list[str], n_positions: int | None = None,
              leverage=leverage)
     if n_positions is not None:
         d["n_positions"] = n_positions
+    return d
+
+
+# Bounded loss of the short multi parity test (tests/test_live_multi_risk.py) and
+# `bench/parity_multi.py --config bounded-loss`: unstuck above 0.15 x the limit, 20 % of the
+# position per close at the band, 1 % of the peak balance each symbol side may lose to it.
+UNSTUCK = dict(unstuck_threshold=0.15, unstuck_close_pct=0.2, unstuck_ema_dist=0.0,
+               unstuck_loss_allowance_pct=0.01)
+
+
+def bounded_loss_multi_dict(symbols: list[str], drawdown: float = 0.006, cooldown: int = 60,
+                            n_positions: int | None = None) -> dict:
+    """`busy_multi_dict` with UNSTUCK on both sides of every symbol and the account's equity
+    stop at `drawdown` with a `cooldown`-minute pause."""
+    d = busy_multi_dict(symbols, n_positions)
+    for side in ("long", "short"):
+        d[side].update(UNSTUCK)
+    d.update(equity_stop_drawdown=drawdown, equity_stop_cooldown_minutes=cooldown)
     return d
 
 
@@ -105,10 +127,14 @@ class MultiOutcome:
     max_exposure_bots: tuple[float, float] = (0.0, 0.0)  # the same, as the bots saw it
     max_holding: tuple[int, int] = (0, 0)  # per side, most symbols holding a position at once
     connections: int = 0  # websockets open once every symbol subscribed
+    n_unstuck: int = 0  # backtest: its unstuck closes and equity-stop closes (compared as
+    n_stop: int = 0  # reduce-only closes: the exchange sees no reason)
+    stops_fired: int = 0  # times the account's equity stop fired (backtest S_STOPS; live
+    #                       MultiBot.risk.stops_fired)
 
 
 @dataclass
-class MultiReport:
+class MultiReport(FillCounts):
     exchange: str
     symbols: list[str]
     n_candles: int
@@ -116,18 +142,6 @@ class MultiReport:
     live: MultiOutcome
     matched: int
     mismatches: list[str]
-
-    @property
-    def total(self) -> int:
-        return max(len(self.backtest.fills), len(self.live.fills))
-
-    @property
-    def match_rate(self) -> float:
-        return 100.0 if self.total == 0 else 100.0 * self.matched / self.total
-
-    @property
-    def balance_diff(self) -> float:
-        return self.live.balance - self.backtest.balance
 
     @property
     def positions_equal(self) -> bool:
@@ -155,25 +169,37 @@ def describe(k: MultiKey) -> str:
 
 def backtest_outcome(cfg, candles: list[np.ndarray], specs: dict, fundings: list,
                      starting_balance: float, maker: float, taker: float,
-                     select_every: int, select_window: int) -> MultiOutcome:
+                     select_every: int, select_window: int,
+                     bounded_loss: bool = False) -> MultiOutcome:
+    """The multi backtest's fills and final state. `bounded_loss`: with the config's unstuck
+    keys per symbol and its equity stop on the account; their closes compare as KIND_CLOSE."""
+    from passivbot.backtest.account import S_STOPS
     from passivbot.backtest.multi import SymbolInput, run_multi_backtest
     from passivbot.backtest.multi_nb import (
         AE_BALANCE, SE_PPRICE_LONG, SE_PPRICE_SHORT, SE_PSIZE_LONG, SE_PSIZE_SHORT,
     )
     from passivbot.config import side_params
+    from passivbot.config.risk import stop_params, unstuck_params
 
     ins = []
     for s, c, f in zip(cfg.symbols, candles, fundings):
         sp, live = specs[s], cfg.configs[s]
+        risk = dict(long_risk=unstuck_params(live.long), short_risk=unstuck_params(live.short)) \
+            if bounded_loss else {}
         ins.append(SymbolInput(s, c, side_params(live.long), side_params(live.short),
                                sp.market_array(), sp.brackets_array(), sp.mmr_add,
-                               f[0], f[1], f[2], 0))
+                               f[0], f[1], f[2], 0, **risk))
     n = cfg.n_positions if cfg.selecting else None
+    stop = stop_params(cfg.configs[cfg.symbols[0]]) if bounded_loss else None
     t0 = time.perf_counter()
     res = run_multi_backtest(ins, starting_balance, maker, taker, leverage=float(cfg.leverage),
                              n_positions=None if n is None else (n, n),
-                             select_every=select_every, select_window=select_window)
-    keys = [key(x["minute"], cfg.symbols[int(k)], x["side"], x["kind"], x["price"], x["qty"])
+                             select_every=select_every, select_window=select_window,
+                             stop_params=stop)
+    kinds = res.fills["kind"]
+    reduce_only = (KIND_UNSTUCK_CLOSE, KIND_STOP_CLOSE)
+    keys = [key(x["minute"], cfg.symbols[int(k)], x["side"],
+                KIND_CLOSE if x["kind"] in reduce_only else x["kind"], x["price"], x["qty"])
             for x, k in zip(res.fills, res.fill_symbol) if x["kind"] != KIND_FUNDING]
     last = res.symbol_equity[-1]
     pos = {s: ((float(last[k, SE_PSIZE_LONG]), float(last[k, SE_PPRICE_LONG])
@@ -182,7 +208,9 @@ def backtest_outcome(cfg, candles: list[np.ndarray], specs: dict, fundings: list
                 if last[k, SE_PSIZE_SHORT] > 0 else 0.0))
            for k, s in enumerate(cfg.symbols)}
     return MultiOutcome(keys, float(res.equity[-1, AE_BALANCE]), pos, time.perf_counter() - t0,
-                        len(candles[0]))
+                        len(candles[0]), n_unstuck=int((kinds == KIND_UNSTUCK_CLOSE).sum()),
+                        n_stop=int((kinds == KIND_STOP_CLOSE).sum()),
+                        stops_fired=int(res.summary[S_STOPS]))
 
 
 def emulator_exposure(emu) -> tuple[float, float]:
@@ -197,20 +225,8 @@ def emulator_exposure(emu) -> tuple[float, float]:
 def caught_up(mb, emu) -> bool:
     """Every symbol's bot sees its emulator book's last closed candle, the wallet balance and
     its positions."""
-    for sym, bot in mb.bots.items():
-        acc, st = emu.accounts[sym], bot.state
-        if st.last_closed_ts != int(acc.candles[acc.clock - 1, 0]):
-            return False
-        if st.close_price != float(acc.candles[acc.clock - 1, 4]):
-            return False
-        if abs(st.balance - acc.balance) > 1e-6:
-            return False
-        for j, side in enumerate((LONG, SHORT)):
-            pos = acc.positions[side]
-            if abs(st.psize[j] - pos.size) > 1e-9 or \
-                    (pos.size > 0 and abs(st.pprice[j] - pos.price) > 1e-6):
-                return False
-    return True
+    return all(state_caught_up(bot.state, emu.accounts[sym], emu.accounts[sym].candles)
+               for sym, bot in mb.bots.items())
 
 
 async def settle(mb, emu, timeout: float = 10.0, idle_s: float = 0.001) -> None:
@@ -266,7 +282,7 @@ async def live_outcome(cfg, candles: list[np.ndarray], exchange: str, specs: dic
                        fundings: list, starting_balance: float, maker: float, taker: float,
                        select_every: int, select_window: int, realism="minute",
                        time_limit_s: float | None = None, minute_timeout: float = 10.0,
-                       max_unsettled: int = 20, progress=None) -> MultiOutcome:
+                       max_unsettled: int = 20, progress=None, options=None) -> MultiOutcome:
     from passivbot.emulator import Emulator
     from passivbot.exchanges.ccxt_factory import create_exchange
     from passivbot.live.multi import MultiBot
@@ -285,8 +301,8 @@ async def live_outcome(cfg, candles: list[np.ndarray], exchange: str, specs: dic
                          emulator=f"127.0.0.1:{emu.port}", rate_limit=False)
     log = logging.getLogger(f"harness.parity_multi.{exchange}")
     log.setLevel(logging.WARNING)
-    mb = MultiBot(exchange, ex, cfg, log, options=lockstep_options(), select_every=select_every,
-                  select_window=select_window)
+    mb = MultiBot(exchange, ex, cfg, log, options=options or lockstep_options(),
+                  select_every=select_every, select_window=select_window)
     t0 = time.perf_counter()
     unsettled: list[int] = []
     hi, hi_bots, holding = [0.0, 0.0], [0.0, 0.0], [0, 0]
@@ -337,18 +353,12 @@ async def live_outcome(cfg, candles: list[np.ndarray], exchange: str, specs: dic
                     for sd in (LONG, SHORT)) for s, a in emu.accounts.items()}
     return MultiOutcome(keys, books[0].balance, pos, time.perf_counter() - t0, books[0].clock,
                         unsettled, (hi[0], hi[1]), mb.selections, (hi_bots[0], hi_bots[1]),
-                        (holding[0], holding[1]), n_conns)
+                        (holding[0], holding[1]), n_conns, stops_fired=mb.risk.stops_fired)
 
 
 def compare(exchange: str, symbols: list[str], n: int, bt: MultiOutcome,
             live: MultiOutcome) -> MultiReport:
-    sm = difflib.SequenceMatcher(None, bt.fills, live.fills, autojunk=False)
-    matched = sum(b.size for b in sm.get_matching_blocks())
-    out = []
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
-        if tag != "equal":
-            out += [f"backtest only {describe(k)}" for k in bt.fills[i1:i2]]
-            out += [f"live only {describe(k)}" for k in live.fills[j1:j2]]
+    matched, out = align_fills(bt.fills, live.fills, describe)
     return MultiReport(exchange, symbols, n, bt, live, matched, out)
 
 
@@ -356,10 +366,12 @@ async def run_parity_multi(cfg, candles: list[np.ndarray], exchange: str,
                            starting_balance: float = 10_000.0, realism="minute",
                            select_every: int = 60, select_window: int = 1440,
                            funding: bool = True, time_limit_s: float | None = None,
-                           progress=None) -> MultiReport:
+                           progress=None, bounded_loss: bool = False,
+                           options=None) -> MultiReport:
     """The multi backtest, then the MultiBot on the multi emulator over the same candles (see
     module). With `time_limit_s` the live run may stop early; both are then compared over the
-    candles it reached."""
+    candles it reached. `bounded_loss`: the backtest with the config's unstuck and equity-stop
+    keys (the MultiBot always applies them); `options`: the bots' (default lockstep_options)."""
     fees = DEFAULT_FEES[exchange]
     maker, taker = fees["maker_fee"], fees["taker_fee"]
     syms = list(cfg.symbols)
@@ -369,10 +381,10 @@ async def run_parity_multi(cfg, candles: list[np.ndarray], exchange: str,
     live = await live_outcome(cfg, candles, exchange, specs, f, starting_balance, maker, taker,
                               select_every, select_window, realism, time_limit_s,
                               minute_timeout=15.0,  # 4+ bots on a loaded machine
-                              progress=progress)
+                              progress=progress, options=options)
     n = min(live.n_candles, len(candles[0]))
     bt = backtest_outcome(cfg, [c[:n] for c in candles], specs, f, starting_balance, maker,
-                          taker, select_every, select_window)
+                          taker, select_every, select_window, bounded_loss)
     return compare(exchange, syms, n, bt, live)
 
 
@@ -386,6 +398,9 @@ def summary_lines(rep: MultiReport) -> list[str]:
              f"selections {lv.selections}; max exposure sum long {lv.max_exposure[0]:.4f} short "
              f"{lv.max_exposure[1]:.4f}; websockets {lv.connections}; live run "
              f"{lv.seconds:.1f} s"]
+    if b.stops_fired or lv.stops_fired or b.n_unstuck:
+        lines.append(f"{rep.exchange}: account equity stop fired backtest {b.stops_fired} live "
+                     f"{lv.stops_fired} ({b.n_stop} stop closes), {b.n_unstuck} unstuck closes")
     if lv.unsettled:
         lines.append(f"{rep.exchange}: bots not caught up at {len(lv.unsettled)} minutes, "
                      f"first {lv.unsettled[:20]}")

@@ -13,9 +13,12 @@ What the backtest does (backtest/engine.py) and how the bot matches it:
   fire: log at ERROR "EQUITY STOP", persist stop_until and close_pending FIRST, cancel all the
   bot's orders, close both positions with reduce-only market orders (the backtest charges the
   next candle's open one price step through the book, with the taker fee; the emulator fills a
-  market order at the open of the candle in progress by the same rule, `fills.market_price_nb`). While cooling no entry is placed
-  (`risk.filter_entries_nb`), and a position still open after the stop (a close that failed,
-  a restart between the fire and the fill) is closed at market again until flat.
+  market order at the open of the candle in progress by the same rule, `fills.market_price_nb`).
+  While cooling no entry is placed (`risk.filter_entries_nb`), and a position still open after
+  the stop (a close that failed, a restart between the fire and the fill) is closed at market
+  again until flat.
+- several symbols on one account: `live/multi_risk.py` (the account's stop and peak balance,
+  this module's rules per symbol through `SymbolRisk`, a subclass of BoundedLoss).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from passivbot.records import LONG
 STOP_CID = f"{CLIENT_ID_PREFIX}x"  # client ids of the stop's market closes (ours: `pb`)
 
 
-def _ms_text(ms: int) -> str:
+def until_text(ms: int) -> str:
     """'until <time>' of a stop's end, for the log."""
     if ms >= risk.STOP_FOREVER:
         return "until cleared (start_bot.py ... --clear-equity-stop)"
@@ -55,12 +58,30 @@ def prepare_risk_state(folder: str | Path, exchange: str, user: str, symbol: str
         was = load_risk_state(path).stop_until_ms
         clear_equity_stop(path)
         log.warning("equity stop cleared by --clear-equity-stop (%s; was: %s)", path,
-                    "not stopped" if was == 0 else f"stopped {_ms_text(was)}")
+                    "not stopped" if was == 0 else f"stopped {until_text(was)}")
     log.info("bounded-loss state file %s", path)
     return path
 
 
-class BoundedLoss:
+class RiskRules:
+    """What every holder of bounded-loss rules and their persisted state shares: this
+    module's BoundedLoss (one symbol) and `live.multi_risk.AccountRisk` (an account)."""
+
+    unstuck_on: bool
+    stop_on: bool
+    st: RiskState
+    path: Path | None
+
+    @property
+    def active(self) -> bool:
+        return self.unstuck_on or self.stop_on or self.st.stop_until_ms > 0
+
+    def save(self) -> None:
+        if self.path is not None:
+            save_risk_state(self.path, self.st)
+
+
+class BoundedLoss(RiskRules):
     """Per-bot bounded-loss state and decisions (see module doc). `path` None: in memory
     only (tests, or rules off); a real bot passes its state file."""
 
@@ -79,15 +100,7 @@ class BoundedLoss:
         self.stops_fired = 0
         if self.st.stop_until_ms > 0:
             log.error("EQUITY STOP in force from the state file %s: no entries %s", self.path,
-                      _ms_text(self.st.stop_until_ms))
-
-    @property
-    def active(self) -> bool:
-        return self.unstuck_on or self.stop_on or self.st.stop_until_ms > 0
-
-    def save(self) -> None:
-        if self.path is not None:
-            save_risk_state(self.path, self.st)
+                      until_text(self.st.stop_until_ms))
 
     def now_ms(self, state: BotState) -> int:
         """Decision time: the close of the last closed candle (the backtest's ts + 1 minute)."""
@@ -163,7 +176,7 @@ class BoundedLoss:
                         "closing both positions at market; no entries %s", equity,
                         100.0 * (1.0 - equity / self.st.peak_equity) if self.st.peak_equity
                         else 0.0, self.st.peak_equity, 100.0 * self.sparams[risk.S_DRAWDOWN],
-                        _ms_text(int(until)))
+                        until_text(int(until)))
                     self.st.close_pending = bool(state.psize.max() > 0.0)
                     action = "fire"
                 self.st.stop_until_ms, self.st.peak_equity = int(until), float(peak)

@@ -19,12 +19,21 @@ streams, calculator calls, reconciliation) and gives them what an account shares
 The selection runs inside the first per-symbol cycle that sees a due minute (`before_decide`,
 under one lock), before any symbol decides its orders for the next minute; then every symbol
 re-decides.
+
+Bounded loss (`equity_stop_*`, `unstuck_*` keys) is the account's, as in the multi-symbol
+backtest (`live/multi_risk.py`): one equity stop on the account's equity, decided once per
+closed minute after every symbol applied that close, closing every symbol and blocking entries
+on every symbol; unstuck per symbol and side with the account's peak balance. Its state lives
+in ONE file, `options.risk_state_path` (start_bot.py: `prepare_risk_state(log_dir, exchange,
+user, "MULTI-<config name>", ...)`); the symbols' bots keep no file of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 
 import numpy as np
 
@@ -32,6 +41,8 @@ from passivbot.config.multi import MultiConfig
 from passivbot.exchanges.adapter import ExchangeAdapter
 from passivbot.exchanges.errors import Redactor
 from passivbot.live.bot import BotOptions, LiveBot
+from passivbot.live.bounded_loss import stop_close
+from passivbot.live.multi_risk import AccountRisk, SymbolRisk
 from passivbot.live.state import MINUTE_MS
 from passivbot.records import LONG, P_ENABLED, SHORT
 from passivbot.selection import score_nb, select_nb
@@ -39,6 +50,9 @@ from passivbot.selection import score_nb, select_nb
 # The multi-symbol backtest's defaults (passivbot.backtest.multi; a test checks they agree).
 SELECT_EVERY = 60  # minutes between selections
 SELECT_WINDOW = 1440  # 1m candles scored
+# The account's bounded-loss decision at a minute waits at most this long for a symbol one
+# minute behind (its candle close arriving late); then it counts at its last close.
+RISK_WAIT_S = 5.0
 
 
 class SharedClient:
@@ -93,17 +107,40 @@ def share_sockets(ex, n_symbols: int) -> None:
         limits["linear"] = max(1, need)
 
 
+class SymbolBot(LiveBot):
+    """One symbol's LiveBot in a MultiBot: unchanged, except that its bounded-loss rules are
+    the account's (`multi_risk.SymbolRisk`, installed at setup, before anything trades)."""
+
+    account_risk: AccountRisk | None = None
+
+    async def setup(self) -> None:
+        await super().setup()
+        acc = self.account_risk
+        if acc is not None:
+            r = SymbolRisk(acc, self.adapter.symbol_id, self.log, self.risk.maker_fee)
+            self.risk = r
+            self.sync.risk = r if acc.active else None
+            self.view.risk = r
+
+
 class MultiBot:
     def __init__(self, exchange: str, ex, config: MultiConfig, log: logging.Logger,
                  redact: Redactor | None = None, options: BotOptions = BotOptions(),
-                 select_every: int = SELECT_EVERY, select_window: int = SELECT_WINDOW) -> None:
+                 select_every: int = SELECT_EVERY, select_window: int = SELECT_WINDOW,
+                 risk_wait_s: float = RISK_WAIT_S) -> None:
         self.config, self.log, self.ex = config, log, ex
         self.redact = redact or Redactor()
         self.select_every, self.select_window = int(select_every), int(select_window)
+        # the account's bounded-loss state, in options.risk_state_path (None: in memory)
+        self.risk = AccountRisk(config.configs, options.risk_state_path, log)
+        self.risk_wait_s = float(risk_wait_s)
+        self._moved = asyncio.Event()  # set (and replaced) when a symbol reaches a new close
+        per_symbol = dataclasses.replace(options, risk_state_path=None)  # no file per symbol
         adapters = make_adapters(exchange, ex, config.symbols)
         self.bots: dict[str, LiveBot] = {}
         for sym, a in zip(config.symbols, adapters):
-            bot = LiveBot(a, config.configs[sym], log.getChild(sym), self.redact, options)
+            bot = SymbolBot(a, config.configs[sym], log.getChild(sym), self.redact, per_symbol)
+            bot.account_risk = self.risk
             bot.before_decide = self.before_decide
             self.bots[sym] = bot
         first = next(iter(self.bots.values()))
@@ -136,16 +173,60 @@ class MultiBot:
         return self.t_start + (m // self.select_every) * self.select_every * MINUTE_MS
 
     async def before_decide(self, bot: LiveBot) -> None:
-        """Hook of every symbol's cycle: run the selection due at its last closed minute."""
-        if not self.config.selecting:
+        """Hook of every symbol's cycle, before it decides: the account's bounded-loss decision
+        at its last closed minute (once, when every symbol has that close), the selection due
+        then, and this symbol's share of an equity stop (its market closes)."""
+        risk_on = self.risk.active
+        if not (self.config.selecting or risk_on):
             return
         await self._ready.wait()
         if bot.state.last_closed_ts < 0 or self.stopping.is_set():
             return
-        async with self._lock:
-            due = self.due(bot.state.last_closed_ts)
-            if due > self.selected_ts:
-                await self.select(due)
+        if risk_on:
+            await self._account_minute(bot)
+        if self.config.selecting:
+            async with self._lock:
+                due = self.due(bot.state.last_closed_ts)
+                if due > self.selected_ts:
+                    await self.select(due)
+        if risk_on and self.risk.st.close_pending:
+            await self._stop_closes(bot)
+
+    async def _account_minute(self, bot: LiveBot) -> None:
+        """The account decision at `bot`'s last closed minute t, made once: after every symbol
+        one minute behind caught up (at most `risk_wait_s`; see live/multi_risk.py)."""
+        t = bot.state.last_closed_ts
+        ev, self._moved = self._moved, asyncio.Event()
+        ev.set()  # wake the symbols waiting for this one
+        if t <= self.risk.checked_ts:
+            return
+        deadline = time.monotonic() + self.risk_wait_s
+        while not self.stopping.is_set():
+            behind = [s for s, b in self.bots.items()
+                      if t - MINUTE_MS <= b.state.last_closed_ts < t]
+            left = deadline - time.monotonic()
+            if not behind or left <= 0:
+                if behind:
+                    self.log.warning("account bounded loss at %d: %s not closed after %.1f s: "
+                                     "counted at their last close", t, ", ".join(behind),
+                                     self.risk_wait_s)
+                break
+            try:
+                await asyncio.wait_for(self._moved.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+        if t > self.risk.checked_ts and not self.stopping.is_set():
+            self.risk.observe(t, bot.state.balance, {s: b.state for s, b in self.bots.items()})
+
+    async def _stop_closes(self, bot: LiveBot) -> None:
+        """The equity stop fired (or its closes are not confirmed): this symbol's orders
+        cancelled and positions closed at market (bounded_loss.stop_close, retried soon on a
+        failure); once every symbol is flat the stop's closes are done."""
+        if bot.state.psize.max() > 0.0:
+            if not await stop_close(bot.risk, bot.adapter, bot.sync, bot.log):
+                bot._retry_soon(2.0)
+        if all(b.state.psize.max() <= 0.0 for b in self.bots.values()):
+            self.risk.all_flat()
 
     async def select(self, ts: int) -> None:
         """Choose per side which symbols may open (selection.select_nb) from each symbol's

@@ -7,7 +7,11 @@ after a restart (the backtester carries the same four numbers in its loop).
 - `stop_until_ms`: 0 = not stopped, else no entries before this exchange time (ms);
   `risk.STOP_FOREVER` = until a person clears it (`start_bot.py ... --clear-equity-stop`);
 - `close_pending`: the stop fired and its market closes are not yet confirmed flat (a restart
-  in between sends them again).
+  in between sends them again);
+- `symbols` (the account file of a multi-symbol bot, `live/multi_risk.py`, only):
+  {"SYMBOL": [long, short]}, each symbol side's realized unstuck loss; the four numbers above
+  are then the account's (peak wallet balance, account equity peak, one stop for every symbol)
+  and `unstuck_loss` is unused. A one-symbol file has no `symbols` key.
 
 Why a file: a bot restarted in the middle of a stop's cool-down must not reopen positions
 because it forgot it had stopped. Written atomically (a temp file in the same folder, fsync,
@@ -40,15 +44,28 @@ class RiskState:
     peak_equity: float = 0.0
     stop_until_ms: int = 0
     close_pending: bool = False
+    symbols: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"version": VERSION, **asdict(self)}, indent=1, sort_keys=True)
+        d = asdict(self)
+        if not d["symbols"]:
+            del d["symbols"]  # a one-symbol file is as it always was
+        return json.dumps({"version": VERSION, **d}, indent=1, sort_keys=True)
 
 
 def _bad(path: Path, key: str, why: str) -> RiskStateError:
     return RiskStateError(f"risk state file {path}: {key}: {why}; the bot will not trade on a "
                           f"guess (an equity stop may be in force): restore the file, or delete "
                           f"it to start from a fresh state")
+
+
+def _losses(path: Path, key: str, ul) -> list[float]:
+    """[long, short] realized unstuck losses: two numbers >= 0."""
+    if (not isinstance(ul, list) or len(ul) != 2
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0.0
+                       for x in ul)):
+        raise _bad(path, key, f"must be [long, short], two numbers >= 0, got {ul!r}")
+    return [float(ul[0]), float(ul[1])]
 
 
 def load_risk_state(path: str | Path) -> RiskState:
@@ -70,12 +87,11 @@ def load_risk_state(path: str | Path) -> RiskState:
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0.0:
             raise _bad(path, key, f"must be a number >= 0, got {v!r}")
         setattr(st, key, float(v))
-    ul = data.get("unstuck_loss")
-    if (not isinstance(ul, list) or len(ul) != 2
-            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0.0
-                       for x in ul)):
-        raise _bad(path, "unstuck_loss", f"must be [long, short], two numbers >= 0, got {ul!r}")
-    st.unstuck_loss = [float(ul[0]), float(ul[1])]
+    st.unstuck_loss = _losses(path, "unstuck_loss", data.get("unstuck_loss"))
+    syms = data.get("symbols", {})
+    if not isinstance(syms, dict) or not all(isinstance(k, str) for k in syms):
+        raise _bad(path, "symbols", f"must be an object {{SYMBOL: [long, short]}}, got {syms!r}")
+    st.symbols = {k: _losses(path, f"symbols.{k}", v) for k, v in syms.items()}
     su = data.get("stop_until_ms")
     if not isinstance(su, int) or isinstance(su, bool) or su < 0:
         raise _bad(path, "stop_until_ms", f"must be an integer >= 0 (ms), got {su!r}")
@@ -108,7 +124,8 @@ def save_risk_state(path: str | Path, state: RiskState) -> None:
 
 def clear_equity_stop(path: str | Path) -> RiskState:
     """A person's deliberate clear: not stopped, equity peak re-based at the next candle
-    (the unstuck losses and the peak balance are kept: the allowance is over the whole run)."""
+    (the unstuck losses, per symbol too, and the peak balance are kept: the allowance is over
+    the whole run). The same for a one-symbol file and a multi-symbol account's."""
     st = load_risk_state(path)
     st.stop_until_ms, st.close_pending, st.peak_equity = 0, False, 0.0
     save_risk_state(path, st)
