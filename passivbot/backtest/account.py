@@ -16,7 +16,7 @@ from passivbot.backtest.book import side_of_nb
 from passivbot.fills import apply_fill_nb, fill_kind_nb, is_close_kind_nb
 from passivbot.margin import (
     LIQ_ABOVE, LIQ_BELOW, available_margin_nb, entry_margin_ok_nb, funding_payment_nb,
-    initial_margin_nb, is_liquidated_nb,
+    initial_margin_nb, is_liquidated_nb, liquidation_balance_nb,
 )
 from passivbot.numeric import wallet_exposure_nb
 from passivbot.records import (
@@ -216,6 +216,23 @@ def liquidation_book_nb(st: np.ndarray, price: float, kind: int = KIND_LIQUIDATI
             book[k, B_SIDE] = side_of_nb(j)
             k += 1
     return book[:k]
+
+
+@njit(cache=True)
+def end_in_liquidation_nb(rows: np.ndarray, cnt: np.ndarray, summary: np.ndarray,
+                          balance: float) -> float:
+    """The end of a run in a liquidation, once its closes are settled (both replays): the
+    margin left is lost (`margin.liquidation_balance_nb`: the balance never below 0), booked as
+    a fee on the last close row, and the summary says so. Returns the balance after it."""
+    balance, lost = liquidation_balance_nb(balance)
+    last_row = rows[cnt[CNT_FILLS] - 1]
+    last_row.fee += lost
+    last_row.balance = balance
+    summary[S_LIQ_MARGIN_LOST] = lost
+    summary[S_CLOSEST_LIQ] = 0.0
+    summary[S_LIQUIDATED] = 1.0
+    summary[S_MAX_DRAWDOWN] = 1.0
+    return balance
 
 
 @njit(cache=True)

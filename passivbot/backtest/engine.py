@@ -53,8 +53,8 @@ from passivbot.backtest.account import (
     N_SUMMARY, S_CLOSEST_LIQ, S_FUNDING_EVENTS, S_FUNDING_PAID, S_FUNDING_RECEIVED, S_GAP_INDEX,
     S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED, S_MARGIN_REFUSED, S_MAX_DRAWDOWN,
     S_MAX_WE_LONG, S_MAX_WE_SHORT, S_PEAK_BALANCE, S_STOPS, S_UNSTUCK_LOSS_LONG,
-    S_UNSTUCK_LOSS_SHORT, S_WARMUP, fund_nb, liq_distance_nb, liquidation_book_nb,
-    sample_equity_nb, settle_nb, trades_before_liquidation_nb,
+    S_UNSTUCK_LOSS_SHORT, S_WARMUP, end_in_liquidation_nb, fund_nb, liq_distance_nb,
+    liquidation_book_nb, sample_equity_nb, settle_nb, trades_before_liquidation_nb,
 )
 from passivbot.backtest.book import (
     book_nb, close_buffer_len_nb, closes_current_nb, entries_uncapped_nb, precheck_nb,
@@ -67,7 +67,7 @@ from passivbot.grid import (
     initial_entry_price_nb,
 )
 from passivbot.margin import (
-    hedged_liq_price_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
+    hedged_liq_price_nb, is_liquidated_nb, liquidation_fill_price_nb,
 )
 from passivbot.records import (
     B_PRICE, B_SIDE, KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, ORDER_COLS,
@@ -272,14 +272,7 @@ def run_backtest_nb(
                     seq[r] = r
                 rows, balance, _ = settle_nb(rows, cnt, summary, st, book, seq, taker_fee,
                                               balance, qty_step, i, ts, np.inf, last)
-                balance, lost = liquidation_balance_nb(balance)
-                last_row = rows[cnt[CNT_FILLS] - 1]
-                last_row.fee += lost
-                last_row.balance = balance
-                summary[S_LIQ_MARGIN_LOST] = lost
-                summary[S_CLOSEST_LIQ] = 0.0
-                summary[S_LIQUIDATED] = 1.0
-                summary[S_MAX_DRAWDOWN] = 1.0
+                balance = end_in_liquidation_nb(rows, cnt, summary, balance)
                 liq, liq_dir = 0.0, 0
                 break
             dist = liq_distance_nb(liq, liq_dir, low, high)
