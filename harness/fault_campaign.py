@@ -229,13 +229,8 @@ class Campaign:
         n0 = len(lim.log)
         t0 = time.monotonic()
         while time.monotonic() - t0 < self.poll_limit_s:
-            now = time.monotonic()
-            if hasattr(lim, "_roll"):
-                lim._roll(now)
             self.measure("while the limiter refuses")
-            if now >= lim.banned_until and now >= getattr(lim, "retry_until", 0.0) and \
-                    now >= getattr(lim, "exhausted_until", 0.0) and \
-                    getattr(lim, "used", 0) < 2400:
+            if not lim.refusing(time.monotonic()):
                 break
             await asyncio.sleep(0.005)
         self.refused_in_wait = max(0, len(lim.log) - n0 - 1)
