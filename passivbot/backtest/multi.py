@@ -29,9 +29,9 @@ from passivbot.risk import N_RISK_PARAMS, U_THRESHOLD
 from passivbot.records import (
     BRACKET_COLS, KIND_CLOSE, KIND_FUNDING, LONG, N_MARKET, N_PARAMS, SHORT,
 )
-
-DEFAULT_SELECT_EVERY = 60  # minutes between two selections
-DEFAULT_SELECT_WINDOW = 1440  # candles a score looks back over
+# the selection's cadence and window (defined with the kernel, which the live bot reads too)
+from passivbot.selection import SELECT_EVERY as DEFAULT_SELECT_EVERY
+from passivbot.selection import SELECT_WINDOW as DEFAULT_SELECT_WINDOW
 
 
 @dataclass(frozen=True)
