@@ -94,6 +94,9 @@ N_MARKET = 6
 # The tolerance the market specs and the live adapter put in M_REPRICE_TOL (one value for both,
 # so a backtest and the live bot quantize alike; docs/live.md says how it was chosen).
 DEFAULT_REPRICE_TOL = 0.001
+# The passive distance the market specs and the live adapter put in M_PASSIVE_TICKS (one value
+# for both): both venues' book is at least one step wide around the last trade.
+DEFAULT_PASSIVE_TICKS = 1.0
 
 # Leverage / risk-limit brackets: float64 array (n_tiers, BRACKET_COLS), sorted by
 # notional cap ascending; the last cap may be inf.
