@@ -54,14 +54,15 @@ from passivbot.backtest.account import (
     S_LAST_INDEX, S_LIQ_MARGIN_LOST, S_LIQUIDATED, S_MARGIN_REFUSED, S_MAX_DRAWDOWN,
     S_MAX_WE_LONG, S_MAX_WE_SHORT, S_PEAK_BALANCE, S_STOPS, S_UNSTUCK_LOSS_LONG,
     S_UNSTUCK_LOSS_SHORT, S_WARMUP, end_in_liquidation_nb, fund_nb, liq_distance_nb,
-    liquidation_book_nb, sample_equity_nb, settle_nb, trades_before_liquidation_nb,
+    liquidation_book_nb, sample_equity_nb, settle_nb, stop_close_book_nb,
+    trades_before_liquidation_nb,
 )
 from passivbot.backtest.book import (
     book_nb, close_buffer_len_nb, closes_current_nb, entries_uncapped_nb, precheck_nb,
     refresh_side_nb, set_closes_nb,
 )
 from passivbot.errors import InputError
-from passivbot.fills import fill_sequence_nb, is_buy_nb, market_price_nb
+from passivbot.fills import fill_sequence_nb
 from passivbot.grid import (
     MAX_ENTRY_ORDERS, close_cap_price_nb, ema_alpha_nb, ema_update_nb, entry_cap_price_nb,
     initial_entry_price_nb,
@@ -70,7 +71,7 @@ from passivbot.margin import (
     hedged_liq_price_nb, is_liquidated_nb, liquidation_fill_price_nb,
 )
 from passivbot.records import (
-    B_PRICE, B_SIDE, KIND_STOP_CLOSE, KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, ORDER_COLS,
+    KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, ORDER_COLS,
     P_EMA_SPAN_0, P_EMA_SPAN_1, P_ENABLED, P_WALLET_EXPOSURE_LIMIT, fill_dt, side_dt,
 )
 from passivbot.risk import (
@@ -227,14 +228,10 @@ def run_backtest_nb(
                 # candle opens past the liquidation price (step 2 liquidates it then)
                 stop_pending = False
                 if trades_before_liquidation_nb(liq, liq_dir, candles[i, 1]):
-                    book = liquidation_book_nb(st, candles[i, 1], KIND_STOP_CLOSE)
+                    book = stop_close_book_nb(st, candles[i, 1], market)
                     seq = np.empty(book.shape[0], dtype=np.int64)
                     for r in range(book.shape[0]):
                         seq[r] = r
-                        # a market order: the open, one book width against the taker
-                        book[r, B_PRICE] = market_price_nb(
-                            is_buy_nb(int(book[r, B_SIDE]), KIND_STOP_CLOSE), candles[i, 1],
-                            market)
                     rows, balance, stop_filled = settle_nb(rows, cnt, summary, st, book, seq,
                                                            taker_fee, balance, qty_step, i, ts,
                                                            np.inf, last)

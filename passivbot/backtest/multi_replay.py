@@ -19,15 +19,14 @@ from numba import njit
 from passivbot.backtest.account import (
     CNT_FILLS, EQUITY_EVERY, MINUTE_MS, S_CLOSEST_LIQ, S_FUNDING_EVENTS, S_MAX_DRAWDOWN,
     S_STOPS, S_UNSTUCK_LOSS_LONG, end_in_liquidation_nb, fund_nb, liq_distance_nb,
-    liquidation_book_nb, settle_account_nb, trades_before_liquidation_nb,
+    liquidation_book_nb, settle_account_nb, stop_close_book_nb, trades_before_liquidation_nb,
 )
 from passivbot.backtest.borrow import borrowed_view
 from passivbot.backtest.book import (
     book_nb, closes_current_nb, entries_uncapped_nb, refresh_side_nb, set_closes_nb,
 )
 from passivbot.backtest.multi_account import (
-    cancel_orders_nb, grow_int_nb, sample_nb, settle_all_nb, stop_close_book_nb,
-    symbol_precheck_nb, worst_nb,
+    cancel_orders_nb, grow_int_nb, sample_nb, settle_all_nb, symbol_precheck_nb, worst_nb,
 )
 from passivbot.fills import fill_sequence_nb
 from passivbot.grid import (
