@@ -333,8 +333,7 @@ def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr
                 if filled_k[k] or recompute_every_candle:
                     stale = True
                 elif s.psize > 0.0:
-                    # book.cache_current_nb written out on the record's fields (its docstring:
-                    # why)
+                    # as the one-symbol engine: written out on the record's fields (why: there)
                     current = closes_current_nb(side, s.l_cls, s.cls_limit,
                                                 close_cap_price_nb(c, side, mk)) \
                         and entries_uncapped_nb(side, s.l_ent, s.ent_cap,
