@@ -511,14 +511,7 @@ class Account:
             b.cancel_all()
         open_ = float(self.candles[min(self.clock, len(self.candles) - 1), 1])
         liq = liquidation_fill_price_nb(liq, direction, open_)
-        fills = self.close_all_at(liq)
-        # the margin left is lost, the balance never negative (margin.liquidation_balance_nb)
-        self.balance, lost = liquidation_balance_nb(self.balance)
-        if fills:
-            fills[-1]["fee"] += lost
-            fills[-1]["balance"] = self.balance
-        self.emit("account", {"reason": "LIQUIDATION"})
-        return fills
+        return end_in_liquidation(self.wallet, self.close_all_at(liq), [self])
 
     def close_all_at(self, price: float) -> list:
         """Liquidation: both positions closed at `price` with the taker fee, long first (the
@@ -536,6 +529,19 @@ class Account:
                 if f is not None:
                     fills.append(f)
         return fills
+
+
+def end_in_liquidation(wallet: Wallet, fills: list, books: list) -> list:
+    """After a liquidation's closes (`fills`) of `books`: the margin left is lost, the balance
+    never negative (`margin.liquidation_balance_nb`), charged as a fee on the last fill (the
+    backtest's `account.end_in_liquidation_nb`); each liquidated book announces it."""
+    wallet.balance, lost = liquidation_balance_nb(wallet.balance)
+    if fills:
+        fills[-1]["fee"] += lost
+        fills[-1]["balance"] = wallet.balance
+    for b in books:
+        b.emit("account", {"reason": "LIQUIDATION"})
+    return fills
 
 
 def _get_balance(self) -> float:

@@ -24,8 +24,8 @@ aligns them (`harness.parity_multi.align` does for the bundled samples).
 
 from __future__ import annotations
 
-from passivbot.emulator.core import Account, Wallet
-from passivbot.margin import is_liquidated_nb, liquidation_balance_nb, maintenance_margin_nb
+from passivbot.emulator.core import Account, Wallet, end_in_liquidation
+from passivbot.margin import is_liquidated_nb, maintenance_margin_nb
 from passivbot.records import LONG, SHORT
 
 
@@ -109,13 +109,7 @@ def _cross_liquidation(wallet: Wallet, hold: list[Account], i: int) -> list:
     fills: list = []
     for b, p in zip(hold, prices):
         fills += b.close_all_at(p)
-    wallet.balance, lost = liquidation_balance_nb(wallet.balance)
-    if fills:
-        fills[-1]["fee"] += lost
-        fills[-1]["balance"] = wallet.balance
-    for b in hold:
-        b.emit("account", {"reason": "LIQUIDATION"})
-    return fills
+    return end_in_liquidation(wallet, fills, hold)
 
 
 def align_candles(arrays: list) -> list:
