@@ -228,3 +228,21 @@ async def test_binance_combined_endpoint_wraps_subscribed_streams_too():
             await emu.advance(1)
             msg = json.loads((await asyncio.wait_for(ws.receive(), W)).data)
         assert msg["stream"] == "btcusdt@kline_1m" and msg["data"]["s"] == "BTCUSDT"
+
+
+def test_align_candles_keeps_the_common_minutes_and_fills_a_missing_one_flat():
+    """`wallet.align_candles`: the minutes every symbol covers; a minute missing from one
+    symbol's data is a flat candle at its previous close with volume 0."""
+    from passivbot.emulator.wallet import align_candles
+
+    a = flat_candles(6, 100.0, spread=1.0)
+    a[:, 4] = 100.0 + np.arange(6)  # closes 100..105
+    b = flat_candles(5, 200.0, spread=2.0, t0=int(a[1, 0]))  # starts a minute later
+    b = np.delete(b, 2, axis=0)  # its minute a[3] is missing
+    al_a, al_b = align_candles([a, b])
+    assert list(al_a[:, 0]) == list(a[1:6, 0]) == list(al_b[:, 0])
+    assert np.array_equal(al_a, a[1:6])
+    assert list(al_b[2]) == [a[3, 0], 200.0, 200.0, 200.0, 200.0, 0.0]  # flat, no volume
+    assert list(al_b[3, 1:]) == [200.0, 202.0, 198.0, 200.0, 1.0]
+    with pytest.raises(ValueError, match="do not overlap"):
+        align_candles([a[:2], flat_candles(3, 1.0, t0=int(a[-1, 0]) + 60_000)])
