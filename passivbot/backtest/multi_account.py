@@ -14,6 +14,7 @@ from passivbot.backtest.account import (
     CNT_EQUITY, CNT_FILLS, account_margin_nb, settle_account_nb, upnl_nb,
 )
 from passivbot.fills import fills_nb
+from passivbot.margin import worst_extreme_nb
 
 # Account equity samples (same instants as the one-symbol engine's, on the minute axis).
 AE_TS, AE_BALANCE, AE_EQUITY, AE_LIQ_PRICE = 0, 1, 2, 3
@@ -99,10 +100,7 @@ def sample_nb(eq, seq_, cnt, t, ts, balance, st, closes, liq, s_count):
 
 @njit(cache=True)
 def worst_nb(st, k: int, low: float, high: float) -> tuple:
-    """(upnl, price) of symbol k's two positions at its candle's worse extreme for the net."""
-    pl, ps = st[k, 0].psize, st[k, 1].psize
-    u_lo = pl * (low - st[k, 0].pprice) - ps * (low - st[k, 1].pprice)
-    u_hi = pl * (high - st[k, 0].pprice) - ps * (high - st[k, 1].pprice)
-    if u_lo <= u_hi:
-        return u_lo, low
-    return u_hi, high
+    """(upnl, price) of symbol k's two positions at its candle's worse extreme for the net
+    (`margin.worst_extreme_nb`, the emulator's rule too)."""
+    return worst_extreme_nb(st[k, 0].psize, st[k, 0].pprice, st[k, 1].psize, st[k, 1].pprice,
+                            low, high)
