@@ -194,7 +194,8 @@ async def test_realistic_mode_paths_every_symbol_and_settles_both():
         await emu.advance(1)
         assert eth.clock == btc.clock == 6
         assert 1999.0 <= eth.last_price <= 2001.0 and 49_990.0 <= btc.last_price <= 50_010.0
-        assert np.isclose(eth.ask - eth.bid, eth.spec.price_step) or eth.ask == eth.bid
+        for b in (eth, btc):  # each symbol's own one-step book around its last trade
+            assert np.isclose(b.ask - b.bid, b.spec.price_step) and b.bid <= b.last_price <= b.ask
 
 
 def test_cli_serves_several_symbols_and_refuses_bad_ones():
