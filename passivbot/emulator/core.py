@@ -450,19 +450,11 @@ class Account:
         its open; unless it opens past the liquidation price (as it was before that funding),
         the resting orders by the fill rule, an entry the margin cannot carry staying unfilled
         (`entry_fits`, unrealized pnl at the previous close); then liquidation. clock += 1.
-        Returns its fills. (Several symbols on one wallet: `emulator.wallet.step_wallet`.)"""
-        i = self.clock
-        if i >= len(self.candles):
-            raise IndexError("out of candles")
-        open_, high, low = (float(x) for x in self.candles[i, 1:4])
-        liq, direction = self.liq_price()
-        self.fund(i)
-        fills = []
-        if not is_liquidated_nb(liq, direction, open_, open_):  # a gap: liquidated at the open
-            fills = self.fill_resting(i)
-        fills += self._check_liquidation(low, high)
-        self.end_candle(i)
-        return fills
+        Returns its fills. One rule for one symbol and several: this is `emulator.wallet.
+        step_wallet` of this book's wallet (with other symbols on it, their minute settles too)."""
+        from passivbot.emulator.wallet import step_wallet  # it imports this module
+
+        return step_wallet(self.wallet)
 
     def fund(self, i: int) -> None:
         """The funding events due at candle i's open, on this symbol's positions."""

@@ -43,11 +43,10 @@ def holders(books: list[Account]) -> list[Account]:
 
 
 def step_wallet(wallet: Wallet) -> list:
-    """Settle the next minute of every symbol on `wallet` (see the module); returns the fills
-    in settlement order. One symbol alone: exactly `Account.step`."""
+    """Settle the next minute of every symbol on `wallet` (see the module; one symbol alone is
+    the one-symbol backtest's minute: `Account.step` calls this); returns the fills in
+    settlement order."""
     books = wallet.books
-    if len(books) == 1:
-        return books[0].step()
     i = books[0].clock
     if any(b.clock != i for b in books):
         raise RuntimeError("the symbols of one wallet are on different minutes")
