@@ -86,7 +86,7 @@ __all__ = [
     "N_SUMMARY", "S_CLOSEST_LIQ", "S_FUNDING_EVENTS", "S_FUNDING_PAID", "S_FUNDING_RECEIVED",
     "S_GAP_INDEX", "S_LAST_INDEX", "S_LIQ_MARGIN_LOST", "S_LIQUIDATED", "S_MARGIN_REFUSED",
     "S_MAX_DRAWDOWN", "S_MAX_WE_LONG", "S_MAX_WE_SHORT", "S_PEAK_BALANCE", "S_STOPS",
-    "S_UNSTUCK_LOSS_LONG", "S_UNSTUCK_LOSS_SHORT", "S_WARMUP", "run_backtest",
+    "S_UNSTUCK_LOSS_LONG", "S_UNSTUCK_LOSS_SHORT", "S_WARMUP", "risk_args", "run_backtest",
     "run_backtest_nb",
 ]
 
@@ -373,7 +373,7 @@ def run_backtest_nb(
     return rows[: cnt[CNT_FILLS]], eq[: cnt[CNT_EQUITY]], summary
 
 
-def _risk_args(long_risk: np.ndarray | None, short_risk: np.ndarray | None,
+def risk_args(long_risk: np.ndarray | None, short_risk: np.ndarray | None,
                stop_params: np.ndarray | None) -> tuple:
     """(unstuck (2, N_RISK_PARAMS) or None, stop (N_STOP_PARAMS,) or None): None when the rule
     is off (threshold / drawdown 0), so the kernel compiled for None runs without it."""
@@ -451,7 +451,7 @@ def run_backtest(
         np.ascontiguousarray(brackets, dtype=f64),
         float(starting_balance), float(maker_fee), float(taker_fee), float(mmr_add),
         bool(recompute_every_candle), float(leverage), ft, fr, fm, int(warmup),
-        *_risk_args(long_risk, short_risk, stop_params),
+        *risk_args(long_risk, short_risk, stop_params),
     )
     gap = int(summary[S_GAP_INDEX])
     if gap:
