@@ -17,7 +17,6 @@ A run folder: backtests/{exchange}/MULTI/{YYYYmmddTHHMMSS}_{label}/ with
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,9 @@ from passivbot.backtest.multi_nb import (
     SE_PSIZE_SHORT,
 )
 from passivbot.backtest.multi_runner import MultiBacktest
-from passivbot.backtest.report import FILL_CSV_COLUMNS, config_label, new_run_dir
+from passivbot.backtest.report import (
+    FILL_CSV_COLUMNS, config_label, new_run_dir, write_json_files,
+)
 from passivbot.config import backtest_config_to_dict
 from passivbot.config.multi import multi_config_to_dict
 
@@ -140,14 +141,9 @@ def write_multi_report(out: MultiBacktest, root: str | Path = "backtests", *,
                        label: str | None = None, plots: bool = True) -> Path:
     """Write the run folder of a multi-symbol backtest and return its path."""
     path = make_run_dir(out, root, label)
-
-    def dump(name: str, obj) -> None:
-        (path / name).write_text(json.dumps(obj, indent=2) + "\n")
-
-    dump("live_config.json", multi_config_to_dict(out.config))
-    dump("backtest_config.json", backtest_config_to_dict(out.backtest_config))
-    dump("stats.json", out.stats)
-    dump("meta.json", meta_of(out))
+    write_json_files(path, {"live_config.json": multi_config_to_dict(out.config),
+                            "backtest_config.json": backtest_config_to_dict(out.backtest_config),
+                            "stats.json": out.stats, "meta.json": meta_of(out)})
     multi_fills_frame(out.result).to_csv(path / "fills.csv", index=False)
     acc, pos = account_frame(out.result), positions_frame(out.result)
     acc.assign(time=acc["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(path / "equity.csv",

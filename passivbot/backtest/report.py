@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 
@@ -43,6 +44,12 @@ def new_run_dir(base: Path, label: str, now: dt.datetime | None = None) -> Path:
         except FileExistsError:
             continue
     raise FileExistsError(f"{base / name}: 1000 runs with this label in one second")
+
+
+def write_json_files(folder: Path, files: dict[str, Any]) -> None:
+    """Each {file name: object} of a run folder as indented JSON."""
+    for name, obj in files.items():
+        (folder / name).write_text(json.dumps(obj, indent=2) + "\n")
 
 
 def config_label(source: str | None, default: str) -> str:
@@ -73,11 +80,9 @@ def write_report(result: BacktestResult, root: str | Path = "backtests", *, labe
                  plots: bool = True) -> Path:
     """Write the run folder for `result` and return its path."""
     path = make_run_dir(result, root, label)
-    dump = lambda name, obj: (path / name).write_text(json.dumps(obj, indent=2) + "\n")  # noqa: E731
-    dump("live_config.json", live_config_to_dict(result.live_config))
-    dump("backtest_config.json", backtest_config_to_dict(result.backtest_config))
-    dump("stats.json", result.stats)
-    dump("meta.json", meta_of(result))
+    write_json_files(path, {"live_config.json": live_config_to_dict(result.live_config),
+                            "backtest_config.json": backtest_config_to_dict(result.backtest_config),
+                            "stats.json": result.stats, "meta.json": meta_of(result)})
     fdf = fills_frame(result.fills)
     fdf["time"] = fdf["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ") if len(fdf) else []
     fdf.loc[:, list(FILL_CSV_COLUMNS)].to_csv(path / "fills.csv", index=False)
