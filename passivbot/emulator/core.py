@@ -179,10 +179,6 @@ class Account:
         p = self.last_price if price is None else price
         return sum(s * pos.size * (p - pos.price) for s, pos in self.positions.items())
 
-    def _peers(self) -> list:
-        books = self.wallet.books
-        return books if len(books) > 1 else []
-
     def margin_mark(self) -> float:
         """The price this book's positions count at in another book's margin check: its
         previous close while the wallet settles a minute (the backtest's), else the last."""
@@ -194,19 +190,13 @@ class Account:
     def upnl(self, price: float | None = None) -> float:
         """Unrealized pnl of the account: this symbol at `price` (default: last price), every
         other symbol on the wallet at its own last price."""
-        peers = self._peers()
-        if not peers:
-            return self.own_upnl(price)
-        return sum(b.own_upnl(price if b is self else b.margin_mark()) for b in peers)
+        return sum(b.own_upnl(price if b is self else b.margin_mark()) for b in self.wallet.books)
 
     def initial_margin(self, extra_qty: float = 0.0, extra_price: float = 0.0) -> float:
         """Initial margin of positions + open entry orders (+ a candidate entry order), of
         every symbol on the wallet."""
-        peers = self._peers()
-        if peers:
-            return sum(b._own_im(0.0, 0.0) for b in peers if b is not self) + \
-                self._own_im(extra_qty, extra_price)
-        return self._own_im(extra_qty, extra_price)
+        return sum(b._own_im(0.0, 0.0) for b in self.wallet.books if b is not self) + \
+            self._own_im(extra_qty, extra_price)
 
     def _own_im(self, extra_qty: float, extra_price: float) -> float:
         notional = sum(p.size * p.price for p in self.positions.values())
@@ -228,8 +218,7 @@ class Account:
         initial margin fits in wallet balance + unrealized pnl at `upnl_price` - the initial
         margin of the positions (open orders reserve nothing: the backtest cannot know which
         of its resting orders an exchange would have accepted, so both check at the fill)."""
-        peers = self._peers()
-        notional = sum(b.own_notional() for b in peers) if peers else self.own_notional()
+        notional = sum(b.own_notional() for b in self.wallet.books)
         im_pos = initial_margin_nb(notional, self.leverage)
         return entry_margin_ok_nb(available_margin_nb(self.balance, self.upnl(upnl_price), im_pos,
                                                       0.0), qty, price, self.leverage)
@@ -499,7 +488,7 @@ class Account:
         liq, direction = self.liq_price()
         if not is_liquidated_nb(liq, direction, low, high):
             return []
-        for b in self._peers() or [self]:
+        for b in self.wallet.books:
             b.cancel_all()
         open_ = float(self.candles[min(self.clock, len(self.candles) - 1), 1])
         liq = liquidation_fill_price_nb(liq, direction, open_)
