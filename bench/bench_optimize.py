@@ -120,13 +120,17 @@ def ceiling(bt, workers: int, trials: int) -> dict[str, float]:
             "sampler_ms": 1e3 * search.stats.sampler_cpu_s / n[0]}
 
 
-def one_run(bt, candles, workers: int, trials: int, pop: int) -> dict[str, float]:
+def one_run(bt, candles, workers: int, trials: int, pop: int,
+            executor=None) -> dict[str, float]:
+    """One timed search of `trials` trials, population `pop`, on a pool of `workers` started
+    for it, or on `executor` (a warm pool of that many workers: its start-up is not timed)."""
     with tempfile.TemporaryDirectory() as tmp:
         o = replace(bt.optimize, iterations=trials, batch_size=pop)
-        res = optimize(replace(bt, optimize=o), workers=workers, root=tmp, candles=candles,
-                       progress=False, report=False)
+        res = optimize(replace(bt, optimize=o), workers=None if executor else workers, root=tmp,
+                       candles=candles, progress=False, report=False, executor=executor)
     s = res.search
-    return {"tps": s.trials / s.wall_s, "main_ms": 1e3 * s.cpu_s / s.trials,
+    return {"tps": s.trials / s.wall_s, "trials": s.trials, "wall_s": s.wall_s,
+            "main_ms": 1e3 * s.cpu_s / s.trials,
             "sampler_ms": 1e3 * s.sampler_cpu_s / s.trials,
             "loop_ms": 1e3 * s.thread_cpu_s / s.trials,
             "bt_ms": 1e3 * s.eval_s / s.trials, "bt_cpu_ms": 1e3 * s.eval_cpu_s / s.trials,

@@ -32,7 +32,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -49,7 +48,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from passivbot.config import load_backtest_config  # noqa: E402
 from passivbot.data import synthetic_candles  # noqa: E402
-from passivbot.optimize import optimize  # noqa: E402
 from passivbot.optimize.objective import evaluate, init_worker  # noqa: E402
 from passivbot.optimize.run import AUTO_BATCH_PER_WORKER, eval_context  # noqa: E402
 from passivbot.optimize.samplers import make_sampler  # noqa: E402
@@ -121,15 +119,9 @@ def step_ceiling(workers: int, trials: int) -> None:
 
 
 def _search(bt, candles, executor, trials: int, pop: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        o = replace(bt.optimize, iterations=trials, batch_size=pop)
-        res = optimize(replace(bt, optimize=o), root=tmp, candles=candles, progress=False,
-                       report=False, executor=executor)
-    s = res.search
-    return {"tps": s.trials / s.wall_s, "main_ms": 1e3 * s.cpu_s / s.trials,
-            "bt_ms": 1e3 * s.eval_s / s.trials, "bt_cpu_ms": 1e3 * s.eval_cpu_s / s.trials,
-            "busy": s.eval_s / (executor.n_workers * s.wall_s), "wall_s": s.wall_s,
-            "trials": s.trials}
+    import bench_optimize as bo
+
+    return bo.one_run(bt, candles, executor.n_workers, trials, pop, executor=executor)
 
 
 def _report(name: str, layout: str, runs: list[dict[str, float]]) -> dict[str, float]:

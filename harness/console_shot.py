@@ -34,6 +34,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def first_line(proc: subprocess.Popen, timeout: float) -> str:
+    """The first line `proc` prints, or RuntimeError after `timeout` seconds (or if it exits
+    without one): a start-up that hangs must not hang the script."""
+    import selectors
+
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            raise RuntimeError(f"{proc.args[2:4]}: no output within {timeout:.0f} s")
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError(f"{proc.args[2:4]}: exited with code {proc.wait(timeout=10)}")
+    return line
+
+
 def wrap(text: str, width: int) -> list[str]:
     return [text[i:i + width] for i in range(0, max(len(text), 1), width)]
 
@@ -82,8 +97,9 @@ def main() -> None:
                                 "binance", "--symbol", "ETHUSDT", "--port", str(port),
                                 "--speed", str(args.speed)], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        bot = None
         try:
-            emu.stdout.readline()  # "binance emulator for ETHUSDT at ..." once it listens
+            first_line(emu, 60.0)  # "binance emulator for ETHUSDT at ..." once it listens
             # run in an empty folder so the log paths read `logs/...` as in a clone
             bot = subprocess.Popen([sys.executable, str(ROOT / "start_bot.py"), "binance",
                                     "ETH-J1", "--emulator", f"127.0.0.1:{port}", "--log-dir",
@@ -93,11 +109,16 @@ def main() -> None:
             bot.send_signal(signal.SIGINT)
             text, _ = bot.communicate(timeout=60)
         finally:
-            emu.send_signal(signal.SIGINT)
-            try:
-                emu.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                emu.kill()
+            for p in (bot, emu):  # the bot first: it must not outlive its exchange
+                if p is None:
+                    continue
+                if p.poll() is None:
+                    p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=20)
     lines = [ln for ln in text.splitlines() if ln[:2].isdigit()]  # the log, not the config echo
     render(lines[-args.lines:], args.out)
     print(f"console: {args.out} ({len(lines)} log lines, last {args.lines} shown)")

@@ -6,8 +6,9 @@ Part of the `harness` package (not tests/) so the bench and every area's tests c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from typing import Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import numpy as np
 
@@ -38,3 +39,25 @@ async def eventually(pred: Callable[[], bool | Awaitable[bool]], timeout: float 
         if time.monotonic() > deadline:
             raise AssertionError("condition not met within %.1fs" % timeout)
         await asyncio.sleep(every)
+
+
+@contextlib.asynccontextmanager
+async def emulated_venue(exchange: str, candles: np.ndarray, symbol: str = "ETHUSDT",
+                         **emulator_kw: Any) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """(emulator, ccxt client, adapter with its market loaded) for one symbol, served on
+    127.0.0.1 and closed however the test ends; `emulator_kw` goes to `Emulator`."""
+    from passivbot.emulator import Emulator
+    from passivbot.exchanges.ccxt_factory import create_exchange
+    from passivbot.exchanges.registry import make_adapter
+
+    emu = Emulator(exchange, symbol, candles, **emulator_kw)
+    await emu.start()
+    ex = create_exchange(exchange, api_key="k", secret="s", emulator=f"127.0.0.1:{emu.port}",
+                         rate_limit=False)
+    try:
+        adapter = make_adapter(exchange, ex, symbol)
+        await adapter.load_market()
+        yield emu, ex, adapter
+    finally:
+        await ex.close()
+        await emu.stop()

@@ -26,7 +26,7 @@ Timeline of one fault at minute m: lockstep up to m; arm the fault; the emulator
 candle (so the bot has work to do under the fault); the fault *clears* when its count is used
 up (or after `clear_after_s`, when it is disarmed), at once for a drop or an expiry, and when
 the new bot starts for a restart. Convergence time = from clearing until the emulator's book
-equals the ideal book (`live.testing.expected_orders` on the emulator's account, EMAs on the
+equals the ideal book (`harness.live.expected_orders` on the emulator's account, EMAs on the
 candles the running bot warmed on) and the bot's state has caught up (price, balance,
 positions). Duplicates (same side, direction, price, qty more times than the ideal set has,
 or twice when not ideal) are counted at every poll, not only at the end. Exposure: at every
@@ -229,13 +229,8 @@ class Campaign:
         n0 = len(lim.log)
         t0 = time.monotonic()
         while time.monotonic() - t0 < self.poll_limit_s:
-            now = time.monotonic()
-            if hasattr(lim, "_roll"):
-                lim._roll(now)
             self.measure("while the limiter refuses")
-            if now >= lim.banned_until and now >= getattr(lim, "retry_until", 0.0) and \
-                    now >= getattr(lim, "exhausted_until", 0.0) and \
-                    getattr(lim, "used", 0) < 2400:
+            if not lim.refusing(time.monotonic()):
                 break
             await asyncio.sleep(0.005)
         self.refused_in_wait = max(0, len(lim.log) - n0 - 1)

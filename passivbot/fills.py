@@ -59,6 +59,14 @@ def fills_nb(is_buy: bool, price: float, low: float, high: float) -> bool:
 
 
 @njit(cache=True)
+def passive_ticks_nb(market: np.ndarray) -> float:
+    """market[M_PASSIVE_TICKS]: the book's width in price steps around the last trade, which
+    both the calculator's caps (grid) and a market order's price use; 0 for a market array of
+    the older length 4 (no column)."""
+    return market[M_PASSIVE_TICKS] if market.shape[0] > M_PASSIVE_TICKS else 0.0
+
+
+@njit(cache=True)
 def market_price_nb(is_buy: bool, open_price: float, market: np.ndarray) -> float:
     """The price a market order pays when it executes at a candle's open: the open moved
     market[M_PASSIVE_TICKS] price steps against the taker (a buy up, a sell down), on the step.
@@ -71,7 +79,7 @@ def market_price_nb(is_buy: bool, open_price: float, market: np.ndarray) -> floa
     equity stop's close with this, the emulator every market order that arrives at a candle's
     open (minute mode: always), so a backtest and a live run pay the same.
     """
-    ticks = market[M_PASSIVE_TICKS] if market.shape[0] > M_PASSIVE_TICKS else 0.0
+    ticks = passive_ticks_nb(market)
     if ticks <= 0.0:
         return open_price
     step = market[M_PRICE_STEP]

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from passivbot.margin import bracket_nb, hedged_liq_price_nb, liq_price_nb  # noqa: F401 (re-export)
+from passivbot.fills import passive_ticks_nb
 from passivbot.numeric import (  # noqa: F401 (re-export: the grid's rounding is numeric's)
     min_entry_qty_nb,
     new_position_nb,
@@ -37,7 +38,6 @@ from passivbot.records import (
     LONG,
     M_MIN_COST,
     M_MIN_QTY,
-    M_PASSIVE_TICKS,
     M_PRICE_STEP,
     M_REPRICE_TOL,
     M_QTY_STEP,
@@ -94,12 +94,6 @@ def passive_entry_price_nb(price: float, last_price: float, side: int) -> float:
 def passive_close_price_nb(price: float, last_price: float, side: int) -> float:
     """A close never crosses the market: long sells at least at the last price."""
     return passive_entry_price_nb(price, last_price, -side)
-
-
-@njit(cache=True)
-def passive_ticks_nb(market: np.ndarray) -> float:
-    """market[M_PASSIVE_TICKS], 0 for a market array of the older length (no column)."""
-    return market[M_PASSIVE_TICKS] if market.shape[0] > M_PASSIVE_TICKS else 0.0
 
 
 @njit(cache=True)

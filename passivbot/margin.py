@@ -252,6 +252,19 @@ def liquidation_fill_price_nb(liq_price: float, direction: int, open_: float) ->
 
 
 @njit(cache=True)
+def worst_extreme_nb(psize_long: float, pprice_long: float, psize_short: float,
+                     pprice_short: float, low: float, high: float) -> tuple:
+    """(unrealized pnl, price) of one symbol's two positions at the extreme of a candle that is
+    worse for their net: the price the account's cross-margin liquidation check (several
+    symbols on one wallet) values the symbol at. Backtester and emulator both use it."""
+    u_lo = psize_long * (low - pprice_long) - psize_short * (low - pprice_short)
+    u_hi = psize_long * (high - pprice_long) - psize_short * (high - pprice_short)
+    if u_lo <= u_hi:
+        return u_lo, low
+    return u_hi, high
+
+
+@njit(cache=True)
 def liquidation_balance_nb(balance_after_close: float) -> tuple:
     """(wallet balance, margin lost) after a liquidation: the positions are closed (their pnl
     and taker fees are in `balance_after_close`) and what margin remains is lost to the

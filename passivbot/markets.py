@@ -27,8 +27,8 @@ import numpy as np
 
 from passivbot.errors import InputError
 from passivbot.records import (
-    BRACKET_COLS, DEFAULT_REPRICE_TOL, M_MIN_COST, M_MIN_QTY, M_PASSIVE_TICKS, M_PRICE_STEP,
-    M_QTY_STEP, M_REPRICE_TOL, N_MARKET,
+    BRACKET_COLS, DEFAULT_PASSIVE_TICKS, DEFAULT_REPRICE_TOL, M_MIN_COST, M_MIN_QTY,
+    M_PASSIVE_TICKS, M_PRICE_STEP, M_QTY_STEP, M_REPRICE_TOL, N_MARKET,
 )
 
 EXCHANGES = ("binance", "bybit")
@@ -66,7 +66,7 @@ class MarketSpec:
     # Price steps between the last price and the nearest entry / close (M_PASSIVE_TICKS): both
     # venues' book is at least one step wide, so an order at the last price can cross; the live
     # adapter takes the same value from its capability row (`Capabilities.passive_ticks`).
-    passive_ticks: float = 1.0
+    passive_ticks: float = DEFAULT_PASSIVE_TICKS
     # Re-pricing tolerance of a flat side's initial entry (M_REPRICE_TOL; the adapter's
     # `Capabilities.reprice_tol` holds the same default).
     reprice_tol: float = DEFAULT_REPRICE_TOL

@@ -83,7 +83,7 @@ M_MIN_QTY = 2
 M_MIN_COST = 3
 # Passive distance: entries rest at least this many price steps inside the last price, closes
 # outside it (0: capped at the last price; 1: never at the touch of a one-tick book). Arrays of
-# the older length 4 read as 0 (grid.passive_ticks_nb).
+# the older length 4 read as 0 (fills.passive_ticks_nb).
 M_PASSIVE_TICKS = 4
 # Re-pricing tolerance of a flat side's initial entry: its EMA-keyed price is quantized onto a
 # geometric grid of this relative step, rounded to the passive side (grid.quantize_passive_nb),
@@ -94,6 +94,9 @@ N_MARKET = 6
 # The tolerance the market specs and the live adapter put in M_REPRICE_TOL (one value for both,
 # so a backtest and the live bot quantize alike; docs/live.md says how it was chosen).
 DEFAULT_REPRICE_TOL = 0.001
+# The passive distance the market specs and the live adapter put in M_PASSIVE_TICKS (one value
+# for both): both venues' book is at least one step wide around the last trade.
+DEFAULT_PASSIVE_TICKS = 1.0
 
 # Leverage / risk-limit brackets: float64 array (n_tiers, BRACKET_COLS), sorted by
 # notional cap ascending; the last cap may be inf.

@@ -16,6 +16,11 @@ Only `@njit(cache=True)` functions over floats and numpy arrays; no IO, no confi
 import numpy as np
 from numba import njit
 
+# When and over what the bot and the backtest select (one place: a backtest and a live run
+# must choose at the same minutes from the same window).
+SELECT_EVERY = 60  # minutes between two selections
+SELECT_WINDOW = 1440  # 1m candles a score looks back over
+
 
 @njit(cache=True)
 def score_nb(candles: np.ndarray, i0: int, i1: int) -> float:

@@ -12,7 +12,7 @@ import pytest
 from passivbot.backtest.analysis import load_run
 from passivbot.backtest.cli import main
 from passivbot.backtest.engine import EQ_COLS, EQ_EQUITY, N_SUMMARY, S_CLOSEST_LIQ, S_LAST_INDEX
-from passivbot.backtest.report import summary_table, write_report
+from passivbot.backtest.report import new_run_dir, summary_table, write_report
 from passivbot.backtest.runner import backtest_live_config
 from passivbot.backtest.stats import (
     STAT_KEYS, compute_stats, daily_returns, max_drawdown, sharpe_ratio, sortino_ratio,
@@ -21,6 +21,16 @@ from passivbot.config import load_backtest_config, load_live_config
 from passivbot.records import fill_dt
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_runs_in_the_same_second_get_their_own_folders_with_a_safe_label(tmp_path):
+    import datetime as dt
+
+    now = dt.datetime(2025, 5, 5, 12, 0, 1, tzinfo=dt.timezone.utc)
+    got = [new_run_dir(tmp_path / "binance" / "ETHUSDT", "my cfg/v2", now) for _ in range(3)]
+    assert [p.name for p in got] == ["20250505T120001_my_cfg_v2", "20250505T120001_my_cfg_v2-1",
+                                     "20250505T120001_my_cfg_v2-2"]
+    assert all(p.is_dir() for p in got)
 
 
 def test_max_drawdown_is_the_largest_fall_from_a_peak():

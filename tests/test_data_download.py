@@ -18,10 +18,9 @@ from passivbot.data.errors import DataError
 from passivbot.data.fetch import download_range
 from passivbot.data.loader import load_candles
 from passivbot.data.synthetic import synthetic_candles
-
-Emulator = pytest.importorskip("passivbot.emulator").Emulator
-from harness.emulator import eventually  # noqa: E402
-from passivbot.exchanges.ccxt_factory import create_exchange  # noqa: E402
+from passivbot.emulator import Emulator
+from passivbot.exchanges.ccxt_factory import create_exchange
+from harness.emulator import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 D0 = date(2024, 1, 1)

@@ -80,10 +80,9 @@ async def test_dropped_websocket_is_network_error_on_watch(env):
     assert (await asyncio.wait_for(again, W))[-1][0] == int(emu.candles[1440, 0])
 
 
+@pytest.mark.parametrize("env", ["binance"], indirect=True)  # listenKey is Binance's
 async def test_binance_expired_listen_key_in_minute_mode_sends_event_and_closes(env):
-    name, emu, ex = env
-    if name != "binance":
-        pytest.skip("listenKey is Binance's")
+    _, emu, ex = env
     watch = asyncio.ensure_future(ex.watch_orders(SYM))
     await eventually(lambda: any(c.kind == "user" for c in emu.conns))
     sent = emu.counters["ws_messages"]
@@ -96,18 +95,17 @@ async def test_binance_expired_listen_key_in_minute_mode_sends_event_and_closes(
         await ex.fapiPrivatePutListenKey()
 
 
+@pytest.mark.parametrize("env", ["binance"], indirect=True)  # listenKey is Binance's
 async def test_binance_expired_listen_key_leaves_the_socket_open_and_silent(env):
     """Binance's real behaviour (the realistic mode's default): the event, then nothing more
     on that socket, which stays open; the user's fills are no longer pushed."""
-    name, emu, ex = env
-    if name != "binance":
-        pytest.skip("listenKey is Binance's")
+    _, emu, ex = env
     watch = asyncio.ensure_future(ex.watch_orders(SYM))
     await eventually(lambda: any(c.kind == "user" for c in emu.conns))
     sent = emu.counters["ws_messages"]
     assert await emu.faults.expire_listen_key() == 1
     await eventually(lambda: emu.counters["ws_messages"] == sent + 1)
-    await ex.create_order(SYM, "limit", "buy", 0.1, 1990.0, POS[name])
+    await ex.create_order(SYM, "limit", "buy", 0.1, 1990.0, POS["binance"])
     await emu.advance(1)
     await emu.wait_idle(0.05)
     assert emu.counters["ws_messages"] == sent + 1  # no ORDER_TRADE_UPDATE after the event

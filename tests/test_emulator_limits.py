@@ -97,7 +97,8 @@ async def test_binance_order_count_limit_is_429_minus_1015_without_retry_after()
     url = await emu.start()
     emu.set_speed(1.0)
     try:
-        emu.limiter.orders = [time.monotonic()] * (limits.BINANCE_ORDERS_10S - 1)
+        # (time, 10 s count, 1 min count): 299 single orders just now
+        emu.limiter.orders = [(time.monotonic(), 1, 1)] * (limits.BINANCE_ORDERS_10S - 1)
         async with aiohttp.ClientSession() as s:
             form = {"symbol": "ETHUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.1",
                     "price": "1990", "timeInForce": "GTX", "positionSide": "BOTH"}
@@ -198,3 +199,22 @@ async def test_binance_cuts_websockets_after_24h_of_market_time():
     finally:
         await ex.close()
         await emu.stop()
+
+
+def test_limiters_say_when_every_request_is_refused():
+    """`refusing(now)`: what the fault campaign waits on before it counts the bot's requests
+    again (a request sent then would be refused whatever it is)."""
+    b = limits.BinanceLimiter(speed=60.0)
+    now = time.monotonic()
+    assert not b.refusing(now)
+    b.exhaust()  # the window's weight used up until the next window (1 s at speed 60)
+    assert b.refusing(time.monotonic())
+    assert not b.refusing(time.monotonic() + b.window_s)
+    b.ban(60.0)  # 60 venue seconds = 1 wall second
+    assert b.refusing(time.monotonic()) and not b.refusing(time.monotonic() + 1.5)
+    y = limits.BybitLimiter(speed=60.0, market_ms=lambda: 0)
+    assert not y.refusing(time.monotonic())
+    y.exhaust(60.0)
+    assert y.refusing(time.monotonic()) and not y.refusing(time.monotonic() + 1.5)
+    y.ban()  # 600 venue seconds = 10 wall seconds
+    assert y.refusing(time.monotonic() + 9.0) and not y.refusing(time.monotonic() + 10.5)

@@ -19,6 +19,25 @@ MINUTES = 60
 BUSY = 6840  # a window of bundled ETHUSDT with fills in most minutes (faults that need fills)
 
 
+def venue_and_bot(**emulator_kw):
+    """An emulated ETHUSDT account in hedge mode (not served: the measures read it directly),
+    the first 10 bundled candles, the busy config's kernel params, and a stand-in for the bot
+    with what the measures read of it (its params and market)."""
+    from types import SimpleNamespace as NS
+
+    from passivbot.config import side_params
+    from passivbot.emulator import Emulator
+    from passivbot.markets import market_spec
+
+    cfg = busy_config()
+    candles = np.array(load_bundled("ETHUSDT")[:10])
+    emu = Emulator("binance", "ETHUSDT", candles, start_index=1, **emulator_kw)
+    emu.account.hedge_mode = True
+    params = np.stack([side_params(cfg.long), side_params(cfg.short)])
+    bot = NS(state=NS(params=params), market=market_spec("binance", "ETHUSDT").market_array())
+    return emu, emu.account, candles, params, bot
+
+
 @pytest.mark.parametrize("exchange", ["binance", "bybit"])
 async def test_bot_survives_every_fault_and_converges_within_10s(exchange):
     candles = np.array(load_bundled("ETHUSDT")[:MINUTES + 5])
@@ -42,20 +61,9 @@ def test_schedule_is_seeded_spaced_and_covers_every_fault():
 
 
 def test_duplicates_and_orphans_are_counted_against_the_ideal_set():
-    from types import SimpleNamespace as NS
-
-    from passivbot.emulator import Emulator
-    from passivbot.config import side_params
-    from passivbot.markets import market_spec
     from harness.live import expected_orders
 
-    cfg = busy_config()
-    candles = np.array(load_bundled("ETHUSDT")[:10])
-    emu = Emulator("binance", "ETHUSDT", candles, start_index=1)
-    acc = emu.account
-    acc.hedge_mode = True
-    params = np.stack([side_params(cfg.long), side_params(cfg.short)])
-    bot = NS(state=NS(params=params), market=market_spec("binance", "ETHUSDT").market_array())
+    emu, acc, candles, params, bot = venue_and_bot()
     ideal = expected_orders(acc, candles, 0, params, bot.market)
     for w in ideal:
         acc.place(is_buy=w.is_buy, qty=w.qty, price=w.price, position_side=w.side)
@@ -168,20 +176,9 @@ async def test_long_outage_counts_consecutive_failures_and_the_bot_comes_back():
 
 
 def test_excess_exposure_counts_extra_entry_quantity_not_stale_prices():
-    from types import SimpleNamespace as NS
-
-    from passivbot.config import side_params
-    from passivbot.emulator import Emulator
     from harness.live import expected_orders
-    from passivbot.markets import market_spec
 
-    cfg = busy_config()
-    candles = np.array(load_bundled("ETHUSDT")[:10])
-    emu = Emulator("binance", "ETHUSDT", candles, start_index=1, realism="minute")
-    acc = emu.account
-    acc.hedge_mode = True
-    params = np.stack([side_params(cfg.long), side_params(cfg.short)])
-    bot = NS(state=NS(params=params), market=market_spec("binance", "ETHUSDT").market_array())
+    emu, acc, candles, params, bot = venue_and_bot(realism="minute")
     ideal = expected_orders(acc, candles, 0, params, bot.market)
     entries = [w for w in ideal if not w.close]
     w = entries[0]
@@ -196,22 +193,11 @@ def test_exposure_meter_allows_the_state_before_a_fill_but_not_an_added_entry():
     """A fill changes the venue's account at once; until the bot hears of it, the entries it
     placed for the state before still rest (not an excess: the meter's window). An entry
     placed beside them (a replacement while a cancel fails) is an excess."""
-    from types import SimpleNamespace as NS
-
-    from passivbot.config import side_params
-    from passivbot.emulator import Emulator
     from harness.fault_measures import ExposureMeter
     from harness.live import expected_orders
-    from passivbot.markets import market_spec
     from passivbot.records import LONG
 
-    cfg = busy_config()
-    candles = np.array(load_bundled("ETHUSDT")[:10])
-    emu = Emulator("binance", "ETHUSDT", candles, start_index=1, realism="minute")
-    acc = emu.account
-    acc.hedge_mode = True
-    params = np.stack([side_params(cfg.long), side_params(cfg.short)])
-    bot = NS(state=NS(params=params), market=market_spec("binance", "ETHUSDT").market_array())
+    emu, acc, candles, params, bot = venue_and_bot(realism="minute")
     before = [w for w in expected_orders(acc, candles, 0, params, bot.market)
               if w.side == LONG and not w.close]
     for w in before:
@@ -237,21 +223,10 @@ def test_an_entry_moved_behind_the_book_counts_as_the_crossing_ideal_one():
     top of book; the bot rests it at the best price of its side (execution.behind_book). Found
     by bench/faults.py --seed 2 --faults all --realism full: a long entry wanted at 2333.49
     with the book 2331.00 / 2331.01 rested at 2331.00 and was read as an orphan (30 s, FAILED)."""
-    from types import SimpleNamespace as NS
-
-    from passivbot.config import side_params
-    from passivbot.emulator import Emulator
     from harness.live import expected_orders
-    from passivbot.markets import market_spec
     from passivbot.records import LONG
 
-    cfg = busy_config()
-    candles = np.array(load_bundled("ETHUSDT")[:10])
-    emu = Emulator("binance", "ETHUSDT", candles, start_index=1, realism="minute")
-    acc = emu.account
-    acc.hedge_mode = True
-    params = np.stack([side_params(cfg.long), side_params(cfg.short)])
-    bot = NS(state=NS(params=params), market=market_spec("binance", "ETHUSDT").market_array())
+    emu, acc, candles, params, bot = venue_and_bot(realism="minute")
     ideal = expected_orders(acc, candles, 0, params, bot.market)
     w = next(x for x in ideal if x.side == LONG and not x.close)
     for x in ideal:

@@ -65,6 +65,11 @@ ETH[M_REPRICE_TOL] = 0.0
         (0.0049999, 0.001, 0.005, 0.004, 0.005),
         (12345.0, 5.0, 12345.0, 12345.0, 12345.0),
         (12346.0, 5.0, 12350.0, 12345.0, 12345.0),
+        # above 1000, 12 decimals do not fit a double: the residue must still go (a BTC price
+        # the bot sends as "95813.4" and the backtest compares with the candle's low)
+        (95813.40000000001, 0.1, 95813.4, 95813.4, 95813.4),
+        (958134 * 0.1, 0.1, 95813.4, 95813.4, 95813.4),
+        (123456.78000000001, 0.01, 123456.78, 123456.78, 123456.78),
     ],
 )
 def test_rounding_table(x, step, up, dn, near):

@@ -17,7 +17,7 @@ from passivbot.config.multi import load_multi_config, multi_config_from_dict
 from passivbot.data.bundled import load_bundled
 from passivbot.markets import market_spec
 from passivbot.backtest.account import (
-    S_PEAK_BALANCE, S_STOPS, S_UNSTUCK_LOSS_LONG,
+    S_LIQUIDATED, S_PEAK_BALANCE, S_STOPS, S_UNSTUCK_LOSS_LONG,
 )
 from passivbot.records import (
     KIND_FUNDING, KIND_INITIAL_ENTRY, KIND_LIQUIDATION, KIND_REENTRY, KIND_STOP_CLOSE,
@@ -53,10 +53,10 @@ def candles_for(symbols, days, offset_days=0):
     return out
 
 
-@pytest.mark.parametrize("wel", [0.5, 3.5])
-def test_one_symbol_is_bit_identical_to_the_one_symbol_engine(wel):
-    """Bundled ETHUSDT, all of it, with funding, leverage 7 and the EMA warm-up; 3.5 + 3.5 is
-    the high-exposure config that ends in a liquidation."""
+def both_engines_on_eth(wel: float, unstuck=None, stop=None):
+    """Bundled ETHUSDT, all of it, with funding, leverage 7 and the EMA warm-up, `default.json`
+    at `wel` per side (with risk.U_* `unstuck` on both sides and risk.S_* `stop`): the
+    one-symbol engine's (fills, equity, summary) and the multi replay's result of one symbol."""
     live = load_live_config(ROOT / "live_settings" / "default.json")
     live = replace(live, long=replace(live.long, wallet_exposure_limit=wel),
                    short=replace(live.short, wallet_exposure_limit=wel))
@@ -67,17 +67,33 @@ def test_one_symbol_is_bit_identical_to_the_one_symbol_engine(wel):
     lp, sp = side_params(live.long), side_params(live.short)
     kw = engine_kwargs(lp, sp, live.leverage, len(c), funding)
     f1, e1, s1 = run_backtest(c, lp, sp, spec.market_array(), spec.brackets_array(), 1000.0,
-                              bt.maker_fee, bt.taker_fee, spec.mmr_add, **kw)
+                              bt.maker_fee, bt.taker_fee, spec.mmr_add, **kw, long_risk=unstuck,
+                              short_risk=unstuck, stop_params=stop)
     x = SymbolInput("ETHUSDT", c, lp, sp, spec.market_array(), spec.brackets_array(),
-                    spec.mmr_add, funding.times_ms, funding.rates, funding.mark, kw["warmup"])
-    r = run_multi_backtest([x], 1000.0, bt.maker_fee, bt.taker_fee, leverage=live.leverage)
-    assert len(f1) > 50 and len(funding.times_ms) > 100
-    assert (s1[3] == 1.0) == (wel == 3.5)  # S_LIQUIDATED: both paths are covered
+                    spec.mmr_add, funding.times_ms, funding.rates, funding.mark, kw["warmup"],
+                    unstuck, unstuck)
+    r = run_multi_backtest([x], 1000.0, bt.maker_fee, bt.taker_fee, leverage=live.leverage,
+                           stop_params=stop)
+    return (f1, e1, s1), r, funding
+
+
+def assert_bit_identical(one, r) -> None:
+    f1, e1, s1 = one
     assert f1.dtype == r.fills.dtype and len(f1) == len(r.fills)
     for name in f1.dtype.names:  # field by field (the record's padding bytes are not data)
         assert np.array_equal(f1[name], r.fills[name]), name
     assert s1.tobytes() == r.summary.tobytes()
     assert np.array_equal(e1, as_engine_equity(r), equal_nan=True)
+
+
+@pytest.mark.parametrize("wel", [0.5, 3.5])
+def test_one_symbol_is_bit_identical_to_the_one_symbol_engine(wel):
+    """3.5 + 3.5 is the high-exposure config that ends in a liquidation."""
+    one, r, funding = both_engines_on_eth(wel)
+    f1, _, s1 = one
+    assert len(f1) > 50 and len(funding.times_ms) > 100
+    assert (s1[S_LIQUIDATED] == 1.0) == (wel == 3.5)  # both paths are covered
+    assert_bit_identical(one, r)
     assert (r.fill_symbol == 0).all()
 
 
@@ -167,7 +183,7 @@ def test_account_liquidation_with_several_holders_leaves_balance_zero():
     r = run_multi_backtest(ins, 1000.0, 0.0002, 0.0005, leverage=7)
     kind = r.fills["kind"]
     liq = r.fills[kind == KIND_LIQUIDATION]
-    assert r.summary[3] == 1.0  # S_LIQUIDATED
+    assert r.summary[S_LIQUIDATED] == 1.0
     assert len(np.unique(r.fill_symbol[kind == KIND_LIQUIDATION])) >= 2
     assert len(np.unique(liq["minute"])) == 1 and liq["minute"][0] == r.fills["minute"].max()
     assert r.fills["balance"][-1] == 0.0 and (r.fills["balance"] >= 0.0).all()
@@ -188,31 +204,11 @@ def test_one_symbol_with_bounded_loss_is_bit_identical_to_the_one_symbol_engine(
     """Auto-unstuck and the equity stop on (both fire on bundled ETHUSDT at 1.0 per side, stop
     at 8 %): one symbol on the multi replay is the one-symbol engine, row for row, summary
     byte for byte."""
-    live = load_live_config(ROOT / "live_settings" / "default.json")
-    live = replace(live, long=replace(live.long, wallet_exposure_limit=1.0),
-                   short=replace(live.short, wallet_exposure_limit=1.0))
-    stop = np.array([0.08, 600.0])
-    bt = bt_cfg()
-    c = load_bundled("ETHUSDT")
-    spec = market_spec(bt.exchange, "ETHUSDT")
-    funding = load_backtest_funding(bt, c)
-    lp, sp = side_params(live.long), side_params(live.short)
-    kw = engine_kwargs(lp, sp, live.leverage, len(c), funding)
-    f1, e1, s1 = run_backtest(c, lp, sp, spec.market_array(), spec.brackets_array(), 1000.0,
-                              bt.maker_fee, bt.taker_fee, spec.mmr_add, **kw, long_risk=UNSTUCK,
-                              short_risk=UNSTUCK, stop_params=stop)
-    x = SymbolInput("ETHUSDT", c, lp, sp, spec.market_array(), spec.brackets_array(),
-                    spec.mmr_add, funding.times_ms, funding.rates, funding.mark, kw["warmup"],
-                    UNSTUCK, UNSTUCK)
-    r = run_multi_backtest([x], 1000.0, bt.maker_fee, bt.taker_fee, leverage=live.leverage,
-                           stop_params=stop)
+    one, r, _ = both_engines_on_eth(1.0, UNSTUCK, np.array([0.08, 600.0]))
+    f1, _, s1 = one
     assert s1[S_STOPS] >= 1 and (f1["kind"] == KIND_UNSTUCK_CLOSE).sum() >= 5
     assert (f1["kind"] == KIND_STOP_CLOSE).any()
-    assert len(f1) == len(r.fills)
-    for name in f1.dtype.names:
-        assert np.array_equal(f1[name], r.fills[name]), name
-    assert s1.tobytes() == r.summary.tobytes()
-    assert np.array_equal(e1, as_engine_equity(r), equal_nan=True)
+    assert_bit_identical(one, r)
 
 
 def test_equity_stop_on_account_equity_closes_every_symbol_and_pauses_entries():

@@ -183,7 +183,7 @@ def test_the_bounded_loss_example_config_searches_the_rules_and_keeps_them_off_w
     """backtest_configs/demo_bounded_loss.json loads, every candidate it draws is a valid live
     config with both rules on (inside the bounds), and a candidate with the rules off reaches
     the kernel as None (the variant compiled without them)."""
-    from passivbot.backtest.engine import _risk_args
+    from passivbot.backtest.engine import risk_args
     from passivbot.optimize.objective import risk_arrays
     from passivbot.optimize.space import SearchSpace
 
@@ -196,8 +196,8 @@ def test_the_bounded_loss_example_config_searches_the_rules_and_keeps_them_off_w
     rng = np.random.default_rng(0)
     for p in space.decode(rng.random((20, len(space.dims)))):
         cfg = live_config_from_dict(space.candidate(p), "candidate")
-        unstuck, stop = _risk_args(*risk_arrays(cfg))
+        unstuck, stop = risk_args(*risk_arrays(cfg))
         assert unstuck is not None and stop is not None
         assert 0.5 <= cfg.long.unstuck_threshold <= 0.95 and 0.1 <= cfg.equity_stop_drawdown <= 0.3
         assert cfg.equity_stop_cooldown_minutes % 60 == 0
-    assert _risk_args(*risk_arrays(load_live_config("ETH-J1"))) == (None, None)
+    assert risk_args(*risk_arrays(load_live_config("ETH-J1"))) == (None, None)

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.emulator import flat_candles
-from passivbot.emulator import Emulator
+from harness.emulator import emulated_venue, flat_candles
 from passivbot.emulator.history import WEEK_MS, PageError, binance_page, bybit_page
-from passivbot.exchanges.ccxt_factory import create_exchange
-from passivbot.exchanges.registry import make_adapter
 from passivbot.records import KIND_REENTRY, LONG, SHORT
 from passivbot.report.trades import fetch_trades, ledger_step
 
@@ -76,15 +73,11 @@ def test_bybit_pages_newest_first_with_a_cursor_and_at_most_100():
 @pytest.mark.parametrize("exchange", ["binance", "bybit"])
 async def test_fetch_trades_reads_every_page_of_every_window_once(exchange):
     candles = flat_candles(40, 2000.0, 1.0, t0=T0 + 20 * DAY)
-    emu = Emulator(exchange, "ETHUSDT", candles, start_index=20, realism="minute")
-    emu.account.fills.extend(history())
-    await emu.start()
-    ex = create_exchange(exchange, api_key="k", secret="s", emulator=f"127.0.0.1:{emu.port}",
-                         rate_limit=False)
-    try:
-        a = make_adapter(exchange, ex, "ETHUSDT")
-        await a.load_market()
+    venue = emulated_venue(exchange, candles, start_index=20, realism="minute")
+    async with venue as (emu, ex, a):
+        emu.account.fills.extend(history())
         calls = []
+
         async def rest(fn):
             calls.append(1)
             return await fn()
@@ -105,9 +98,6 @@ async def test_fetch_trades_reads_every_page_of_every_window_once(exchange):
         got = await fetch_trades(ex, a.symbol, T0 + 16 * DAY + 3_600_000, T0 + 16 * DAY
                                  + 3 * 3_600_000, 2, a.caps.trades_cursor)
         assert [round(float(t["amount"]), 2) for t in got] == [0.14, 0.15, 0.16]
-    finally:
-        await ex.close()
-        await emu.stop()
 
 
 def test_ledger_step_books_entries_at_the_mean_and_realizes_closes_by_side():

@@ -13,14 +13,17 @@ import numpy as np
 from numba import njit
 
 from passivbot.backtest.book import side_of_nb
-from passivbot.fills import apply_fill_nb, fill_kind_nb, is_close_kind_nb
+from passivbot.fills import (
+    apply_fill_nb, fill_kind_nb, is_buy_nb, is_close_kind_nb, market_price_nb,
+)
 from passivbot.margin import (
     LIQ_ABOVE, LIQ_BELOW, available_margin_nb, entry_margin_ok_nb, funding_payment_nb,
-    initial_margin_nb, is_liquidated_nb,
+    initial_margin_nb, is_liquidated_nb, liquidation_balance_nb,
 )
 from passivbot.numeric import wallet_exposure_nb
 from passivbot.records import (
-    B_KIND, B_PRICE, B_QTY, B_SIDE, BOOK_COLS, KIND_FUNDING, KIND_LIQUIDATION, LONG, fill_dt,
+    B_KIND, B_PRICE, B_QTY, B_SIDE, BOOK_COLS, KIND_FUNDING, KIND_LIQUIDATION, KIND_STOP_CLOSE,
+    LONG, fill_dt,
 )
 
 MINUTE_MS = 60_000
@@ -216,6 +219,35 @@ def liquidation_book_nb(st: np.ndarray, price: float, kind: int = KIND_LIQUIDATI
             book[k, B_SIDE] = side_of_nb(j)
             k += 1
     return book[:k]
+
+
+@njit(cache=True)
+def stop_close_book_nb(st: np.ndarray, open_price: float, market: np.ndarray) -> np.ndarray:
+    """The equity stop's market close of both positions (`st` one symbol's (2,) records) at a
+    candle opening at `open_price`: each side at `fills.market_price_nb` (one book width against
+    the taker), as the emulator prices a market order there."""
+    book = liquidation_book_nb(st, open_price, KIND_STOP_CLOSE)
+    for r in range(book.shape[0]):
+        book[r, B_PRICE] = market_price_nb(is_buy_nb(int(book[r, B_SIDE]), KIND_STOP_CLOSE),
+                                           open_price, market)
+    return book
+
+
+@njit(cache=True)
+def end_in_liquidation_nb(rows: np.ndarray, cnt: np.ndarray, summary: np.ndarray,
+                          balance: float) -> float:
+    """The end of a run in a liquidation, once its closes are settled (both replays): the
+    margin left is lost (`margin.liquidation_balance_nb`: the balance never below 0), booked as
+    a fee on the last close row, and the summary says so. Returns the balance after it."""
+    balance, lost = liquidation_balance_nb(balance)
+    last_row = rows[cnt[CNT_FILLS] - 1]
+    last_row.fee += lost
+    last_row.balance = balance
+    summary[S_LIQ_MARGIN_LOST] = lost
+    summary[S_CLOSEST_LIQ] = 0.0
+    summary[S_LIQUIDATED] = 1.0
+    summary[S_MAX_DRAWDOWN] = 1.0
+    return balance
 
 
 @njit(cache=True)

@@ -19,7 +19,7 @@ from passivbot.backtest.account import (
     EQ_PSIZE_LONG, EQ_PSIZE_SHORT, EQ_TS, MINUTE_MS, S_FUNDING_PAID, S_FUNDING_RECEIVED,
     S_MARGIN_REFUSED, S_MAX_WE_LONG, S_MAX_WE_SHORT,
 )
-from passivbot.backtest.engine import CandleGapError, _risk_args
+from passivbot.backtest.engine import CandleGapError, risk_args
 from passivbot.backtest.multi_nb import (
     AE_BALANCE, AE_EQUITY, AE_LIQ_PRICE, AE_TS, SE_PPRICE_LONG, SE_PPRICE_SHORT, SE_PRICE,
     SE_PSIZE_LONG, SE_PSIZE_SHORT, run_multi_nb,
@@ -29,9 +29,9 @@ from passivbot.risk import N_RISK_PARAMS, U_THRESHOLD
 from passivbot.records import (
     BRACKET_COLS, KIND_CLOSE, KIND_FUNDING, LONG, N_MARKET, N_PARAMS, SHORT,
 )
-
-DEFAULT_SELECT_EVERY = 60  # minutes between two selections
-DEFAULT_SELECT_WINDOW = 1440  # candles a score looks back over
+# the selection's cadence and window (defined with the kernel, which the live bot reads too)
+from passivbot.selection import SELECT_EVERY as DEFAULT_SELECT_EVERY
+from passivbot.selection import SELECT_WINDOW as DEFAULT_SELECT_WINDOW
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def _bounded_loss(inputs: Sequence[SymbolInput],
     it)."""
     per, stop = [], None
     for x in inputs:
-        u, stop = _risk_args(x.long_risk, x.short_risk, stop_params)
+        u, stop = risk_args(x.long_risk, x.short_risk, stop_params)
         per.append(np.zeros((2, N_RISK_PARAMS)) if u is None else u)
     unstuck = np.stack(per) if any(a[:, U_THRESHOLD].max() > 0.0 for a in per) else None
     return unstuck, stop

@@ -10,12 +10,11 @@ calls too (its account is one symbol).
 import numpy as np
 from numba import njit
 
-from passivbot.backtest.account import (  # noqa: F401 (settle_nb: the name it had here)
-    CNT_EQUITY, CNT_FILLS, account_margin_nb, liquidation_book_nb, settle_account_nb, upnl_nb,
-    settle_account_nb as settle_nb,
+from passivbot.backtest.account import (
+    CNT_EQUITY, CNT_FILLS, account_margin_nb, settle_account_nb, upnl_nb,
 )
-from passivbot.fills import fills_nb, is_buy_nb, market_price_nb
-from passivbot.records import B_PRICE, B_SIDE, KIND_STOP_CLOSE
+from passivbot.fills import fills_nb
+from passivbot.margin import worst_extreme_nb
 
 # Account equity samples (same instants as the one-symbol engine's, on the minute axis).
 AE_TS, AE_BALANCE, AE_EQUITY, AE_LIQ_PRICE = 0, 1, 2, 3
@@ -50,18 +49,6 @@ def settle_all_nb(rows, rsym, cnt, ssum, asum, st, k, book, fee_rate, balance, q
     for r in range(n0, cnt[CNT_FILLS]):
         rsym[r] = k
     return rows, rsym, balance, filled
-
-
-@njit(cache=True)
-def stop_close_book_nb(sk, price: float, market: np.ndarray) -> np.ndarray:
-    """The equity stop's market close of one symbol's positions (`sk` its (2,) records) at a
-    candle opening at `price`: each side at `fills.market_price_nb` (one book width against the
-    taker), as the one-symbol engine and the emulator price a market order."""
-    book = liquidation_book_nb(sk, price, KIND_STOP_CLOSE)
-    for r in range(book.shape[0]):
-        book[r, B_PRICE] = market_price_nb(is_buy_nb(int(book[r, B_SIDE]), KIND_STOP_CLOSE),
-                                           price, market)
-    return book
 
 
 @njit(cache=True)
@@ -113,10 +100,7 @@ def sample_nb(eq, seq_, cnt, t, ts, balance, st, closes, liq, s_count):
 
 @njit(cache=True)
 def worst_nb(st, k: int, low: float, high: float) -> tuple:
-    """(upnl, price) of symbol k's two positions at its candle's worse extreme for the net."""
-    pl, ps = st[k, 0].psize, st[k, 1].psize
-    u_lo = pl * (low - st[k, 0].pprice) - ps * (low - st[k, 1].pprice)
-    u_hi = pl * (high - st[k, 0].pprice) - ps * (high - st[k, 1].pprice)
-    if u_lo <= u_hi:
-        return u_lo, low
-    return u_hi, high
+    """(upnl, price) of symbol k's two positions at its candle's worse extreme for the net
+    (`margin.worst_extreme_nb`, the emulator's rule too)."""
+    return worst_extreme_nb(st[k, 0].psize, st[k, 0].pprice, st[k, 1].psize, st[k, 1].pprice,
+                            low, high)

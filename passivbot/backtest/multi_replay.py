@@ -17,25 +17,23 @@ import numpy as np
 from numba import njit
 
 from passivbot.backtest.account import (
-    CNT_FILLS, EQUITY_EVERY, MINUTE_MS, S_CLOSEST_LIQ, S_FUNDING_EVENTS, S_LIQ_MARGIN_LOST,
-    S_LIQUIDATED, S_MAX_DRAWDOWN, S_STOPS, S_UNSTUCK_LOSS_LONG, fund_nb, liq_distance_nb,
-    liquidation_book_nb, settle_account_nb, trades_before_liquidation_nb,
+    CNT_FILLS, EQUITY_EVERY, MINUTE_MS, S_CLOSEST_LIQ, S_FUNDING_EVENTS, S_MAX_DRAWDOWN,
+    S_STOPS, S_UNSTUCK_LOSS_LONG, end_in_liquidation_nb, fund_nb, liq_distance_nb,
+    liquidation_book_nb, settle_account_nb, stop_close_book_nb, trades_before_liquidation_nb,
 )
 from passivbot.backtest.borrow import borrowed_view
 from passivbot.backtest.book import (
     book_nb, closes_current_nb, entries_uncapped_nb, refresh_side_nb, set_closes_nb,
 )
 from passivbot.backtest.multi_account import (
-    cancel_orders_nb, grow_int_nb, sample_nb, settle_all_nb, stop_close_book_nb,
-    symbol_precheck_nb, worst_nb,
+    cancel_orders_nb, grow_int_nb, sample_nb, settle_all_nb, symbol_precheck_nb, worst_nb,
 )
 from passivbot.fills import fill_sequence_nb
 from passivbot.grid import (
     close_cap_price_nb, ema_alpha_nb, ema_update_nb, entry_cap_price_nb, initial_entry_price_nb,
 )
 from passivbot.margin import (
-    hedged_liq_price_nb, is_liquidated_nb, liquidation_balance_nb, liquidation_fill_price_nb,
-    maintenance_margin_nb,
+    hedged_liq_price_nb, is_liquidated_nb, liquidation_fill_price_nb, maintenance_margin_nb,
 )
 from passivbot.records import (
     KIND_UNSTUCK_CLOSE, LONG, M_QTY_STEP, P_EMA_SPAN_0, P_EMA_SPAN_1,
@@ -260,14 +258,7 @@ def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr
         if t >= t_start:
             t_end = t
         if liquidate:
-            balance, lost = liquidation_balance_nb(balance)
-            last_row = rows[cnt[CNT_FILLS] - 1]
-            last_row.fee += lost
-            last_row.balance = balance
-            asum[S_LIQ_MARGIN_LOST] = lost
-            asum[S_CLOSEST_LIQ] = 0.0
-            asum[S_LIQUIDATED] = 1.0
-            asum[S_MAX_DRAWDOWN] = 1.0
+            balance = end_in_liquidation_nb(rows, cnt, asum, balance)
             liq, liq_dir = 0.0, 0
             for k in range(S):  # the last sample shows this minute's closes
                 if start[k] < t <= last[k]:
@@ -342,8 +333,7 @@ def replay_nb(candles, axis_ts, first, last, params, market, brackets, n_br, mmr
                 if filled_k[k] or recompute_every_candle:
                     stale = True
                 elif s.psize > 0.0:
-                    # book.cache_current_nb written out on the record's fields (its docstring:
-                    # why)
+                    # as the one-symbol engine: written out on the record's fields (why: there)
                     current = closes_current_nb(side, s.l_cls, s.cls_limit,
                                                 close_cap_price_nb(c, side, mk)) \
                         and entries_uncapped_nb(side, s.l_ent, s.ent_cap,

@@ -17,8 +17,6 @@ A run folder: backtests/{exchange}/MULTI/{YYYYmmddTHHMMSS}_{label}/ with
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +30,9 @@ from passivbot.backtest.multi_nb import (
     SE_PSIZE_SHORT,
 )
 from passivbot.backtest.multi_runner import MultiBacktest
-from passivbot.backtest.report import FILL_CSV_COLUMNS
+from passivbot.backtest.report import (
+    FILL_CSV_COLUMNS, config_label, new_run_dir, write_json_files,
+)
 from passivbot.config import backtest_config_to_dict
 from passivbot.config.multi import multi_config_to_dict
 
@@ -115,20 +115,11 @@ def plot_exposure(pos: pd.DataFrame, acc: pd.DataFrame, limits: tuple[float, flo
     return fig
 
 
-def _label(out: MultiBacktest, label: str | None) -> str:
-    raw = label or Path(out.config.source or "multi").stem or "multi"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", raw)
-
-
-def run_dir_for(out: MultiBacktest, root: str | Path = "backtests", label: str | None = None,
-                now: dt.datetime | None = None) -> Path:
-    now = now or dt.datetime.now(dt.timezone.utc)
-    base = Path(root) / out.backtest_config.exchange / "MULTI"
-    name = f"{now:%Y%m%dT%H%M%S}_{_label(out, label)}"
-    path, k = base / name, 1
-    while path.exists():  # two runs in one second: keep both
-        path, k = base / f"{name}-{k}", k + 1
-    return path
+def make_run_dir(out: MultiBacktest, root: str | Path = "backtests", label: str | None = None,
+                 now: dt.datetime | None = None) -> Path:
+    """The run folder backtests/{exchange}/MULTI/{time}_{label}, created."""
+    return new_run_dir(Path(root) / out.backtest_config.exchange / "MULTI",
+                       label or config_label(out.config.source, "multi"), now)
 
 
 def meta_of(out: MultiBacktest) -> dict:
@@ -149,16 +140,10 @@ def meta_of(out: MultiBacktest) -> dict:
 def write_multi_report(out: MultiBacktest, root: str | Path = "backtests", *,
                        label: str | None = None, plots: bool = True) -> Path:
     """Write the run folder of a multi-symbol backtest and return its path."""
-    path = run_dir_for(out, root, label)
-    path.mkdir(parents=True)
-
-    def dump(name: str, obj) -> None:
-        (path / name).write_text(json.dumps(obj, indent=2) + "\n")
-
-    dump("live_config.json", multi_config_to_dict(out.config))
-    dump("backtest_config.json", backtest_config_to_dict(out.backtest_config))
-    dump("stats.json", out.stats)
-    dump("meta.json", meta_of(out))
+    path = make_run_dir(out, root, label)
+    write_json_files(path, {"live_config.json": multi_config_to_dict(out.config),
+                            "backtest_config.json": backtest_config_to_dict(out.backtest_config),
+                            "stats.json": out.stats, "meta.json": meta_of(out)})
     multi_fills_frame(out.result).to_csv(path / "fills.csv", index=False)
     acc, pos = account_frame(out.result), positions_frame(out.result)
     acc.assign(time=acc["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(path / "equity.csv",

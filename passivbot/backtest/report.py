@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 
@@ -28,23 +29,40 @@ FILL_CSV_COLUMNS = ("minute", "timestamp", "time", "side", "kind", "kind_name", 
                     "fee", "pnl", "psize", "pprice", "balance")
 
 
-def _label(result: BacktestResult, label: str | None) -> str:
-    raw = label or Path(result.live_config.source or "config").stem or "config"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", raw)
-
-
-def run_dir_for(result: BacktestResult, root: str | Path = "backtests", label: str | None = None,
-                now: dt.datetime | None = None) -> Path:
+def new_run_dir(base: Path, label: str, now: dt.datetime | None = None) -> Path:
+    """Create and return base/{YYYYmmddTHHMMSS}_{label} (the label made safe for a folder name).
+    A second run in the same second gets `-1`, `-2`, ...: the folder is created here, so two
+    runs started together never write into one."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    name = f"{now:%Y%m%dT%H%M%S}_{re.sub(r'[^A-Za-z0-9_.-]+', '_', label)}"
+    base.mkdir(parents=True, exist_ok=True)
+    for k in range(1000):
+        path = base / (name if k == 0 else f"{name}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{base / name}: 1000 runs with this label in one second")
+
+
+def write_json_files(folder: Path, files: dict[str, Any]) -> None:
+    """Each {file name: object} of a run folder as indented JSON."""
+    for name, obj in files.items():
+        (folder / name).write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def config_label(source: str | None, default: str) -> str:
+    """A run's default label: the config file's name without its extension."""
+    return Path(source or default).stem or default
+
+
+def make_run_dir(result: BacktestResult, root: str | Path = "backtests",
+                 label: str | None = None, now: dt.datetime | None = None) -> Path:
+    """The run folder backtests/{exchange}/{SYMBOL}/{time}_{label}, created."""
     info = result.candles_info
-    base = Path(root) / info["exchange"] / info["symbol"]
-    name = f"{now:%Y%m%dT%H%M%S}_{_label(result, label)}"
-    path = base / name
-    k = 1
-    while path.exists():  # two runs in one second: keep both
-        path = base / f"{name}-{k}"
-        k += 1
-    return path
+    return new_run_dir(Path(root) / info["exchange"] / info["symbol"],
+                       label or config_label(result.live_config.source, "config"), now)
 
 
 def meta_of(result: BacktestResult) -> dict:
@@ -61,13 +79,10 @@ def meta_of(result: BacktestResult) -> dict:
 def write_report(result: BacktestResult, root: str | Path = "backtests", *, label: str | None = None,
                  plots: bool = True) -> Path:
     """Write the run folder for `result` and return its path."""
-    path = run_dir_for(result, root, label)
-    path.mkdir(parents=True)
-    dump = lambda name, obj: (path / name).write_text(json.dumps(obj, indent=2) + "\n")  # noqa: E731
-    dump("live_config.json", live_config_to_dict(result.live_config))
-    dump("backtest_config.json", backtest_config_to_dict(result.backtest_config))
-    dump("stats.json", result.stats)
-    dump("meta.json", meta_of(result))
+    path = make_run_dir(result, root, label)
+    write_json_files(path, {"live_config.json": live_config_to_dict(result.live_config),
+                            "backtest_config.json": backtest_config_to_dict(result.backtest_config),
+                            "stats.json": result.stats, "meta.json": meta_of(result)})
     fdf = fills_frame(result.fills)
     fdf["time"] = fdf["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ") if len(fdf) else []
     fdf.loc[:, list(FILL_CSV_COLUMNS)].to_csv(path / "fills.csv", index=False)

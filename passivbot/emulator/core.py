@@ -183,10 +183,6 @@ class Account:
         p = self.last_price if price is None else price
         return sum(s * pos.size * (p - pos.price) for s, pos in self.positions.items())
 
-    def _peers(self) -> list:
-        books = self.wallet.books
-        return books if len(books) > 1 else []
-
     def margin_mark(self) -> float:
         """The price this book's positions count at in another book's margin check: its
         previous close while the wallet settles a minute (the backtest's), else the last."""
@@ -198,19 +194,13 @@ class Account:
     def upnl(self, price: float | None = None) -> float:
         """Unrealized pnl of the account: this symbol at `price` (default: last price), every
         other symbol on the wallet at its own last price."""
-        peers = self._peers()
-        if not peers:
-            return self.own_upnl(price)
-        return sum(b.own_upnl(price if b is self else b.margin_mark()) for b in peers)
+        return sum(b.own_upnl(price if b is self else b.margin_mark()) for b in self.wallet.books)
 
     def initial_margin(self, extra_qty: float = 0.0, extra_price: float = 0.0) -> float:
         """Initial margin of positions + open entry orders (+ a candidate entry order), of
         every symbol on the wallet."""
-        peers = self._peers()
-        if peers:
-            return sum(b._own_im(0.0, 0.0) for b in peers if b is not self) + \
-                self._own_im(extra_qty, extra_price)
-        return self._own_im(extra_qty, extra_price)
+        return sum(b._own_im(0.0, 0.0) for b in self.wallet.books if b is not self) + \
+            self._own_im(extra_qty, extra_price)
 
     def _own_im(self, extra_qty: float, extra_price: float) -> float:
         notional = sum(p.size * p.price for p in self.positions.values())
@@ -232,8 +222,7 @@ class Account:
         initial margin fits in wallet balance + unrealized pnl at `upnl_price` - the initial
         margin of the positions (open orders reserve nothing: the backtest cannot know which
         of its resting orders an exchange would have accepted, so both check at the fill)."""
-        peers = self._peers()
-        notional = sum(b.own_notional() for b in peers) if peers else self.own_notional()
+        notional = sum(b.own_notional() for b in self.wallet.books)
         im_pos = initial_margin_nb(notional, self.leverage)
         return entry_margin_ok_nb(available_margin_nb(self.balance, self.upnl(upnl_price), im_pos,
                                                       0.0), qty, price, self.leverage)
@@ -458,19 +447,11 @@ class Account:
         its open; unless it opens past the liquidation price (as it was before that funding),
         the resting orders by the fill rule, an entry the margin cannot carry staying unfilled
         (`entry_fits`, unrealized pnl at the previous close); then liquidation. clock += 1.
-        Returns its fills. (Several symbols on one wallet: `emulator.wallet.step_wallet`.)"""
-        i = self.clock
-        if i >= len(self.candles):
-            raise IndexError("out of candles")
-        open_, high, low = (float(x) for x in self.candles[i, 1:4])
-        liq, direction = self.liq_price()
-        self.fund(i)
-        fills = []
-        if not is_liquidated_nb(liq, direction, open_, open_):  # a gap: liquidated at the open
-            fills = self.fill_resting(i)
-        fills += self._check_liquidation(low, high)
-        self.end_candle(i)
-        return fills
+        Returns its fills. One rule for one symbol and several: this is `emulator.wallet.
+        step_wallet` of this book's wallet (with other symbols on it, their minute settles too)."""
+        from passivbot.emulator.wallet import step_wallet  # it imports this module
+
+        return step_wallet(self.wallet)
 
     def fund(self, i: int) -> None:
         """The funding events due at candle i's open, on this symbol's positions."""
@@ -517,18 +498,11 @@ class Account:
         liq, direction = self.liq_price()
         if not is_liquidated_nb(liq, direction, low, high):
             return []
-        for b in self._peers() or [self]:
+        for b in self.wallet.books:
             b.cancel_all()
         open_ = float(self.candles[min(self.clock, len(self.candles) - 1), 1])
         liq = liquidation_fill_price_nb(liq, direction, open_)
-        fills = self.close_all_at(liq)
-        # the margin left is lost, the balance never negative (margin.liquidation_balance_nb)
-        self.balance, lost = liquidation_balance_nb(self.balance)
-        if fills:
-            fills[-1]["fee"] += lost
-            fills[-1]["balance"] = self.balance
-        self.emit("account", {"reason": "LIQUIDATION"})
-        return fills
+        return end_in_liquidation(self.wallet, self.close_all_at(liq), [self])
 
     def close_all_at(self, price: float) -> list:
         """Liquidation: both positions closed at `price` with the taker fee, long first (the
@@ -546,6 +520,19 @@ class Account:
                 if f is not None:
                     fills.append(f)
         return fills
+
+
+def end_in_liquidation(wallet: Wallet, fills: list, books: list) -> list:
+    """After a liquidation's closes (`fills`) of `books`: the margin left is lost, the balance
+    never negative (`margin.liquidation_balance_nb`), charged as a fee on the last fill (the
+    backtest's `account.end_in_liquidation_nb`); each liquidated book announces it."""
+    wallet.balance, lost = liquidation_balance_nb(wallet.balance)
+    if fills:
+        fills[-1]["fee"] += lost
+        fills[-1]["balance"] = wallet.balance
+    for b in books:
+        b.emit("account", {"reason": "LIQUIDATION"})
+    return fills
 
 
 def _get_balance(self) -> float:

@@ -132,6 +132,13 @@ class BinanceLimiter:
         self.banned_until = time.monotonic() + s * self.scale
         return s
 
+    def refusing(self, now: float) -> bool:
+        """True while a request now is refused whatever its weight: a ban, a Retry-After, or
+        the window's weight used up."""
+        self._roll(now)
+        return (now < self.banned_until or now < self.retry_until
+                or self.used >= BINANCE_WEIGHT_LIMIT)
+
     def check(self, name: str, weight: int) -> tuple[int, float, dict]:
         """(status 0 / 429 / 418, Retry-After wall seconds, headers) for one request."""
         now = time.monotonic()
@@ -156,8 +163,6 @@ class BinanceLimiter:
         headers = {"X-MBX-USED-WEIGHT-1M": str(self.used)}
         if name in BINANCE_ORDER_COUNTS:  # the account's order-count limits
             c10, c1m = BINANCE_ORDER_COUNTS[name]
-            # (a bare time is one single order: (t, 1, 1))
-            self.orders = [o if isinstance(o, tuple) else (o, 1, 1) for o in self.orders]
             self.orders = [o for o in self.orders if o[0] > now - 60.0 * self.scale]
             n10 = sum(o[1] for o in self.orders if o[0] > now - 10.0 * self.scale)
             n1m = sum(o[2] for o in self.orders)
@@ -189,6 +194,10 @@ class BybitLimiter:
     def ban(self, seconds: float = BYBIT_IP_BAN_S) -> float:
         self.banned_until = time.monotonic() + seconds * self.scale
         return seconds
+
+    def refusing(self, now: float) -> bool:
+        """True while the IP ban or an exhausted-limits fault refuses requests."""
+        return now < self.banned_until or now < self.exhausted_until
 
     def check(self, path: str) -> tuple[int, float, dict]:
         """(0 / 10006 / 403, wall seconds until allowed, headers) for one request."""

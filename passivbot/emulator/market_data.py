@@ -11,8 +11,9 @@ replays, as the venues serve them (only what has happened by the emulator's cloc
   (interval in minutes or D/W; start, end, limit <= 1000, default 200; newest first, rows
   [start, open, high, low, close]).
 
-Funding: `emu.funding`, float (n, 2) or (n, 3) (fundingTime ms, rate[, mark: NaN unknown]) or
-None (then no events); the emulator's own is the series it settles (`emulator.perp`). Mark
+Funding: `emu.fundings[symbol]`, float (n, 2) or (n, 3) (fundingTime ms, rate[, mark: NaN
+unknown]) or None (then no events); the emulator's own is the series it settles
+(`emulator.perp`). Mark
 price: the emulator marks positions at the last price, so its mark klines are the candles
 aggregated to the interval (the last bucket may be in progress, as on the venues).
 """
@@ -59,10 +60,7 @@ class MarketData:
     def _events(self, sym: str | None = None) -> np.ndarray:
         """Funding events of `sym` (default: the first symbol) that have happened (time <
         now), float (k, 2)."""
-        if sym is None or sym == self.emu.symbol:
-            f = getattr(self.emu, "funding", None)
-        else:
-            f = self.emu.fundings.get(sym)
+        f = self.emu.fundings.get(sym or self.emu.symbol)
         if f is None:
             return np.empty((0, 2))
         if hasattr(f, "times_ms"):

@@ -146,7 +146,8 @@ class Emulator:
         if multi:
             join(list(self.accounts.values()), float(starting_balance))
         self.wallet = self.account.wallet
-        self.funding = None if clocks[0] is None else clocks[0].column_stack()
+        # each symbol's funding events as the market-data routes serve them (`funding`: the
+        # first symbol's)
         self.fundings = {sym: None if k is None else k.column_stack()
                          for sym, k in zip(symbols, clocks)}
         self.realism = realism_of(realism)
@@ -209,6 +210,16 @@ class Emulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    @property
+    def funding(self):
+        """The first symbol's funding events as served (`fundings[symbol]`; settable: a test
+        may serve events the account does not settle)."""
+        return self.fundings[self.symbol]
+
+    @funding.setter
+    def funding(self, events) -> None:
+        self.fundings[self.symbol] = events
 
     # -- the clock -------------------------------------------------------------------------
     def _setup_realism(self) -> None:

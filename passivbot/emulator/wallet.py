@@ -19,13 +19,13 @@ them in the backtest's order:
 5. every symbol's clock moves on and its kline is published.
 
 The candles of all symbols share one minute axis (equal timestamps row by row): the caller
-aligns them (`harness.parity_multi.align` does for the bundled samples).
+aligns them (`align_candles` below: the CLI and `harness.parity_multi` use it).
 """
 
 from __future__ import annotations
 
-from passivbot.emulator.core import Account, Wallet
-from passivbot.margin import is_liquidated_nb, liquidation_balance_nb, maintenance_margin_nb
+from passivbot.emulator.core import Account, Wallet, end_in_liquidation
+from passivbot.margin import is_liquidated_nb, maintenance_margin_nb, worst_extreme_nb
 from passivbot.records import LONG, SHORT
 
 
@@ -43,11 +43,10 @@ def holders(books: list[Account]) -> list[Account]:
 
 
 def step_wallet(wallet: Wallet) -> list:
-    """Settle the next minute of every symbol on `wallet` (see the module); returns the fills
-    in settlement order. One symbol alone: exactly `Account.step`."""
+    """Settle the next minute of every symbol on `wallet` (see the module; one symbol alone is
+    the one-symbol backtest's minute: `Account.step` calls this); returns the fills in
+    settlement order."""
     books = wallet.books
-    if len(books) == 1:
-        return books[0].step()
     i = books[0].clock
     if any(b.clock != i for b in books):
         raise RuntimeError("the symbols of one wallet are on different minutes")
@@ -82,12 +81,10 @@ def step_wallet(wallet: Wallet) -> list:
 
 def _worst(b: Account, i: int) -> tuple[float, float]:
     """(unrealized pnl, price) of symbol b's positions at its candle's worse extreme
-    (`multi_account.worst_nb`)."""
-    low, high = float(b.candles[i, 3]), float(b.candles[i, 2])
+    (`margin.worst_extreme_nb`, the backtest's rule)."""
     lp, sp = b.positions[LONG], b.positions[SHORT]
-    u_lo = lp.size * (low - lp.price) - sp.size * (low - sp.price)
-    u_hi = lp.size * (high - lp.price) - sp.size * (high - sp.price)
-    return (u_lo, low) if u_lo <= u_hi else (u_hi, high)
+    return worst_extreme_nb(lp.size, lp.price, sp.size, sp.price, float(b.candles[i, 3]),
+                            float(b.candles[i, 2]))
 
 
 def _cross_liquidation(wallet: Wallet, hold: list[Account], i: int) -> list:
@@ -109,13 +106,7 @@ def _cross_liquidation(wallet: Wallet, hold: list[Account], i: int) -> list:
     fills: list = []
     for b, p in zip(hold, prices):
         fills += b.close_all_at(p)
-    wallet.balance, lost = liquidation_balance_nb(wallet.balance)
-    if fills:
-        fills[-1]["fee"] += lost
-        fills[-1]["balance"] = wallet.balance
-    for b in hold:
-        b.emit("account", {"reason": "LIQUIDATION"})
-    return fills
+    return end_in_liquidation(wallet, fills, hold)
 
 
 def align_candles(arrays: list) -> list:

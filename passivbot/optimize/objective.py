@@ -218,17 +218,14 @@ def _evaluate_one_wallet(ctx: EvalContext, candidate: dict[str, Any], t0: float,
     the candidate's, each symbol's share is logged under `symbols`."""
     from passivbot.backtest.multi_runner import backtest_multi_config
     from passivbot.config.multi import multi_config_from_dict
-    from passivbot.errors import InputError
 
     try:
         mc = multi_config_from_dict(one_wallet_dict(candidate, [m.symbol for m in ctx.markets]),
                                     "candidate")
-        out = backtest_multi_config(mc, ctx.one_wallet,
-                                    candles={m.symbol: m.candles for m in ctx.markets})
     except ConfigError as e:
         return _invalid(ctx, "; ".join(i.line() for i in e.issues), t0, c0)
-    except InputError as e:  # e.g. the bounded-loss rules, not in the multi-symbol replay yet
-        return _invalid(ctx, str(e), t0, c0)
+    out = backtest_multi_config(mc, ctx.one_wallet,
+                                candles={m.symbol: m.candles for m in ctx.markets})
     stats = out.stats["account"]
     sc = score(stats, ctx.constraints)
     return {"score": sc, "values": [sc, -stats["max_drawdown"]] if ctx.multi_objective else [sc],

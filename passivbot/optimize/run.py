@@ -80,9 +80,6 @@ def candles_by_symbol(bt: BacktestConfig, candles: Any = None,
     return {s: given[s] if s in given else load_candles(bt, s) for s in symbols}
 
 
-DAY_MS = 86_400_000
-
-
 def split_holdout(bt: BacktestConfig, candles: dict[str, np.ndarray]
                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """({symbol: candles the search sees}, {symbol: the final `holdout_days`' candles}): the
@@ -91,6 +88,7 @@ def split_holdout(bt: BacktestConfig, candles: dict[str, np.ndarray]
     if not days:
         return candles, {}
     from passivbot.data import DataError
+    from passivbot.data.days import DAY_MS
 
     cut = bt.end_ms - days * DAY_MS
     search, hold = {}, {}
