@@ -53,6 +53,29 @@ def test_funding_settles_at_the_first_candle_opening_at_or_after_each_event():
     assert acc.funding.next == 3  # the event before the start was skipped, never charged
 
 
+def test_a_market_close_during_a_funded_minute_pays_that_funding_first():
+    """The backtest charges the funding due at a candle's open before the equity stop's market
+    close at that open; so does the venue (funding at its instant, then any later order). The
+    close sent during candle 20 (event at its open) pays candle 20's funding on the position
+    it closes; before, it filled first and the flat account was charged nothing."""
+    emu = funded_emulator()
+    acc = emu.account
+    open_both(acc)
+    while acc.clock < 20:
+        acc.step()
+    assert [m for m, _, _ in acc.funding_paid] == [13, 13]
+    for side, qty in ((LONG, 1.0), (SHORT, 0.5)):  # the stop's closes, reduce-only at market
+        o = acc.place(is_buy=side == SHORT, qty=qty, price=0.0, order_type="MARKET",
+                      position_side=side, reduce_only=True)
+        assert o.status == "FILLED", o
+    # candle 20 at mark 2100, rate -0.0002: long receives 1.0 x 2100 x 0.0002 = 0.42, short
+    # pays 0.5 x 2100 x 0.0002 = 0.21, both charged once, before the closes
+    got = [(m, s, round(p, 12)) for m, s, p in acc.funding_paid]
+    assert got[2:] == [(20, LONG, -0.42), (20, SHORT, 0.21)]
+    acc.step()
+    assert len(acc.funding_paid) == 4 and acc.clock == 21
+
+
 def test_no_funding_while_flat_and_the_cursor_still_moves():
     emu = funded_emulator()
     acc = emu.account
@@ -96,7 +119,8 @@ def test_a_candle_gapping_past_the_liquidation_price_fills_nothing_before_liquid
     assert entry.status == "NEW"
     liq, _ = acc.liq_price()
     assert 1750.0 < liq < 1900.0
-    acc.candles[10, 1:5] = (1700.0, 1710.0, 1690.0, 1705.0)  # opens below the liquidation price
+    assert acc.step() == []  # candle 10, the one the position opened in: flat at 2000
+    acc.candles[11, 1:5] = (1700.0, 1710.0, 1690.0, 1705.0)  # opens below the liquidation price
     fills = acc.step()
     assert [f["kind"] for f in fills] == [KIND_LIQUIDATION]
     assert fills[0]["price"] == 1700.0  # at the open: the first traded price is past it

@@ -95,6 +95,9 @@ class Wallet:
         self.balance = float(balance)
         self.books: list = []  # Accounts in symbol order (the settlement order)
         self.marks: dict | None = None  # id(book) -> price: margin marks during a settlement
+        # the minute whose open is settled (funding charged, gap decided: wallet.open_minute)
+        self.opened = -1
+        self.blocked = False  # that minute opened past the liquidation price: nothing trades
 
 
 @dataclass
@@ -324,6 +327,9 @@ class Account:
         if post_only and crosses:
             self._finish(order, "CANCELED")
         elif crosses:
+            from passivbot.emulator.wallet import open_minute  # it imports this module
+
+            open_minute(self.wallet)  # the funding due at this minute's open comes first
             self._settle(order, last, self.taker_fee, taker=True)
             self.emit("account", {"reason": "ORDER"})
         return order

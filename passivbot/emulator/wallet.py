@@ -42,6 +42,29 @@ def holders(books: list[Account]) -> list[Account]:
     return [b for b in books if any(p.size > 0.0 for p in b.positions.values())]
 
 
+def open_minute(wallet: Wallet) -> None:
+    """Settle the open of the minute in progress, once: whether it opens past the liquidation
+    price (exactly one symbol holding positions: its hedged price with the whole balance, as
+    before this minute's funding), then the funding due at its open. `step_wallet` does it
+    first; an order that fills at once during the minute (a market order: the equity stop's
+    close) does it before its fill, so that it pays the funding due at the open as the
+    backtest charges it (funding, then the stop's close at the open) and as the venue does (at
+    the funding instant, before any later order)."""
+    books = wallet.books
+    i = books[0].clock
+    if wallet.opened == i or any(i >= len(b.candles) for b in books):
+        return
+    hold = holders(books)
+    blocked = False
+    if len(hold) == 1:  # liquidated at the open: a gap through the price
+        liq, direction = hold[0].liq_price()
+        op = float(hold[0].candles[i, 1])
+        blocked = direction != 0 and is_liquidated_nb(liq, direction, op, op)
+    wallet.opened, wallet.blocked = i, blocked
+    for b in books:
+        b.fund(i)
+
+
 def step_wallet(wallet: Wallet) -> list:
     """Settle the next minute of every symbol on `wallet` (see the module; one symbol alone is
     the one-symbol backtest's minute: `Account.step` calls this); returns the fills in
@@ -52,16 +75,9 @@ def step_wallet(wallet: Wallet) -> list:
         raise RuntimeError("the symbols of one wallet are on different minutes")
     if any(i >= len(b.candles) for b in books):
         raise IndexError("out of candles")
-    hold = holders(books)
-    blocked = False
-    if len(hold) == 1:  # liquidated at the open: a gap through the price
-        liq, direction = hold[0].liq_price()
-        op = float(hold[0].candles[i, 1])
-        blocked = direction != 0 and is_liquidated_nb(liq, direction, op, op)
-    for b in books:
-        b.fund(i)
+    open_minute(wallet)
     fills: list = []
-    if not blocked:
+    if not wallet.blocked:
         wallet.marks = {id(b): float(b.candles[max(i - 1, 0), 4]) for b in books}
         try:
             for b in books:
