@@ -104,11 +104,18 @@ async def test_multibot_shares_one_client_guard_and_order_budget():
         await ex.close()
 
 
-def test_selection_cadence_is_the_backtests():
-    from passivbot.backtest.multi import DEFAULT_SELECT_EVERY, DEFAULT_SELECT_WINDOW
-    from passivbot.live.multi import SELECT_EVERY, SELECT_WINDOW
+def test_multibot_selects_at_the_backtests_default_cadence_and_window():
+    """A MultiBot built without select_every/select_window chooses at the minutes and over the
+    window the multi-symbol backtest uses by default (both read passivbot.selection)."""
+    import inspect
 
-    assert (SELECT_EVERY, SELECT_WINDOW) == (DEFAULT_SELECT_EVERY, DEFAULT_SELECT_WINDOW)
+    from passivbot.backtest.multi import run_multi_backtest
+    from passivbot.live.multi import MultiBot
+
+    bt = inspect.signature(run_multi_backtest).parameters
+    live = inspect.signature(MultiBot.__init__).parameters
+    for name in ("select_every", "select_window"):
+        assert live[name].default == bt[name].default, name
 
 
 def test_due_minutes_count_from_the_first_traded_minute():

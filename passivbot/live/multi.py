@@ -45,11 +45,8 @@ from passivbot.live.bounded_loss import stop_close
 from passivbot.live.multi_risk import AccountRisk, SymbolRisk
 from passivbot.live.state import MINUTE_MS
 from passivbot.records import LONG, P_ENABLED, SHORT
-from passivbot.selection import score_nb, select_nb
+from passivbot.selection import SELECT_EVERY, SELECT_WINDOW, score_nb, select_nb
 
-# The multi-symbol backtest's defaults (passivbot.backtest.multi; a test checks they agree).
-SELECT_EVERY = 60  # minutes between selections
-SELECT_WINDOW = 1440  # 1m candles scored
 # The account's bounded-loss decision at a minute waits at most this long for a symbol one
 # minute behind (its candle close arriving late); then it counts at its last close.
 RISK_WAIT_S = 5.0
