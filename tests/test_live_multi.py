@@ -7,8 +7,6 @@ import logging
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from harness.live import fall_then_rise
 from harness.parity_multi import busy_multi_dict, load_aligned, run_parity_multi, summary_lines
@@ -180,31 +178,6 @@ async def test_open_position_is_managed_after_its_symbol_drops_out_of_the_select
     finally:
         await mb.stop()
         await emu.stop()
-
-
-def test_stepped_prices_are_the_decimals_the_exchange_receives():
-    from passivbot.numeric import round_dn_nb, round_nb, round_up_nb
-
-    for f in (round_dn_nb, round_nb, round_up_nb):
-        assert f(95813.40000000001, 0.1) == float("95813.4")
-        assert f(958134 * 0.1, 0.1) == float("95813.4")
-
-
-@given(k=st.integers(min_value=1, max_value=10**6),
-       step=st.sampled_from(["0.1", "0.01", "0.5", "0.0001", "1", "0.25"]))
-def test_any_stepped_price_is_the_decimal_the_wire_carries(k: int, step: str) -> None:
-    """Property: k steps of a decimal step, through the calculator's rounding, are exactly the
-    double of the decimal price the bot sends (what the exchange compares with the candle).
-    Up to a million steps (BTC at 0.1 to 100,000, ETH at 0.01 to 10,000): beyond ~10**7 steps
-    the float residue of x / step passes numeric.STEP_TOL (an absolute 1e-9 step) and a price on
-    its step can round up one step (found at 28,698,466 x 0.01); no bundled market comes near."""
-    from decimal import Decimal
-
-    from passivbot.numeric import round_dn_nb, round_nb, round_up_nb
-
-    want = float(Decimal(k) * Decimal(step))
-    for f in (round_dn_nb, round_nb, round_up_nb):
-        assert f(k * float(step), float(step)) == want
 
 
 async def test_realistic_path_waits_for_every_bot_between_points():
