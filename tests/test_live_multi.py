@@ -135,37 +135,18 @@ async def test_open_position_is_managed_after_its_symbol_drops_out_of_the_select
     although BTC scores higher; BTC opens nothing. Once ETH's long closes, the next selection
     gives the slot to BTC, whose initial entry then rests; ETH opens nothing."""
     from harness.emulator import flat_candles
-    from harness.parity import lockstep_options
     from harness.parity_multi import settle
-    from passivbot.emulator import Emulator
-    from passivbot.exchanges.ccxt_factory import create_exchange
-    from passivbot.live.multi import MultiBot
     from passivbot.records import LONG
+    from tests.multi_helpers import eth_long_btc_flat
 
     n = 40
     eth, btc = flat_candles(n, 2000.0, spread=1.0), flat_candles(n, 50_000.0, spread=10.0)
     eth[12, 2] = 2100.0  # minute 12: ETH trades up through every take-profit of the long
-    emu = Emulator("binance", ["ETHUSDT", "BTCUSDT"], [eth, btc], start_index=1,
-                   realism="minute")
-    for acc in emu.accounts.values():
-        acc.hedge_mode = True
-    emu.accounts["ETHUSDT"].positions[LONG].size = 1.0
-    emu.accounts["ETHUSDT"].positions[LONG].price = 2000.0
-    d = busy_multi_dict(["ETHUSDT", "BTCUSDT"], 1, total=0.5)
-    d["short"]["enabled"] = False
-    cfg = multi_config_from_dict(d, "test")
-    await emu.start()
-    ex = create_exchange("binance", api_key="k", secret="s", emulator=f"127.0.0.1:{emu.port}",
-                         rate_limit=False)
-    mb = MultiBot("binance", ex, cfg, logging.getLogger("test.multi.select"),
-                  options=lockstep_options(), select_every=15)
+    async with eth_long_btc_flat(eth, btc, 1, "test.multi.select") as (emu, mb):
 
-    def resting(sym):
-        return {(o.side, o.close) for o in emu.accounts[sym].open_orders.values()}
+        def resting(sym):
+            return {(o.side, o.close) for o in emu.accounts[sym].open_orders.values()}
 
-    try:
-        await mb.start()
-        await settle(mb, emu)
         assert mb.allowed["ETHUSDT"][0] and not mb.allowed["BTCUSDT"][0]
         assert (LONG, True) in resting("ETHUSDT") and (LONG, False) not in resting("BTCUSDT")
         while emu.clock < 16:  # the close at minute 12, the next selection at minute 15
@@ -175,9 +156,6 @@ async def test_open_position_is_managed_after_its_symbol_drops_out_of_the_select
         assert mb.selections == 2
         assert mb.allowed["BTCUSDT"][0] and not mb.allowed["ETHUSDT"][0]
         assert (LONG, False) in resting("BTCUSDT") and not resting("ETHUSDT")
-    finally:
-        await mb.stop()
-        await emu.stop()
 
 
 async def test_realistic_path_waits_for_every_bot_between_points():

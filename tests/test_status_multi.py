@@ -2,72 +2,47 @@
 MultiBot on the emulator with 2 symbols, its page served over HTTP, shows the wallet and each
 symbol's positions and resting orders (the emulator's truth), as HTML and as JSON."""
 
-import logging
-
 from aiohttp.test_utils import TestClient, TestServer
 
 from harness.emulator import flat_candles
-from harness.parity import lockstep_options
-from harness.parity_multi import busy_multi_dict, settle
-from passivbot.config.multi import multi_config_from_dict
-from passivbot.emulator import Emulator
-from passivbot.exchanges.ccxt_factory import create_exchange
-from passivbot.live.multi import MultiBot
 from passivbot.live.status_page import make_app
-from passivbot.records import LONG
+from tests.multi_helpers import eth_long_btc_flat
 
 
 async def test_one_page_lists_both_symbols_positions_and_orders_and_the_wallet():
     n = 20
     eth, btc = flat_candles(n, 2000.0, spread=1.0), flat_candles(n, 50_000.0, spread=10.0)
-    emu = Emulator("binance", ["ETHUSDT", "BTCUSDT"], [eth, btc], start_index=1,
-                   realism="minute")
-    for acc in emu.accounts.values():
-        acc.hedge_mode = True
-    emu.accounts["ETHUSDT"].positions[LONG].size = 1.0  # ETH holds a long: its closes rest
-    emu.accounts["ETHUSDT"].positions[LONG].price = 2000.0
-    d = busy_multi_dict(["ETHUSDT", "BTCUSDT"], 2, total=0.5)
-    d["short"]["enabled"] = False
-    cfg = multi_config_from_dict(d, "test")
-    await emu.start()
-    ex = create_exchange("binance", api_key="k", secret="s", emulator=f"127.0.0.1:{emu.port}",
-                         rate_limit=False)
-    mb = MultiBot("binance", ex, cfg, logging.getLogger("test.status.multi"),
-                  options=lockstep_options(), select_every=15)
-    client = None
-    try:
-        await mb.start()
-        await settle(mb, emu)
+    async with eth_long_btc_flat(eth, btc, 2, "test.status.multi") as (emu, mb):
         client = TestClient(TestServer(make_app(mb.snapshot)))
         await client.start_server()
-        resp = await client.get("/api/status")
-        assert resp.status == 200
-        d = await resp.json()
-        assert [s["symbol"] for s in d["symbols"]] == ["ETHUSDT", "BTCUSDT"]
-        by = {s["symbol"]: s for s in d["symbols"]}
-        eth_long = [p for p in by["ETHUSDT"]["positions"] if p["side"] == "long"][0]
-        assert eth_long["size"] == 1.0 and eth_long["price"] == 2000.0
-        for sym in ("ETHUSDT", "BTCUSDT"):  # the page's orders are the emulator's, per symbol
-            want = sorted((o.price, o.qty) for o in emu.accounts[sym].open_orders.values())
-            got = sorted((o["price"], o["qty"]) for o in by[sym]["open_orders"])
-            assert want and got == want, sym
-        assert any(o["kind"] == "close" for o in by["ETHUSDT"]["open_orders"])
-        assert d["balance"] == emu.accounts["ETHUSDT"].balance > 0  # the one wallet
-        assert abs(d["equity"] - (d["balance"] + sum(s["upnl"] for s in d["symbols"]))) < 1e-9
-        page = await (await client.get("/")).text()
-        assert "2 symbols on binance" in page
-        assert '<section id="ETHUSDT"><h2>ETHUSDT</h2>' in page
-        assert '<section id="BTCUSDT"><h2>BTCUSDT</h2>' in page
-        eth_part = page[page.index('id="ETHUSDT"'):page.index('id="BTCUSDT"')]
-        btc_part = page[page.index('id="BTCUSDT"'):]
-        assert "no open position" not in eth_part and "no open position" in btc_part
-        for part, sym in ((eth_part, "ETHUSDT"), (btc_part, "BTCUSDT")):
-            n_orders = len(emu.accounts[sym].open_orders)
-            assert f"Open orders ({n_orders})" in part
-            for o in emu.accounts[sym].open_orders.values():
-                assert f"{o.price:,.4f}" in part
-    finally:
-        if client is not None:
+        try:
+            resp = await client.get("/api/status")
+            assert resp.status == 200
+            d = await resp.json()
+            assert [s["symbol"] for s in d["symbols"]] == ["ETHUSDT", "BTCUSDT"]
+            by = {s["symbol"]: s for s in d["symbols"]}
+            eth_long = [p for p in by["ETHUSDT"]["positions"] if p["side"] == "long"][0]
+            assert eth_long["size"] == 1.0 and eth_long["price"] == 2000.0
+            # the page's orders are the emulator's, per symbol
+            for sym in ("ETHUSDT", "BTCUSDT"):
+                want = sorted((o.price, o.qty) for o in emu.accounts[sym].open_orders.values())
+                got = sorted((o["price"], o["qty"]) for o in by[sym]["open_orders"])
+                assert want and got == want, sym
+            assert any(o["kind"] == "close" for o in by["ETHUSDT"]["open_orders"])
+            assert d["balance"] == emu.accounts["ETHUSDT"].balance > 0  # the one wallet
+            upnl = sum(s["upnl"] for s in d["symbols"])
+            assert abs(d["equity"] - (d["balance"] + upnl)) < 1e-9
+            page = await (await client.get("/")).text()
+            assert "2 symbols on binance" in page
+            assert '<section id="ETHUSDT"><h2>ETHUSDT</h2>' in page
+            assert '<section id="BTCUSDT"><h2>BTCUSDT</h2>' in page
+            eth_part = page[page.index('id="ETHUSDT"'):page.index('id="BTCUSDT"')]
+            btc_part = page[page.index('id="BTCUSDT"'):]
+            assert "no open position" not in eth_part and "no open position" in btc_part
+            for part, sym in ((eth_part, "ETHUSDT"), (btc_part, "BTCUSDT")):
+                n_orders = len(emu.accounts[sym].open_orders)
+                assert f"Open orders ({n_orders})" in part
+                for o in emu.accounts[sym].open_orders.values():
+                    assert f"{o.price:,.4f}" in part
+        finally:
             await client.close()
-        await mb.stop()
-        await emu.stop()
