@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.emulator import emulated_venue
 from harness.live import settle, wait_subscribed
 from harness.parity import busy_config, lockstep_options
 from passivbot.backtest.engine import run_backtest
@@ -186,13 +187,8 @@ async def test_a_close_that_would_cross_is_refused_not_filled_as_a_taker(exchang
     from passivbot.exchanges.errors import Action, classify
 
     candles = np.array(load_bundled("ETHUSDT")[:40])
-    emu = Emulator(exchange, "ETHUSDT", candles, start_index=20, realism="full")
-    await emu.start()
-    ex = create_exchange(exchange, api_key="k", secret="s", emulator=f"127.0.0.1:{emu.port}",
-                         rate_limit=False)
-    try:
-        a = make_adapter(exchange, ex, "ETHUSDT")
-        await a.load_market()
+    venue = emulated_venue(exchange, candles, start_index=20, realism="full")
+    async with venue as (emu, ex, a):
         await a.set_hedge_mode()
         acc = emu.account
         await emu.advance(1)
@@ -210,6 +206,3 @@ async def test_a_close_that_would_cross_is_refused_not_filled_as_a_taker(exchang
         except ccxt.BaseError as e:  # the executor's decision: hold it back, retry later
             assert exchange == "binance" and classify(e, "create") is Action.CROSSED, e
         assert len(acc.fills) == n_fills and acc.positions[LONG].size == 0.05
-    finally:
-        await ex.close()
-        await emu.stop()
