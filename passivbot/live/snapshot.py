@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from passivbot.config.services import REDACTED, redact_url
+from passivbot.risk import STOP_FOREVER
 
 SECRET_WORDS = ("key", "secret", "token", "password", "passphrase", "url", "webhook")
 
@@ -74,15 +75,12 @@ class EquityPoint:
     equity: float
 
 
-STOP_FOREVER_MS = 2**63 - 1  # `passivbot.risk.STOP_FOREVER`: stopped until a person clears it
-
-
 @dataclass(frozen=True)
 class RiskView:
     """The bounded-loss state (live/bounded_loss.py) at the snapshot's moment.
 
     `stop_until_ms`: 0 = no equity stop in force, else no entries before it (exchange ms);
-    STOP_FOREVER_MS = until cleared by a person. `close_pending`: the stop's market closes are
+    `risk.STOP_FOREVER` = until cleared by a person. `close_pending`: the stop's market closes are
     not yet confirmed flat. `unstuck_loss` / `unstuck_allowance`: realized unstuck loss per side
     [long, short] and its cap (allowance share x peak balance), quote; allowance 0 = unstuck off
     on that side. `unstuck_closes`: reduce-only fills at a loss (fee > pnl) this session, the fills
@@ -97,7 +95,7 @@ class RiskView:
 
     def stop_text(self, now_ms: int) -> str:
         """'STOPPED until HH:MM UTC', 'STOPPED until cleared', or why entries are allowed."""
-        if self.stop_until_ms >= STOP_FOREVER_MS:
+        if self.stop_until_ms >= STOP_FOREVER:
             return "STOPPED until cleared (restart with --clear-equity-stop)"
         if self.stop_until_ms > now_ms or self.close_pending:
             until = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.stop_until_ms / 1000))
