@@ -17,8 +17,8 @@ import numpy as np
 
 from passivbot.exchanges import batch
 from passivbot.records import (
-    BRACKET_COLS, DEFAULT_REPRICE_TOL, LONG, M_MIN_COST, M_MIN_QTY, M_PASSIVE_TICKS, M_PRICE_STEP,
-    M_QTY_STEP, M_REPRICE_TOL, N_MARKET, SHORT,
+    BRACKET_COLS, DEFAULT_PASSIVE_TICKS, DEFAULT_REPRICE_TOL, LONG, M_MIN_COST, M_MIN_QTY,
+    M_PASSIVE_TICKS, M_PRICE_STEP, M_QTY_STEP, M_REPRICE_TOL, N_MARKET, SHORT,
 )
 
 
@@ -66,8 +66,8 @@ class Capabilities:
     # Price steps between the last price and the nearest entry / close (records.M_PASSIVE_TICKS):
     # both venues quote a book at least one step wide around the last trade, so an order at the
     # last price is at the touch and crosses on one side (PostOnly refused; a reduce-only close
-    # fills at once as a taker). One step off it always rests.
-    passive_ticks: float = 1.0
+    # fills at once as a taker). One step off it always rests. The market specs' value too.
+    passive_ticks: float = DEFAULT_PASSIVE_TICKS
     # Re-pricing tolerance of a flat side's initial entry (records.M_REPRICE_TOL): the same
     # default as the backtest's market specs (markets.MarketSpec.reprice_tol).
     reprice_tol: float = DEFAULT_REPRICE_TOL
