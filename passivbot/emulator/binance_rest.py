@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from passivbot.emulator import core, guards, history, income
+from passivbot.emulator import core, guards, history, income, limits
 from passivbot.margin import hedged_liq_price_nb
 from passivbot.records import LONG, SHORT
 
@@ -98,7 +98,8 @@ class BinanceRest:
     def http_error(self, status: int) -> web.Response:
         if status in (418, 429):
             return web.json_response({"code": -1003, "msg": "Too many requests; current limit "
-                                      "of IP(127.0.0.1) is 2400 requests per minute."},
+                                      f"of IP(127.0.0.1) is {limits.BINANCE_WEIGHT_LIMIT} "
+                                      "requests per minute."},
                                      status=status, headers={"Retry-After": "1"})
         return web.Response(status=status, text="<html>Service Unavailable</html>",
                             content_type="text/html")
