@@ -92,6 +92,26 @@ async def test_binance_weight_header_429_retry_after_then_escalating_418_bans():
         await emu.stop()
 
 
+async def test_binance_income_history_counts_weight_30():
+    """GET /fapi/v1/income (the funding history the bot reads) weighs 30 (Binance docs, "Get
+    Income History"), not the default 1: the used-weight header grows by 30 over the call."""
+    emu = Emulator("binance", "ETHUSDT", flat_candles(2000, 2000.0, 1.0), start_index=1440)
+    url = await emu.start()
+    emu.set_speed(1.0)  # one weight window is a wall minute: both calls fall in it
+    ex = create_exchange("binance", api_key="key", secret="secret", emulator=url,
+                         rate_limit=False)
+    try:
+        await asyncio.wait_for(ex.load_markets(), W)
+        await ex.fetch_time()
+        before = int(ex.last_response_headers["X-MBX-USED-WEIGHT-1M"])
+        await ex.fetch_funding_history(SYM)
+        after = int(ex.last_response_headers["X-MBX-USED-WEIGHT-1M"])
+        assert after - before == 30
+    finally:
+        await ex.close()
+        await emu.stop()
+
+
 async def test_binance_order_count_limit_is_429_minus_1015_without_retry_after():
     emu = Emulator("binance", "ETHUSDT", flat_candles(2000, 2000.0, 1.0), start_index=1440)
     url = await emu.start()

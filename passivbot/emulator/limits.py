@@ -42,7 +42,7 @@ BINANCE_WEIGHTS = {
     "GET /fapi/v1/exchangeInfo": 1, "GET /fapi/v2/account": 5, "GET /fapi/v3/account": 5,
     "GET /fapi/v2/balance": 5, "GET /fapi/v3/balance": 5, "GET /fapi/v2/positionRisk": 5,
     "GET /fapi/v3/positionRisk": 5, "GET /fapi/v1/allOrders": 5, "GET /fapi/v1/userTrades": 5,
-    "GET /fapi/v1/depth": 2, "GET /fapi/v1/ticker/bookTicker": 2,
+    "GET /fapi/v1/depth": 2, "GET /fapi/v1/ticker/bookTicker": 2, "GET /fapi/v1/income": 30,
     "POST /fapi/v1/order": 0,  # orders count against the order limits, not IP weight
     "POST /fapi/v1/batchOrders": 5, "DELETE /fapi/v1/batchOrders": 1,
 }
