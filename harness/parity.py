@@ -19,7 +19,8 @@ Lockstep: each minute the emulator settles one candle, then the harness waits un
 has caught up (same closed candle, price, balance, positions) and is idle
 (`settle` below, a 1 ms idle window). After every settled minute the emulator's book is
 compared with the calculator's ideal orders for the emulator's own state
-(`live.testing.expected_orders`): a book that is not ideal is reported with its minute (`book_mismatches`).
+(`harness.live.expected_orders`): a book that is not ideal is reported with its minute
+(`book_mismatches`).
 
 Numbers cross JSON as strings (ccxt formats qty and price to the market's precision), so
 prices and quantities are compared after rounding to 10 significant digits and balances
@@ -222,7 +223,7 @@ async def start_bot(exchange: str, cfg: LiveConfig, emu, options=None, log_level
 
 
 async def settle(bot, emu, timeout: float = 10.0, idle_s: float = 0.001) -> None:
-    """`live.testing.settle` with a 1 ms idle window (see there why that is safe)."""
+    """`harness.live.settle` with a 1 ms idle window (see there why that is safe)."""
     from harness.live import settle as lockstep_settle
 
     await lockstep_settle(bot, emu, timeout, idle_s)
@@ -333,7 +334,7 @@ async def run_parity(cfg: LiveConfig, candles: np.ndarray, exchange: str,
     candles = np.ascontiguousarray(candles, dtype=np.float64)
     bt = backtest_outcome(cfg, candles, exchange, starting_balance, maker, taker, funding,
                           bounded_loss)
-    # bounded_loss: the ideal book check (live.testing.expected_orders) knows only the grid
+    # bounded_loss: the ideal book check (harness.live.expected_orders) knows only the grid
     live = await live_outcome(cfg, candles, exchange, starting_balance, maker, taker,
                               check_book=not bounded_loss,
                               progress=progress, time_limit_s=time_limit_s, realism=realism,
