@@ -53,7 +53,7 @@ import numpy as np
 
 from passivbot.config import LiveConfig
 from harness.fault_measures import (  # noqa: F401 (book_check, excess_exposure: public API)
-    ExposureMeter, book_check, book_diff, excess_detail, state_diff, excess_exposure, hard_kill, warmup_len,
+    ExposureMeter, book_check, book_diff, excess_detail, state_diff, excess_exposure, hard_kill,
 )
 from harness.parity import lockstep_options, settle, start_bot
 
@@ -320,7 +320,7 @@ class Campaign:
             await hard_kill(self.bot)
             await emu.advance(1)  # a minute passes while the bot is down (its orders may fill)
             cleared = time.monotonic()
-            self.warm_from = max(0, emu.clock - warmup_len(self.bot))
+            self.warm_from = max(0, emu.clock - self.bot.warmup_candles())
             self.bot = await self.new_bot()
             return cleared
         if fault == "lost_create":
@@ -395,7 +395,7 @@ class Campaign:
 
     def tasks_alive(self) -> bool:
         """Every task of the running bot still running (a stream that died for good is not)."""
-        return all(not t.done() for t in getattr(self.bot, "_tasks", []))
+        return not self.bot.ended_tasks()
 
 
 async def run_campaign(exchange: str, cfg: LiveConfig, candles: np.ndarray, seed: int,

@@ -1,15 +1,11 @@
 """What the fault campaign measures on the emulator's book at every poll: is it the calculator's
 ideal, how many duplicates and orphans, how much entry exposure rests beyond the ideal; and the
-bot-side helpers it needs (warm-up length, a SIGKILL-like stop). Split from fault_campaign.py
-to keep each module on one screen's worth of responsibility."""
+bot-side helper it needs (a SIGKILL-like stop). Split from fault_campaign.py to keep each module
+on one screen's worth of responsibility."""
 
 from __future__ import annotations
 
-import asyncio
-import math
 from collections import Counter
-
-from passivbot.records import P_EMA_SPAN_0, P_EMA_SPAN_1
 
 
 def _keys(orders) -> Counter:
@@ -87,8 +83,7 @@ def state_diff(bot, emu) -> str:
             f"vs {acc.balance}, long {st.psize[0]}@{st.pprice[0]} vs {acc.positions[1].size}@"
             f"{acc.positions[1].price}, short {st.psize[1]}@{st.pprice[1]} vs "
             f"{acc.positions[-1].size}@{acc.positions[-1].price}, bot stopping "
-            f"{bot.stopping.is_set()}, tasks done "
-            f"{[t.get_name() for t in getattr(bot, '_tasks', []) if t.done()]}")
+            f"{bot.stopping.is_set()}, tasks done {bot.ended_tasks()}")
 
 
 def excess_exposure(bot, emu, warm_from: int) -> float:
@@ -164,17 +159,7 @@ def excess_detail(bot, emu, warm_from: int) -> str:
     return "; ".join(parts)
 
 
-def warmup_len(bot) -> int:
-    """Candles the bot warms its EMAs on (LiveBot.warm_up's rule)."""
-    p = bot.state.params
-    span = float(max(p[:, P_EMA_SPAN_0].max(), p[:, P_EMA_SPAN_1].max()))
-    return int(min(bot.opt.max_warmup_candles, max(2, math.ceil(span * bot.opt.warmup_span_mult))))
-
-
 async def hard_kill(bot) -> None:
     """What a SIGKILL leaves: tasks gone, sockets closed, no shutdown code, orders resting."""
-    bot.stopping.set()
-    for t in bot._tasks:
-        t.cancel()
-    await asyncio.gather(*bot._tasks, return_exceptions=True)
+    await bot.kill_tasks()
     await bot.adapter.ex.close()

@@ -158,11 +158,17 @@ class LiveBot:
                                  "read the trade history (%s)", describe(e, self.redact))
         v.started(self.state.exchange_time)
 
-    async def warm_up(self) -> None:
-        """EMAs from recent closed 1m candles: ~warmup_span_mult x the largest span."""
+    def warmup_candles(self) -> int:
+        """Closed 1m candles `warm_up` reads: warmup_span_mult x the largest EMA span of either
+        side, at least 2, at most max_warmup_candles (a replay of the warm-up needs the same)."""
         p = self.state.params
         span = float(max(p[:, P_EMA_SPAN_0].max(), p[:, P_EMA_SPAN_1].max()))
-        n = int(min(self.opt.max_warmup_candles, max(2, np.ceil(span * self.opt.warmup_span_mult))))
+        return int(min(self.opt.max_warmup_candles,
+                       max(2, np.ceil(span * self.opt.warmup_span_mult))))
+
+    async def warm_up(self) -> None:
+        """EMAs from recent closed 1m candles (`warmup_candles` of them)."""
+        n = self.warmup_candles()
         now = self.state.exchange_time
         start = (now // MINUTE_MS - n) * MINUTE_MS
         candles = await self.sync.fetch_closed_candles(start, now)
@@ -405,6 +411,19 @@ class LiveBot:
                 return True
             await asyncio.sleep(0.005)
         return False
+
+    def ended_tasks(self) -> list[str]:
+        """Names of the background tasks (streams, cycle, timers) that have ended: empty while
+        the bot runs whole; a stream that gave up for good shows here."""
+        return [t.get_name() for t in self._tasks if t.done()]
+
+    async def kill_tasks(self) -> None:
+        """Cancel every background task and wait for them, running no shutdown code: orders
+        stay resting, nothing is reported (what a SIGKILL leaves; `stop` is the orderly way)."""
+        self.stopping.set()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- stop ------------------------------------------------------------------------------
     async def stop(self, cancel_on_exit: bool = False) -> list[dict]:
