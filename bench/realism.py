@@ -177,14 +177,6 @@ async def campaign(exchange: str, candles: np.ndarray, minutes: int, emu_kwargs:
 async def retry_after_fault(bot, emu, seconds: float = 1.5) -> dict:
     from harness.parity import settle
 
-    original = emu.rest.http_error
-
-    def with_retry_after(status):
-        r = original(status)
-        r.headers["Retry-After"] = str(seconds)
-        return r
-
-    emu.rest.http_error = with_retry_after
     seen: list[tuple[float, int]] = []
 
     async def sample():
@@ -194,7 +186,7 @@ async def retry_after_fault(bot, emu, seconds: float = 1.5) -> dict:
 
     sampler = asyncio.get_running_loop().create_task(sample())
     try:
-        emu.faults.http_errors(429, 1)
+        emu.faults.http_errors(429, 1, retry_after=seconds)
         bot.request_reconcile()
         await until(lambda: emu.faults.http_count == 0, 5.0)
         t_ban, n_ban = time.perf_counter(), total_requests(emu)
@@ -202,7 +194,6 @@ async def retry_after_fault(bot, emu, seconds: float = 1.5) -> dict:
         await settle(bot, emu, timeout=20)
     finally:
         sampler.cancel()
-        emu.rest.http_error = original
     during = max((n for t, n in seen if t_ban + 0.02 < t < t_ban + seconds - 0.05),
                  default=n_ban) - n_ban
     after = [t for t, n in seen if n > n_ban]

@@ -38,6 +38,43 @@ async def test_429_is_rate_limit_then_recovers(env):
     assert (await ex.fetch_balance())["USDT"]["total"] == 10_000.0
 
 
+@pytest.mark.parametrize("retry_after", [2.5, None])
+async def test_429_retry_after_reaches_the_guard_where_each_venue_puts_it(env, retry_after):
+    """http_errors(429, retry_after=s): Binance sends `Retry-After: s`, Bybit retCode 10006
+    with `X-Bapi-Limit-Reset-Timestamp` = the answer's time + s; the bot's guard waits s.
+    Without it: Binance's `Retry-After: 1`, Bybit no reset (the guard's default pause)."""
+    import aiohttp
+
+    from passivbot.exchanges import binance, bybit
+    from passivbot.exchanges.guard import cool_down_seconds
+
+    name, emu, _ = env
+    caps, path = ((binance.CAPS, "/fapi/v1/time") if name == "binance" else
+                  (bybit.CAPS, "/v5/market/time"))
+    emu.faults.http_errors(429, count=1, retry_after=retry_after)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"http://127.0.0.1:{emu.port}{path}") as r:
+            status, headers, body = r.status, dict(r.headers), await r.text()
+    assert status == 429 and emu.faults.http_count == 0
+    if name == "binance":
+        assert headers["Retry-After"] == ("2.5" if retry_after else "1")
+    else:
+        assert '"retCode":10006' in body.replace(" ", "")
+        assert ("X-Bapi-Limit-Reset-Timestamp" in headers) == (retry_after is not None)
+    # the guard's server-clock estimate is an hour off: Bybit's wait is relative to the answer
+    want = retry_after or (1.0 if name == "binance" else caps.default_cool_down_s)
+    assert cool_down_seconds(caps, status, headers, body, 3_600_000.0) == want
+
+
+def test_retry_after_is_refused_where_no_venue_sends_it():
+    from passivbot.emulator.faults import FaultInjector
+
+    with pytest.raises(ValueError, match="retry_after"):
+        FaultInjector().http_errors(503, retry_after=2.0)
+    with pytest.raises(ValueError, match="retry_after"):
+        FaultInjector().http_errors(429, retry_after=0.0)
+
+
 @pytest.mark.parametrize("status", [500, 502, 503])
 async def test_5xx_is_exchange_not_available(env, status):
     name, emu, ex = env

@@ -96,11 +96,14 @@ class BinanceRest:
         get("/sapi/v1/margin/allPairs", const([]))
 
     def http_error(self, status: int) -> web.Response:
+        """The answer of an injected HTTP error (faults.http_errors, its `retry_after`)."""
         if status in (418, 429):
+            wait = self.emu.faults.http_retry_after
             return web.json_response({"code": -1003, "msg": "Too many requests; current limit "
                                       f"of IP(127.0.0.1) is {limits.BINANCE_WEIGHT_LIMIT} "
-                                      "requests per minute."},
-                                     status=status, headers={"Retry-After": "1"})
+                                      "requests per minute."}, status=status,
+                                     headers={"Retry-After": "1" if wait is None
+                                              else f"{wait:g}"})
         return web.Response(status=status, text="<html>Service Unavailable</html>",
                             content_type="text/html")
 

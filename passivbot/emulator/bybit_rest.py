@@ -59,9 +59,15 @@ class BybitRest:
                                   "retExtInfo": {}, "time": self.server_ms()})
 
     def http_error(self, status: int) -> web.Response:
+        """The answer of an injected HTTP error (faults.http_errors): a 418/429 is retCode
+        10006; its `retry_after` becomes the reset timestamp, relative to the answer's time."""
         if status in (418, 429):
+            now, wait = self.server_ms(), self.emu.faults.http_retry_after
+            headers = ({} if wait is None else
+                       {"X-Bapi-Limit-Reset-Timestamp": str(now + round(wait * 1000))})
             return web.json_response({"retCode": 10006, "retMsg": "Too many visits!",
-                                      "result": {}, "retExtInfo": {}, "time": 0}, status=status)
+                                      "result": {}, "retExtInfo": {}, "time": now},
+                                     status=status, headers=headers)
         return web.Response(status=status, text="<html>Bad Gateway</html>",
                             content_type="text/html")
 

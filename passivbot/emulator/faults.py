@@ -19,6 +19,7 @@ class FaultInjector:
 
     http_status: int = 0
     http_count: int = 0
+    http_retry_after: float | None = None  # the wait a 418/429 fault names (http_errors)
     delay_s: float = 0.0
     delay_count: int = 0
     delay_only: str = ""  # delay only requests whose "METHOD /path" contains this
@@ -30,11 +31,22 @@ class FaultInjector:
     _emu: object = None  # the Emulator (clock, limiter, websockets)
     log: list = field(default_factory=list)
 
-    def http_errors(self, status: int = 429, count: int = 1) -> None:
-        """Answer the next `count` HTTP requests with `status` (429, 500, 502, 503)."""
+    def http_errors(self, status: int = 429, count: int = 1,
+                    retry_after: float | None = None) -> None:
+        """Answer the next `count` HTTP requests with `status` (418, 429, 500, 502, 503, 504).
+
+        `retry_after` (418/429 only): the seconds the answer tells the client to wait, where
+        each venue says it: Binance a `Retry-After` header, Bybit (retCode 10006) an
+        `X-Bapi-Limit-Reset-Timestamp` that many ms after the answer's `time`. None: Binance's
+        `Retry-After: 1`, Bybit no reset time. Fractions are sent as given (the venues send
+        whole seconds; a bench uses 1.5 s to stay short)."""
         if status not in (418, 429, 500, 502, 503, 504):
             raise ValueError(f"unsupported fault status {status}")
+        if retry_after is not None and (status not in (418, 429) or not retry_after > 0):
+            raise ValueError(f"retry_after must be > 0 and only with 418/429, got "
+                             f"{retry_after} with {status}")
         self.http_status, self.http_count = status, count
+        self.http_retry_after = retry_after
 
     def delay(self, seconds: float, count: int = 1, only: str = "") -> None:
         """Delay the next `count` HTTP responses by `seconds`: the request is executed at
