@@ -118,14 +118,6 @@ async def test_no_request_while_retry_after_runs_and_trading_resumes_within_2s(
         exchange, emu_factory):
     emu = await emu_factory(exchange)
     bot = await new_bot(exchange, emu)
-    original = emu.rest.http_error
-
-    def with_retry_after(status):
-        r = original(status)
-        r.headers["Retry-After"] = "1.5"
-        return r
-
-    emu.rest.http_error = with_retry_after
     try:
         seen: list[tuple[float, int]] = []
 
@@ -135,7 +127,7 @@ async def test_no_request_while_retry_after_runs_and_trading_resumes_within_2s(
                 await asyncio.sleep(0.01)
 
         sampler = asyncio.get_running_loop().create_task(sample())
-        emu.faults.http_errors(429, 1)
+        emu.faults.http_errors(429, 1, retry_after=1.5)  # where each venue puts its wait
         t0 = time.monotonic()
         bot.request_reconcile()
         await until(lambda: emu.faults.http_count == 0, 5.0)
@@ -150,7 +142,6 @@ async def test_no_request_while_retry_after_runs_and_trading_resumes_within_2s(
         assert resumed and resumed[0] - t_ban < 1.5 + 2.0
         assert at_ideal(bot, emu) and bot.guard.cool.holds >= 1 and t_ban - t0 < 2
     finally:
-        emu.rest.http_error = original
         await bot.stop()
 
 

@@ -23,7 +23,7 @@ async def binance_guard(self, req: web.Request, name: str) -> tuple[web.Response
         if status == 429:
             return web.json_response(
                 {"code": -1003, "msg": "Too many requests; current limit of IP(127.0.0.1) is "
-                 "2400 requests per minute. Please use the websocket for live updates to "
+                 f"{limits.BINANCE_WEIGHT_LIMIT} requests per minute. Please use the websocket for live updates to "
                  "avoid polling the API."}, status=429,
                 headers={"Retry-After": limits.retry_after(wait)}), {}
         if status == -1015:  # the order-count limit: 429 without Retry-After
