@@ -80,14 +80,18 @@ def bybit_page(fills: list, p: dict, now_ms: int) -> tuple[list, str]:
         rows = [f for f in rows if str(f["order_id"]) == str(p["orderId"])]
     if p.get("execType") not in (None, "", "Trade"):
         rows = []  # funding and other non-trade executions are not fills
-    rows = rows[::-1]
+    return cursor_page(rows[::-1], p, limit, "n")
+
+
+def cursor_page(rows: list, p: dict, limit: int, tag: str) -> tuple[list, str]:
+    """Bybit's cursor paging of rows newest first: (the page, nextPageCursor). The cursor names
+    the last row's sequence number `n` ("tag:n"), so a page is stable while rows are added."""
     cursor = p.get("cursor")
     if cursor:
         try:
             before = int(str(cursor).split(":")[-1])
         except ValueError:
             raise PageError("param", "cursor invalid") from None
-        rows = [f for f in rows if f["n"] < before]
+        rows = [r for r in rows if r["n"] < before]
     page = rows[:limit]
-    more = len(rows) > limit
-    return page, (f"n:{page[-1]['n']}" if more else "")
+    return page, (f"{tag}:{page[-1]['n']}" if len(rows) > limit else "")

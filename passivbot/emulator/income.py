@@ -20,7 +20,7 @@ and `nextPageCursor` as for trades (`emulator.history`).
 
 from __future__ import annotations
 
-from passivbot.emulator.history import PageError, _int, window
+from passivbot.emulator.history import PageError, _int, cursor_page, window
 from passivbot.records import LONG
 
 INCOME_TYPE = "FUNDING_FEE"
@@ -76,16 +76,8 @@ def bybit_funding(rows: list[dict], p: dict, now_ms: int) -> tuple[list[dict], s
     got = [r for r in rows if start <= r["time"] <= end][::-1]
     if p.get("orderId"):
         got = []  # a funding execution belongs to no order
-    cursor = p.get("cursor")
-    if cursor:
-        try:
-            before = int(str(cursor).split(":")[-1])
-        except ValueError:
-            raise PageError("param", "cursor invalid") from None
-        got = [r for r in got if r["n"] < before]
-    page = got[:limit]
-    more = len(got) > limit
-    return [bybit_row(r) for r in page], (f"f:{page[-1]['n']}" if more else "")
+    page, cursor = cursor_page(got, p, limit, "f")
+    return [bybit_row(r) for r in page], cursor
 
 
 def bybit_row(r: dict) -> dict:
