@@ -6,7 +6,8 @@ runs it, its console rendered and its status page photographed.
 
 Starts the emulator (`python3 -m passivbot.emulator`, bundled candles, realistic mode, funding
 on) and `start_bot.py binance ETH-J1 --emulator ...` (`--multi`: six symbols and
-`multi-example`, pictures `console_multi.png` / `status_page_multi.png`) as subprocesses, the
+`multi-example`, pictures `console_multi.png`, the session before the shutdown summaries, and
+`status_page_multi.png`) as subprocesses, the
 live config a copy with `"status_page": {"port": P}` added; after `--seconds` takes a headless
 Chromium screenshot of the page at http://127.0.0.1:P/, stops the bot with SIGINT and renders
 the console's last lines (colours by what a line is: fills, warnings, the shutdown summary) to
@@ -129,6 +130,8 @@ def main() -> None:
             args.out = ROOT / "docs" / "img" / "console_multi.png"
         if args.page_out == ap.get_default("page_out"):
             args.page_out = ROOT / "docs" / "img" / "status_page_multi.png"
+        if args.lines == ap.get_default("lines"):
+            args.lines = 20  # six symbols' status lines wrap: keep the picture modest
     else:
         user, symbols = "ETH-J1", ["ETHUSDT"]
     port, page_port = free_port(), free_port()
@@ -166,6 +169,9 @@ def main() -> None:
     # the log, not the config echo; the temporary config's folder shown as a clone's would be
     lines = [ln.replace(str(cfg), f"live_settings/{user}.json") for ln in text.splitlines()
              if ln[:2].isdigit()]
+    if args.multi:  # six symbols' shutdown summaries fill any picture: show the session
+        cut = next((i for i, ln in enumerate(lines) if "left open on" in ln), len(lines))
+        lines = lines[:cut]
     render(lines[-args.lines:], args.out)
     print(f"console: {args.out} ({len(lines)} log lines, last {args.lines} shown)")
     print(f"status page: {args.page_out}")
