@@ -75,3 +75,14 @@ def test_every_named_test_exists(doc):
 def test_no_doc_points_outside_the_repository():
     bad = [d.name for d in DOCS if re.search(r"\.\./shared|/work/", d.read_text(encoding="utf-8"))]
     assert not bad, bad
+
+
+def test_live_md_attaches_the_console_and_status_page_screenshots_of_modest_size():
+    """Issue 20: a screenshot of the status page and of the console during a paper session,
+    attached to docs/live.md (made by `python3 -m harness.console_shot`)."""
+    text = (ROOT / "docs" / "live.md").read_text(encoding="utf-8")
+    for img in ("img/console.png", "img/status_page.png"):
+        assert f"]({img})" in text, img
+    for png in (ROOT / "docs" / "img").glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png.name
+        assert png.stat().st_size < 300_000, f"{png.name}: {png.stat().st_size} bytes"
