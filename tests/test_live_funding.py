@@ -87,6 +87,17 @@ def test_reads_are_due_a_minute_after_each_whole_hour():
     assert next_read_ms(5 * HOUR_MS + 61_000) == 6 * HOUR_MS + 60_000
 
 
+def test_a_payment_of_a_fraction_of_a_cent_is_not_shown_as_none():
+    log, _ = setup_logging("funding-small", Redactor(), "INFO", None, stream=io.StringIO())
+    st = BotState(params=np.zeros((2, N_PARAMS)))
+    st.balance, st.last_price, st.exchange_time = 1000.0, 2000.0, H0
+    view = LiveView(st, log, "ETHUSDT", "binance")
+    view.started(H0)
+    assert view.funding.report([ev(-0.0003, LONG, 0.0001, fid="s")]) == 1
+    assert "funding session -0.0003 USDT (long -0.0003; 1 event," in view.funding.text()
+    assert "funding session -0.0003 USDT" in view.pnl_text()
+
+
 def test_each_event_is_reported_once_and_the_session_total_is_their_sum(tmp_path):
     out = io.StringIO()
     log, _ = setup_logging("funding-unit", Redactor(), "INFO", None, stream=out)
@@ -108,9 +119,9 @@ def test_each_event_is_reported_once_and_the_session_total_is_their_sum(tmp_path
     assert "funding ETHUSDT long paid 0.2000 USDT at rate 0.0100 % | session funding " \
            "-0.2000 USDT" in lines[0]
     assert "funding ETHUSDT long received 0.4200 USDT at rate -0.0200 %" in lines[2]
-    assert "funding session +0.11 USDT (long +0.22, short -0.11; 4 events" in \
+    assert "funding session +0.1100 USDT (long +0.2200, short -0.1100; 4 events" in \
            "\n".join(view.summary_lines())
-    assert "funding session +0.11 USDT" in view.pnl_text()
+    assert "funding session +0.1100 USDT" in view.pnl_text()
     view.journal.close()
     rows = read_journal(tmp_path / "j.journal")["funding"]
     assert [(r["side"], r["amount"], r["rate"], r["id"]) for r in rows] == [
@@ -243,9 +254,9 @@ async def test_the_bot_shows_each_funding_event_once_with_the_emulators_amount(e
             assert f"funding ETHUSDT {side} {word} {abs(e['pay']):.4f} USDT at rate " in ln
             approx = "≈" if exchange == "binance" else ""
             assert f"at rate {approx}{e['rate'] * 100:.4f} %" in ln
-        assert f"funding session {total:+.2f} USDT" in status
-        assert f"funding session {total:+.2f} USDT" in summary
-        assert "funding (session)" in page and f"{total:+,.2f}" in page
+        assert f"funding session {total:+.4f} USDT" in status
+        assert f"funding session {total:+.4f} USDT" in summary
+        assert "funding (session)" in page and f"{total:+,.4f}" in page
         # one read at start, then one after each whole hour the bot saw (1500 .. 1680: the
         # hours 25:00 .. 28:00 after H0): at most one GET per hour, never per cycle
         hours = (bot.view.market_ms() - (H0 + START * 60_000)) // HOUR_MS + 1
@@ -428,9 +439,9 @@ def test_the_status_page_shows_the_sessions_funding_per_side_and_for_the_account
     btc = StatusSnapshot("binance", "BTCUSDT", "paper", H0, 50_000.0, 1000.0, 1000.0,
                          session_funding=0.25, session_funding_long=0.25, funding_events=1)
     page = render_html(eth)
-    assert "funding (session)" in page and "-0.79" in page
-    assert "(long -0.85, short +0.06)" in page
+    assert "funding (session)" in page and "-0.7900" in page
+    assert "(long -0.8500, short +0.0600)" in page
     assert StatusSnapshot.from_dict(eth.to_dict()).session_funding_short == 0.06
     account = render_account_html(AccountSnapshot("binance", "paper", H0, 1000.0, (eth, btc)))
     assert account.count("funding (session)") == 3  # the account's card, then each symbol's
-    assert "-0.54" in account  # -0.79 + 0.25
+    assert "-0.5400" in account  # -0.79 + 0.25

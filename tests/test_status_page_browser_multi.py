@@ -62,8 +62,8 @@ async def test_the_account_page_with_funding_and_a_section_per_symbol_in_chromiu
     text = dom.decode()
     assert "2 symbols on binance" in text
     assert text.count("funding (session)") == 3  # the account's card, then each symbol's
-    assert "(long -0.85, short +0.06)" in text  # ETH per side
-    assert "-0.54" in text  # the account: -0.85 + 0.06 + 0.25
+    assert "(long -0.8500, short +0.0600)" in text  # ETH per side
+    assert "-0.5400" in text  # the account: -0.85 + 0.06 + 0.25
     eth = text[text.index('id="ETHUSDT"'):text.index('id="BTCUSDT"')]
     btc = text[text.index('id="BTCUSDT"'):]
     assert "1,812.7200" in eth and "1,805.5000" in eth  # its close (1805.5 x 1.004), its entry price

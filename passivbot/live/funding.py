@@ -209,11 +209,12 @@ class FundingLedger:
 
     # -- what is shown ---------------------------------------------------------------------
     def text(self) -> str:
-        """'funding session -1.23 USDT (long -1.50, short +0.27; 6 events)'."""
-        sides = ", ".join(f"{SIDE_NAME[s]} {a:+.2f}" for s, a in self.by_side.items() if a)
+        """'funding session -1.2300 USDT (long -1.5000, short +0.2700; 6 events)': four
+        decimals, as a grid's funding is often cents a day and +0.00 would read as none."""
+        sides = ", ".join(f"{SIDE_NAME[s]} {a:+.4f}" for s, a in self.by_side.items() if a)
         more = f"{sides}; " if sides else ""
-        return (f"funding session {self.total:+.2f} USDT ({more}{self.events} events, read "
-                "hourly)")
+        n = f"{self.events} event" + ("" if self.events == 1 else "s")
+        return f"funding session {self.total:+.4f} USDT ({more}{n}, read hourly)"
 
 
 def _ymdhm(ts_ms: int) -> str:

@@ -255,7 +255,9 @@ class MultiBot:
         self.selections += 1
         chosen = {side: [s for s in syms if self.allowed[s][j]]
                   for j, side in enumerate(("long", "short"))}
-        self.log.info("selection at %d: long %s, short %s", ts, chosen["long"], chosen["short"])
+        self.log.info("selection at %s UTC: long %s, short %s",
+                      time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts / 1000)), chosen["long"],
+                      chosen["short"])
         for bot in self.bots.values():
             bot.trigger("selection")
 

@@ -266,11 +266,12 @@ def _sections(s: StatusSnapshot, h: str = "h2") -> tuple[str, str]:
 
 def _funding(s: StatusSnapshot) -> str:
     """The session's funding (received positive), per side when known, in words a title
-    attribute cannot carry on a screenshot: '-1.23 (long -1.50, short +0.27)'."""
+    attribute cannot carry on a screenshot: '-1.2300 (long -1.5000, short +0.2700)' (four
+    decimals: a grid's funding is often cents, and -0.00 would read as none)."""
     sides = [(n, v) for n, v in (("long", s.session_funding_long),
                                  ("short", s.session_funding_short)) if v]
-    per = " (" + ", ".join(f"{n} {v:+,.2f}" for n, v in sides) + ")" if sides else ""
-    return _signed(s.session_funding) + f'<span class="muted">{html.escape(per)}</span>'
+    per = " (" + ", ".join(f"{n} {v:+,.4f}" for n, v in sides) + ")" if sides else ""
+    return _signed(s.session_funding, 4) + f'<span class="muted">{html.escape(per)}</span>'
 
 
 def _conn(s: StatusSnapshot) -> str:
@@ -312,7 +313,7 @@ def render_account_html(a: AccountSnapshot, refresh_s: int = 5) -> str:
              ("unrealized PnL", _signed(a.upnl)),
              ("realized PnL (session)", _signed(sum(s.session_realized_pnl for s in a.symbols))),
              ("fees (session)", _n(sum(s.session_fees for s in a.symbols), 4)),
-             ("funding (session)", _signed(sum(s.session_funding for s in a.symbols)))]
+             ("funding (session)", _signed(sum(s.session_funding for s in a.symbols), 4))]
     cards_html = "".join(f'<div class="card">{e(k)}<b>{v}</b></div>' for k, v in cards)
     parts = []
     for s in a.symbols:

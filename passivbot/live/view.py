@@ -255,7 +255,7 @@ class LiveView:
         return (f"balance {self.state.balance:.2f} equity {eq:.2f} upnl {upnl:+.2f} "
                 f"realized {r.session_realized_pnl - r.session_fees:+.2f} "
                 f"({self.maker_fills}m/{self.taker_fills}t fills) "
-                f"funding session {self.funding.total:+.2f} USDT")
+                f"funding session {self.funding.total:+.4f} USDT")
 
     def liq_text(self) -> str:
         lp, px = self.liq(), self.state.last_price

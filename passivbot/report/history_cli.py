@@ -110,7 +110,7 @@ async def _read(args, cfg, key, secret, since, until, mode, path) -> Path:
           f"{ymdhm(info.until_ms)} UTC: {info.n_trades} fills -> {path}")
     if info.balance_inferred:
         print(f"note: starting balance {info.start_balance:,.4f} inferred (balance now minus "
-              "the fills' PnL and fees; funding is not in the trade history); --balance sets it")
+              "the fills' PnL and fees and the funding read with them); --balance sets it")
     if not info.positions_match:
         print("warning: positions now (long {:g}, short {:g}) differ from the history replayed "
               "from flat (long {:g}, short {:g}): pick a --since when the bot was flat".format(
