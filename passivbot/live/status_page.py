@@ -256,11 +256,11 @@ def _sections(s: StatusSnapshot, h: str = "h2") -> tuple[str, str]:
                      "maker" if f.maker else "<b>taker</b>"] for f in reversed(s.recent_fills)],
                    "no fills this session")
     errs = "".join(f"<li>{e(_t(x.ts_ms))}: {e(x.message)}</li>" for x in reversed(s.errors))
-    errs = f"<ul>{errs}</ul>" if errs else '<p class="muted">no errors</p>'
+    errs = f"<ul>{errs}</ul>" if errs else '<p class="muted">no errors or warnings</p>'
     chart = equity_svg([(p.ts_ms, p.balance, p.equity) for p in s.equity_history])
     body = (f"<{h}>Positions</{h}>{pos}\n<{h}>Open orders ({len(orders)})</{h}>{ords}\n"
             f"<{h}>Balance and equity over time</{h}>{chart}\n<{h}>Recent fills</{h}>{fills}\n"
-            f"<{h}>Last errors</{h}>{errs}")
+            f"<{h}>Last errors and warnings</{h}>{errs}")
     return f'<div class="cards">{cards_html}</div>', body
 
 
