@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.procs import interrupt_all
+
 ROOT = Path(__file__).resolve().parents[1]
 MULTI_SYMBOLS = ["ETHUSDT", "BTCUSDT", "SOLUSDT", "XRPUSDT", "BNBUSDT", "LTCUSDT"]
 COLORS = (("summary", "#6cb6ff"), ("    ", "#6cb6ff"), (" FILL ", "#9ccc65"),
@@ -156,16 +158,7 @@ def main() -> None:
             bot.send_signal(signal.SIGINT)
             text, _ = bot.communicate(timeout=60)
         finally:
-            for p in (bot, emu):  # the bot first: it must not outlive its exchange
-                if p is None:
-                    continue
-                if p.poll() is None:
-                    p.send_signal(signal.SIGINT)
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(timeout=20)
+            interrupt_all((bot, emu))  # the bot first: it must not outlive its exchange
     # the log, not the config echo; the temporary config's folder shown as a clone's would be
     lines = [ln.replace(str(cfg), f"live_settings/{user}.json") for ln in text.splitlines()
              if ln[:2].isdigit()]

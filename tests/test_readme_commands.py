@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.procs import interrupt_all
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 NEEDS_NETWORK = {
@@ -141,14 +143,7 @@ def test_paper_trading_commands_run_as_written(clone):
             bot.send_signal(signal.SIGINT)
             assert bot.wait(timeout=120) == 0, (clone / "bot.out").read_text()[-3000:]
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        interrupt_all(procs, timeout=30)
     out = (clone / "bot.out").read_text()
     assert "Traceback" not in out and "stopped" in out
     report_cmd = next(c for c in COMMANDS if "passivbot.report" in c)
