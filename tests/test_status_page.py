@@ -212,6 +212,16 @@ def chromium() -> str | None:
     return None
 
 
+def chromium_or_skip() -> str:
+    """The browser's path, or the test skipped with the reason printed (CI installs it)."""
+    exe = chromium()
+    if exe is None:
+        msg = "Chromium not installed (apt-get install chromium; .ci/run does it): skipped"
+        print(msg)
+        pytest.skip(msg)
+    return exe
+
+
 async def run_browser(exe: str, args: list[str], timeout: float = 90) -> tuple[int, bytes]:
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
              "--no-first-run", "--hide-scrollbars", "--disable-extensions",
@@ -228,11 +238,7 @@ async def run_browser(exe: str, args: list[str], timeout: float = 90) -> tuple[i
 
 
 async def test_page_in_headless_chromium_dom_and_screenshot(tmp_path):
-    exe = chromium()
-    if exe is None:
-        msg = "Chromium not installed (apt-get install chromium; .ci/run does it): skipped"
-        print(msg)
-        pytest.skip(msg)
+    exe = chromium_or_skip()
     from PIL import Image
 
     page = await start_status_page(snapshot, port=0, token="browser-token")

@@ -14,7 +14,7 @@ from passivbot.live.snapshot import (
     AccountSnapshot, FillView, OrderView, PositionView, StatusRecorder,
 )
 from passivbot.live.status_page import start_status_page
-from tests.test_status_page import chromium, run_browser
+from tests.test_status_page import chromium_or_skip, run_browser
 
 T0 = 1_746_403_200_000  # 2025-05-05 00:00 UTC
 
@@ -41,11 +41,7 @@ def account() -> AccountSnapshot:
 
 
 async def test_the_account_page_with_funding_and_a_section_per_symbol_in_chromium(tmp_path):
-    exe = chromium()
-    if exe is None:
-        msg = "Chromium not installed (apt-get install chromium; .ci/run does it): skipped"
-        print(msg)
-        pytest.skip(msg)
+    exe = chromium_or_skip()
     from PIL import Image
 
     snap = account()
