@@ -18,7 +18,7 @@ from passivbot.exchanges.guard import CoolDown, ExchangeGuard, cool_down_seconds
 from passivbot.grid import ema_band_nb, ideal_orders_nb
 from passivbot.live.decide import decide, ideal_orders
 from passivbot.live.diff import OpenOrder, Plan, Wanted, diff_orders
-from passivbot.live.execution import CrossHolds, Executor, behind_book
+from passivbot.live.execution import CROSS_BASE_S, CrossHolds, Executor, behind_book
 from passivbot.live.state import BotState
 from passivbot.live.sync import StateSync
 from passivbot.records import (
@@ -339,7 +339,8 @@ async def test_a_held_entry_is_retried_when_its_hold_ends_not_after_the_skip_bac
     await bot.cycle()
     delay = bot._retry_handle.when() - asyncio.get_running_loop().time()
     bot._retry_handle.cancel()
-    assert 0 < delay <= 4.0 and bot.skip_streak == 0  # the hold (2-4 s), not the backoff
+    # the first hold (CROSS_BASE_S with equal jitter: 2.5-5 s), not the skip backoff (15-30 s)
+    assert CROSS_BASE_S / 2 - 0.1 < delay <= CROSS_BASE_S and bot.skip_streak == 0
 
 
 async def test_an_entry_moved_behind_the_book_is_repriced_once_the_book_lets_its_price_rest():
